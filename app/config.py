@@ -1,0 +1,101 @@
+"""Settings: the variables of INTERFACE.md, from the environment and a `.env` file."""
+
+from __future__ import annotations
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SECRET_KEY_FILE = ".inboxpilot-secret-key"
+DEFAULT_LLM_MODEL = "gpt-4.1-mini"
+DEFAULT_GRAPH_VERSION = "v25.0"
+
+
+class ConfigError(Exception):
+    """The settings cannot run the service (a required variable is missing)."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    DATABASE_URL: str = "sqlite+aiosqlite:///./inboxpilot.db"
+    SECRET_KEY: SecretStr | None = None
+    PUBLIC_URL: str = "http://127.0.0.1:8000"
+
+    META_APP_ID: str | None = None
+    META_APP_SECRET: SecretStr | None = None
+    META_VERIFY_TOKEN: SecretStr | None = None
+    META_GRAPH_URL: str = "https://graph.facebook.com"
+    INSTAGRAM_GRAPH_URL: str = "https://graph.instagram.com"
+    META_GRAPH_VERSION: str = DEFAULT_GRAPH_VERSION
+
+    OPENAI_API_KEY: SecretStr | None = None
+    OPENAI_BASE_URL: str | None = None
+    LLM_MODEL: str = DEFAULT_LLM_MODEL
+    EMBEDDING_MODEL: str | None = None
+    LLM_TIMEOUT_SECONDS: float = 30.0
+
+    REPLY_DEBOUNCE_SECONDS: float = Field(default=4.0, ge=0)
+
+    # Operational knobs beyond INTERFACE.md.
+    LOG_LEVEL: str = "INFO"
+    LOG_JSON: bool = False
+    WEBHOOK_MAX_BODY_BYTES: int = 1024 * 1024
+    WORKER_CONCURRENCY: int = Field(default=4, ge=1)
+    WORKER_POLL_SECONDS: float = Field(default=0.5, gt=0)
+    WORKER_LEASE_SECONDS: float = Field(default=60.0, gt=0)
+    JOB_MAX_ATTEMPTS: int = Field(default=8, ge=1)
+    JOB_BACKOFF_BASE_SECONDS: float = Field(default=2.0, ge=0)
+    JOB_BACKOFF_MAX_SECONDS: float = Field(default=600.0, ge=0)
+    HTTP_TIMEOUT_SECONDS: float = 15.0
+    SECRET_KEY_FILE: str = SECRET_KEY_FILE
+
+    @model_validator(mode="after")
+    def _require_secret_outside_sandbox(self) -> Settings:
+        if not self.sandbox and self.SECRET_KEY is None:
+            raise ConfigError("SECRET_KEY is required when Meta credentials are set")
+        return self
+
+    @property
+    def sandbox(self) -> bool:
+        """Sandbox mode: no Meta app configured; sends go to the local sandbox outbox."""
+        return self.META_APP_SECRET is None
+
+    @cached_property
+    def secret_key(self) -> str:
+        """SECRET_KEY, or in sandbox mode one generated once and kept in a local file."""
+        if self.SECRET_KEY is not None:
+            return self.SECRET_KEY.get_secret_value()
+        path = Path(self.SECRET_KEY_FILE)
+        if path.exists():
+            return path.read_text().strip()
+        key = secrets.token_urlsafe(48)
+        path.write_text(key + "\n")
+        path.chmod(0o600)
+        return key
+
+    @property
+    def webhook_secrets(self) -> list[str]:
+        """Secrets a webhook signature may be made with; in sandbox mode, one derived locally."""
+        if self.META_APP_SECRET is not None:
+            return [self.META_APP_SECRET.get_secret_value()]
+        from app.core.crypto import derive_key
+
+        return [derive_key(self.secret_key, "sandbox-webhook").hex()]
+
+    @property
+    def verify_token(self) -> str:
+        if self.META_VERIFY_TOKEN is not None:
+            return self.META_VERIFY_TOKEN.get_secret_value()
+        from app.core.crypto import derive_key
+
+        return derive_key(self.secret_key, "sandbox-verify-token").hex()[:32]
+
+    @property
+    def llm_enabled(self) -> bool:
+        return self.OPENAI_API_KEY is not None

@@ -1,0 +1,58 @@
+"""The drafter interface: what a drafter is given, what it returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Protocol
+
+from app.models import Cooperation, Product
+
+
+@dataclass(frozen=True, slots=True)
+class ProductMatch:
+    product: Product
+    cooperation: Cooperation
+    score: float  # 0..1, how well the follower's words matched this product
+    matched_on: str  # "name", "alias", "brand", "description" ...
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    author: str  # follower | bot | influencer | other_app
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class DraftRequest:
+    account_name: str
+    platform: str  # instagram | messenger
+    persona: str
+    languages: tuple[str, ...]
+    history: tuple[Turn, ...]  # recent conversation, oldest first, excluding `follower_text`
+    follower_text: str  # the follower's latest message(s), joined, to be answered
+    products: tuple[ProductMatch, ...]
+    today: date
+
+
+@dataclass(frozen=True, slots=True)
+class DraftResult:
+    reply: str
+    intent: str
+    language: str
+    confidence: float
+    product_ids: tuple[int, ...] = ()
+    needs_human: bool = False
+    drafter: str = "offline"  # offline | llm
+    model: str | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+class DraftingError(Exception):
+    """The drafter could not produce a draft (LLM down, timeout, invalid answer)."""
+
+
+class Drafter(Protocol):
+    name: str
+
+    async def draft(self, request: DraftRequest) -> DraftResult: ...

@@ -1,0 +1,33 @@
+"""All models, so that `import app.models` registers every table on the metadata."""
+
+from app.models.account import Account, AccountMember
+from app.models.audit import AuditEntry
+from app.models.base import Base
+from app.models.catalog import Cooperation, Product
+from app.models.contact import Contact
+from app.models.conversation import Conversation
+from app.models.draft import DRAFT_STATUSES, Draft
+from app.models.inbox_event import InboxEvent
+from app.models.job import Job
+from app.models.message import Message
+from app.models.outbound import OutboundMessage
+from app.models.user import ApiToken, User
+
+__all__ = [
+    "DRAFT_STATUSES",
+    "Account",
+    "AccountMember",
+    "ApiToken",
+    "AuditEntry",
+    "Base",
+    "Contact",
+    "Conversation",
+    "Cooperation",
+    "Draft",
+    "InboxEvent",
+    "Job",
+    "Message",
+    "OutboundMessage",
+    "Product",
+    "User",
+]

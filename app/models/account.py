@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import Base, Timestamped
+
+
+class Account(Timestamped, Base):
+    """A connected Instagram professional account or Facebook Page of an influencer."""
+
+    __tablename__ = "accounts"
+    __table_args__ = (UniqueConstraint("platform", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))  # instagram | messenger
+    external_id: Mapped[str] = mapped_column(String(64))  # entry.id in webhooks
+    page_id: Mapped[str | None] = mapped_column(String(64))
+    graph_host: Mapped[str] = mapped_column(String(16))  # facebook | instagram
+    name: Mapped[str] = mapped_column(String(200))
+    access_token_encrypted: Mapped[str | None]
+    status: Mapped[str] = mapped_column(String(24), default="active")
+    is_paused: Mapped[bool] = mapped_column(default=False)
+    persona: Mapped[str] = mapped_column(default="")
+    languages: Mapped[list[Any]] = mapped_column(default=list)
+    policy: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status_reason: Mapped[str | None]
+
+
+class AccountMember(Base):
+    __tablename__ = "account_members"
+
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )

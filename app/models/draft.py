@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import Base, Timestamped
+
+DRAFT_STATUSES = (
+    "pending",
+    "approved",
+    "sending",
+    "sent",
+    "failed",
+    "rejected",
+    "expired",
+    "superseded",
+)
+
+
+class Draft(Timestamped, Base):
+    """A reply drafted for a conversation, and what was decided about it."""
+
+    __tablename__ = "drafts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    reply_to_message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("messages.id", ondelete="SET NULL")
+    )
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    decision: Mapped[str] = mapped_column(String(8))  # auto | review
+    reasons: Mapped[list[Any]] = mapped_column(default=list)
+    text: Mapped[str]
+    final_text: Mapped[str | None]
+    intent: Mapped[str] = mapped_column(String(48), default="other")
+    language: Mapped[str] = mapped_column(String(8), default="en")
+    confidence: Mapped[float] = mapped_column(default=0.0)
+    product_ids: Mapped[list[Any]] = mapped_column(default=list)
+    drafter: Mapped[str] = mapped_column(String(16))  # llm | offline
+    model: Mapped[str | None] = mapped_column(String(100))
+    decided_by_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    decided_at: Mapped[datetime | None]
+    reject_reason: Mapped[str | None]
+    error: Mapped[str | None]

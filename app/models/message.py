@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import Base, Timestamped
+
+
+class Message(Timestamped, Base):
+    """One entry of a conversation: a follower's message, our reply, an echo, a reaction..."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("account_id", "mid"),
+        Index("ix_messages_conversation_id_sent_at", "conversation_id", "sent_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    mid: Mapped[str | None] = mapped_column(String(255))
+    direction: Mapped[str] = mapped_column(String(8))  # in | out
+    author: Mapped[str] = mapped_column(String(16))  # follower | bot | influencer | other_app
+    kind: Mapped[str] = mapped_column(String(24))  # text | attachment | reaction | postback | ...
+    text: Mapped[str | None]
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    sent_at: Mapped[datetime]
+    delivered_at: Mapped[datetime | None]
+    read_at: Mapped[datetime | None]
+    inbox_event_id: Mapped[int | None] = mapped_column(
+        ForeignKey("inbox_events.id", ondelete="SET NULL"), index=True
+    )
+    # No foreign key: outbound -> draft -> message would make a cycle of constraints.
+    outbound_id: Mapped[int | None] = mapped_column(index=True)

@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import Base, Timestamped
+
+
+class OutboundMessage(Timestamped, Base):
+    """A reply on its way to Meta (or to the sandbox outbox), sent at most once."""
+
+    __tablename__ = "outbound_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    draft_id: Mapped[int | None] = mapped_column(
+        ForeignKey("drafts.id", ondelete="CASCADE"), unique=True
+    )
+    idempotency_key: Mapped[str] = mapped_column(String(100), unique=True)
+    channel: Mapped[str] = mapped_column(String(16))  # graph | sandbox
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    parts: Mapped[list[Any]] = mapped_column(default=list)
+    parts_sent: Mapped[int] = mapped_column(default=0)
+    external_ids: Mapped[list[Any]] = mapped_column(default=list)
+    messaging_type: Mapped[str] = mapped_column(String(16), default="RESPONSE")
+    attempts: Mapped[int] = mapped_column(default=0)
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    last_error: Mapped[str | None]
+    sent_at: Mapped[datetime | None]
+    sent_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
