@@ -20,8 +20,10 @@ from alembic.config import Config
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from app.config import Settings
 from app.core.db import create_engine, create_sessionmaker
 from app.models import Base
+from tests.harness import Harness, make_settings, running_app
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = os.environ.get(
@@ -109,3 +111,14 @@ async def session(
 ) -> AsyncIterator[AsyncSession]:
     async with sessionmaker() as session:
         yield session
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return make_settings(database_url, str(tmp_path))
+
+
+@pytest.fixture
+async def harness(settings: Settings) -> AsyncIterator[Harness]:
+    async with running_app(settings) as harness:
+        yield harness

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Platform = Literal["instagram", "messenger"]
+GraphHost = Literal["facebook", "instagram"]
+
+
+class AccountCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    platform: Platform
+    external_id: str = Field(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z_.:-]+$")
+    name: str = Field(min_length=1, max_length=200)
+    access_token: str | None = Field(None, min_length=1, max_length=4096)
+    page_id: str | None = Field(None, max_length=64)
+    graph_host: GraphHost | None = None
+    persona: str = Field("", max_length=4000)
+    languages: list[str] = Field(default_factory=lambda: ["en"], max_length=10)
+
+
+class AccountUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, min_length=1, max_length=200)
+    persona: str | None = Field(None, max_length=4000)
+    languages: list[str] | None = Field(None, max_length=10)
+    paused: bool | None = None
+    access_token: str | None = Field(None, min_length=1, max_length=4096)
+
+
+class AccountOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    platform: str
+    external_id: str
+    page_id: str | None
+    graph_host: str
+    name: str
+    status: str
+    status_reason: str | None
+    paused: bool = Field(validation_alias="is_paused")
+    persona: str
+    languages: list[str]
+    has_access_token: bool
+    created_at: datetime

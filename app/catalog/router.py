@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Response, UploadFile, status
+
+from app.catalog import service
+from app.catalog.importer import parse_catalog
+from app.catalog.schemas import (
+    CooperationIn,
+    CooperationOut,
+    ImportResult,
+    ProductOut,
+    ProductUpdate,
+)
+from app.deps import CurrentUser, SessionDep
+from app.users.service import ensure_access
+
+router = APIRouter(prefix="/api/v1", tags=["catalog"])
+
+MAX_IMPORT_BYTES = 10 * 1024 * 1024
+
+
+@router.post(
+    "/accounts/{account_id}/cooperations",
+    response_model=CooperationOut,
+    status_code=status.HTTP_201_CREATED,
+)
+async def create_cooperation(
+    account_id: int, data: CooperationIn, session: SessionDep, user: CurrentUser
+) -> CooperationOut:
+    return await service.create_cooperation(session, user=user, account_id=account_id, data=data)
+
+
+@router.get("/accounts/{account_id}/cooperations", response_model=list[CooperationOut])
+async def list_cooperations(
+    account_id: int, session: SessionDep, user: CurrentUser
+) -> list[CooperationOut]:
+    return await service.list_cooperations(session, user=user, account_id=account_id)
+
+
+@router.post(
+    "/accounts/{account_id}/catalog/import",
+    response_model=ImportResult,
+    status_code=status.HTTP_201_CREATED,
+)
+async def import_catalog(
+    account_id: int, file: UploadFile, session: SessionDep, user: CurrentUser
+) -> ImportResult:
+    await ensure_access(session, user, account_id)
+    content = await file.read(MAX_IMPORT_BYTES + 1)
+    if len(content) > MAX_IMPORT_BYTES:
+        from app.catalog.importer import ImportError_
+
+        raise ImportError_([f"file larger than {MAX_IMPORT_BYTES} bytes"])
+    items = parse_catalog(content, file.filename or "")
+    return await service.import_catalog(session, account_id=account_id, items=items, user=user)
+
+
+@router.get("/products/{product_id}", response_model=ProductOut)
+async def get_product(product_id: int, session: SessionDep, user: CurrentUser) -> ProductOut:
+    return ProductOut.model_validate(
+        await service.get_product(session, user=user, product_id=product_id)
+    )
+
+
+@router.patch("/products/{product_id}", response_model=ProductOut)
+async def update_product(
+    product_id: int, data: ProductUpdate, session: SessionDep, user: CurrentUser
+) -> ProductOut:
+    product = await service.update_product(session, user=user, product_id=product_id, data=data)
+    await session.flush()
+    await session.refresh(product)
+    return ProductOut.model_validate(product)
+
+
+@router.delete("/products/{product_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_product(product_id: int, session: SessionDep, user: CurrentUser) -> Response:
+    await service.delete_product(session, user=user, product_id=product_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

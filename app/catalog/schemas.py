@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
+
+
+class ProductIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=300)
+    aliases: list[str] = Field(default_factory=list, max_length=50)
+    description: str = Field("", max_length=4000)
+    price: Decimal | None = Field(None, ge=0, max_digits=12, decimal_places=2)
+    currency: str | None = Field(None, pattern=r"^[A-Z]{3}$")
+    url: HttpUrl | None = None
+    discount_code: str | None = Field(None, min_length=1, max_length=100)
+    discount_details: str | None = Field(None, max_length=1000)
+    code_valid_until: date | None = None
+    is_active: bool = True
+
+    @field_validator("aliases")
+    @classmethod
+    def _clean_aliases(cls, value: list[str]) -> list[str]:
+        return [a.strip() for a in value if a.strip()]
+
+
+class ProductUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, min_length=1, max_length=300)
+    aliases: list[str] | None = Field(None, max_length=50)
+    description: str | None = Field(None, max_length=4000)
+    price: Decimal | None = Field(None, ge=0, max_digits=12, decimal_places=2)
+    currency: str | None = Field(None, pattern=r"^[A-Z]{3}$")
+    url: HttpUrl | None = None
+    discount_code: str | None = Field(None, max_length=100)
+    discount_details: str | None = Field(None, max_length=1000)
+    code_valid_until: date | None = None
+    is_active: bool | None = None
+
+
+class CooperationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    brand: str = Field(min_length=1, max_length=200)
+    title: str = Field("", max_length=300)
+    starts_on: date | None = None
+    ends_on: date | None = None
+    notes: str = Field("", max_length=4000)
+    products: list[ProductIn] = Field(default_factory=list, max_length=1000)
+
+
+class ProductOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    cooperation_id: int
+    name: str
+    aliases: list[str]
+    description: str
+    price: Decimal | None
+    currency: str | None
+    url: str | None
+    discount_code: str | None
+    discount_details: str | None
+    code_valid_until: date | None
+    is_active: bool
+    updated_at: datetime
+
+
+class CooperationOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    account_id: int
+    brand: str
+    title: str
+    starts_on: date | None
+    ends_on: date | None
+    notes: str
+    products: list[ProductOut]
+
+
+class ImportResult(BaseModel):
+    cooperations: int
+    products: int

@@ -1,0 +1,148 @@
+"""The catalog of past cooperations and their products."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit.service import record
+from app.catalog.schemas import (
+    CooperationIn,
+    CooperationOut,
+    ImportResult,
+    ProductIn,
+    ProductOut,
+    ProductUpdate,
+)
+from app.errors import NotFound
+from app.models import Cooperation, Product, User
+from app.users.service import ensure_access
+
+
+def _product(account_id: int, cooperation_id: int, data: ProductIn) -> Product:
+    values = data.model_dump()
+    values["url"] = None if data.url is None else str(data.url)
+    return Product(account_id=account_id, cooperation_id=cooperation_id, **values)
+
+
+async def add_cooperations(
+    session: AsyncSession, *, account_id: int, items: Sequence[CooperationIn]
+) -> list[tuple[Cooperation, list[Product]]]:
+    created: list[tuple[Cooperation, list[Product]]] = []
+    for data in items:
+        cooperation = Cooperation(account_id=account_id, **data.model_dump(exclude={"products"}))
+        session.add(cooperation)
+        await session.flush()
+        products = [_product(account_id, cooperation.id, p) for p in data.products]
+        session.add_all(products)
+        await session.flush()
+        created.append((cooperation, products))
+    return created
+
+
+def cooperation_out(cooperation: Cooperation, products: Sequence[Product]) -> CooperationOut:
+    return CooperationOut(
+        id=cooperation.id,
+        account_id=cooperation.account_id,
+        brand=cooperation.brand,
+        title=cooperation.title,
+        starts_on=cooperation.starts_on,
+        ends_on=cooperation.ends_on,
+        notes=cooperation.notes,
+        products=[ProductOut.model_validate(p) for p in products],
+    )
+
+
+async def create_cooperation(
+    session: AsyncSession, *, user: User, account_id: int, data: CooperationIn
+) -> CooperationOut:
+    await ensure_access(session, user, account_id)
+    [(cooperation, products)] = await add_cooperations(session, account_id=account_id, items=[data])
+    await record(
+        session,
+        action="catalog.cooperation_created",
+        user=user,
+        account_id=account_id,
+        entity=cooperation,
+        details={"products": len(products)},
+    )
+    return cooperation_out(cooperation, products)
+
+
+async def import_catalog(
+    session: AsyncSession, *, account_id: int, items: Sequence[CooperationIn], user: User | None
+) -> ImportResult:
+    created = await add_cooperations(session, account_id=account_id, items=items)
+    result = ImportResult(cooperations=len(created), products=sum(len(p) for _, p in created))
+    await record(
+        session,
+        action="catalog.imported",
+        user=user,
+        account_id=account_id,
+        details=result.model_dump(),
+    )
+    return result
+
+
+async def list_cooperations(
+    session: AsyncSession, *, user: User, account_id: int
+) -> list[CooperationOut]:
+    await ensure_access(session, user, account_id)
+    cooperations = (
+        await session.scalars(
+            select(Cooperation).where(Cooperation.account_id == account_id).order_by(Cooperation.id)
+        )
+    ).all()
+    products = (
+        await session.scalars(
+            select(Product).where(Product.account_id == account_id).order_by(Product.id)
+        )
+    ).all()
+    by_cooperation: dict[int, list[Product]] = {}
+    for product in products:
+        by_cooperation.setdefault(product.cooperation_id, []).append(product)
+    return [cooperation_out(c, by_cooperation.get(c.id, [])) for c in cooperations]
+
+
+async def get_product(session: AsyncSession, *, user: User, product_id: int) -> Product:
+    product = await session.get(Product, product_id)
+    if product is None:
+        raise NotFound("product not found")
+    await ensure_access(session, user, product.account_id)
+    return product
+
+
+async def update_product(
+    session: AsyncSession, *, user: User, product_id: int, data: ProductUpdate
+) -> Product:
+    product = await get_product(session, user=user, product_id=product_id)
+    changes = data.model_dump(exclude_unset=True)
+    if "url" in changes and changes["url"] is not None:
+        changes["url"] = str(changes["url"])
+    for field, value in changes.items():
+        if field in {"name", "aliases", "description", "is_active"} and value is None:
+            continue
+        setattr(product, field, value)
+    await record(
+        session,
+        action="catalog.product_updated",
+        user=user,
+        account_id=product.account_id,
+        entity=product,
+        details={k: str(v) for k, v in changes.items()},
+    )
+    return product
+
+
+async def delete_product(session: AsyncSession, *, user: User, product_id: int) -> None:
+    product = await get_product(session, user=user, product_id=product_id)
+    await session.execute(delete(Product).where(Product.id == product.id))
+    await record(
+        session,
+        action="catalog.product_deleted",
+        user=user,
+        account_id=product.account_id,
+        details={"product_id": product.id, "name": product.name},
+    )

@@ -1,0 +1,215 @@
+"""The `inboxpilot` command (also `python -m app`)."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from pydantic import ValidationError
+
+from app.config import Settings
+from app.errors import AppError
+
+T = TypeVar("T")
+
+cli = typer.Typer(
+    add_completion=False, no_args_is_help=True, help="inboxpilot: grounded DM replies."
+)
+users_cli = typer.Typer(no_args_is_help=True, help="Manage users.")
+tokens_cli = typer.Typer(no_args_is_help=True, help="Manage API tokens.")
+catalog_cli = typer.Typer(no_args_is_help=True, help="Import the catalog.")
+cli.add_typer(users_cli, name="users")
+cli.add_typer(tokens_cli, name="tokens")
+cli.add_typer(catalog_cli, name="catalog")
+
+
+def fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code=1)
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise fail(f"configuration: {where + ': ' if where else ''}{first['msg']}") from None
+
+
+def run(coro_factory: Callable[[Settings], Awaitable[T]]) -> T:
+    settings = load_settings()
+    try:
+        return asyncio.run(coro_factory(settings))  # type: ignore[arg-type]
+    except AppError as exc:
+        raise fail(exc.message) from None
+    except OSError as exc:
+        raise fail(f"{type(exc).__name__}: {exc}") from None
+
+
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+    no_worker: Annotated[
+        bool, typer.Option("--no-worker", help="do not run a worker in-process")
+    ] = False,
+) -> None:
+    """The web process: webhooks, API (and a worker unless --no-worker)."""
+    import uvicorn
+
+    from app.logging import configure_logging
+    from app.main import create_app
+
+    settings = load_settings()
+    configure_logging(settings.LOG_LEVEL, json=settings.LOG_JSON)
+    mode = "sandbox mode" if settings.sandbox else "Meta mode"
+    typer.echo(
+        f"inboxpilot ({mode}) on http://{host}:{port}  (API docs: http://{host}:{port}/docs)"
+    )
+    uvicorn.run(
+        create_app(settings, run_worker=not no_worker),
+        host=host,
+        port=port,
+        log_config=None,
+        proxy_headers=True,
+    )
+
+
+@cli.command()
+def worker(
+    concurrency: Annotated[int | None, typer.Option(help="items handled at once")] = None,
+) -> None:
+    """A worker process; run any number of them against one PostgreSQL."""
+    from app.logging import configure_logging
+    from app.runtime import open_runtime
+    from app.worker.registry import build_worker
+
+    async def main(settings: Settings) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        async with open_runtime(settings) as runtime:
+            await build_worker(runtime, concurrency=concurrency).run_forever(stop)
+
+    settings = load_settings()
+    configure_logging(settings.LOG_LEVEL, json=settings.LOG_JSON)
+    run(main)
+
+
+@cli.command()
+def migrate() -> None:
+    """alembic upgrade head on DATABASE_URL."""
+    from alembic import command
+    from alembic.config import Config
+
+    from app.core.paths import ALEMBIC_INI
+
+    settings = load_settings()
+    config = Config(str(ALEMBIC_INI))
+    config.attributes["database_url"] = settings.DATABASE_URL
+    try:
+        command.upgrade(config, "head")
+    except Exception as exc:
+        raise fail(f"migration failed: {type(exc).__name__}: {exc}") from None
+    typer.echo("database is at the latest migration")
+
+
+@users_cli.command("create")
+def users_create(
+    email: Annotated[str, typer.Option(help="the user's email")],
+    role: Annotated[str, typer.Option(help="admin or moderator")],
+    password: Annotated[str | None, typer.Option(help="prompted when not given")] = None,
+    account: Annotated[list[int] | None, typer.Option(help="account id (repeatable)")] = None,
+) -> None:
+    """Creates a user."""
+    from app.commands import create_user
+
+    if password is None:
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Repeat: ") != password:
+            raise fail("passwords do not match")
+    user_id = run(
+        lambda s: create_user(
+            s, email=email, role=role, password=password, account_ids=account or []
+        )
+    )
+    typer.echo(f"created user {user_id} ({email}, {role})")
+
+
+@tokens_cli.command("create")
+def tokens_create(email: Annotated[str, typer.Option(help="the user's email")]) -> None:
+    """Prints a new API token for that user (on the last line)."""
+    from app.commands import create_token
+
+    token = run(lambda s: create_token(s, email=email))
+    typer.echo(token)
+
+
+@catalog_cli.command("import")
+def catalog_import(
+    file: Annotated[Path, typer.Argument(help="CSV or JSON file", exists=True, dir_okay=False)],
+    account: Annotated[int, typer.Option(help="account id")],
+) -> None:
+    """Imports cooperations and products; nothing is written if any row is invalid."""
+    from app.catalog.importer import ImportError_
+    from app.commands import import_catalog
+
+    try:
+        content = file.read_bytes()
+        result = run(
+            lambda s: import_catalog(s, content=content, filename=file.name, account_id=account)
+        )
+    except ImportError_ as exc:
+        for error in exc.errors:
+            typer.echo(error, err=True)
+        raise fail(f"{len(exc.errors)} error(s); nothing imported") from None
+    typer.echo(f"imported {result.cooperations} cooperation(s), {result.products} product(s)")
+
+
+@cli.command()
+def simulate(
+    text: Annotated[str, typer.Argument(help="the follower's message")],
+    account: Annotated[int, typer.Option(help="account id")],
+    sender: Annotated[str, typer.Option("--from", help="the follower's id")] = "sandbox-follower-1",
+    url: Annotated[str | None, typer.Option(help="service base URL (default PUBLIC_URL)")] = None,
+) -> None:
+    """Posts a correctly signed webhook event carrying TEXT to the running service."""
+    from app.commands import simulate as do_simulate
+
+    status, body = run(
+        lambda s: do_simulate(s, account_id=account, sender=sender, text=text, url=url)
+    )
+    if status != 200:
+        raise fail(f"service answered {status}: {body}")
+    typer.echo(f"delivered ({status} {body})")
+
+
+@cli.command()
+def demo() -> None:
+    """Sandbox only: creates a demo admin, account and catalog (once) and prints how to use them."""
+    from app.commands import seed_demo
+
+    info: dict[str, Any] = run(seed_demo)
+    for line in info["lines"]:
+        typer.echo(line)
+
+
+def main() -> None:
+    try:
+        cli()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()
+
+__all__ = ["cli", "main"]

@@ -1,0 +1,170 @@
+"""What the CLI commands do, as async functions over one unit of work each."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.accounts.schemas import AccountCreate
+from app.accounts.service import create_account
+from app.catalog.importer import parse_catalog
+from app.catalog.schemas import ImportResult
+from app.catalog.service import import_catalog as add_catalog
+from app.config import Settings
+from app.core.crypto import TokenCipher
+from app.core.db import create_engine, create_sessionmaker, unit_of_work
+from app.errors import AppError, NotFound
+from app.meta.signature import sign
+from app.models import Account, User
+from app.policy.schemas import Policy
+from app.users import service as users
+
+DEMO_CATALOG = Path(__file__).parent / "demo" / "catalog.json"
+DEMO_EMAIL = "admin@example.com"
+DEMO_EXTERNAL_ID = "17841400000000042"
+
+
+@asynccontextmanager
+async def session_for(settings: Settings) -> AsyncIterator[AsyncSession]:
+    engine = create_engine(settings.DATABASE_URL)
+    try:
+        async with unit_of_work(create_sessionmaker(engine)) as session:
+            yield session
+    finally:
+        await engine.dispose()
+
+
+async def create_user(
+    settings: Settings, *, email: str, role: str, password: str, account_ids: Sequence[int]
+) -> int:
+    async with session_for(settings) as session:
+        user = await users.create_user(
+            session, email=email, role=role, password=password, account_ids=account_ids
+        )
+        return user.id
+
+
+async def create_token(settings: Settings, *, email: str) -> str:
+    async with session_for(settings) as session:
+        return await users.create_token(session, email=email)
+
+
+async def import_catalog(
+    settings: Settings, *, content: bytes, filename: str, account_id: int
+) -> ImportResult:
+    items = parse_catalog(content, filename)
+    async with session_for(settings) as session:
+        if await session.get(Account, account_id) is None:
+            raise NotFound(f"account {account_id} not found")
+        return await add_catalog(session, account_id=account_id, items=items, user=None)
+
+
+def webhook_body(account: Account, *, sender: str, text: str) -> dict[str, Any]:
+    """One text message from a follower, in Meta's documented shape."""
+    now_ms = int(time.time() * 1000)
+    return {
+        "object": "instagram" if account.platform == "instagram" else "page",
+        "entry": [
+            {
+                "id": account.external_id,
+                "time": now_ms,
+                "messaging": [
+                    {
+                        "sender": {"id": sender},
+                        "recipient": {"id": account.external_id},
+                        "timestamp": now_ms,
+                        "message": {
+                            "mid": f"sim-{now_ms}-{abs(hash((sender, text))) % 10**8}",
+                            "text": text,
+                        },
+                    }
+                ],
+            }
+        ],
+    }
+
+
+async def simulate(
+    settings: Settings, *, account_id: int, sender: str, text: str, url: str | None
+) -> tuple[int, str]:
+    async with session_for(settings) as session:
+        account = await session.get(Account, account_id)
+        if account is None:
+            raise NotFound(f"account {account_id} not found")
+    raw = json.dumps(webhook_body(account, sender=sender, text=text)).encode()
+    base = (url or settings.PUBLIC_URL).rstrip("/")
+    async with httpx.AsyncClient(timeout=10) as client:
+        try:
+            response = await client.post(
+                f"{base}/webhooks/meta",
+                content=raw,
+                headers={
+                    "Content-Type": "application/json",
+                    "X-Hub-Signature-256": sign(raw, settings.webhook_secrets[0]),
+                },
+            )
+        except httpx.HTTPError as exc:
+            raise AppError(f"cannot reach {base}: {exc}") from exc
+    return response.status_code, response.text.strip()
+
+
+async def seed_demo(settings: Settings) -> dict[str, Any]:
+    if not settings.sandbox:
+        raise AppError("demo data is only created in sandbox mode")
+    async with session_for(settings) as session:
+        account = await session.scalar(
+            select(Account).where(Account.external_id == DEMO_EXTERNAL_ID)
+        )
+        password = None
+        if account is None:
+            account, password = await _create_demo(session, settings)
+        admin = await session.scalar(select(User).where(User.email == DEMO_EMAIL))
+        assert admin is not None
+        token = await users.create_token(session, email=DEMO_EMAIL)
+    base = settings.PUBLIC_URL.rstrip("/")
+    lines = [
+        f"Open {base}/docs (API) - sandbox mode, replies go to the sandbox outbox.",
+        f"Sign in: {DEMO_EMAIL} / {password}"
+        if password
+        else f"Sign in: {DEMO_EMAIL} (password printed when the demo was first created)",
+        f"API token: {token}",
+        f"Demo account id: {account.id}. Try:",
+        f"  .venv/bin/inboxpilot simulate --account {account.id} "
+        '"Hi! What was the code for the vitamin C serum?"',
+        f"  curl -H 'Authorization: Bearer {token}' {base}/api/v1/accounts/{account.id}/outbox",
+        f"  curl -H 'Authorization: Bearer {token}' {base}/api/v1/drafts",
+    ]
+    return {"account_id": account.id, "token": token, "lines": lines}
+
+
+async def _create_demo(session: AsyncSession, settings: Settings) -> tuple[Account, str]:
+    import secrets
+
+    password = secrets.token_urlsafe(9)
+    if await session.scalar(select(User).where(User.email == DEMO_EMAIL)) is None:
+        await users.create_user(session, email=DEMO_EMAIL, role="admin", password=password)
+    account = await create_account(
+        session,
+        user=None,
+        data=AccountCreate(
+            platform="instagram",
+            external_id=DEMO_EXTERNAL_ID,
+            name="Demo Creator",
+            persona="Friendly, upbeat and brief. Uses the follower's first name when known.",
+            languages=["en", "de", "es", "fr", "it"],
+        ),
+        cipher=TokenCipher(settings.secret_key),
+    )
+    # The demo shows both paths: grounded answers go out, the rest waits for a moderator.
+    account.policy = Policy(mode="autopilot", min_confidence=0.7).model_dump()
+    items = parse_catalog(DEMO_CATALOG.read_bytes(), DEMO_CATALOG.name)
+    await add_catalog(session, account_id=account.id, items=items, user=None)
+    return account, password

@@ -1,0 +1,99 @@
+"""SQL of contacts, conversations and messages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.clock import utc_now
+from app.core.db import insert_ignore
+from app.models import Account, Contact, Conversation, Message
+
+
+async def account_by_external_id(
+    session: AsyncSession, platform: str, external_id: str
+) -> Account | None:
+    return await session.scalar(
+        select(Account).where(Account.platform == platform, Account.external_id == external_id)
+    )
+
+
+async def get_or_create_contact(
+    session: AsyncSession, account_id: int, external_id: str
+) -> Contact:
+    await session.execute(
+        insert_ignore(session, Contact.__table__, ["account_id", "external_id"]).values(
+            account_id=account_id, external_id=external_id
+        )
+    )
+    contact = await session.scalar(
+        select(Contact).where(Contact.account_id == account_id, Contact.external_id == external_id)
+    )
+    assert contact is not None
+    return contact
+
+
+async def get_or_create_conversation(
+    session: AsyncSession, account_id: int, contact_id: int
+) -> Conversation:
+    await session.execute(
+        insert_ignore(session, Conversation.__table__, ["account_id", "contact_id"]).values(
+            account_id=account_id, contact_id=contact_id, is_paused=False
+        )
+    )
+    conversation = await session.scalar(
+        select(Conversation).where(
+            Conversation.account_id == account_id, Conversation.contact_id == contact_id
+        )
+    )
+    assert conversation is not None
+    return conversation
+
+
+async def insert_message(session: AsyncSession, values: dict[str, Any]) -> int | None:
+    """Inserts a message; None when one with the same (account, mid) is stored already."""
+    statement = (
+        insert_ignore(session, Message.__table__, ["account_id", "mid"])
+        .values(**values)
+        .returning(Message.__table__.c.id)
+    )
+    inserted: int | None = (await session.execute(statement)).scalar_one_or_none()
+    return inserted
+
+
+async def message_by_mid(session: AsyncSession, account_id: int, mid: str) -> Message | None:
+    return await session.scalar(
+        select(Message).where(Message.account_id == account_id, Message.mid == mid)
+    )
+
+
+async def mark_outbound_read(
+    session: AsyncSession,
+    conversation_id: int,
+    *,
+    column: str,
+    watermark: datetime | None,
+    mids: tuple[str, ...] = (),
+) -> None:
+    """Sets delivered_at/read_at on our outgoing messages up to a watermark, or by mid."""
+    target = Message.delivered_at if column == "delivered_at" else Message.read_at
+    conditions = [
+        Message.conversation_id == conversation_id,
+        Message.direction == "out",
+        target.is_(None),
+    ]
+    if mids:
+        conditions.append(Message.mid.in_(mids))
+    elif watermark is not None:
+        conditions.append(Message.sent_at <= watermark)
+    else:
+        return
+    await session.execute(
+        update(Message)
+        .where(*conditions)
+        .values({column: watermark or utc_now()})
+        .execution_options(synchronize_session=False)
+    )

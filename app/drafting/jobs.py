@@ -1,0 +1,137 @@
+"""The draft job: draft a reply to a conversation's unanswered messages, decide, and queue it."""
+
+from __future__ import annotations
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit.service import record
+from app.core.clock import utc_now
+from app.core.db import unit_of_work
+from app.drafting.base import DraftingError, DraftResult
+from app.drafting.context import DraftContext, latest_follower_message_id, load_context
+from app.drafting.offline import OfflineDrafter
+from app.models import Account, Conversation, Draft, Job
+from app.outbox.service import queue_reply
+from app.policy.guardrails import detect_sensitive, ungrounded_facts
+from app.policy.schemas import Policy
+from app.policy.service import Decision, DecisionInput, decide
+from app.runtime import Runtime
+
+log = structlog.get_logger("app.drafting")
+
+
+async def draft_reply(runtime: Runtime, job: Job) -> None:
+    conversation_id = int(job.payload["conversation_id"])
+    async with unit_of_work(runtime.sessionmaker) as session:
+        context = await load_context(session, conversation_id)
+    if context is None:
+        return
+    result, error = await _run_drafter(runtime, context)
+    async with unit_of_work(runtime.sessionmaker) as session:
+        await _record(
+            session, runtime, context, result, error, standby=bool(job.payload.get("standby"))
+        )
+
+
+async def _run_drafter(runtime: Runtime, context: DraftContext) -> tuple[DraftResult, str | None]:
+    """The configured drafter; if it fails, the offline one writes a suggestion for a human."""
+    try:
+        return await runtime.drafter.draft(context.request), None
+    except DraftingError as exc:
+        log.warning("drafting.failed", drafter=runtime.drafter.name, error=str(exc))
+        return await OfflineDrafter().draft(context.request), str(exc) or type(exc).__name__
+
+
+def _decide(
+    context: DraftContext, result: DraftResult, error: str | None, standby: bool
+) -> Decision:
+    history_texts = [t.text for t in context.request.history]
+    return decide(
+        DecisionInput(
+            policy=Policy.of(context.account.policy),
+            result=result,
+            products=context.products,
+            sensitive=detect_sensitive(context.request.follower_text),
+            ungrounded=ungrounded_facts(
+                result.reply, context.products, [*history_texts, context.request.follower_text]
+            ),
+            drafter_error=error,
+            account_status=context.account.status,
+            account_paused=context.account.is_paused,
+            conversation_paused=context.conversation.is_paused,
+            paused_until=context.conversation.paused_until,
+            standby=standby,
+            auto_replies_today=context.auto_replies_today,
+            now=utc_now(),
+        )
+    )
+
+
+async def _record(
+    session: AsyncSession,
+    runtime: Runtime,
+    context: DraftContext,
+    result: DraftResult,
+    error: str | None,
+    *,
+    standby: bool,
+) -> None:
+    decision = _decide(context, result, error, standby)
+    # Re-read the state: a message may have arrived or a human replied while we drafted.
+    latest = await latest_follower_message_id(session, context.conversation.id)
+    stale = latest != context.reply_to.id
+    draft = Draft(
+        account_id=context.account.id,
+        conversation_id=context.conversation.id,
+        reply_to_message_id=context.reply_to.id,
+        status="superseded" if stale else "pending",
+        decision=decision.decision,
+        reasons=decision.reasons,
+        text=result.reply,
+        intent=result.intent,
+        language=result.language,
+        confidence=decision.confidence,
+        product_ids=list(result.product_ids),
+        drafter=result.drafter,
+        model=result.model,
+        error=error,
+    )
+    session.add(draft)
+    await session.flush()
+    log.info(
+        "drafting.decided",
+        draft_id=draft.id,
+        decision=decision.decision,
+        intent=result.intent,
+        confidence=decision.confidence,
+        stale=stale,
+    )
+    if stale or decision.decision != "auto":
+        return
+    account = await session.get(Account, context.account.id)
+    conversation = await session.get(Conversation, context.conversation.id)
+    assert account is not None
+    assert conversation is not None
+    draft.status = "approved"
+    draft.decided_at = utc_now()
+    await queue_reply(
+        session,
+        runtime.settings,
+        account=account,
+        conversation=conversation,
+        text=result.reply,
+        draft=draft,
+    )
+    await record(
+        session,
+        action="draft.auto_approved",
+        actor="bot",
+        account_id=account.id,
+        entity=draft,
+        details={
+            "confidence": decision.confidence,
+            "intent": result.intent,
+            "reasons": decision.reasons,
+        },
+    )

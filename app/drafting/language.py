@@ -1,0 +1,65 @@
+"""Which language a follower writes in, among the few the account answers in."""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterable
+
+from py3langid.langid import MODEL_FILE, LanguageIdentifier  # type: ignore[import-untyped]
+
+from app.drafting.text import normalise
+
+SUPPORTED_LANGUAGES = ("de", "en", "es", "fr", "it")
+# Under this many letters (after removing links, mentions and codes) the n-gram model
+# guesses; "code?" or "ok" say nothing about a language.
+MIN_LETTERS = 12
+# The best allowed language must be this likely among the allowed ones.
+MIN_PROBABILITY = 0.6
+# Words that name their language on their own, for messages too short for the model.
+_MARKER_WORDS: dict[str, frozenset[str]] = {
+    "de": frozenset({"danke", "hallo", "servus", "moin", "bitte", "rabatt", "rabattcode"}),
+    "en": frozenset({"thanks", "thank", "thx", "hello", "please", "discount"}),
+    "es": frozenset({"gracias", "hola", "descuento", "codigo", "cuanto", "donde"}),
+    "fr": frozenset({"merci", "bonjour", "salut", "coucou", "combien"}),
+    "it": frozenset({"grazie", "ciao", "buongiorno", "sconto", "codice", "quanto", "dove"}),
+}
+_NOISE = re.compile(r"https?://\S+|www\.\S+|@\w+|#\w+|\b\w*\d\w*\b")
+
+
+@functools.cache
+def _identifier() -> LanguageIdentifier:
+    # Loading the model takes ~100 ms and some memory: once per process, on first use.
+    # The full model is kept and filtered per call, so callers with different allowed
+    # sets share it (set_languages would mutate shared state).
+    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+
+
+def detect_language(
+    text: str,
+    *,
+    allowed: Iterable[str] = SUPPORTED_LANGUAGES,
+    default: str = "en",
+) -> str:
+    """The ISO 639-1 code of `text`'s language among `allowed`, or `default` when unsure."""
+    allowed_set = frozenset(allowed) or frozenset(SUPPORTED_LANGUAGES)
+    cleaned = _NOISE.sub(" ", text)
+    if sum(ch.isalpha() for ch in cleaned) < MIN_LETTERS:
+        return _by_marker_words(cleaned, allowed_set) or default
+    # Rank among the allowed languages and the supported ones, so that French sent to a
+    # German/English account falls back to `default` instead of being called German.
+    considered = allowed_set | frozenset(SUPPORTED_LANGUAGES)
+    ranked = [(lang, p) for lang, p in _identifier().rank(cleaned) if lang in considered]
+    total = sum(p for _, p in ranked)
+    if not ranked or total <= 0:
+        return default
+    best, probability = ranked[0]
+    if probability / total < MIN_PROBABILITY:
+        return _by_marker_words(cleaned, allowed_set) or default
+    return str(best) if best in allowed_set else default
+
+
+def _by_marker_words(text: str, allowed: frozenset[str]) -> str | None:
+    words = set(normalise(text).split())
+    hits = [lang for lang, markers in _MARKER_WORDS.items() if lang in allowed and words & markers]
+    return hits[0] if len(hits) == 1 else None

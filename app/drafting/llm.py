@@ -1,0 +1,140 @@
+"""The LLM drafter: one Chat Completions call with a strict JSON schema.
+
+Also the one place that builds the OpenAI client and the one place that chooses a
+drafter from settings.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import httpx
+import openai
+from openai import AsyncOpenAI
+from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from app.config import Settings
+from app.drafting.base import Drafter, DraftingError, DraftRequest, DraftResult
+from app.drafting.intents import INTENTS
+from app.drafting.offline import OfflineDrafter
+from app.drafting.prompt import RESPONSE_SCHEMA, build_messages
+
+SCHEMA_NAME = "draft_reply"
+# OpenAI-compatible servers without authentication still need some key in the header.
+NO_API_KEY = "not-needed"
+
+
+class LLMReply(BaseModel):
+    """The model's answer, as RESPONSE_SCHEMA describes it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reply: str
+    intent: str
+    language: str
+    confidence: float
+    product_ids: list[int]
+    needs_human: bool
+
+
+def create_openai_client(settings: Settings, http_client: httpx.AsyncClient) -> AsyncOpenAI:
+    """The one factory for the OpenAI client.
+
+    `max_retries=0`: the worker owns retries. `http_client` is our shared httpx client,
+    so all egress goes through one client (and one respx router in tests); openai >= 3
+    would otherwise use its own httpx2 fork, which respx does not see.
+    """
+    api_key = settings.OPENAI_API_KEY
+    return AsyncOpenAI(
+        api_key=api_key.get_secret_value() if api_key is not None else NO_API_KEY,
+        base_url=settings.OPENAI_BASE_URL,
+        max_retries=0,
+        timeout=settings.LLM_TIMEOUT_SECONDS,
+        # Typed as httpx2.AsyncClient, but the SDK accepts a plain httpx client at runtime.
+        http_client=cast(Any, http_client),
+    )
+
+
+class LLMDrafter:
+    """Drafts with any OpenAI-compatible chat model; any failure is a DraftingError."""
+
+    name = "llm"
+
+    def __init__(self, client: AsyncOpenAI, model: str) -> None:
+        self.client = client
+        self.model = model
+
+    async def draft(self, request: DraftRequest) -> DraftResult:
+        completion = await self._complete(request)
+        answer = _parse(completion)
+        return self._result(request, answer)
+
+    async def _complete(self, request: DraftRequest) -> ChatCompletion:
+        messages = cast(list[ChatCompletionMessageParam], build_messages(request))
+        try:
+            return await self.client.chat.completions.create(
+                model=self.model,
+                messages=messages,
+                response_format={
+                    "type": "json_schema",
+                    "json_schema": {"name": SCHEMA_NAME, "strict": True, "schema": RESPONSE_SCHEMA},
+                },
+            )
+        except openai.APITimeoutError as exc:
+            raise DraftingError("LLM timed out") from exc
+        except openai.APIStatusError as exc:
+            raise DraftingError(f"LLM answered HTTP {exc.status_code}") from exc
+        except openai.APIError as exc:
+            raise DraftingError(f"LLM request failed: {type(exc).__name__}") from exc
+
+    def _result(self, request: DraftRequest, answer: LLMReply) -> DraftResult:
+        offered = {match.product.id for match in request.products}
+        kept = tuple(dict.fromkeys(pid for pid in answer.product_ids if pid in offered))
+        notes: list[str] = []
+        dropped = sorted(set(answer.product_ids) - offered)
+        if dropped:
+            notes.append(f"LLM cited products not retrieved: {dropped}")
+        intent = answer.intent.strip().lower()
+        if intent not in INTENTS:
+            notes.append(f"LLM intent {answer.intent!r} unknown, using 'other'")
+            intent = "other"
+        return DraftResult(
+            reply=answer.reply.strip(),
+            intent=intent,
+            language=answer.language.strip().lower()[:2],
+            confidence=min(1.0, max(0.0, answer.confidence)),
+            product_ids=kept,
+            needs_human=answer.needs_human,
+            drafter=self.name,
+            model=self.model,
+            notes=tuple(notes),
+        )
+
+
+def _parse(completion: ChatCompletion) -> LLMReply:
+    if not completion.choices:
+        raise DraftingError("LLM returned no choices")
+    choice = completion.choices[0]
+    if choice.message.refusal:
+        raise DraftingError("LLM refused to answer")
+    if choice.finish_reason == "length":
+        raise DraftingError("LLM answer was cut off")
+    content = choice.message.content
+    if not content:
+        raise DraftingError("LLM returned an empty answer")
+    try:
+        answer = LLMReply.model_validate_json(content)
+    except ValidationError as exc:
+        raise DraftingError("LLM answer is not valid JSON for the schema") from exc
+    if not answer.reply.strip():
+        raise DraftingError("LLM returned an empty reply")
+    return answer
+
+
+def create_drafter(settings: Settings, http_client: httpx.AsyncClient) -> Drafter:
+    """The one place that chooses: the LLM when OPENAI_API_KEY is set, else offline."""
+    if settings.OPENAI_API_KEY is None:
+        return OfflineDrafter()
+    client = create_openai_client(settings, http_client)
+    return LLMDrafter(client, settings.LLM_MODEL)

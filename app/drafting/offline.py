@@ -1,0 +1,300 @@
+"""The offline drafter: templates in five languages, filled only from the catalog.
+
+Used when no LLM is configured, and as the safe baseline: every code, link, price and
+date in its replies comes from the matched product, so the guardrails never trip on it.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from app.drafting.base import DraftRequest, DraftResult, ProductMatch
+from app.drafting.intents import classify_intent
+from app.drafting.language import SUPPORTED_LANGUAGES, detect_language
+from app.drafting.retrieval import is_code_expired
+
+# Confidence of replies that do not depend on the catalog.
+SMALL_TALK_CONFIDENCE = 0.8
+NO_MATCH_CONFIDENCE = 0.15
+# A reply missing what was asked (no price, no link) must go to a human.
+MISSING_FACT_CONFIDENCE = 0.4
+# Two products scoring within this margin, with different codes or links, are ambiguous.
+AMBIGUITY_MARGIN = 0.1
+AMBIGUITY_FACTOR = 0.7
+# How far a template answers each intent: a question about the product ("good for
+# sensitive skin?") gets the product's description, which may not answer it.
+INTENT_FACTORS = {"product_info": 0.6, "other": 0.85}
+
+TEMPLATES: dict[str, dict[str, str]] = {
+    "en": {
+        "greeting": "Hi! Thanks for your message. How can I help you?",
+        "thanks": "You're welcome! Have fun with it!",
+        "holding": "Thanks for your message! I'll get back to you personally as soon as I can.",
+        "code": "Your code: {code} ({details}).",
+        "code_plain": "Your code: {code}",
+        "valid_until": "It's valid until {date}.",
+        "still_valid": "Yes, the code {code} still works.",
+        "expired": "Unfortunately the {brand} code has expired.",
+        "no_code": "I don't have a discount code for it right now.",
+        "link": "Here's the link: {url}",
+        "no_link": "I'll send you the link as soon as I can.",
+        "price": "It costs {price}.",
+        "no_price": "I'll check the current price and get back to you.",
+        "ambiguous": "Let me know if you meant a different product!",
+    },
+    "de": {
+        "greeting": "Hi! Danke für deine Nachricht. Wie kann ich dir helfen?",
+        "thanks": "Sehr gerne! Viel Spaß damit!",
+        "holding": "Danke für deine Nachricht! Ich melde mich so bald wie möglich persönlich.",
+        "code": "Dein Code: {code} ({details}).",
+        "code_plain": "Dein Code: {code}",
+        "valid_until": "Er gilt bis {date}.",
+        "still_valid": "Ja, der Code {code} funktioniert noch.",
+        "expired": "Leider ist der Code von {brand} abgelaufen.",
+        "no_code": "Dafür habe ich gerade leider keinen Rabattcode.",
+        "link": "Hier ist der Link: {url}",
+        "no_link": "Den Link schicke ich dir so bald wie möglich.",
+        "price": "Es kostet {price}.",
+        "no_price": "Den aktuellen Preis schaue ich nach und melde mich.",
+        "ambiguous": "Sag Bescheid, falls du ein anderes Produkt meintest!",
+    },
+    "es": {
+        "greeting": "¡Hola! Gracias por tu mensaje. ¿En qué te puedo ayudar?",
+        "thanks": "¡De nada! ¡Que lo disfrutes!",
+        "holding": "¡Gracias por tu mensaje! Te responderé personalmente lo antes posible.",
+        "code": "Tu código: {code} ({details}).",
+        "code_plain": "Tu código: {code}",
+        "valid_until": "Es válido hasta el {date}.",
+        "still_valid": "Sí, el código {code} sigue funcionando.",
+        "expired": "Lo siento, el código de {brand} ha caducado.",
+        "no_code": "Ahora mismo no tengo un código de descuento para eso.",
+        "link": "Aquí tienes el enlace: {url}",
+        "no_link": "Te paso el enlace lo antes posible.",
+        "price": "Cuesta {price}.",
+        "no_price": "Reviso el precio actual y te digo.",
+        "ambiguous": "¡Dime si te referías a otro producto!",
+    },
+    "fr": {
+        "greeting": "Coucou ! Merci pour ton message. Comment puis-je t'aider ?",
+        "thanks": "Avec plaisir ! Profite bien !",
+        "holding": "Merci pour ton message ! Je te réponds personnellement dès que possible.",
+        "code": "Ton code : {code} ({details}).",
+        "code_plain": "Ton code : {code}",
+        "valid_until": "Il est valable jusqu'au {date}.",
+        "still_valid": "Oui, le code {code} fonctionne toujours.",
+        "expired": "Malheureusement, le code {brand} a expiré.",
+        "no_code": "Je n'ai pas de code promo pour ça en ce moment.",
+        "link": "Voici le lien : {url}",
+        "no_link": "Je t'envoie le lien dès que possible.",
+        "price": "Le prix est de {price}.",
+        "no_price": "Je vérifie le prix actuel et je reviens vers toi.",
+        "ambiguous": "Dis-moi si tu pensais à un autre produit !",
+    },
+    "it": {
+        "greeting": "Ciao! Grazie per il messaggio. Come posso aiutarti?",
+        "thanks": "Figurati! Divertiti!",
+        "holding": "Grazie per il messaggio! Ti rispondo personalmente appena possibile.",
+        "code": "Il tuo codice: {code} ({details}).",
+        "code_plain": "Il tuo codice: {code}",
+        "valid_until": "È valido fino al {date}.",
+        "still_valid": "Sì, il codice {code} funziona ancora.",
+        "expired": "Purtroppo il codice di {brand} è scaduto.",
+        "no_code": "Al momento non ho un codice sconto per questo.",
+        "link": "Ecco il link: {url}",
+        "no_link": "Ti mando il link appena possibile.",
+        "price": "Il prezzo è {price}.",
+        "no_price": "Controllo il prezzo attuale e ti faccio sapere.",
+        "ambiguous": "Dimmi se intendevi un altro prodotto!",
+    },
+}
+
+# Which parts a reply carries, in order, per intent.
+_PARTS: dict[str, tuple[str, ...]] = {
+    "discount_code": ("code", "link"),
+    "code_validity": ("validity",),
+    "product_link": ("link", "code"),
+    "price": ("price", "code", "link"),
+    "product_info": ("description", "code", "link"),
+    "other": ("code", "link"),
+}
+_CURRENCY_SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£"}
+
+
+def format_date(value: date, language: str) -> str:
+    """Day first, digits only: every language reads it and the guardrails parse it."""
+    return value.strftime("%d.%m.%Y" if language == "de" else "%d/%m/%Y")
+
+
+def format_price(amount: Decimal, currency: str | None, language: str) -> str:
+    """ "29,90 €" in de/es/fr/it, "€29.90" in en; other currencies by their code."""
+    number = f"{amount:.2f}"
+    code = (currency or "").upper()
+    symbol = _CURRENCY_SYMBOLS.get(code)
+    if language == "en":
+        return f"{symbol}{number}" if symbol else f"{number} {code}".strip()
+    return f"{number.replace('.', ',')} {symbol or code}".strip()
+
+
+class _Reply:
+    """Sentences of one reply in one language, and whether something asked was missing."""
+
+    def __init__(self, language: str) -> None:
+        self.templates = TEMPLATES[language]
+        self.language = language
+        self.sentences: list[str] = []
+        self.missing: list[str] = []
+
+    def add(self, key: str, **values: str) -> None:
+        self.sentences.append(self.templates[key].format(**values))
+
+    def text(self) -> str:
+        return " ".join(self.sentences)
+
+
+class OfflineDrafter:
+    """Drafts without a network: language and intent by rules, facts by template."""
+
+    name = "offline"
+
+    async def draft(self, request: DraftRequest) -> DraftResult:
+        language = _reply_language(request)
+        intent = classify_intent(request.follower_text)
+        reply = _Reply(language)
+        if intent in ("greeting", "thanks"):
+            reply.add(intent)
+            return self._result(reply, intent, SMALL_TALK_CONFIDENCE)
+        matches = sorted(request.products, key=lambda match: match.score, reverse=True)
+        if not matches:
+            reply.add("holding")
+            return self._result(
+                reply,
+                intent,
+                NO_MATCH_CONFIDENCE,
+                needs_human=True,
+                notes=("no catalog product matched",),
+            )
+        best = matches[0]
+        _describe(reply, best, intent, request.today)
+        confidence = best.score * INTENT_FACTORS.get(intent, 1.0)
+        notes: tuple[str, ...] = ()
+        if len(matches) > 1 and _ambiguous(best, matches[1]):
+            reply.add("ambiguous")
+            confidence *= AMBIGUITY_FACTOR
+            notes = (f"products {best.product.id} and {matches[1].product.id} match alike",)
+        if reply.missing:
+            confidence = min(confidence, MISSING_FACT_CONFIDENCE)
+            notes += tuple(f"catalog has no {fact}" for fact in reply.missing)
+        return self._result(
+            reply,
+            intent,
+            confidence,
+            product_ids=(best.product.id,),
+            needs_human=bool(reply.missing),
+            notes=notes,
+        )
+
+    def _result(
+        self,
+        reply: _Reply,
+        intent: str,
+        confidence: float,
+        *,
+        product_ids: tuple[int, ...] = (),
+        needs_human: bool = False,
+        notes: tuple[str, ...] = (),
+    ) -> DraftResult:
+        return DraftResult(
+            reply=reply.text(),
+            intent=intent,
+            language=reply.language,
+            confidence=round(max(0.0, min(1.0, confidence)), 3),
+            product_ids=product_ids,
+            needs_human=needs_human,
+            drafter=self.name,
+            notes=notes,
+        )
+
+
+def _reply_language(request: DraftRequest) -> str:
+    """The follower's language among the account's (plus en); earlier messages break ties."""
+    account = tuple(lang for lang in request.languages if lang in SUPPORTED_LANGUAGES)
+    allowed = (*account, "en") if account else SUPPORTED_LANGUAGES
+    fallback = account[0] if account else "en"
+    earlier = " ".join(turn.text for turn in request.history if turn.author == "follower")
+    if earlier:
+        fallback = detect_language(earlier, allowed=allowed, default=fallback)
+    return detect_language(request.follower_text, allowed=allowed, default=fallback)
+
+
+def _describe(reply: _Reply, match: ProductMatch, intent: str, today: date) -> None:
+    product = match.product
+    reply.sentences.append(f"{product.name} ({match.cooperation.brand}):")
+    for part in _PARTS.get(intent, _PARTS["other"]):
+        if part == "description" and product.description:
+            reply.sentences.append(product.description)
+        elif part == "code":
+            _add_code(reply, match, today, asked=intent == "discount_code")
+        elif part == "validity":
+            _add_validity(reply, match, today)
+        elif part == "link":
+            _add_link(reply, product.url, asked=intent == "product_link")
+        elif part == "price":
+            _add_price(reply, product.price, product.currency)
+
+
+def _add_code(reply: _Reply, match: ProductMatch, today: date, *, asked: bool) -> None:
+    product = match.product
+    if is_code_expired(product, match.cooperation, today):
+        # Never hand out an expired code, not even to say it expired: followers try it anyway.
+        reply.add("expired", brand=match.cooperation.brand)
+        return
+    if not product.discount_code:
+        if asked:
+            reply.add("no_code")
+        return
+    if product.discount_details:
+        reply.add("code", code=product.discount_code, details=product.discount_details)
+    else:
+        reply.add("code_plain", code=product.discount_code)
+    if product.code_valid_until is not None:
+        reply.add("valid_until", date=format_date(product.code_valid_until, reply.language))
+
+
+def _add_validity(reply: _Reply, match: ProductMatch, today: date) -> None:
+    product = match.product
+    if is_code_expired(product, match.cooperation, today):
+        reply.add("expired", brand=match.cooperation.brand)
+    elif product.discount_code:
+        reply.add("still_valid", code=product.discount_code)
+        if product.code_valid_until is not None:
+            reply.add("valid_until", date=format_date(product.code_valid_until, reply.language))
+    else:
+        reply.add("no_code")
+
+
+def _add_link(reply: _Reply, url: str | None, *, asked: bool) -> None:
+    if url:
+        reply.add("link", url=url)
+    elif asked:
+        reply.add("no_link")
+        reply.missing.append("link")
+
+
+def _add_price(reply: _Reply, price: Decimal | None, currency: str | None) -> None:
+    if price is None:
+        reply.add("no_price")
+        reply.missing.append("price")
+    else:
+        reply.add("price", price=format_price(price, currency, reply.language))
+
+
+def _ambiguous(best: ProductMatch, second: ProductMatch) -> bool:
+    if best.score - second.score > AMBIGUITY_MARGIN:
+        return False
+    # Two products of one cooperation sharing code and link: either answer is right.
+    same_offer = (best.product.discount_code, best.product.url) == (
+        second.product.discount_code,
+        second.product.url,
+    )
+    return not same_offer

@@ -1,0 +1,29 @@
+"""The worker's handler for stored webhook bodies."""
+
+from __future__ import annotations
+
+import json
+
+import structlog
+
+from app.conversations.ingest import apply_event
+from app.core.db import unit_of_work
+from app.meta.events import PayloadError, parse_webhook
+from app.models import InboxEvent
+from app.runtime import Runtime
+from app.worker.runner import Unprocessable
+
+log = structlog.get_logger("app.inbox")
+
+
+async def process_inbox_event(runtime: Runtime, item: InboxEvent) -> None:
+    """Normalises every item of one webhook body in one transaction (all or nothing)."""
+    try:
+        events = parse_webhook(json.loads(item.body))
+    except (PayloadError, ValueError) as exc:
+        log.warning("inbox.unprocessable", inbox_event_id=item.id, error=str(exc))
+        raise Unprocessable(f"unprocessable: {exc}") from exc
+    async with unit_of_work(runtime.sessionmaker) as session:
+        for event in events:
+            await apply_event(session, runtime.settings, event, inbox_event_id=item.id)
+    log.info("inbox.processed", inbox_event_id=item.id, events=len(events))

@@ -1,0 +1,82 @@
+"""create_app(settings): routers, error handlers, and the lifespan that builds the runtime."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from app.accounts.router import router as accounts_router
+from app.catalog.router import router as catalog_router
+from app.config import Settings
+from app.conversations.router import router as conversations_router
+from app.errors import AppError
+from app.inbox.writer import InboxWriter
+from app.meta.webhook import router as webhook_router
+from app.moderation.router import router as drafts_router
+from app.ops.router import router as ops_router
+from app.runtime import open_runtime
+from app.worker.registry import build_worker
+
+log = structlog.get_logger("app")
+
+
+def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with open_runtime(settings) as runtime:
+            writer = InboxWriter(runtime.sessionmaker)
+            await writer.start()
+            app.state.runtime = runtime
+            app.state.inbox_writer = writer
+            stop = asyncio.Event()
+            worker_task = None
+            if run_worker:
+                worker_task = asyncio.create_task(build_worker(runtime).run_forever(stop))
+            try:
+                yield
+            finally:
+                stop.set()
+                if worker_task is not None:
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await asyncio.wait_for(worker_task, timeout=30)
+                await writer.stop()
+
+    app = FastAPI(
+        title="inboxpilot",
+        version="0.1.0",
+        summary="Grounded replies to an influencer's Instagram and Messenger DMs",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    for router in (
+        webhook_router,
+        ops_router,
+        accounts_router,
+        catalog_router,
+        drafts_router,
+        conversations_router,
+    ):
+        app.include_router(router)
+    _add_error_handlers(app)
+    return app
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AppError)
+    async def app_error(_request: Request, exc: AppError) -> JSONResponse:
+        return JSONResponse({"detail": exc.message}, status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in exc.errors()
+        ]
+        return JSONResponse({"detail": errors}, status_code=422)

@@ -1,0 +1,168 @@
+"""The Graph API client: the one place that calls Meta's Send API.
+
+Built once per process with the shared `httpx.AsyncClient` and the settings, then handed
+to whoever sends. Every failure is a `GraphError` subclass (see `app.meta.errors`), never
+an httpx exception, and every answer, good or bad, carries the account's `Usage`, so the
+outbox can slow an account down before Meta blocks it. The client does not retry: the
+worker owns retries and backoff.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from urllib.parse import quote
+
+import httpx
+
+from app.config import Settings
+from app.meta.errors import GraphError, error_from_response, error_from_transport
+from app.meta.limits import Usage, parse_usage
+
+GraphHost = Literal["facebook", "instagram"]
+MESSAGING_TYPES = frozenset({"RESPONSE", "UPDATE", "MESSAGE_TAG"})
+
+
+@dataclass(frozen=True, slots=True)
+class SendTarget:
+    """Where a message is sent from, and with which credentials.
+
+    `graph_host` "facebook": Messenger and Instagram via Facebook Login (Page token,
+    `META_GRAPH_URL`); "instagram": Instagram API with Instagram Login (IG user token,
+    `INSTAGRAM_GRAPH_URL`). `sender_id` is the Page id or the Instagram account id.
+    `app_secret`, when given, adds `appsecret_proof` to every call.
+    """
+
+    graph_host: GraphHost
+    sender_id: str
+    access_token: str = field(repr=False)
+    app_secret: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class SentMessage:
+    """Meta's answer to a send: store `message_id`, the echo will carry it."""
+
+    message_id: str
+    recipient_id: str
+    usage: Usage = field(default_factory=Usage)
+
+
+class GraphClient:
+    """Calls the Graph API on behalf of connected accounts; one instance per process."""
+
+    def __init__(self, http: httpx.AsyncClient, settings: Settings) -> None:
+        self._http = http
+        self._version = settings.META_GRAPH_VERSION.strip("/")
+        self._base_urls: dict[GraphHost, str] = {
+            "facebook": settings.META_GRAPH_URL.rstrip("/"),
+            "instagram": settings.INSTAGRAM_GRAPH_URL.rstrip("/"),
+        }
+
+    async def send_text(
+        self,
+        target: SendTarget,
+        recipient_id: str,
+        text: str,
+        *,
+        messaging_type: str = "RESPONSE",
+        tag: str | None = None,
+        metadata: str | None = None,
+    ) -> SentMessage:
+        """Send one text message (`POST /{sender_id}/messages`) to a PSID or IGSID.
+
+        `text` must already fit one message (see `app.meta.limits.split_text`).
+        `messaging_type` "MESSAGE_TAG" needs a `tag` (e.g. "HUMAN_AGENT", for texts a
+        human wrote); `metadata` comes back on the echo, so we can recognise our sends.
+        Raises `ValueError` for arguments Meta would reject, `GraphError` subclasses for
+        everything that goes wrong on the way or at Meta.
+        """
+        _check_send_arguments(recipient_id, text, messaging_type, tag)
+        message: dict[str, Any] = {"text": text}
+        if metadata is not None:
+            message["metadata"] = metadata
+        body: dict[str, Any] = {
+            "recipient": {"id": recipient_id},
+            "messaging_type": messaging_type,
+            "message": message,
+        }
+        if tag is not None:
+            body["tag"] = tag
+        data, usage = await self._post(target, f"{quote(target.sender_id, safe='')}/messages", body)
+        message_id, answered_recipient = data.get("message_id"), data.get("recipient_id")
+        if not isinstance(message_id, str) or not message_id:
+            # The message may have gone out; retrying blindly could send it twice.
+            raise GraphError("Graph API answered a send without a message_id", usage=usage)
+        recipient = answered_recipient if isinstance(answered_recipient, str) else recipient_id
+        return SentMessage(message_id=message_id, recipient_id=recipient, usage=usage)
+
+    async def _post(
+        self, target: SendTarget, path: str, body: dict[str, Any]
+    ) -> tuple[dict[str, Any], Usage]:
+        """POST to `{host}/{version}/{path}`; the decoded JSON answer and its usage."""
+        if not target.sender_id or not target.access_token:
+            raise ValueError("a send target needs a sender_id and an access_token")
+        url = f"{self._base_urls[target.graph_host]}/{self._version}/{path}"
+        params, headers = _auth(target)
+        try:
+            response = await self._http.post(url, params=params, headers=headers, json=body)
+        except httpx.RequestError as exc:
+            raise error_from_transport(exc) from exc
+        data = _json_object(response)
+        if response.is_error or (data is not None and "error" in data):
+            raise error_from_response(response)
+        usage = parse_usage(response.headers)
+        if data is None:
+            raise GraphError(
+                "Graph API answered a non-JSON body",
+                http_status=response.status_code,
+                usage=usage,
+            )
+        return data, usage
+
+
+def _check_send_arguments(
+    recipient_id: str, text: str, messaging_type: str, tag: str | None
+) -> None:
+    if not recipient_id:
+        raise ValueError("recipient_id is required")
+    if not text or not text.strip():
+        raise ValueError("cannot send an empty message")
+    if messaging_type not in MESSAGING_TYPES:
+        raise ValueError(f"unknown messaging_type: {messaging_type!r}")
+    if (messaging_type == "MESSAGE_TAG") != (tag is not None):
+        raise ValueError("a tag goes with messaging_type MESSAGE_TAG, and only with it")
+
+
+def _auth(target: SendTarget) -> tuple[dict[str, str], dict[str, str]]:
+    """Query parameters and headers that authenticate a call.
+
+    graph.facebook.com takes the token as `access_token` (Meta's Send API samples);
+    graph.instagram.com as a Bearer header. Either way the token never appears in our
+    messages or logs.
+    """
+    params: dict[str, str] = {}
+    headers: dict[str, str] = {}
+    if target.graph_host == "facebook":
+        params["access_token"] = target.access_token
+    else:
+        headers["Authorization"] = f"Bearer {target.access_token}"
+    if target.app_secret:
+        params["appsecret_proof"] = appsecret_proof(target.access_token, target.app_secret)
+    return params, headers
+
+
+def appsecret_proof(access_token: str, app_secret: str) -> str:
+    """HMAC-SHA256 of the token keyed with the app secret, hex: Meta's `appsecret_proof`."""
+    return hmac.new(app_secret.encode(), access_token.encode(), hashlib.sha256).hexdigest()
+
+
+def _json_object(response: httpx.Response) -> dict[str, Any] | None:
+    try:
+        data = json.loads(response.content)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from app.deps import CurrentUser, SessionDep, SettingsDep
+from app.models import DRAFT_STATUSES
+from app.moderation import service
+from app.moderation.schemas import ApproveIn, DraftOut, RejectIn
+
+router = APIRouter(prefix="/api/v1", tags=["drafts"])
+
+
+@router.get("/drafts", response_model=list[DraftOut])
+async def list_drafts(
+    session: SessionDep,
+    user: CurrentUser,
+    status: Annotated[
+        str | None, Query(pattern="^(" + "|".join(DRAFT_STATUSES) + ")$")
+    ] = "pending",
+    account_id: int | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[DraftOut]:
+    return await service.list_drafts(
+        session, user=user, status=status, account_id=account_id, limit=limit
+    )
+
+
+@router.get("/drafts/{draft_id}", response_model=DraftOut)
+async def get_draft(draft_id: int, session: SessionDep, user: CurrentUser) -> DraftOut:
+    return await service.draft_out(
+        session, await service.get_draft(session, user=user, draft_id=draft_id)
+    )
+
+
+@router.post("/drafts/{draft_id}/approve", response_model=DraftOut)
+async def approve(
+    draft_id: int,
+    session: SessionDep,
+    user: CurrentUser,
+    settings: SettingsDep,
+    data: ApproveIn | None = None,
+) -> DraftOut:
+    text = None if data is None else data.text
+    return await service.approve(session, settings, user=user, draft_id=draft_id, text=text)
+
+
+@router.post("/drafts/{draft_id}/reject", response_model=DraftOut)
+async def reject(
+    draft_id: int, session: SessionDep, user: CurrentUser, data: RejectIn | None = None
+) -> DraftOut:
+    reason = None if data is None else data.reason
+    return await service.reject(session, user=user, draft_id=draft_id, reason=reason)

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.catalog.schemas import ProductOut
+
+
+class MessageOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    mid: str | None
+    direction: str
+    author: str
+    kind: str
+    text: str | None
+    payload: dict[str, object]
+    sent_at: datetime
+    delivered_at: datetime | None
+    read_at: datetime | None
+
+
+class DraftOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    account_id: int
+    conversation_id: int
+    reply_to_message_id: int | None
+    status: str
+    decision: str
+    reasons: list[str]
+    text: str
+    final_text: str | None
+    intent: str
+    language: str
+    confidence: float
+    drafter: str
+    model: str | None
+    error: str | None
+    reject_reason: str | None
+    decided_by_user_id: int | None
+    decided_at: datetime | None
+    created_at: datetime
+    send_status: str | None = None
+    send_error: str | None = None
+    products: list[ProductOut] = Field(default_factory=list)
+    messages: list[MessageOut] = Field(default_factory=list)
+
+
+class ApproveIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str | None = Field(None, min_length=1, max_length=8000)
+
+
+class RejectIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str | None = Field(None, max_length=1000)

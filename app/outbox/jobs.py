@@ -1,0 +1,263 @@
+"""The send job: one outbound message to Meta's Send API or the sandbox outbox, at most once.
+
+Before calling Meta the row is moved to `sending` and committed. A job that finds its row
+already `sending` knows an earlier attempt died during the call: whether Meta got it is
+unknown, so unless an echo proved it went out, it is parked for a human, never resent.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import structlog
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit.service import record
+from app.conversations import repository as conversations
+from app.conversations.ingest import OUR_METADATA_PREFIX
+from app.core.clock import utc_now
+from app.core.db import unit_of_work
+from app.meta import errors as graph_errors
+from app.meta.graph import SendTarget
+from app.models import Account, Contact, Conversation, Draft, Job, Message, OutboundMessage
+from app.runtime import Runtime
+from app.worker.runner import PermanentFailure, RetryLater
+
+log = structlog.get_logger("app.outbox")
+
+MESSAGING_WINDOW = timedelta(hours=24)
+# After a send that may have reached Meta, how long to wait for its echo before deciding.
+ECHO_GRACE_SECONDS = 30.0
+
+
+async def send_reply(runtime: Runtime, job: Job) -> None:
+    outbound_id = int(job.payload["outbound_id"])
+    async with unit_of_work(runtime.sessionmaker) as session:
+        claimed = await _start_sending(session, outbound_id)
+        if claimed is None:
+            return
+        outbound, account, conversation, contact = claimed
+    structlog.contextvars.bind_contextvars(outbound_id=outbound_id, account_id=account.id)
+    if outbound.channel == "sandbox":
+        await _finish(runtime, outbound, [f"sandbox-{uuid.uuid4().hex}" for _ in outbound.parts])
+        return
+    await _send_to_graph(runtime, outbound, account, contact)
+
+
+async def _start_sending(
+    session: AsyncSession, outbound_id: int
+) -> tuple[OutboundMessage, Account, Conversation, Contact] | None:
+    outbound = await session.get(OutboundMessage, outbound_id, with_for_update=True)
+    if outbound is None or outbound.status in {"sent", "failed", "expired"}:
+        return None
+    conversation = await session.get(Conversation, outbound.conversation_id)
+    account = await session.get(Account, outbound.account_id)
+    assert conversation is not None
+    assert account is not None
+    contact = await session.get(Contact, conversation.contact_id)
+    assert contact is not None
+    if outbound.status == "sending" and not await _echo_seen(session, outbound):
+        await _settle(
+            session,
+            outbound,
+            "failed",
+            "outcome_unknown",
+            "the worker stopped during the send; check the conversation before resending",
+        )
+        return None
+    if outbound.status == "sending":
+        await _settle(session, outbound, "sent", None, None)
+        return None
+    last_inbound = conversation.last_inbound_at
+    if last_inbound is None or utc_now() - last_inbound > MESSAGING_WINDOW:
+        await _settle(
+            session,
+            outbound,
+            "expired",
+            "outside_window",
+            "more than 24 hours since the follower's last message",
+        )
+        return None
+    if account.status != "active" and outbound.channel == "graph":
+        await _settle(
+            session, outbound, "failed", "account_" + account.status, f"account is {account.status}"
+        )
+        return None
+    outbound.status = "sending"
+    outbound.attempts += 1
+    await _set_draft_status(session, outbound, "sending")
+    return outbound, account, conversation, contact
+
+
+async def _echo_seen(session: AsyncSession, outbound: OutboundMessage) -> bool:
+    found = await session.scalar(
+        select(Message.id).where(
+            Message.account_id == outbound.account_id,
+            Message.payload["metadata"].as_string() == f"{OUR_METADATA_PREFIX}{outbound.id}",
+        )
+    )
+    return found is not None
+
+
+async def _set_draft_status(session: AsyncSession, outbound: OutboundMessage, status: str) -> None:
+    if outbound.draft_id is not None:
+        await session.execute(
+            update(Draft)
+            .where(Draft.id == outbound.draft_id)
+            .values(status=status, updated_at=utc_now())
+            .execution_options(synchronize_session=False)
+        )
+
+
+async def _settle(
+    session: AsyncSession,
+    outbound: OutboundMessage,
+    status: str,
+    error_code: str | None,
+    error: str | None,
+) -> None:
+    outbound.status = status
+    outbound.error_code = error_code
+    outbound.last_error = error
+    if status == "sent":
+        outbound.sent_at = utc_now()
+    await _set_draft_status(session, outbound, status)
+    await record(
+        session,
+        action=f"outbox.{status}",
+        actor="bot",
+        account_id=outbound.account_id,
+        entity=outbound,
+        details={"error_code": error_code} if error_code else {},
+    )
+    log.info("outbox.settled", status=status, error_code=error_code)
+
+
+async def _finish(runtime: Runtime, outbound: OutboundMessage, new_ids: list[str]) -> None:
+    async with unit_of_work(runtime.sessionmaker) as session:
+        row = await session.get(OutboundMessage, outbound.id, with_for_update=True)
+        assert row is not None
+        row.external_ids = [*row.external_ids, *new_ids]
+        row.parts_sent = len(row.external_ids)
+        await _record_sent_messages(session, row, new_ids)
+        await _settle(session, row, "sent", None, None)
+
+
+async def _record_sent_messages(
+    session: AsyncSession, outbound: OutboundMessage, new_ids: list[str]
+) -> None:
+    now = utc_now()
+    first = len(outbound.external_ids) - len(new_ids)
+    author = "moderator" if outbound.sent_by_user_id is not None else "bot"
+    for offset, mid in enumerate(new_ids):
+        await conversations.insert_message(
+            session,
+            {
+                "account_id": outbound.account_id,
+                "conversation_id": outbound.conversation_id,
+                "mid": mid,
+                "direction": "out",
+                "author": author,
+                "kind": "text",
+                "text": outbound.parts[first + offset],
+                "payload": {"metadata": f"{OUR_METADATA_PREFIX}{outbound.id}"},
+                "sent_at": now,
+                "outbound_id": outbound.id,
+            },
+        )
+    conversation = await session.get(Conversation, outbound.conversation_id)
+    if conversation is not None:
+        conversation.last_outbound_at = now
+
+
+async def _send_to_graph(
+    runtime: Runtime, outbound: OutboundMessage, account: Account, contact: Contact
+) -> None:
+    if account.access_token_encrypted is None:
+        await _fail_send(runtime, outbound, "no_token", "account has no access token")
+        return
+    settings = runtime.settings
+    target = SendTarget(
+        graph_host="instagram" if account.graph_host == "instagram" else "facebook",
+        sender_id=account.page_id or account.external_id,
+        access_token=runtime.cipher.decrypt(account.access_token_encrypted),
+        app_secret=None
+        if settings.META_APP_SECRET is None
+        else settings.META_APP_SECRET.get_secret_value(),
+    )
+    sent: list[str] = []
+    try:
+        for part in outbound.parts[outbound.parts_sent :]:
+            result = await runtime.graph.send_text(
+                target,
+                contact.external_id,
+                part,
+                messaging_type=outbound.messaging_type,
+                metadata=f"{OUR_METADATA_PREFIX}{outbound.id}",
+            )
+            sent.append(result.message_id)
+    except graph_errors.GraphError as exc:
+        await _handle_graph_error(runtime, outbound, account, sent, exc)
+        return
+    except ValueError as exc:  # arguments Meta would refuse; retrying cannot help
+        await _fail_send(runtime, outbound, "invalid_request", str(exc))
+        raise PermanentFailure(str(exc)) from exc
+    await _finish(runtime, outbound, sent)
+
+
+async def _fail_send(runtime: Runtime, outbound: OutboundMessage, code: str, error: str) -> None:
+    async with unit_of_work(runtime.sessionmaker) as session:
+        row = await session.get(OutboundMessage, outbound.id, with_for_update=True)
+        assert row is not None
+        await _settle(session, row, "failed", code, error)
+
+
+async def _handle_graph_error(
+    runtime: Runtime,
+    outbound: OutboundMessage,
+    account: Account,
+    sent: list[str],
+    exc: graph_errors.GraphError,
+) -> None:
+    """Maps Meta's error class to an action: retry later, expire, give up, or reconnect."""
+    log.warning(
+        "outbox.send_failed",
+        error_class=type(exc).__name__,
+        code=exc.code,
+        subcode=exc.subcode,
+        fbtrace_id=exc.fbtrace_id,
+    )
+    async with unit_of_work(runtime.sessionmaker) as session:
+        row = await session.get(OutboundMessage, outbound.id, with_for_update=True)
+        assert row is not None
+        if sent:
+            row.external_ids = [*row.external_ids, *sent]
+            row.parts_sent = len(row.external_ids)
+            await _record_sent_messages(session, row, sent)
+        detail = f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, graph_errors.GraphRetryLater) and exc.maybe_delivered:
+            # The call may have reached Meta: stay `sending`, so the next attempt resends
+            # only if no echo proves it arrived (and parks it for a human otherwise).
+            row.last_error = detail
+        elif isinstance(exc, graph_errors.GraphRetryLater):
+            # Meta answered with an error: nothing went out, so a retry cannot double.
+            row.status, row.last_error = "queued", detail
+            await _set_draft_status(session, row, "approved")
+        elif isinstance(exc, graph_errors.GraphOutsideWindow):
+            await _settle(session, row, "expired", "outside_window", detail)
+        elif isinstance(exc, graph_errors.GraphTokenInvalid):
+            stored = await session.get(Account, account.id)
+            assert stored is not None
+            stored.status, stored.status_reason = "needs_reconnect", detail
+            await _settle(session, row, "failed", "token_invalid", detail)
+        elif isinstance(exc, graph_errors.GraphRecipientUnavailable):
+            await _settle(session, row, "failed", "recipient_unavailable", detail)
+        else:
+            await _settle(session, row, "failed", type(exc).__name__, detail)
+    if isinstance(exc, graph_errors.GraphRetryLater):
+        wait = ECHO_GRACE_SECONDS if exc.maybe_delivered else exc.retry_after_seconds
+        raise RetryLater(detail, retry_after=wait)
+    if row.status == "failed" and row.error_code not in {"recipient_unavailable", "token_invalid"}:
+        raise PermanentFailure(detail)

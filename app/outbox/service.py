@@ -1,0 +1,67 @@
+"""The outbound queue: every reply, automatic or approved, goes out through here, once."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.config import Settings
+from app.errors import AppError
+from app.meta.limits import TextTooLong, split_text
+from app.models import Account, Conversation, Draft, OutboundMessage, User
+from app.worker.queue import enqueue
+
+SEND_JOB = "send_reply"
+
+
+class ReplyRefused(AppError):
+    status_code = 422
+
+
+def channel_for(settings: Settings) -> str:
+    return "sandbox" if settings.sandbox else "graph"
+
+
+async def queue_reply(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    account: Account,
+    conversation: Conversation,
+    text: str,
+    draft: Draft | None = None,
+    user: User | None = None,
+) -> OutboundMessage:
+    """Writes the reply and its send job in the caller's transaction."""
+    try:
+        parts = split_text(text, account.platform)
+    except TextTooLong as exc:
+        raise ReplyRefused(f"reply too long for {account.platform}: {exc}") from exc
+    except ValueError as exc:
+        raise ReplyRefused(f"reply cannot be sent: {exc}") from exc
+    key = f"draft:{draft.id}" if draft is not None else f"manual:{uuid.uuid4().hex}"
+    outbound = OutboundMessage(
+        account_id=account.id,
+        conversation_id=conversation.id,
+        draft_id=None if draft is None else draft.id,
+        idempotency_key=key,
+        channel=channel_for(settings),
+        status="queued",
+        parts=parts,
+        parts_sent=0,
+        external_ids=[],
+        messaging_type="RESPONSE",
+        attempts=0,
+        sent_by_user_id=None if user is None else user.id,
+    )
+    session.add(outbound)
+    await session.flush()
+    await enqueue(
+        session,
+        SEND_JOB,
+        {"outbound_id": outbound.id},
+        account_id=account.id,
+        max_attempts=settings.JOB_MAX_ATTEMPTS,
+    )
+    return outbound

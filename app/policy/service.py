@@ -1,0 +1,108 @@
+"""How a draft is decided: sent at once, or queued for a moderator, and why.
+
+The model's word is one input among several. Whatever the rules say, a draft is never sent
+automatically when a code, link, price or date in it is not in the catalog, when the
+follower's message is sensitive, or when the drafter failed or asked for a human.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from app.drafting.base import DraftResult, ProductMatch
+from app.policy.schemas import Policy
+
+# Intents that need no product to be answered well.
+SMALL_TALK_INTENTS = {"greeting", "thanks"}
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionInput:
+    policy: Policy
+    result: DraftResult
+    products: Sequence[ProductMatch]
+    sensitive: str | None
+    ungrounded: Sequence[str]
+    drafter_error: str | None = None
+    account_status: str = "active"
+    account_paused: bool = False
+    conversation_paused: bool = False
+    paused_until: datetime | None = None
+    standby: bool = False
+    auto_replies_today: int = 0
+    now: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    decision: str  # auto | review
+    confidence: float
+    reasons: list[str] = field(default_factory=list)
+
+
+def combined_confidence(result: DraftResult, products: Sequence[ProductMatch]) -> float:
+    """The model's self-report, capped by how well the follower's words matched the catalog."""
+    if result.intent in SMALL_TALK_INTENTS:
+        return round(min(result.confidence, 0.95), 3)
+    used = [m for m in products if m.product.id in set(result.product_ids)] or list(products)
+    retrieval = max((m.score for m in used), default=0.0)
+    return round(min(result.confidence, retrieval), 3)
+
+
+def _blockers(data: DecisionInput) -> list[str]:
+    """Reasons that force a human whatever the account's rules."""
+    reasons: list[str] = []
+    if data.drafter_error:
+        reasons.append(f"drafter failed: {data.drafter_error}")
+    if data.sensitive:
+        reasons.append(f"sensitive message: {data.sensitive}")
+    reasons.extend(data.ungrounded)
+    if data.result.needs_human:
+        reasons.append("drafter asked for a human")
+    return reasons
+
+
+def _state_reasons(data: DecisionInput) -> list[str]:
+    reasons: list[str] = []
+    if data.account_status != "active":
+        reasons.append(f"account is {data.account_status}")
+    if data.account_paused:
+        reasons.append("automation paused for the account")
+    if data.conversation_paused:
+        reasons.append("automation paused for this conversation")
+    if data.paused_until is not None and data.now is not None and data.paused_until > data.now:
+        reasons.append(
+            f"a human replied recently; bot paused until {data.paused_until:%Y-%m-%d %H:%M} UTC"
+        )
+    if data.standby:
+        reasons.append("another app or a person holds the thread")
+    limit = data.policy.max_auto_replies_per_conversation_per_day
+    if data.auto_replies_today >= limit:
+        reasons.append(f"daily limit of {limit} automatic replies reached")
+    return reasons
+
+
+def decide(data: DecisionInput) -> Decision:
+    policy = data.policy
+    confidence = combined_confidence(data.result, data.products)
+    reasons = _blockers(data)
+    if policy.mode != "autopilot":
+        reasons.append(f"mode is {policy.mode}")
+    reasons.extend(_state_reasons(data))
+    if confidence < policy.min_confidence:
+        reasons.append(f"confidence {confidence:.2f} below {policy.min_confidence:.2f}")
+    if data.result.intent not in policy.auto_intents:
+        reasons.append(f"intent '{data.result.intent}' needs review")
+    if reasons:
+        return Decision("review", confidence, reasons)
+    return Decision(
+        "auto",
+        confidence,
+        [
+            f"confidence {confidence:.2f} at least {policy.min_confidence:.2f}",
+            f"intent '{data.result.intent}' allowed",
+            "every code, link, price and date found in the catalog",
+        ],
+    )

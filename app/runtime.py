@@ -1,0 +1,49 @@
+"""What a process holds for its lifetime: engine, sessions, the shared HTTP client, the
+Graph client and the drafter. Built once by the web lifespan or the worker command."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from app.config import Settings
+from app.core.crypto import TokenCipher
+from app.core.db import create_engine, create_sessionmaker
+from app.core.http import create_http_client
+from app.drafting.base import Drafter
+from app.drafting.llm import create_drafter
+from app.meta.graph import GraphClient
+
+
+@dataclass(slots=True)
+class Runtime:
+    settings: Settings
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    http: httpx.AsyncClient
+    graph: GraphClient
+    drafter: Drafter
+    cipher: TokenCipher
+
+
+@asynccontextmanager
+async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
+    engine = create_engine(settings.DATABASE_URL)
+    http = create_http_client(settings.HTTP_TIMEOUT_SECONDS)
+    try:
+        yield Runtime(
+            settings=settings,
+            engine=engine,
+            sessionmaker=create_sessionmaker(engine),
+            http=http,
+            graph=GraphClient(http, settings),
+            drafter=create_drafter(settings, http),
+            cipher=TokenCipher(settings.secret_key),
+        )
+    finally:
+        await http.aclose()
+        await engine.dispose()

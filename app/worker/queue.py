@@ -1,0 +1,162 @@
+"""The database as a queue: enqueue, claim with a lease, complete, retry with backoff.
+
+Claiming takes rows whose run time has come and that nobody holds (status `queued`, or
+`running` with an expired lease: its worker died). On PostgreSQL the candidates are locked
+with SKIP LOCKED, so concurrent workers never take the same row; SQLite serialises writers.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.clock import utc_now
+from app.core.db import dialect_name, for_update_skip_locked
+from app.models import InboxEvent, Job
+
+QueueModel = TypeVar("QueueModel", Job, InboxEvent)
+
+QUEUED = "queued"
+RUNNING = "running"
+DONE = "done"
+FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    base_seconds: float = 2.0
+    max_seconds: float = 600.0
+
+    def delay(self, attempt: int) -> float:
+        """Full jitter: uniform in [0, min(max, base * 2**attempt)], at least half a base."""
+        ceiling = min(self.max_seconds, self.base_seconds * (2 ** max(0, attempt - 1)))
+        return max(self.base_seconds / 2, random.uniform(0, ceiling))
+
+
+async def enqueue(
+    session: AsyncSession,
+    kind: str,
+    payload: dict[str, Any],
+    *,
+    run_at: datetime | None = None,
+    dedupe_key: str | None = None,
+    account_id: int | None = None,
+    max_attempts: int = 8,
+) -> Job | None:
+    """Adds a job in the caller's transaction. With a `dedupe_key`, a job already waiting
+    under that key is pushed to `run_at` instead (a burst of messages makes one draft)."""
+    run_at = run_at or utc_now()
+    if dedupe_key is not None:
+        waiting = await session.scalar(
+            select(Job).where(Job.dedupe_key == dedupe_key, Job.status == QUEUED)
+        )
+        if waiting is not None:
+            waiting.run_at = max(waiting.run_at, run_at)
+            waiting.payload = payload
+            return waiting
+    job = Job(
+        kind=kind,
+        payload=payload,
+        status=QUEUED,
+        run_at=run_at,
+        dedupe_key=dedupe_key,
+        account_id=account_id,
+        max_attempts=max_attempts,
+    )
+    session.add(job)
+    await session.flush()
+    return job
+
+
+def _claimable(model: type[QueueModel], now: datetime) -> Any:
+    return or_(
+        and_(model.status == QUEUED, model.run_at <= now),
+        and_(model.status == RUNNING, model.locked_until < now),
+    )
+
+
+async def claim(
+    session: AsyncSession,
+    model: type[QueueModel],
+    *,
+    worker_id: str,
+    limit: int,
+    lease_seconds: float,
+) -> list[QueueModel]:
+    """Takes up to `limit` items for `worker_id` and leases them; the caller commits."""
+    now = utc_now()
+    candidates = (
+        select(model.id).where(_claimable(model, now)).order_by(model.run_at, model.id).limit(limit)
+    )
+    ids = list((await session.scalars(for_update_skip_locked(session, candidates))).all())
+    if not ids:
+        return []
+    statement = (
+        update(model)
+        .where(model.id.in_(ids), _claimable(model, now))
+        .values(
+            status=RUNNING,
+            locked_by=worker_id,
+            locked_until=now + timedelta(seconds=lease_seconds),
+            attempts=model.attempts + 1,
+        )
+        .returning(model)
+        .execution_options(synchronize_session=False)
+    )
+    rows = list((await session.scalars(statement)).all())
+    if dialect_name(session) == "sqlite":
+        rows.sort(key=lambda row: (row.run_at, row.id))
+    return rows
+
+
+async def complete(session: AsyncSession, item: Job | InboxEvent, *, worker_id: str) -> bool:
+    """Marks an item done if this worker still holds it; False if its lease was lost."""
+    model = type(item)
+    values: dict[str, Any] = {"status": DONE, "locked_until": None, "last_error": None}
+    values["finished_at" if model is Job else "processed_at"] = utc_now()
+    result = await session.execute(
+        update(model)
+        .where(model.id == item.id, model.locked_by == worker_id, model.status == RUNNING)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def fail(
+    session: AsyncSession,
+    item: Job | InboxEvent,
+    *,
+    worker_id: str,
+    error: str,
+    max_attempts: int,
+    backoff: Backoff,
+    retry_after: float | None = None,
+    permanent: bool = False,
+    final_status: str = FAILED,
+) -> str:
+    """Records a failed attempt: back to the queue after a backoff, or parked as failed.
+    Returns the new status."""
+    model = type(item)
+    give_up = permanent or item.attempts >= max_attempts
+    delay = retry_after if retry_after is not None else backoff.delay(item.attempts)
+    status = final_status if give_up else QUEUED
+    values: dict[str, Any] = {
+        "status": status,
+        "locked_until": None,
+        "locked_by": None,
+        "last_error": error[:2000],
+        "run_at": utc_now() + timedelta(seconds=0 if give_up else delay),
+    }
+    await session.execute(
+        update(model)
+        .where(model.id == item.id, model.locked_by == worker_id)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return status

@@ -1,0 +1,25 @@
+"""Which handler runs which job kind; the one place a new job kind is registered."""
+
+from __future__ import annotations
+
+from app.conversations.ingest import DRAFT_JOB
+from app.drafting.jobs import draft_reply
+from app.inbox.jobs import process_inbox_event
+from app.outbox.jobs import send_reply
+from app.outbox.service import SEND_JOB
+from app.runtime import Runtime
+from app.worker.runner import JobHandler, Worker
+
+JOB_HANDLERS: dict[str, JobHandler] = {
+    DRAFT_JOB: draft_reply,
+    SEND_JOB: send_reply,
+}
+
+
+def build_worker(runtime: Runtime, *, concurrency: int | None = None) -> Worker:
+    return Worker(
+        runtime,
+        job_handlers=JOB_HANDLERS,
+        event_handler=process_inbox_event,
+        concurrency=concurrency,
+    )

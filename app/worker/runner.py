@@ -1,0 +1,167 @@
+"""The worker loop: claim inbox events and jobs, run their handlers, record the outcome.
+
+Handlers run outside the claim's transaction and open their own units of work, so a slow
+LLM call never holds a database transaction. Handlers are idempotent: an item whose worker
+died after the handler's writes but before `complete` runs again and finds its work done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+
+from app.core.db import unit_of_work
+from app.models import InboxEvent, Job
+from app.runtime import Runtime
+from app.worker import queue
+
+log = structlog.get_logger("app.worker")
+
+JobHandler = Callable[[Runtime, Job], Awaitable[None]]
+EventHandler = Callable[[Runtime, InboxEvent], Awaitable[None]]
+
+
+class RetryLater(Exception):
+    """A handler's step should be tried again later (after `retry_after` seconds if given)."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentFailure(Exception):
+    """Retrying cannot help: park the item as failed with this reason."""
+
+
+class Unprocessable(PermanentFailure):
+    """The item can never be processed (a webhook body we cannot read): kept, set aside."""
+
+
+class Worker:
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        job_handlers: dict[str, JobHandler],
+        event_handler: EventHandler,
+        concurrency: int | None = None,
+        worker_id: str | None = None,
+    ) -> None:
+        self.runtime = runtime
+        self.job_handlers = job_handlers
+        self.event_handler = event_handler
+        self.concurrency = concurrency or runtime.settings.WORKER_CONCURRENCY
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        settings = runtime.settings
+        self.backoff = queue.Backoff(
+            settings.JOB_BACKOFF_BASE_SECONDS, settings.JOB_BACKOFF_MAX_SECONDS
+        )
+
+    async def run_once(self) -> int:
+        """Claims what is due, runs it, returns how many items were handled."""
+        events = await self._claim(InboxEvent)
+        # Events first: they create the conversations that jobs work on.
+        await self._run_all([self._handle(item) for item in events])
+        jobs = await self._claim(Job)
+        await self._run_all([self._handle(item) for item in jobs])
+        return len(events) + len(jobs)
+
+    async def run_until_idle(self, max_rounds: int = 50) -> int:
+        """Runs rounds until nothing is due (for tests and the benchmark)."""
+        total = 0
+        for _ in range(max_rounds):
+            handled = await self.run_once()
+            total += handled
+            if handled == 0:
+                break
+        return total
+
+    async def run_forever(self, stop: asyncio.Event) -> None:
+        log.info("worker.started", worker_id=self.worker_id, concurrency=self.concurrency)
+        while not stop.is_set():
+            try:
+                handled = await self.run_once()
+            except Exception:  # a lost database connection must not kill the loop
+                log.exception("worker.round_failed")
+                handled = 0
+            if handled == 0:
+                try:
+                    await asyncio.wait_for(stop.wait(), self.runtime.settings.WORKER_POLL_SECONDS)
+                except TimeoutError:
+                    pass
+        log.info("worker.stopped", worker_id=self.worker_id)
+
+    async def _claim(self, model: type[Any]) -> list[Any]:
+        async with unit_of_work(self.runtime.sessionmaker) as session:
+            return await queue.claim(
+                session,
+                model,
+                worker_id=self.worker_id,
+                limit=self.concurrency,
+                lease_seconds=self.runtime.settings.WORKER_LEASE_SECONDS,
+            )
+
+    async def _run_all(self, coroutines: list[Awaitable[None]]) -> None:
+        if coroutines:
+            await asyncio.gather(*coroutines)
+
+    async def _handle(self, item: Job | InboxEvent) -> None:
+        kind = item.kind if isinstance(item, Job) else "inbox_event"
+        structlog.contextvars.bind_contextvars(item_kind=kind, item_id=item.id)
+        try:
+            await self._dispatch(item)
+        except RetryLater as exc:
+            await self._fail(item, f"{type(exc).__name__}: {exc}", retry_after=exc.retry_after)
+        except Unprocessable as exc:
+            await self._fail(item, str(exc), permanent=True, final_status="unprocessable")
+        except PermanentFailure as exc:
+            await self._fail(item, f"{type(exc).__name__}: {exc}", permanent=True)
+        except Exception as exc:
+            log.exception("worker.handler_failed")
+            await self._fail(item, f"{type(exc).__name__}: {exc}")
+        else:
+            async with unit_of_work(self.runtime.sessionmaker) as session:
+                await queue.complete(session, item, worker_id=self.worker_id)
+        finally:
+            structlog.contextvars.unbind_contextvars("item_kind", "item_id")
+
+    async def _dispatch(self, item: Job | InboxEvent) -> None:
+        if isinstance(item, InboxEvent):
+            await self.event_handler(self.runtime, item)
+            return
+        handler = self.job_handlers.get(item.kind)
+        if handler is None:
+            raise PermanentFailure(f"no handler for job kind {item.kind!r}")
+        await handler(self.runtime, item)
+
+    async def _fail(
+        self,
+        item: Job | InboxEvent,
+        error: str,
+        *,
+        retry_after: float | None = None,
+        permanent: bool = False,
+        final_status: str = queue.FAILED,
+    ) -> None:
+        max_attempts = (
+            item.max_attempts if isinstance(item, Job) else self.runtime.settings.JOB_MAX_ATTEMPTS
+        )
+        async with unit_of_work(self.runtime.sessionmaker) as session:
+            status = await queue.fail(
+                session,
+                item,
+                worker_id=self.worker_id,
+                error=error,
+                max_attempts=max_attempts,
+                backoff=self.backoff,
+                retry_after=retry_after,
+                permanent=permanent,
+                final_status=final_status,
+            )
+        log.warning("worker.item_failed", status=status, attempts=item.attempts, error=error)

@@ -1,0 +1,310 @@
+"""FakeGraphAPI: Meta's Send API on both Graph hosts, as a small stateful respx fake.
+
+    router = respx.mock(assert_all_mocked=True)        # or the `respx_mock` fixture
+    graph = FakeGraphAPI(router, facebook_url=..., instagram_url=..., version="v25.0")
+    graph.sent            # every accepted send, in order (RecordedSend)
+    graph.calls           # every request that reached the fake, failed ones too
+    graph.fail_next(status=500, code=2, times=1)       # any Meta error, for the next calls
+    graph.outside_window("instagram"); graph.throttle(regain_minutes=5); graph.timeout()
+    graph.report_usage(business_percent=95)            # usage headers on later answers
+
+It answers `POST {url}/{version}/{sender_id}/messages` as Meta documents it:
+`{"recipient_id", "message_id"}` with a fresh mid per send, or `{"error": {...}}` with
+Meta's codes. Planned failures are used up in order, one per call, before sends succeed
+again. Requests Meta would reject anyway get Meta's answer: no token → 190, no recipient
+or text → 100, text over the platform limit → 100, another Graph version → 2500.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from collections import deque
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+import httpx
+import respx
+
+Host = Literal["facebook", "instagram"]
+_MESSENGER_MAX_CHARS = 2000
+_INSTAGRAM_MAX_BYTES = 1000
+
+
+@dataclass(frozen=True)
+class RecordedSend:
+    """One request to the Send API as the fake saw it."""
+
+    host: Host
+    version: str
+    sender_id: str
+    recipient_id: str | None
+    text: str | None
+    messaging_type: str | None
+    tag: str | None
+    metadata: str | None
+    access_token: str | None
+    appsecret_proof: str | None
+    body: dict[str, Any]
+    message_id: str | None = None  # None when the fake answered an error
+    status: int | None = None  # the HTTP status answered; None: the call timed out
+
+
+@dataclass(frozen=True)
+class PlannedFailure:
+    """What the fake answers instead of a success: a Meta error, or a timeout."""
+
+    status: int = 400
+    error: dict[str, Any] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    timeout: bool = False
+
+
+class FakeGraphAPI:
+    """The Send API of graph.facebook.com and graph.instagram.com, registered on `router`."""
+
+    def __init__(
+        self,
+        router: respx.MockRouter,
+        *,
+        facebook_url: str = "https://graph.facebook.test",
+        instagram_url: str = "https://graph.instagram.test",
+        version: str | None = None,
+    ) -> None:
+        self.version = version  # None: accept any version segment
+        self.sent: list[RecordedSend] = []
+        self.calls: list[RecordedSend] = []
+        self.usage_headers: dict[str, str] = {}
+        self._failures: deque[PlannedFailure] = deque()
+        self._mids = itertools.count(1)
+        hosts: tuple[tuple[Host, str], ...] = (
+            ("facebook", facebook_url),
+            ("instagram", instagram_url),
+        )
+        for host, base in hosts:
+            pattern = rf"^{re.escape(base.rstrip('/'))}/[^/?]+/[^/?]+/messages(?:\?.*)?$"
+            router.post(url__regex=pattern).mock(side_effect=self._handler(host))
+
+    # --- failure modes -------------------------------------------------------------------
+
+    def fail_next(
+        self,
+        *,
+        status: int = 400,
+        code: int | None = 100,
+        subcode: int | None = None,
+        message: str = "(#100) Invalid parameter",
+        error_type: str = "OAuthException",
+        is_transient: bool | None = None,
+        headers: dict[str, str] | None = None,
+        times: int = 1,
+    ) -> None:
+        """The next `times` calls answer HTTP `status` with Meta's error body."""
+        error: dict[str, Any] = {"message": message, "type": error_type, "code": code}
+        if subcode is not None:
+            error["error_subcode"] = subcode
+        if is_transient is not None:
+            error["is_transient"] = is_transient
+        error["fbtrace_id"] = f"Fake{len(self._failures)}Trace"
+        failure = PlannedFailure(status=status, error=error, headers=dict(headers or {}))
+        self._failures.extend([failure] * times)
+
+    def fail_with_server_error(self, *, times: int = 1) -> None:
+        """Meta's transient "unexpected error": HTTP 500, code 2."""
+        self.fail_next(
+            status=500,
+            code=2,
+            message="An unexpected error has occurred. Please retry your request later.",
+            is_transient=True,
+            times=times,
+        )
+
+    def throttle(
+        self, *, code: int = 613, regain_minutes: float | None = None, times: int = 1
+    ) -> None:
+        """Rate limited; with `regain_minutes`, the BUC header carries Meta's wait estimate."""
+        headers = {}
+        if regain_minutes is not None:
+            headers["X-Business-Use-Case-Usage"] = _buc_header(100, regain_minutes)
+        self.fail_next(
+            code=code,
+            message=f"(#{code}) Calls to this api have exceeded the rate limit.",
+            headers=headers,
+            times=times,
+        )
+
+    def outside_window(self, platform: str = "messenger", *, times: int = 1) -> None:
+        """The 24 h window is closed: Messenger's and Instagram Login's documented shapes."""
+        message = "(#10) This message is sent outside of allowed window."
+        if platform == "instagram":
+            self.fail_next(
+                status=403,
+                code=10,
+                subcode=2534022,
+                message=message,
+                error_type="IGApiException",
+                times=times,
+            )
+        else:
+            self.fail_next(code=10, subcode=2018278, message=message, times=times)
+
+    def token_invalid(self, *, subcode: int = 463, times: int = 1) -> None:
+        """Error 190: the access token expired (463) or was invalidated (460, 467...)."""
+        self.fail_next(
+            code=190,
+            subcode=subcode,
+            message="Error validating access token: Session has expired.",
+            times=times,
+        )
+
+    def recipient_unavailable(self, *, times: int = 1) -> None:
+        """Error 551: the person blocked the account or is otherwise unreachable."""
+        self.fail_next(
+            code=551,
+            subcode=1545041,
+            message="This person isn't available right now.",
+            times=times,
+        )
+
+    def permission_missing(self, *, code: int = 10, times: int = 1) -> None:
+        """Error 10 without a window subcode (or 200-299): a permission is missing."""
+        self.fail_next(
+            status=403,
+            code=code,
+            message=f"(#{code}) Application does not have permission for this action",
+            times=times,
+        )
+
+    def timeout(self, *, times: int = 1) -> None:
+        """The next `times` calls time out (httpx.ReadTimeout) instead of answering."""
+        self._failures.extend([PlannedFailure(timeout=True)] * times)
+
+    def report_usage(
+        self,
+        *,
+        business_percent: float | None = None,
+        app_percent: float | None = None,
+        regain_minutes: float = 0,
+    ) -> None:
+        """Put usage headers on every later answer (None removes that header)."""
+        self.usage_headers = {}
+        if business_percent is not None:
+            self.usage_headers["X-Business-Use-Case-Usage"] = _buc_header(
+                business_percent, regain_minutes
+            )
+        if app_percent is not None:
+            usage = {"call_count": app_percent, "total_cputime": 0, "total_time": 0}
+            self.usage_headers["X-App-Usage"] = json.dumps(usage)
+
+    def reset(self) -> None:
+        """Forget planned failures, usage headers and recorded calls."""
+        self._failures.clear()
+        self.usage_headers = {}
+        self.sent.clear()
+        self.calls.clear()
+
+    # --- request handling ----------------------------------------------------------------
+
+    def _handler(self, host: Host) -> Any:
+        def handle(request: httpx.Request) -> httpx.Response:
+            return self._answer(host, request)
+
+        return handle
+
+    def _answer(self, host: Host, request: httpx.Request) -> httpx.Response:
+        send = _record(host, request)
+        if self._failures:
+            failure = self._failures.popleft()
+            if failure.timeout:
+                self.calls.append(send)
+                raise httpx.ReadTimeout("timed out", request=request)
+            self.calls.append(replace(send, status=failure.status))
+            return self._error_response(failure.status, failure.error, failure.headers)
+        rejection = self._reject(send)
+        if rejection is not None:
+            self.calls.append(replace(send, status=400))
+            return self._error_response(400, rejection, {})
+        mid = f"m_fake_{host}_{next(self._mids):06d}"
+        accepted = replace(send, message_id=mid, status=200)
+        self.calls.append(accepted)
+        self.sent.append(accepted)
+        body = {"recipient_id": send.recipient_id, "message_id": mid}
+        return httpx.Response(200, json=body, headers=self.usage_headers)
+
+    def _reject(self, send: RecordedSend) -> dict[str, Any] | None:
+        """Meta's answer to a request it would refuse whatever the failure mode."""
+        if self.version is not None and send.version != self.version:
+            return _error(2500, f"Unknown path components: /{send.version}")
+        if not send.access_token:
+            return _error(190, "Invalid OAuth access token - Cannot parse access token")
+        if not send.recipient_id:
+            return _error(100, "(#100) The parameter recipient is required")
+        if not send.text:
+            return _error(100, "(#100) The parameter message is required", 2018034)
+        too_long = (
+            len(send.text.encode("utf-8")) > _INSTAGRAM_MAX_BYTES
+            if send.host == "instagram"
+            else len(send.text) > _MESSENGER_MAX_CHARS
+        )
+        if too_long:
+            return _error(100, "(#100) Length of param message[text] is too long")
+        return None
+
+    def _error_response(
+        self, status: int, error: dict[str, Any] | None, headers: dict[str, str]
+    ) -> httpx.Response:
+        return httpx.Response(
+            status, json={"error": error or {}}, headers={**self.usage_headers, **headers}
+        )
+
+
+def _record(host: Host, request: httpx.Request) -> RecordedSend:
+    segments = request.url.path.strip("/").split("/")
+    try:
+        body = json.loads(request.content)
+    except ValueError:
+        body = {}
+    body = body if isinstance(body, dict) else {}
+    message = _object(body.get("message"))
+    recipient = _object(body.get("recipient"))
+    token = request.url.params.get("access_token")
+    authorization = request.headers.get("authorization", "")
+    if authorization.startswith("Bearer "):
+        token = authorization.removeprefix("Bearer ")
+    return RecordedSend(
+        host=host,
+        version=segments[-3],
+        sender_id=segments[-2],
+        recipient_id=recipient.get("id"),
+        text=message.get("text"),
+        messaging_type=body.get("messaging_type"),
+        tag=body.get("tag"),
+        metadata=message.get("metadata"),
+        access_token=token,
+        appsecret_proof=request.url.params.get("appsecret_proof"),
+        body=body,
+    )
+
+
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _error(code: int, message: str, subcode: int | None = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"message": message, "type": "OAuthException", "code": code}
+    if subcode is not None:
+        error["error_subcode"] = subcode
+    error["fbtrace_id"] = "FakeRejectTrace"
+    return error
+
+
+def _buc_header(percent: float, regain_minutes: float) -> str:
+    usage = {
+        "type": "pages",
+        "call_count": percent,
+        "total_cputime": 1,
+        "total_time": 1,
+        "estimated_time_to_regain_access": regain_minutes,
+    }
+    return json.dumps({"fake-object-id": [usage]})
