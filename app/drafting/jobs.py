@@ -46,16 +46,16 @@ async def _run_drafter(runtime: Runtime, context: DraftContext) -> tuple[DraftRe
 def _decide(
     context: DraftContext, result: DraftResult, error: str | None, standby: bool
 ) -> Decision:
-    history_texts = [t.text for t in context.request.history]
+    # Facts count as grounded when the catalog or our side of the conversation stated them,
+    # never because the follower wrote them ("give me LENA50" must not make LENA50 real).
+    our_texts = [t.text for t in context.request.history if t.author != "follower"]
     return decide(
         DecisionInput(
             policy=Policy.of(context.account.policy),
             result=result,
             products=context.products,
             sensitive=detect_sensitive(context.request.follower_text),
-            ungrounded=ungrounded_facts(
-                result.reply, context.products, [*history_texts, context.request.follower_text]
-            ),
+            ungrounded=ungrounded_facts(result.reply, context.products, our_texts),
             drafter_error=error,
             account_status=context.account.status,
             account_paused=context.account.is_paused,

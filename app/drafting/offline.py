@@ -13,10 +13,13 @@ from app.drafting.base import DraftRequest, DraftResult, ProductMatch
 from app.drafting.intents import classify_intent
 from app.drafting.language import SUPPORTED_LANGUAGES, detect_language
 from app.drafting.retrieval import is_code_expired
+from app.policy.guardrails import detect_sensitive
 
 # Confidence of replies that do not depend on the catalog.
 SMALL_TALK_CONFIDENCE = 0.8
 NO_MATCH_CONFIDENCE = 0.15
+# Sensitive categories where an apology would sound odd (an attack, a business pitch).
+APOLOGY_FREE_CATEGORIES = {"prompt_injection", "business_request", "harassment"}
 # A reply missing what was asked (no price, no link) must go to a human.
 MISSING_FACT_CONFIDENCE = 0.4
 # Two products scoring within this margin, with different codes or links, are ambiguous.
@@ -28,6 +31,10 @@ INTENT_FACTORS = {"product_info": 0.6, "other": 0.85}
 
 TEMPLATES: dict[str, dict[str, str]] = {
     "en": {
+        "sensitive": (
+            "Thank you for telling me, and I'm sorry about this. "
+            "I'm passing it on and someone will get back to you personally very soon."
+        ),
         "greeting": "Hi! Thanks for your message. How can I help you?",
         "thanks": "You're welcome! Have fun with it!",
         "holding": "Thanks for your message! I'll get back to you personally as soon as I can.",
@@ -44,6 +51,10 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "ambiguous": "Let me know if you meant a different product!",
     },
     "de": {
+        "sensitive": (
+            "Danke, dass du mir das schreibst, und es tut mir leid. "
+            "Ich gebe es weiter und jemand meldet sich ganz bald persönlich bei dir."
+        ),
         "greeting": "Hi! Danke für deine Nachricht. Wie kann ich dir helfen?",
         "thanks": "Sehr gerne! Viel Spaß damit!",
         "holding": "Danke für deine Nachricht! Ich melde mich so bald wie möglich persönlich.",
@@ -60,6 +71,10 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "ambiguous": "Sag Bescheid, falls du ein anderes Produkt meintest!",
     },
     "es": {
+        "sensitive": (
+            "Gracias por contármelo y lo siento mucho. "
+            "Lo paso al equipo y alguien te responderá personalmente muy pronto."
+        ),
         "greeting": "¡Hola! Gracias por tu mensaje. ¿En qué te puedo ayudar?",
         "thanks": "¡De nada! ¡Que lo disfrutes!",
         "holding": "¡Gracias por tu mensaje! Te responderé personalmente lo antes posible.",
@@ -76,6 +91,10 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "ambiguous": "¡Dime si te referías a otro producto!",
     },
     "fr": {
+        "sensitive": (
+            "Merci de me l'avoir signalé, et désolé pour ça. "
+            "Je transmets et quelqu'un te répondra personnellement très vite."
+        ),
         "greeting": "Coucou ! Merci pour ton message. Comment puis-je t'aider ?",
         "thanks": "Avec plaisir ! Profite bien !",
         "holding": "Merci pour ton message ! Je te réponds personnellement dès que possible.",
@@ -92,6 +111,10 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "ambiguous": "Dis-moi si tu pensais à un autre produit !",
     },
     "it": {
+        "sensitive": (
+            "Grazie per avermelo detto, mi dispiace. "
+            "Lo passo al team e qualcuno ti risponderà personalmente al più presto."
+        ),
         "greeting": "Ciao! Grazie per il messaggio. Come posso aiutarti?",
         "thanks": "Figurati! Divertiti!",
         "holding": "Grazie per il messaggio! Ti rispondo personalmente appena possibile.",
@@ -161,6 +184,18 @@ class OfflineDrafter:
         language = _reply_language(request)
         intent = classify_intent(request.follower_text)
         reply = _Reply(language)
+        sensitive = detect_sensitive(request.follower_text)
+        if sensitive is not None:
+            # No product facts for a complaint or an attack: a person answers this one.
+            apologetic = sensitive not in APOLOGY_FREE_CATEGORIES
+            reply.add("sensitive" if apologetic else "holding")
+            return self._result(
+                reply,
+                sensitive,
+                NO_MATCH_CONFIDENCE,
+                needs_human=True,
+                notes=(f"sensitive message: {sensitive}",),
+            )
         if intent in ("greeting", "thanks"):
             reply.add(intent)
             return self._result(reply, intent, SMALL_TALK_CONFIDENCE)

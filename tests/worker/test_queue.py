@@ -1,0 +1,139 @@
+"""The database queue: concurrent claims never overlap, leases expire, failures back off."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import time_machine
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.core.clock import utc_now
+from app.core.db import unit_of_work
+from app.models import Job
+from app.runtime import Runtime
+from app.worker import queue
+from app.worker.runner import PermanentFailure, RetryLater, Worker
+from tests.harness import Harness
+
+
+async def _enqueue(
+    sessionmaker: async_sessionmaker[AsyncSession], count: int, kind: str = "noop"
+) -> None:
+    async with unit_of_work(sessionmaker) as session:
+        for n in range(count):
+            await queue.enqueue(session, kind, {"n": n})
+
+
+async def test_concurrent_claims_never_take_the_same_job(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    await _enqueue(sessionmaker, 120)
+
+    async def claim_all(worker_id: str) -> list[int]:
+        taken: list[int] = []
+        while True:
+            async with unit_of_work(sessionmaker) as session:
+                jobs = await queue.claim(
+                    session, Job, worker_id=worker_id, limit=7, lease_seconds=60
+                )
+            if not jobs:
+                return taken
+            taken.extend(j.id for j in jobs)
+
+    results = await asyncio.gather(*(claim_all(f"w{i}") for i in range(4)))
+    everything = [job_id for taken in results for job_id in taken]
+    assert len(everything) == 120
+    assert len(set(everything)) == 120
+
+
+async def test_expired_lease_is_claimed_again(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    await _enqueue(sessionmaker, 1)
+    async with unit_of_work(sessionmaker) as session:
+        [job] = await queue.claim(session, Job, worker_id="dead", limit=5, lease_seconds=30)
+    async with unit_of_work(sessionmaker) as session:
+        assert await queue.claim(session, Job, worker_id="alive", limit=5, lease_seconds=30) == []
+    with time_machine.travel(utc_now() + timedelta(seconds=31)):
+        async with unit_of_work(sessionmaker) as session:
+            [again] = await queue.claim(session, Job, worker_id="alive", limit=5, lease_seconds=30)
+    assert again.id == job.id
+    assert again.attempts == 2
+    async with unit_of_work(sessionmaker) as session:
+        # The dead worker's late completion does not count: it lost the lease.
+        assert await queue.complete(session, job, worker_id="dead") is False
+        assert await queue.complete(session, again, worker_id="alive") is True
+
+
+async def test_debounced_enqueue_keeps_one_waiting_job(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    async with unit_of_work(sessionmaker) as session:
+        first = await queue.enqueue(
+            session,
+            "draft_reply",
+            {"n": 1},
+            dedupe_key="draft:1",
+            run_at=utc_now() + timedelta(seconds=5),
+        )
+        second = await queue.enqueue(
+            session,
+            "draft_reply",
+            {"n": 2},
+            dedupe_key="draft:1",
+            run_at=utc_now() + timedelta(seconds=9),
+        )
+    assert first is not None and second is not None and first.id == second.id
+    async with unit_of_work(sessionmaker) as session:
+        jobs = (await session.scalars(select(Job))).all()
+    assert len(jobs) == 1
+    assert jobs[0].payload == {"n": 2}
+
+
+async def test_failing_handler_backs_off_then_parks_with_the_error(harness: Harness) -> None:
+    calls: list[int] = []
+
+    async def flaky(_runtime: Runtime, job: Job) -> None:
+        calls.append(job.attempts)
+        raise RuntimeError("remote said no")
+
+    async def later(_runtime: Runtime, _job: Job) -> None:
+        raise RetryLater("throttled", retry_after=3600)
+
+    async def hopeless(_runtime: Runtime, _job: Job) -> None:
+        raise PermanentFailure("cannot ever work")
+
+    worker = Worker(
+        harness.runtime,
+        job_handlers={"flaky": flaky, "later": later, "hopeless": hopeless},
+        event_handler=_no_events,
+    )
+    async with unit_of_work(harness.runtime.sessionmaker) as session:
+        await queue.enqueue(session, "flaky", {}, max_attempts=3)
+        await queue.enqueue(session, "later", {})
+        await queue.enqueue(session, "hopeless", {})
+    await worker.run_until_idle()
+
+    assert calls == [1, 2, 3]
+    async with unit_of_work(harness.runtime.sessionmaker) as session:
+        jobs = {j.kind: j for j in (await session.scalars(select(Job))).all()}
+    assert jobs["flaky"].status == "failed"
+    assert "remote said no" in (jobs["flaky"].last_error or "")
+    assert jobs["later"].status == "queued"
+    assert jobs["later"].run_at > utc_now() + timedelta(minutes=59)
+    assert jobs["hopeless"].status == "failed" and jobs["hopeless"].attempts == 1
+
+
+async def _no_events(_runtime: Runtime, _item: object) -> None:
+    raise AssertionError("no inbox events in this test")
+
+
+def test_backoff_grows_and_is_capped() -> None:
+    backoff = queue.Backoff(base_seconds=2, max_seconds=60)
+    samples = [max(backoff.delay(attempt) for _ in range(200)) for attempt in range(1, 10)]
+    assert samples[0] <= 2
+    assert samples[3] > samples[0]
+    assert max(samples) <= 60
+    assert min(backoff.delay(1) for _ in range(200)) >= 1
