@@ -23,6 +23,7 @@ from app.moderation.router import router as drafts_router
 from app.ops.router import router as ops_router
 from app.runtime import open_runtime
 from app.worker.registry import build_worker
+from app.worker.router import router as worker_router
 
 log = structlog.get_logger("app")
 
@@ -62,6 +63,7 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
         catalog_router,
         drafts_router,
         conversations_router,
+        worker_router,
     ):
         app.include_router(router)
     _add_error_handlers(app)

@@ -59,7 +59,8 @@ async def test_grounded_llm_answer_is_sent(llm_harness: tuple[Harness, FakeLLM])
     assert request["model"] == "m-1"
     assert request["response_format"]["type"] == "json_schema"
     prompt = "\n".join(m["content"] for m in request["messages"])
-    assert "LENA15" in prompt and "code for the vitamin c serum?" in prompt
+    assert "LENA15" in prompt
+    assert "code for the vitamin c serum?" in prompt
     assert [s.text for s in harness.graph.sent] == [
         "Hey! With LENA15 you get 15% off: https://glowlab.example/serum"
     ]

@@ -85,7 +85,9 @@ async def test_debounced_enqueue_keeps_one_waiting_job(
             dedupe_key="draft:1",
             run_at=utc_now() + timedelta(seconds=9),
         )
-    assert first is not None and second is not None and first.id == second.id
+    assert first is not None
+    assert second is not None
+    assert first.id == second.id
     async with unit_of_work(sessionmaker) as session:
         jobs = (await session.scalars(select(Job))).all()
     assert len(jobs) == 1
@@ -123,7 +125,8 @@ async def test_failing_handler_backs_off_then_parks_with_the_error(harness: Harn
     assert "remote said no" in (jobs["flaky"].last_error or "")
     assert jobs["later"].status == "queued"
     assert jobs["later"].run_at > utc_now() + timedelta(minutes=59)
-    assert jobs["hopeless"].status == "failed" and jobs["hopeless"].attempts == 1
+    assert jobs["hopeless"].status == "failed"
+    assert jobs["hopeless"].attempts == 1
 
 
 async def _no_events(_runtime: Runtime, _item: object) -> None:
@@ -137,3 +140,23 @@ def test_backoff_grows_and_is_capped() -> None:
     assert samples[3] > samples[0]
     assert max(samples) <= 60
     assert min(backoff.delay(1) for _ in range(200)) >= 1
+
+
+async def test_failures_are_visible_through_the_api(harness: Harness) -> None:
+    async def broken(_runtime: Runtime, _job: Job) -> None:
+        raise RuntimeError("LLM quota exceeded")
+
+    account = await harness.create_account(external_id="777")
+    worker = Worker(harness.runtime, job_handlers={"broken": broken}, event_handler=_no_events)
+    async with unit_of_work(harness.runtime.sessionmaker) as session:
+        await queue.enqueue(session, "broken", {}, max_attempts=1, account_id=account["id"])
+    await worker.run_until_idle()
+
+    failed = (await harness.api("GET", "/api/v1/jobs", params={"status": "failed"})).json()
+    assert [(j["kind"], j["attempts"]) for j in failed] == [("broken", 1)]
+    assert "LLM quota exceeded" in failed[0]["last_error"]
+
+    await harness.post_webhook({"object": "user", "entry": []})
+    await harness.run_worker()
+    events = (await harness.api("GET", "/api/v1/inbox-events")).json()
+    assert [e["status"] for e in events] == ["unprocessable"]
