@@ -88,8 +88,8 @@ def worker(
 ) -> None:
     """A worker process; run any number of them against one PostgreSQL."""
     from app.logging import configure_logging
+    from app.registry import build_worker
     from app.runtime import open_runtime
-    from app.worker.registry import build_worker
 
     async def main(settings: Settings) -> None:
         stop = asyncio.Event()

@@ -21,8 +21,8 @@ from app.inbox.writer import InboxWriter
 from app.meta.webhook import router as webhook_router
 from app.moderation.router import router as drafts_router
 from app.ops.router import router as ops_router
+from app.registry import build_worker
 from app.runtime import open_runtime
-from app.worker.registry import build_worker
 from app.worker.router import router as worker_router
 
 log = structlog.get_logger("app")

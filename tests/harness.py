@@ -23,9 +23,9 @@ from fastapi import FastAPI
 from app.config import Settings
 from app.core.db import unit_of_work
 from app.main import create_app
+from app.registry import build_worker
 from app.runtime import Runtime
 from app.users import service as users
-from app.worker.registry import build_worker
 from tests.fakes.graph import FakeGraphAPI
 
 APP_SECRET = "test-app-secret"

@@ -4,7 +4,20 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.moderation.schemas import MessageOut
+
+class MessageOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    mid: str | None
+    direction: str
+    author: str
+    kind: str
+    text: str | None
+    payload: dict[str, object]
+    sent_at: datetime
+    delivered_at: datetime | None
+    read_at: datetime | None
 
 
 class ContactOut(BaseModel):

@@ -6,10 +6,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record
-from app.conversations.schemas import ContactOut, ConversationDetail, OutboundOut
+from app.conversations.schemas import ContactOut, ConversationDetail, MessageOut, OutboundOut
 from app.errors import NotFound
 from app.models import Contact, Conversation, Message, OutboundMessage, User
-from app.moderation.schemas import MessageOut
 from app.users.service import ensure_access, visible_account_ids
 
 

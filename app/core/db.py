@@ -17,8 +17,6 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.sql.dml import Insert
 
-from app.models.base import Base
-
 
 def normalise_url(url: str) -> str:
     """Accept the plain driver names an operator may type, and pick the async drivers."""
@@ -98,6 +96,3 @@ def for_update_skip_locked(session: AsyncSession, statement: Select[Any]) -> Sel
     if dialect_name(session) == "postgresql":
         return statement.with_for_update(skip_locked=True)
     return statement
-
-
-__all__ = ["Base", "create_engine", "create_sessionmaker", "unit_of_work"]

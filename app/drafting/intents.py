@@ -11,7 +11,7 @@ import functools
 import re
 from dataclasses import dataclass
 
-from app.drafting.text import normalise
+from app.core.text import normalise
 
 INTENTS = (
     "discount_code",

@@ -15,7 +15,7 @@ from app.models import Account, Conversation, Draft, Job
 from app.outbox.service import queue_reply
 from app.policy.guardrails import detect_sensitive, ungrounded_facts
 from app.policy.schemas import Policy
-from app.policy.service import Decision, DecisionInput, decide
+from app.policy.service import Decision, DecisionInput, DraftFacts, decide
 from app.runtime import Runtime
 
 log = structlog.get_logger("app.drafting")
@@ -52,8 +52,13 @@ def _decide(
     return decide(
         DecisionInput(
             policy=Policy.of(context.account.policy),
-            result=result,
-            products=context.products,
+            draft=DraftFacts(
+                intent=result.intent,
+                confidence=result.confidence,
+                needs_human=result.needs_human,
+                product_ids=result.product_ids,
+            ),
+            product_scores={m.product.id: m.score for m in context.products},
             sensitive=detect_sensitive(context.request.follower_text),
             ungrounded=ungrounded_facts(result.reply, context.products, our_texts),
             drafter_error=error,

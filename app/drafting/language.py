@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 from py3langid.langid import MODEL_FILE, LanguageIdentifier  # type: ignore[import-untyped]
 
-from app.drafting.text import normalise
+from app.core.text import normalise
 
 SUPPORTED_LANGUAGES = ("de", "en", "es", "fr", "it")
 # Under this many letters (after removing links, mentions and codes) the n-gram model

@@ -16,8 +16,8 @@ from rapidfuzz import fuzz
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.text import tokens
 from app.drafting.base import ProductMatch
-from app.drafting.text import tokens
 from app.models import Cooperation, Product
 
 # Below this a match is noise ("hi how are you" against a catalog scores ~0).

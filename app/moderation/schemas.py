@@ -5,21 +5,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.catalog.schemas import ProductOut
-
-
-class MessageOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    mid: str | None
-    direction: str
-    author: str
-    kind: str
-    text: str | None
-    payload: dict[str, object]
-    sent_at: datetime
-    delivered_at: datetime | None
-    read_at: datetime | None
+from app.conversations.schemas import MessageOut
 
 
 class DraftOut(BaseModel):

@@ -8,10 +8,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.service import record
 from app.catalog.schemas import ProductOut
 from app.config import Settings
+from app.conversations.schemas import MessageOut
 from app.core.clock import utc_now
 from app.errors import Conflict, NotFound
 from app.models import Account, Conversation, Draft, Message, OutboundMessage, Product, User
-from app.moderation.schemas import DraftOut, MessageOut
+from app.moderation.schemas import DraftOut
 from app.outbox.service import queue_reply
 from app.users.service import ensure_access, visible_account_ids
 

@@ -12,9 +12,21 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from typing import Protocol
 
-from app.drafting.base import ProductMatch
-from app.drafting.text import normalise
+from app.core.text import normalise
+from app.models import Cooperation, Product
+
+
+class CatalogEntry(Protocol):
+    """A retrieved product with its cooperation (drafting's ProductMatch is one)."""
+
+    @property
+    def product(self) -> Product: ...
+
+    @property
+    def cooperation(self) -> Cooperation: ...
+
 
 # --- extraction -------------------------------------------------------------------------
 
@@ -237,7 +249,7 @@ def extract_facts(text: str) -> _Facts:
 # --- grounding ---------------------------------------------------------------------------
 
 
-def _catalog_texts(match: ProductMatch) -> list[str]:
+def _catalog_texts(match: CatalogEntry) -> list[str]:
     product, cooperation = match.product, match.cooperation
     texts = [product.name, product.description, cooperation.brand, cooperation.title]
     texts += [str(alias) for alias in product.aliases or ()]
@@ -245,7 +257,7 @@ def _catalog_texts(match: ProductMatch) -> list[str]:
     return texts
 
 
-def _grounding(products: Sequence[ProductMatch], conversation_texts: Sequence[str]) -> _Facts:
+def _grounding(products: Sequence[CatalogEntry], conversation_texts: Sequence[str]) -> _Facts:
     """Everything the reply may state: the products' fields and what was said before."""
     texts = [text for match in products for text in _catalog_texts(match)]
     texts += conversation_texts
@@ -267,7 +279,7 @@ def _grounding(products: Sequence[ProductMatch], conversation_texts: Sequence[st
     return known
 
 
-def _ground_fields(match: ProductMatch, known: _Facts) -> None:
+def _ground_fields(match: CatalogEntry, known: _Facts) -> None:
     product, cooperation = match.product, match.cooperation
     if product.discount_code:
         known.codes[normalise_code(product.discount_code)] = product.discount_code
@@ -292,7 +304,7 @@ def _date_known(key: tuple[int, int, int | None], known: _Facts) -> bool:
 
 def ungrounded_facts(
     reply: str,
-    products: Sequence[ProductMatch],
+    products: Sequence[CatalogEntry],
     conversation_texts: Sequence[str] = (),
 ) -> list[str]:
     """Reasons, one per fact in `reply` that neither the products nor the conversation back.

@@ -7,11 +7,10 @@ follower's message is sensitive, or when the drafter failed or asked for a human
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from app.drafting.base import DraftResult, ProductMatch
 from app.policy.schemas import Policy
 
 # Intents that need no product to be answered well.
@@ -19,10 +18,20 @@ SMALL_TALK_INTENTS = {"greeting", "thanks"}
 
 
 @dataclass(frozen=True, slots=True)
+class DraftFacts:
+    """What the drafter said about its draft."""
+
+    intent: str
+    confidence: float  # the drafter's self-report, 0..1
+    needs_human: bool = False
+    product_ids: Sequence[int] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class DecisionInput:
     policy: Policy
-    result: DraftResult
-    products: Sequence[ProductMatch]
+    draft: DraftFacts
+    product_scores: Mapping[int, float]  # retrieved product id -> retrieval score, 0..1
     sensitive: str | None
     ungrounded: Sequence[str]
     drafter_error: str | None = None
@@ -42,13 +51,13 @@ class Decision:
     reasons: list[str] = field(default_factory=list)
 
 
-def combined_confidence(result: DraftResult, products: Sequence[ProductMatch]) -> float:
+def combined_confidence(draft: DraftFacts, product_scores: Mapping[int, float]) -> float:
     """The model's self-report, capped by how well the follower's words matched the catalog."""
-    if result.intent in SMALL_TALK_INTENTS:
-        return round(min(result.confidence, 0.95), 3)
-    used = [m for m in products if m.product.id in set(result.product_ids)] or list(products)
-    retrieval = max((m.score for m in used), default=0.0)
-    return round(min(result.confidence, retrieval), 3)
+    if draft.intent in SMALL_TALK_INTENTS:
+        return round(min(draft.confidence, 0.95), 3)
+    used = [s for pid, s in product_scores.items() if pid in set(draft.product_ids)]
+    retrieval = max(used or product_scores.values(), default=0.0)
+    return round(min(draft.confidence, retrieval), 3)
 
 
 def _blockers(data: DecisionInput) -> list[str]:
@@ -59,7 +68,7 @@ def _blockers(data: DecisionInput) -> list[str]:
     if data.sensitive:
         reasons.append(f"sensitive message: {data.sensitive}")
     reasons.extend(data.ungrounded)
-    if data.result.needs_human:
+    if data.draft.needs_human:
         reasons.append("drafter asked for a human")
     return reasons
 
@@ -86,15 +95,15 @@ def _state_reasons(data: DecisionInput) -> list[str]:
 
 def decide(data: DecisionInput) -> Decision:
     policy = data.policy
-    confidence = combined_confidence(data.result, data.products)
+    confidence = combined_confidence(data.draft, data.product_scores)
     reasons = _blockers(data)
     if policy.mode != "autopilot":
         reasons.append(f"mode is {policy.mode}")
     reasons.extend(_state_reasons(data))
     if confidence < policy.min_confidence:
         reasons.append(f"confidence {confidence:.2f} below {policy.min_confidence:.2f}")
-    if data.result.intent not in policy.auto_intents:
-        reasons.append(f"intent '{data.result.intent}' needs review")
+    if data.draft.intent not in policy.auto_intents:
+        reasons.append(f"intent '{data.draft.intent}' needs review")
     if reasons:
         return Decision("review", confidence, reasons)
     return Decision(
@@ -102,7 +111,7 @@ def decide(data: DecisionInput) -> Decision:
         confidence,
         [
             f"confidence {confidence:.2f} at least {policy.min_confidence:.2f}",
-            f"intent '{data.result.intent}' allowed",
+            f"intent '{data.draft.intent}' allowed",
             "every code, link, price and date found in the catalog",
         ],
     )

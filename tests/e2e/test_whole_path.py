@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 from app.core.clock import utc_now
 from app.core.db import unit_of_work
 from app.models import Draft, InboxEvent, Job, Message, OutboundMessage
+from app.registry import build_worker
 from app.worker import queue
-from app.worker.registry import build_worker
 from tests.harness import Harness, echo_event, text_event
 
 IG_ID = "17841400000000001"

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.drafting.text import fold, normalise, tokens
+from app.core.text import fold, normalise, tokens
 
 
 def test_normalise_casefolds_strips_accents_and_punctuation() -> None:

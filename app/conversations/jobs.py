@@ -13,7 +13,7 @@ from app.models import InboxEvent
 from app.runtime import Runtime
 from app.worker.runner import Unprocessable
 
-log = structlog.get_logger("app.inbox")
+log = structlog.get_logger("app.conversations")
 
 
 async def process_inbox_event(runtime: Runtime, item: InboxEvent) -> None:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from app.conversations.ingest import DRAFT_JOB
+from app.conversations.jobs import process_inbox_event
 from app.drafting.jobs import draft_reply
-from app.inbox.jobs import process_inbox_event
 from app.outbox.jobs import send_reply
 from app.outbox.service import SEND_JOB
 from app.runtime import Runtime
