@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from app.conversations.ingest import DRAFT_JOB
+from app.conversations.ingest import CONFIRM_SEND_JOB, DRAFT_JOB
 from app.conversations.jobs import process_inbox_event
 from app.drafting.jobs import draft_reply
-from app.outbox.jobs import send_reply
+from app.outbox.jobs import confirm_send, send_reply
 from app.outbox.service import SEND_JOB
 from app.runtime import Runtime
 from app.worker.runner import JobHandler, Worker
@@ -13,6 +13,7 @@ from app.worker.runner import JobHandler, Worker
 JOB_HANDLERS: dict[str, JobHandler] = {
     DRAFT_JOB: draft_reply,
     SEND_JOB: send_reply,
+    CONFIRM_SEND_JOB: confirm_send,
 }
 
 

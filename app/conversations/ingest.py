@@ -25,6 +25,8 @@ from app.worker.queue import enqueue
 log = structlog.get_logger("app.conversations")
 
 DRAFT_JOB = "draft_reply"
+# Handled by the outbox: an echo proved that a send of uncertain outcome arrived.
+CONFIRM_SEND_JOB = "confirm_send"
 OUR_METADATA_PREFIX = "inboxpilot:"
 FOLLOWER_KINDS = {"message", "postback", "unsupported"}
 
@@ -174,6 +176,8 @@ async def _apply_echo(
             "author": author,
         },
     )
+    if ours:
+        await _confirm_uncertain_send(session, account, event)
     if inserted is None or ours:
         return
     conversation.last_outbound_at = values["sent_at"]
@@ -182,6 +186,22 @@ async def _apply_echo(
     conversation.paused_until = utc_now() + timedelta(minutes=minutes)
     await supersede_pending_drafts(session, conversation.id, reason=f"{author} replied")
     log.info("ingest.human_reply_pause", author=author, minutes=minutes)
+
+
+async def _confirm_uncertain_send(
+    session: AsyncSession, account: Account, event: MetaEvent
+) -> None:
+    """Meta's echo proves a send whose worker died mid-call did arrive: let the outbox know."""
+    outbound_id = (event.metadata or "").removeprefix(OUR_METADATA_PREFIX)
+    if not outbound_id.isdigit():
+        return
+    if await repository.outbound_outcome_unknown(session, account.id, int(outbound_id)):
+        await enqueue(
+            session,
+            CONFIRM_SEND_JOB,
+            {"outbound_id": int(outbound_id), "mid": event.mid},
+            account_id=account.id,
+        )
 
 
 async def _apply_receipt(

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.clock import utc_now
 from app.core.db import insert_ignore
-from app.models import Account, Contact, Conversation, Message
+from app.models import Account, Contact, Conversation, Message, OutboundMessage
 
 
 async def account_by_external_id(
@@ -97,3 +97,18 @@ async def mark_outbound_read(
         .values({column: watermark or utc_now()})
         .execution_options(synchronize_session=False)
     )
+
+
+async def outbound_outcome_unknown(
+    session: AsyncSession, account_id: int, outbound_id: int
+) -> bool:
+    """True for our reply parked because its worker died during the call to Meta."""
+    found = await session.scalar(
+        select(OutboundMessage.id).where(
+            OutboundMessage.id == outbound_id,
+            OutboundMessage.account_id == account_id,
+            OutboundMessage.status == "failed",
+            OutboundMessage.error_code == "outcome_unknown",
+        )
+    )
+    return found is not None

@@ -261,3 +261,18 @@ async def _handle_graph_error(
         raise RetryLater(detail, retry_after=wait)
     if row.status == "failed" and row.error_code not in {"recipient_unavailable", "token_invalid"}:
         raise PermanentFailure(detail)
+
+
+async def confirm_send(runtime: Runtime, job: Job) -> None:
+    """An echo carrying our metadata arrived for a reply parked as `outcome_unknown`."""
+    async with unit_of_work(runtime.sessionmaker) as session:
+        row = await session.get(
+            OutboundMessage, int(job.payload["outbound_id"]), with_for_update=True
+        )
+        if row is None or (row.status, row.error_code) != ("failed", "outcome_unknown"):
+            return
+        mid = job.payload.get("mid")
+        if isinstance(mid, str) and mid not in row.external_ids:
+            row.external_ids = [*row.external_ids, mid]
+            row.parts_sent = min(len(row.parts), len(row.external_ids))
+        await _settle(session, row, "sent", None, None)

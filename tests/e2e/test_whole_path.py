@@ -186,6 +186,26 @@ async def test_worker_killed_during_the_send_never_sends_twice(harness: Harness)
     [draft] = await _drafts(harness)
     assert draft.status == "failed"
 
+    # Meta's echo of that send arrives after all: the reply is known to have gone out.
+    assert outbound is not None
+    await harness.post_webhook(
+        echo_event(
+            IG_ID,
+            "IGSID-8",
+            "Your code: LENA15",
+            metadata=f"inboxpilot:{outbound.id}",
+            mid="m_late_echo",
+        )
+    )
+    await harness.run_worker()
+    [draft] = await _drafts(harness)
+    assert draft.status == "sent"
+    async with unit_of_work(harness.runtime.sessionmaker) as session:
+        outbound = await session.scalar(select(OutboundMessage))
+        assert outbound is not None
+        assert (outbound.status, outbound.external_ids) == ("sent", ["m_late_echo"])
+    assert harness.graph.sent == []
+
 
 async def test_message_older_than_the_window_is_not_sent(harness: Harness) -> None:
     account = await harness.create_account(external_id=IG_ID)
