@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-${imports if imports else ""}
+${imports + "\n" if imports else ""}
 
 import app.models.base
 

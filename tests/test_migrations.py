@@ -19,3 +19,15 @@ async def test_models_match_migrations(engine: AsyncEngine) -> None:
     async with engine.connect() as connection:
         differences = await connection.run_sync(diff)
     assert differences == []
+
+
+def test_every_migration_downgrades_and_upgrades_again(database_url: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from app.core.paths import ALEMBIC_INI
+
+    config = Config(str(ALEMBIC_INI))
+    config.attributes["database_url"] = database_url
+    command.downgrade(config, "base")
+    command.upgrade(config, "head")

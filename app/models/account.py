@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ForeignKey, String, UniqueConstraint
@@ -27,6 +28,8 @@ class Account(Timestamped, Base):
     languages: Mapped[list[Any]] = mapped_column(default=list)
     policy: Mapped[dict[str, Any]] = mapped_column(default=dict)
     status_reason: Mapped[str | None]
+    # Meta throttled this account: its sends wait until then; other accounts are unaffected.
+    sends_paused_until: Mapped[datetime | None]
 
 
 class AccountMember(Base):

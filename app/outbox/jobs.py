@@ -8,7 +8,7 @@ unknown, so unless an echo proved it went out, it is parked for a human, never r
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import structlog
 from sqlalchemy import select, update
@@ -21,19 +21,31 @@ from app.core.clock import utc_now
 from app.core.db import unit_of_work
 from app.meta import errors as graph_errors
 from app.meta.graph import SendTarget
+from app.meta.limits import Usage
 from app.models import Account, Contact, Conversation, Draft, Job, Message, OutboundMessage
+from app.outbox.service import SEND_JOB
 from app.runtime import Runtime
-from app.worker.runner import PermanentFailure, RetryLater
+from app.worker.runner import PermanentFailure, Postpone, RetryLater
 
 log = structlog.get_logger("app.outbox")
 
 MESSAGING_WINDOW = timedelta(hours=24)
+# Meta throttled an account without saying for how long: leave it alone this long.
+THROTTLE_PAUSE_SECONDS = 60.0
+# Usage at or above this share of Meta's limit: space the account's next sends out.
+NEAR_LIMIT_PERCENT = 90.0
+NEAR_LIMIT_PAUSE_SECONDS = 10.0
 # After a send that may have reached Meta, how long to wait for its echo before deciding.
 ECHO_GRACE_SECONDS = 30.0
 
 
 async def send_reply(runtime: Runtime, job: Job) -> None:
     outbound_id = int(job.payload["outbound_id"])
+    async with unit_of_work(runtime.sessionmaker) as session:
+        account = await session.get(Account, job.account_id) if job.account_id else None
+        paused_until = None if account is None else account.sends_paused_until
+    if paused_until is not None and paused_until > utc_now():
+        raise Postpone("account throttled by Meta", until=paused_until)
     async with unit_of_work(runtime.sessionmaker) as session:
         claimed = await _start_sending(session, outbound_id)
         if claimed is None:
@@ -188,6 +200,7 @@ async def _send_to_graph(
         else settings.META_APP_SECRET.get_secret_value(),
     )
     sent: list[str] = []
+    usage = Usage()
     try:
         for part in outbound.parts[outbound.parts_sent :]:
             result = await runtime.graph.send_text(
@@ -198,6 +211,7 @@ async def _send_to_graph(
                 metadata=f"{OUR_METADATA_PREFIX}{outbound.id}",
             )
             sent.append(result.message_id)
+            usage = result.usage
     except graph_errors.GraphError as exc:
         await _handle_graph_error(runtime, outbound, account, sent, exc)
         return
@@ -205,6 +219,30 @@ async def _send_to_graph(
         await _fail_send(runtime, outbound, "invalid_request", str(exc))
         raise PermanentFailure(str(exc)) from exc
     await _finish(runtime, outbound, sent)
+    if sent and usage.is_near_limit(NEAR_LIMIT_PERCENT):
+        # Calling on near the limit prolongs the block Meta then imposes: slow this account.
+        log.warning("outbox.near_rate_limit", percent=usage.max_percent)
+        until = utc_now() + timedelta(seconds=NEAR_LIMIT_PAUSE_SECONDS)
+        async with unit_of_work(runtime.sessionmaker) as session:
+            await pause_account_sends(session, account.id, until=until)
+
+
+async def pause_account_sends(session: AsyncSession, account_id: int, *, until: datetime) -> None:
+    """Holds back one account's sends until `until`; other accounts go on at full speed."""
+    account = await session.get(Account, account_id, with_for_update=True)
+    if account is not None and (account.sends_paused_until or until) <= until:
+        account.sends_paused_until = until
+    await session.execute(
+        update(Job)
+        .where(
+            Job.kind == SEND_JOB,
+            Job.account_id == account_id,
+            Job.status == "queued",
+            Job.run_at < until,
+        )
+        .values(run_at=until)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def _fail_send(runtime: Runtime, outbound: OutboundMessage, code: str, error: str) -> None:
@@ -256,6 +294,11 @@ async def _handle_graph_error(
             await _settle(session, row, "failed", "recipient_unavailable", detail)
         else:
             await _settle(session, row, "failed", type(exc).__name__, detail)
+    if isinstance(exc, graph_errors.GraphThrottled):
+        until = utc_now() + timedelta(seconds=exc.retry_after_seconds or THROTTLE_PAUSE_SECONDS)
+        async with unit_of_work(runtime.sessionmaker) as session:
+            await pause_account_sends(session, account.id, until=until)
+        raise Postpone(detail, until=until)
     if isinstance(exc, graph_errors.GraphRetryLater):
         wait = ECHO_GRACE_SECONDS if exc.maybe_delivered else exc.retry_after_seconds
         raise RetryLater(detail, retry_after=wait)

@@ -128,6 +128,26 @@ async def complete(session: AsyncSession, item: Job | InboxEvent, *, worker_id: 
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+async def postpone(
+    session: AsyncSession, item: Job | InboxEvent, *, worker_id: str, until: datetime, reason: str
+) -> None:
+    """Puts an item back for later without counting the attempt (it was not tried)."""
+    model = type(item)
+    await session.execute(
+        update(model)
+        .where(model.id == item.id, model.locked_by == worker_id)
+        .values(
+            status=QUEUED,
+            locked_until=None,
+            locked_by=None,
+            run_at=until,
+            attempts=model.attempts - 1,
+            last_error=reason[:2000],
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
 async def fail(
     session: AsyncSession,
     item: Job | InboxEvent,

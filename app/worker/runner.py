@@ -12,6 +12,7 @@ import os
 import socket
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -33,6 +34,14 @@ class RetryLater(Exception):
     def __init__(self, message: str, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class Postpone(Exception):
+    """Not now, and not a failure: run again at `until` without counting an attempt."""
+
+    def __init__(self, reason: str, until: datetime) -> None:
+        super().__init__(reason)
+        self.until = until
 
 
 class PermanentFailure(Exception):
@@ -116,6 +125,11 @@ class Worker:
         structlog.contextvars.bind_contextvars(item_kind=kind, item_id=item.id)
         try:
             await self._dispatch(item)
+        except Postpone as exc:
+            async with unit_of_work(self.runtime.sessionmaker) as session:
+                await queue.postpone(
+                    session, item, worker_id=self.worker_id, until=exc.until, reason=str(exc)
+                )
         except RetryLater as exc:
             await self._fail(item, f"{type(exc).__name__}: {exc}", retry_after=exc.retry_after)
         except Unprocessable as exc:

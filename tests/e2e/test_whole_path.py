@@ -238,3 +238,31 @@ async def test_invalid_token_marks_account_for_reconnection(harness: Harness) ->
     assert harness.graph.sent == []
     state = (await harness.api("GET", f"/api/v1/accounts/{account['id']}")).json()
     assert state["status"] == "needs_reconnect"
+
+
+async def test_throttling_slows_only_the_throttled_account(harness: Harness) -> None:
+    await _autopilot_account(harness)
+    other = await harness.create_account(external_id="17841400000000002", name="Other")
+    await harness.set_policy(other["id"], mode="autopilot", min_confidence=0.6)
+    await harness.add_serum(other["id"])
+    harness.graph.throttle(code=80002, regain_minutes=5)
+
+    await harness.post_webhook(text_event(IG_ID, "IGSID-T1", "Vitamin C Serum code?"))
+    await harness.run_worker()
+    for n in range(3):
+        await harness.post_webhook(text_event(IG_ID, f"IGSID-T{n + 2}", "Vitamin C Serum code?"))
+        await harness.post_webhook(
+            text_event("17841400000000002", f"IGSID-O{n}", "Vitamin C Serum code?")
+        )
+    await harness.run_worker()
+
+    recipients = [s.recipient_id for s in harness.graph.sent]
+    assert sorted(recipients) == ["IGSID-O0", "IGSID-O1", "IGSID-O2"]
+    async with unit_of_work(harness.runtime.sessionmaker) as session:
+        waiting = (
+            await session.scalars(
+                select(Job).where(Job.kind == "send_reply", Job.status == "queued")
+            )
+        ).all()
+    assert len(waiting) == 4
+    assert all(job.run_at > utc_now() + timedelta(minutes=4) for job in waiting)
