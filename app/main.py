@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from app.accounts.router import router as accounts_router
 from app.catalog.router import router as catalog_router
@@ -23,6 +23,8 @@ from app.moderation.router import router as drafts_router
 from app.ops.router import router as ops_router
 from app.registry import build_worker
 from app.runtime import open_runtime
+from app.users.router import router as users_router
+from app.web import SignInRequired
 from app.worker.router import router as worker_router
 
 log = structlog.get_logger("app")
@@ -64,6 +66,7 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
         drafts_router,
         conversations_router,
         worker_router,
+        users_router,
     ):
         app.include_router(router)
     _add_error_handlers(app)
@@ -72,7 +75,9 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
 
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
-    async def app_error(_request: Request, exc: AppError) -> JSONResponse:
+    async def app_error(_request: Request, exc: AppError) -> Response:
+        if isinstance(exc, SignInRequired):
+            return RedirectResponse(exc.location, status_code=303)
         return JSONResponse({"detail": exc.message}, status_code=exc.status_code)
 
     @app.exception_handler(RequestValidationError)

@@ -17,10 +17,15 @@ JOB_HANDLERS: dict[str, JobHandler] = {
 }
 
 
+# Jobs the worker runs on a schedule: kind -> seconds between runs.
+PERIODIC_JOBS: dict[str, float] = {}
+
+
 def build_worker(runtime: Runtime, *, concurrency: int | None = None) -> Worker:
     return Worker(
         runtime,
         job_handlers=JOB_HANDLERS,
         event_handler=process_inbox_event,
         concurrency=concurrency,
+        periodic=PERIODIC_JOBS,
     )

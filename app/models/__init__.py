@@ -10,8 +10,11 @@ from app.models.draft import DRAFT_STATUSES, Draft
 from app.models.inbox_event import InboxEvent
 from app.models.job import Job
 from app.models.message import Message
+from app.models.oauth import OAuthState
 from app.models.outbound import OutboundMessage
+from app.models.privacy import DeletionRequest
 from app.models.user import ApiToken, User
+from app.models.web_session import WebSession
 
 __all__ = [
     "DRAFT_STATUSES",
@@ -23,11 +26,14 @@ __all__ = [
     "Contact",
     "Conversation",
     "Cooperation",
+    "DeletionRequest",
     "Draft",
     "InboxEvent",
     "Job",
     "Message",
+    "OAuthState",
     "OutboundMessage",
     "Product",
     "User",
+    "WebSession",
 ]

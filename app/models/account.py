@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, Timestamped
@@ -30,6 +30,21 @@ class Account(Timestamped, Base):
     status_reason: Mapped[str | None]
     # Meta throttled this account: its sends wait until then; other accounts are unaffected.
     sends_paused_until: Mapped[datetime | None]
+    # How it was connected: manual (API), facebook_login, instagram_login.
+    connected_via: Mapped[str] = mapped_column(
+        String(24), default="manual", server_default="manual"
+    )
+    # The app-scoped id of the Meta user who connected it (deauthorize / data deletion).
+    meta_user_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    username: Mapped[str | None] = mapped_column(String(200))
+    picture_url: Mapped[str | None]
+    token_expires_at: Mapped[datetime | None]
+    token_refreshed_at: Mapped[datetime | None]
+    token_checked_at: Mapped[datetime | None]
+    # Approved for the HUMAN_AGENT tag: moderators may answer up to 7 days after a message.
+    has_human_agent: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Messages older than this many days are purged; None keeps them.
+    retention_days: Mapped[int | None]
 
 
 class AccountMember(Base):

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -19,3 +21,7 @@ class Contact(Timestamped, Base):
     external_id: Mapped[str] = mapped_column(String(64))
     name: Mapped[str | None] = mapped_column(String(200))
     username: Mapped[str | None] = mapped_column(String(200))
+    # Meta's picture URLs expire within days: a cache, refreshed with the profile.
+    profile_pic_url: Mapped[str | None]
+    profile_fetched_at: Mapped[datetime | None]
+    profile_error: Mapped[str | None] = mapped_column(String(200))

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, UniqueConstraint
+from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, Timestamped
@@ -23,3 +23,6 @@ class Conversation(Timestamped, Base):
     paused_until: Mapped[datetime | None]
     last_inbound_at: Mapped[datetime | None]
     last_outbound_at: Mapped[datetime | None]
+    # Another app (or a person in Meta's inbox) holds the thread: draft, never send.
+    thread_owner_app_id: Mapped[str | None] = mapped_column(String(64))
+    handed_over_at: Mapped[datetime | None]

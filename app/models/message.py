@@ -30,6 +30,8 @@ class Message(Timestamped, Base):
     sent_at: Mapped[datetime]
     delivered_at: Mapped[datetime | None]
     read_at: Mapped[datetime | None]
+    edited_at: Mapped[datetime | None]
+    deleted_at: Mapped[datetime | None]  # the follower unsent it: text and attachments erased
     inbox_event_id: Mapped[int | None] = mapped_column(
         ForeignKey("inbox_events.id", ondelete="SET NULL"), index=True
     )

@@ -73,6 +73,18 @@ async def enqueue(
     return job
 
 
+async def ensure_scheduled(session: AsyncSession, kind: str, *, every_seconds: float) -> None:
+    """Keeps one waiting run of a periodic job, due `every_seconds` after the last one."""
+    key = f"periodic:{kind}"
+    waiting = await session.scalar(
+        select(Job.id).where(Job.dedupe_key == key, Job.status == QUEUED)
+    )
+    if waiting is None:
+        await enqueue(
+            session, kind, {}, run_at=utc_now() + timedelta(seconds=every_seconds), dedupe_key=key
+        )
+
+
 def _claimable(model: type[QueueModel], now: datetime) -> Any:
     return or_(
         and_(model.status == QUEUED, model.run_at <= now),

@@ -61,9 +61,12 @@ class Worker:
         event_handler: EventHandler,
         concurrency: int | None = None,
         worker_id: str | None = None,
+        periodic: dict[str, float] | None = None,
     ) -> None:
         self.runtime = runtime
         self.job_handlers = job_handlers
+        self.periodic = periodic or {}
+        self._next_schedule_check = 0.0
         self.event_handler = event_handler
         self.concurrency = concurrency or runtime.settings.WORKER_CONCURRENCY
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
@@ -95,6 +98,7 @@ class Worker:
         log.info("worker.started", worker_id=self.worker_id, concurrency=self.concurrency)
         while not stop.is_set():
             try:
+                await self.schedule_periodic()
                 handled = await self.run_once()
             except Exception:  # a lost database connection must not kill the loop
                 log.exception("worker.round_failed")
@@ -105,6 +109,16 @@ class Worker:
                 except TimeoutError:
                     pass
         log.info("worker.stopped", worker_id=self.worker_id)
+
+    async def schedule_periodic(self, *, force: bool = False) -> None:
+        """Makes sure each periodic job has its next run waiting (checked every 30 s)."""
+        now = asyncio.get_running_loop().time()
+        if not self.periodic or (not force and now < self._next_schedule_check):
+            return
+        self._next_schedule_check = now + 30
+        async with unit_of_work(self.runtime.sessionmaker) as session:
+            for kind, every in self.periodic.items():
+                await queue.ensure_scheduled(session, kind, every_seconds=every)
 
     async def _claim(self, model: type[Any]) -> list[Any]:
         async with unit_of_work(self.runtime.sessionmaker) as session:

@@ -160,3 +160,31 @@ async def test_failures_are_visible_through_the_api(harness: Harness) -> None:
     await harness.run_worker()
     events = (await harness.api("GET", "/api/v1/inbox-events")).json()
     assert [e["status"] for e in events] == ["unprocessable"]
+
+
+async def test_periodic_jobs_keep_exactly_one_waiting_run(harness: Harness) -> None:
+    runs: list[int] = []
+
+    async def tick(_runtime: Runtime, job: Job) -> None:
+        runs.append(job.id)
+
+    worker = Worker(
+        harness.runtime,
+        job_handlers={"tick": tick},
+        event_handler=_no_events,
+        periodic={"tick": 3600},
+    )
+    await worker.schedule_periodic(force=True)
+    await worker.schedule_periodic(force=True)
+    async with unit_of_work(harness.runtime.sessionmaker) as session:
+        [job] = (await session.scalars(select(Job))).all()
+    assert job.run_at > utc_now() + timedelta(minutes=59)
+    await worker.run_until_idle()
+    assert runs == []
+    with time_machine.travel(utc_now() + timedelta(hours=1, seconds=1), tick=True):
+        await worker.run_until_idle()
+        await worker.schedule_periodic(force=True)
+    assert runs == [job.id]
+    async with unit_of_work(harness.runtime.sessionmaker) as session:
+        waiting = (await session.scalars(select(Job).where(Job.status == "queued"))).all()
+    assert len(waiting) == 1

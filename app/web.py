@@ -1,0 +1,68 @@
+"""Server-rendered pages: the template engine, the signed-in user, CSRF checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from app.deps import SessionDep
+from app.errors import AppError
+from app.models import User, WebSession
+from app.users.sessions import COOKIE_NAME, resolve
+
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+
+
+class SignInRequired(AppError):
+    """Rendered as a redirect to the sign-in page (see main.py)."""
+
+    status_code = 303
+
+    def __init__(self, next_path: str) -> None:
+        super().__init__("sign in first")
+        self.location = f"/login?next={quote(next_path, safe='/')}"
+
+
+async def get_web_user(request: Request, session: SessionDep) -> tuple[User, WebSession]:
+    found = await resolve(session, request.cookies.get(COOKIE_NAME))
+    if found is None:
+        path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise SignInRequired(path)
+    return found
+
+
+WebUser = Annotated[tuple[User, WebSession], Depends(get_web_user)]
+
+
+def page(request: Request, name: str, *, status_code: int = 200, **context: Any) -> HTMLResponse:
+    return templates.TemplateResponse(request, name, context, status_code=status_code)
+
+
+def message_page(
+    request: Request,
+    title: str,
+    message: str,
+    *,
+    status_code: int = 200,
+    hint: str | None = None,
+    link: str | None = None,
+    link_text: str | None = None,
+    user: User | None = None,
+) -> HTMLResponse:
+    return page(
+        request,
+        "message.html",
+        status_code=status_code,
+        title=title,
+        message=message,
+        hint=hint,
+        link=link,
+        link_text=link_text,
+        is_error=status_code >= 400,
+        user=user,
+    )
