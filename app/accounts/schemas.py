@@ -30,6 +30,12 @@ class AccountUpdate(BaseModel):
     languages: list[str] | None = Field(None, max_length=10)
     paused: bool | None = None
     access_token: str | None = Field(None, min_length=1, max_length=4096)
+    retention_days: int | None = Field(
+        None, ge=1, le=3650, description="purge messages older than this; null keeps them"
+    )
+    has_human_agent: bool | None = Field(
+        None, description="the Meta app has the Human Agent feature for this account"
+    )
 
 
 class AccountOut(BaseModel):
@@ -47,4 +53,10 @@ class AccountOut(BaseModel):
     persona: str
     languages: list[str]
     has_access_token: bool
+    connected_via: str
+    username: str | None
+    picture_url: str | None
+    retention_days: int | None
+    has_human_agent: bool
+    token_expires_at: datetime | None
     created_at: datetime

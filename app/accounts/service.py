@@ -84,9 +84,11 @@ async def update_account(
     changes = data.model_dump(exclude_unset=True)
     if "paused" in changes and changes["paused"] is not None:
         account.is_paused = changes["paused"]
-    for field in ("name", "persona", "languages"):
+    for field in ("name", "persona", "languages", "has_human_agent"):
         if changes.get(field) is not None:
             setattr(account, field, changes[field])
+    if "retention_days" in changes:
+        account.retention_days = changes["retention_days"]
     if changes.get("access_token"):
         account.access_token_encrypted = cipher.encrypt(changes["access_token"])
         account.status, account.status_reason = "active", None

@@ -140,3 +140,23 @@ async def test_ops_endpoints(harness: Harness) -> None:
     assert ready.json()["status"] == "ready"
     assert (await harness.client.get("/metrics")).status_code == 200
     assert (await harness.client.get("/openapi.json")).status_code == 200
+
+
+async def test_retention_and_human_agent_settings(harness: Harness) -> None:
+    account = await harness.create_account(external_id="888")
+    assert account["retention_days"] is None
+    assert account["has_human_agent"] is False
+    changed = await harness.api(
+        "PATCH",
+        f"/api/v1/accounts/{account['id']}",
+        json={"retention_days": 90, "has_human_agent": True},
+    )
+    assert (changed.json()["retention_days"], changed.json()["has_human_agent"]) == (90, True)
+    cleared = await harness.api(
+        "PATCH", f"/api/v1/accounts/{account['id']}", json={"retention_days": None}
+    )
+    assert cleared.json()["retention_days"] is None
+    bad = await harness.api(
+        "PATCH", f"/api/v1/accounts/{account['id']}", json={"retention_days": 0}
+    )
+    assert bad.status_code == 422
