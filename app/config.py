@@ -33,6 +33,18 @@ class Settings(BaseSettings):
     META_GRAPH_URL: str = "https://graph.facebook.com"
     INSTAGRAM_GRAPH_URL: str = "https://graph.instagram.com"
     META_GRAPH_VERSION: str = DEFAULT_GRAPH_VERSION
+    # Connecting accounts (OAuth). The hosts are settings so tests can point them at fakes.
+    FACEBOOK_DIALOG_URL: str = "https://www.facebook.com"
+    INSTAGRAM_AUTHORIZE_URL: str = "https://www.instagram.com"
+    INSTAGRAM_API_URL: str = "https://api.instagram.com"
+    # A Facebook Login for Business configuration; when set it replaces the scope list.
+    META_LOGIN_CONFIG_ID: str | None = None
+    # Instagram Login has its own app id and secret in the App Dashboard; unset = the Meta app's.
+    INSTAGRAM_APP_ID: str | None = None
+    INSTAGRAM_APP_SECRET: SecretStr | None = None
+    # Old SECRET_KEYs, comma-separated: stored tokens encrypted with them still decrypt
+    # until `inboxpilot tokens rotate-key` has re-encrypted them with SECRET_KEY.
+    SECRET_KEY_FALLBACKS: SecretStr | None = None
 
     OPENAI_API_KEY: SecretStr | None = None
     OPENAI_BASE_URL: str | None = None
@@ -46,7 +58,8 @@ class Settings(BaseSettings):
     LOG_LEVEL: str = "INFO"
     LOG_JSON: bool = False
     WEBHOOK_MAX_BODY_BYTES: int = 1024 * 1024
-    WORKER_CONCURRENCY: int = Field(default=4, ge=1)
+    # Items in flight per worker process; drafting waits on the LLM, so this is I/O-bound.
+    WORKER_CONCURRENCY: int = Field(default=16, ge=1, le=512)
     WORKER_POLL_SECONDS: float = Field(default=0.5, gt=0)
     WORKER_LEASE_SECONDS: float = Field(default=60.0, gt=0)
     JOB_MAX_ATTEMPTS: int = Field(default=8, ge=1)
@@ -78,6 +91,22 @@ class Settings(BaseSettings):
         path.write_text(key + "\n")
         path.chmod(0o600)
         return key
+
+    @property
+    def secret_key_fallbacks(self) -> list[str]:
+        if self.SECRET_KEY_FALLBACKS is None:
+            return []
+        raw = self.SECRET_KEY_FALLBACKS.get_secret_value()
+        return [part.strip() for part in raw.split(",") if part.strip()]
+
+    @property
+    def instagram_app_id(self) -> str | None:
+        return self.INSTAGRAM_APP_ID or self.META_APP_ID
+
+    @property
+    def instagram_app_secret(self) -> str | None:
+        secret = self.INSTAGRAM_APP_SECRET or self.META_APP_SECRET
+        return None if secret is None else secret.get_secret_value()
 
     @property
     def webhook_secrets(self) -> list[str]:

@@ -95,20 +95,48 @@ class Worker:
         return total
 
     async def run_forever(self, stop: asyncio.Event) -> None:
+        """Keeps up to `concurrency` items in flight, claiming more as slots free up, so a
+        slow LLM call never holds back sends. On stop, finishes what it holds."""
         log.info("worker.started", worker_id=self.worker_id, concurrency=self.concurrency)
+        running: set[asyncio.Task[None]] = set()
         while not stop.is_set():
+            claimed = 0
             try:
                 await self.schedule_periodic()
-                handled = await self.run_once()
+                claimed = await self._fill(running)
             except Exception:  # a lost database connection must not kill the loop
-                log.exception("worker.round_failed")
-                handled = 0
-            if handled == 0:
-                try:
-                    await asyncio.wait_for(stop.wait(), self.runtime.settings.WORKER_POLL_SECONDS)
-                except TimeoutError:
-                    pass
+                log.exception("worker.claim_failed")
+            if claimed == 0 or len(running) >= self.concurrency:
+                await self._wait(running, stop)
+        if running:
+            await asyncio.wait(running)
         log.info("worker.stopped", worker_id=self.worker_id)
+
+    async def _fill(self, running: set[asyncio.Task[None]]) -> int:
+        free = self.concurrency - len(running)
+        if free <= 0:
+            return 0
+        # Events first: they create the conversations that jobs work on.
+        items: list[Job | InboxEvent] = list(await self._claim(InboxEvent, free))
+        if len(items) < free:
+            items.extend(await self._claim(Job, free - len(items)))
+        for item in items:
+            task = asyncio.create_task(self._handle(item))
+            running.add(task)
+            task.add_done_callback(running.discard)
+        return len(items)
+
+    async def _wait(self, running: set[asyncio.Task[None]], stop: asyncio.Event) -> None:
+        """Until an item finishes (a slot is free), the poll interval passes, or stop."""
+        stopper = asyncio.create_task(stop.wait())
+        try:
+            await asyncio.wait(
+                [*running, stopper],
+                timeout=self.runtime.settings.WORKER_POLL_SECONDS,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        finally:
+            stopper.cancel()
 
     async def schedule_periodic(self, *, force: bool = False) -> None:
         """Makes sure each periodic job has its next run waiting (checked every 30 s)."""
@@ -120,13 +148,13 @@ class Worker:
             for kind, every in self.periodic.items():
                 await queue.ensure_scheduled(session, kind, every_seconds=every)
 
-    async def _claim(self, model: type[Any]) -> list[Any]:
+    async def _claim(self, model: type[Any], limit: int | None = None) -> list[Any]:
         async with unit_of_work(self.runtime.sessionmaker) as session:
             return await queue.claim(
                 session,
                 model,
                 worker_id=self.worker_id,
-                limit=self.concurrency,
+                limit=limit or self.concurrency,
                 lease_seconds=self.runtime.settings.WORKER_LEASE_SECONDS,
             )
 

@@ -188,3 +188,38 @@ async def test_periodic_jobs_keep_exactly_one_waiting_run(harness: Harness) -> N
     async with unit_of_work(harness.runtime.sessionmaker) as session:
         waiting = (await session.scalars(select(Job).where(Job.status == "queued"))).all()
     assert len(waiting) == 1
+
+
+async def test_a_slow_job_does_not_hold_back_the_others(harness: Harness) -> None:
+    release = asyncio.Event()
+    done: list[str] = []
+
+    async def slow(_runtime: Runtime, _job: Job) -> None:
+        await release.wait()
+        done.append("slow")
+
+    async def fast(_runtime: Runtime, job: Job) -> None:
+        done.append(f"fast-{job.payload['n']}")
+
+    worker = Worker(
+        harness.runtime,
+        job_handlers={"slow": slow, "fast": fast},
+        event_handler=_no_events,
+        concurrency=2,
+    )
+    async with unit_of_work(harness.runtime.sessionmaker) as session:
+        await queue.enqueue(session, "slow", {})
+    stop = asyncio.Event()
+    loop_task = asyncio.create_task(worker.run_forever(stop))
+    async with unit_of_work(harness.runtime.sessionmaker) as session:
+        for n in range(3):
+            await queue.enqueue(session, "fast", {"n": n})
+    for _ in range(200):
+        if len(done) == 3:
+            break
+        await asyncio.sleep(0.02)
+    assert sorted(done) == ["fast-0", "fast-1", "fast-2"]  # while the slow one still runs
+    stop.set()
+    release.set()
+    await asyncio.wait_for(loop_task, 10)
+    assert "slow" in done  # a stopping worker finishes what it holds
