@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, String, text
+from sqlalchemy import Index, SmallInteger, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, QueueItem, Timestamped
@@ -23,7 +23,7 @@ class Job(QueueItem, Timestamped, Base):
             sqlite_where=text("status = 'queued'"),
             postgresql_where=text("status = 'queued'"),
         ),
-        Index("ix_jobs_status_run_at", "status", "run_at"),
+        Index("ix_jobs_status_priority_run_at", "status", "priority", "run_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -31,5 +31,7 @@ class Job(QueueItem, Timestamped, Base):
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     dedupe_key: Mapped[str | None] = mapped_column(String(200))
     max_attempts: Mapped[int] = mapped_column(default=8)
+    # Lower runs first: a reply ready to go never waits behind new drafts.
+    priority: Mapped[int] = mapped_column(SmallInteger, default=5, server_default="5")
     account_id: Mapped[int | None] = mapped_column(index=True)
     finished_at: Mapped[datetime | None]

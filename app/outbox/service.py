@@ -13,6 +13,8 @@ from app.models import Account, Conversation, Draft, OutboundMessage, User
 from app.worker.queue import enqueue
 
 SEND_JOB = "send_reply"
+# Sending first: a drafted reply should not wait behind the drafting of newer messages.
+SEND_PRIORITY = 1
 
 
 class ReplyRefused(AppError):
@@ -63,5 +65,6 @@ async def queue_reply(
         {"outbound_id": outbound.id},
         account_id=account.id,
         max_attempts=settings.JOB_MAX_ATTEMPTS,
+        priority=SEND_PRIORITY,
     )
     return outbound

@@ -47,6 +47,7 @@ async def enqueue(
     dedupe_key: str | None = None,
     account_id: int | None = None,
     max_attempts: int = 8,
+    priority: int = 5,
 ) -> Job | None:
     """Adds a job in the caller's transaction. With a `dedupe_key`, a job already waiting
     under that key is pushed to `run_at` instead (a burst of messages makes one draft)."""
@@ -67,6 +68,7 @@ async def enqueue(
         dedupe_key=dedupe_key,
         account_id=account_id,
         max_attempts=max_attempts,
+        priority=priority,
     )
     session.add(job)
     await session.flush()
@@ -102,9 +104,10 @@ async def claim(
 ) -> list[QueueModel]:
     """Takes up to `limit` items for `worker_id` and leases them; the caller commits."""
     now = utc_now()
-    candidates = (
-        select(model.id).where(_claimable(model, now)).order_by(model.run_at, model.id).limit(limit)
-    )
+    order: tuple[Any, ...] = (model.run_at, model.id)
+    if model is Job:
+        order = (Job.priority, *order)
+    candidates = select(model.id).where(_claimable(model, now)).order_by(*order).limit(limit)
     ids = list((await session.scalars(for_update_skip_locked(session, candidates))).all())
     if not ids:
         return []
@@ -121,8 +124,8 @@ async def claim(
         .execution_options(synchronize_session=False)
     )
     rows = list((await session.scalars(statement)).all())
-    if dialect_name(session) == "sqlite":
-        rows.sort(key=lambda row: (row.run_at, row.id))
+    if dialect_name(session) == "sqlite":  # RETURNING has no order there
+        rows.sort(key=lambda row: (getattr(row, "priority", 0), row.run_at, row.id))
     return rows
 
 
