@@ -163,6 +163,21 @@ async def postpone(
     )
 
 
+async def complete_many(
+    session: AsyncSession, model: type[QueueModel], ids: list[int], *, worker_id: str
+) -> int:
+    """Marks items done that this worker still holds; returns how many it did."""
+    values: dict[str, Any] = {"status": DONE, "locked_until": None, "last_error": None}
+    values["finished_at" if model is Job else "processed_at"] = utc_now()
+    result = await session.execute(
+        update(model)
+        .where(model.id.in_(ids), model.locked_by == worker_id, model.status == RUNNING)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 async def fail(
     session: AsyncSession,
     item: Job | InboxEvent,

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import unit_of_work
 from app.models import InboxEvent, Job
@@ -66,6 +67,7 @@ class Worker:
         self.runtime = runtime
         self.job_handlers = job_handlers
         self.periodic = periodic or {}
+        self._done: list[Job | InboxEvent] = []
         self._next_schedule_check = 0.0
         self.event_handler = event_handler
         self.concurrency = concurrency or runtime.settings.WORKER_CONCURRENCY
@@ -77,11 +79,17 @@ class Worker:
 
     async def run_once(self) -> int:
         """Claims what is due, runs it, returns how many items were handled."""
-        events = await self._claim(InboxEvent)
+        async with unit_of_work(self.runtime.sessionmaker) as session:
+            await self._flush_done(session)
+            events = await self._claim(session, InboxEvent, self.concurrency)
         # Events first: they create the conversations that jobs work on.
         await self._run_all([self._handle(item) for item in events])
-        jobs = await self._claim(Job)
+        async with unit_of_work(self.runtime.sessionmaker) as session:
+            await self._flush_done(session)
+            jobs = await self._claim(session, Job, self.concurrency)
         await self._run_all([self._handle(item) for item in jobs])
+        async with unit_of_work(self.runtime.sessionmaker) as session:
+            await self._flush_done(session)
         return len(events) + len(jobs)
 
     async def run_until_idle(self, max_rounds: int = 50) -> int:
@@ -110,16 +118,24 @@ class Worker:
                 await self._wait(running, stop)
         if running:
             await asyncio.wait(running)
+        async with unit_of_work(self.runtime.sessionmaker) as session:
+            await self._flush_done(session)
         log.info("worker.stopped", worker_id=self.worker_id)
 
     async def _fill(self, running: set[asyncio.Task[None]]) -> int:
         free = self.concurrency - len(running)
-        if free <= 0:
-            return 0
-        # Events first: they create the conversations that jobs work on.
-        items: list[Job | InboxEvent] = list(await self._claim(InboxEvent, free))
-        if len(items) < free:
-            items.extend(await self._claim(Job, free - len(items)))
+        # One transaction records what finished and claims what is next.
+        async with unit_of_work(self.runtime.sessionmaker) as session:
+            await self._flush_done(session)
+            if free <= 0:
+                return 0
+            # Half the free slots for each queue, the rest to whichever has work: a burst
+            # of webhooks must not starve the replies already drafted, nor the reverse.
+            items: list[Job | InboxEvent] = list(await self._claim(session, Job, max(1, free // 2)))
+            if len(items) < free:
+                items.extend(await self._claim(session, InboxEvent, free - len(items)))
+            if len(items) < free:
+                items.extend(await self._claim(session, Job, free - len(items)))
         for item in items:
             task = asyncio.create_task(self._handle(item))
             running.add(task)
@@ -148,15 +164,26 @@ class Worker:
             for kind, every in self.periodic.items():
                 await queue.ensure_scheduled(session, kind, every_seconds=every)
 
-    async def _claim(self, model: type[Any], limit: int | None = None) -> list[Any]:
-        async with unit_of_work(self.runtime.sessionmaker) as session:
-            return await queue.claim(
-                session,
-                model,
-                worker_id=self.worker_id,
-                limit=limit or self.concurrency,
-                lease_seconds=self.runtime.settings.WORKER_LEASE_SECONDS,
-            )
+    async def _claim(self, session: AsyncSession, model: type[Any], limit: int) -> list[Any]:
+        return await queue.claim(
+            session,
+            model,
+            worker_id=self.worker_id,
+            limit=limit,
+            lease_seconds=self.runtime.settings.WORKER_LEASE_SECONDS,
+        )
+
+    async def _flush_done(self, session: AsyncSession) -> None:
+        """Marks finished items done, batched into the next claim's transaction. Until
+        then they stay leased to this worker; if it dies first they run again, and their
+        idempotent handlers find the work done."""
+        done, self._done = self._done, []
+        job_ids = [item.id for item in done if isinstance(item, Job)]
+        event_ids = [item.id for item in done if isinstance(item, InboxEvent)]
+        if job_ids:
+            await queue.complete_many(session, Job, job_ids, worker_id=self.worker_id)
+        if event_ids:
+            await queue.complete_many(session, InboxEvent, event_ids, worker_id=self.worker_id)
 
     async def _run_all(self, coroutines: list[Awaitable[None]]) -> None:
         if coroutines:
@@ -182,8 +209,7 @@ class Worker:
             log.exception("worker.handler_failed")
             await self._fail(item, f"{type(exc).__name__}: {exc}")
         else:
-            async with unit_of_work(self.runtime.sessionmaker) as session:
-                await queue.complete(session, item, worker_id=self.worker_id)
+            self._done.append(item)
         finally:
             structlog.contextvars.unbind_contextvars("item_kind", "item_id")
 

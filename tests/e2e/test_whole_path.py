@@ -152,7 +152,7 @@ async def test_worker_killed_between_drafting_and_sending(harness: Harness) -> N
     # The worker claims the send job and dies before doing anything with it.
     async with unit_of_work(harness.runtime.sessionmaker) as session:
         claimed = await queue.claim(session, Job, worker_id="doomed", limit=10, lease_seconds=60)
-    assert [j.kind for j in claimed] == ["send_reply"]
+    assert "send_reply" in [j.kind for j in claimed]
 
     restarted = build_worker(harness.runtime)
     await restarted.run_until_idle()
