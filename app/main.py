@@ -34,7 +34,7 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_runtime(settings) as runtime:
-            writer = InboxWriter(runtime.sessionmaker)
+            writer = InboxWriter(runtime.engine)
             await writer.start()
             app.state.runtime = runtime
             app.state.inbox_writer = writer

@@ -10,6 +10,7 @@ from sqlalchemy import Select, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -84,9 +85,12 @@ def dialect_name(session: AsyncSession) -> str:
     return session.get_bind().dialect.name
 
 
-def insert_ignore(session: AsyncSession, table: Any, conflict_columns: Sequence[str]) -> Insert:
+def insert_ignore(
+    bind: AsyncSession | AsyncConnection, table: Any, conflict_columns: Sequence[str]
+) -> Insert:
     """An INSERT that silently skips rows violating the unique key on `conflict_columns`."""
-    if dialect_name(session) == "postgresql":
+    dialect = bind.dialect.name if isinstance(bind, AsyncConnection) else dialect_name(bind)
+    if dialect == "postgresql":
         return postgresql.insert(table).on_conflict_do_nothing(
             index_elements=list(conflict_columns)
         )

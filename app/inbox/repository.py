@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.core.db import insert_ignore
 from app.models import InboxEvent
 
 
 async def insert_raw_events(
-    session: AsyncSession, bodies: Sequence[tuple[str, str]], *, received_at: datetime
+    connection: AsyncConnection, bodies: Sequence[tuple[str, str]], *, received_at: datetime
 ) -> None:
     """Inserts (body, sha256) pairs; a body already stored (Meta redelivered it) is skipped."""
     if not bodies:
@@ -28,5 +28,5 @@ async def insert_raw_events(
         }
         for body, sha256 in {sha: (body, sha) for body, sha in bodies}.values()
     ]
-    statement = insert_ignore(session, InboxEvent.__table__, ["body_sha256"])
-    await session.execute(statement, rows)
+    statement = insert_ignore(connection, InboxEvent.__table__, ["body_sha256"])
+    await connection.execute(statement, rows)

@@ -1,9 +1,11 @@
 """Group commit for webhook bodies.
 
 A commit per request through SQLAlchemy costs several times the rest of the request, while
-a batched insert costs almost nothing. Every request hands its body to one writer task,
-which inserts all bodies that arrived within a few milliseconds in one transaction and then
-answers each waiting request. A request still returns only after its own row is committed.
+a batched insert costs almost nothing. Every request hands its body to the writer, whose
+flushers each insert all bodies that arrived within a few milliseconds in one transaction
+and then answer each waiting request. A request still returns only after its own row is
+committed. On PostgreSQL several flushers commit side by side (the database groups their
+WAL flushes); SQLite takes one writer at a time, so it gets one flusher.
 """
 
 from __future__ import annotations
@@ -14,10 +16,9 @@ import hashlib
 from dataclasses import dataclass
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.clock import utc_now
-from app.core.db import unit_of_work
 from app.inbox.repository import insert_raw_events
 
 log = structlog.get_logger("app.inbox")
@@ -33,58 +34,69 @@ class _Pending:
 class InboxWriter:
     def __init__(
         self,
-        sessionmaker: async_sessionmaker[AsyncSession],
+        engine: AsyncEngine,
         *,
+        flushers: int | None = None,
         max_batch: int = 200,
         max_wait_seconds: float = 0.002,
     ) -> None:
-        self._sessionmaker = sessionmaker
+        self._engine = engine
+        sqlite = engine.dialect.name == "sqlite"
+        self._flushers = flushers or (1 if sqlite else 3)
         self._max_batch = max_batch
         self._max_wait = max_wait_seconds
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="inbox-writer")
+        self._tasks = [
+            asyncio.create_task(self._run(), name=f"inbox-writer-{n}")
+            for n in range(self._flushers)
+        ]
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+                await task
+        self._tasks = []
 
     async def store(self, body: str) -> None:
         """Returns once the body is committed (or already was); raises if it could not be."""
-        if self._task is None or self._task.done():
+        if not self._tasks or all(task.done() for task in self._tasks):
             raise RuntimeError("inbox writer is not running")
         pending = _Pending(
             body=body,
             sha256=hashlib.sha256(body.encode("utf-8", "surrogatepass")).hexdigest(),
             done=asyncio.get_running_loop().create_future(),
         )
-        await self._queue.put(pending)
+        self._queue.put_nowait(pending)
         await pending.done
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
             batch = [await self._queue.get()]
-            deadline = asyncio.get_running_loop().time() + self._max_wait
+            deadline = loop.time() + self._max_wait
             while len(batch) < self._max_batch:
-                timeout = deadline - asyncio.get_running_loop().time()
-                if timeout <= 0 and self._queue.empty():
+                if not self._queue.empty():
+                    batch.append(self._queue.get_nowait())
+                    continue
+                timeout = deadline - loop.time()
+                if timeout <= 0:
                     break
                 try:
-                    batch.append(await asyncio.wait_for(self._queue.get(), max(timeout, 0)))
+                    batch.append(await asyncio.wait_for(self._queue.get(), timeout))
                 except TimeoutError:
                     break
             await self._flush(batch)
 
     async def _flush(self, batch: list[_Pending]) -> None:
         try:
-            async with unit_of_work(self._sessionmaker) as session:
+            async with self._engine.begin() as connection:
                 await insert_raw_events(
-                    session, [(p.body, p.sha256) for p in batch], received_at=utc_now()
+                    connection, [(p.body, p.sha256) for p in batch], received_at=utc_now()
                 )
         except Exception as exc:
             log.exception("inbox.store_failed", batch_size=len(batch))
