@@ -66,8 +66,7 @@ async def load_context(session: AsyncSession, conversation_id: int) -> DraftCont
     if not unanswered:
         return None
     latest = unanswered[-1]
-    drafted = await session.scalar(select(Draft.id).where(Draft.reply_to_message_id == latest.id))
-    if drafted is not None:
+    if await has_live_draft(session, latest.id):
         return None
     follower_text = "\n".join(_describe(m) for m in unanswered)
     today = utc_now().date()
@@ -92,6 +91,16 @@ async def load_context(session: AsyncSession, conversation_id: int) -> DraftCont
         )
     )
     return DraftContext(account, conversation, latest, request, products, int(auto_today or 0))
+
+
+async def has_live_draft(session: AsyncSession, message_id: int) -> bool:
+    """A draft answers this message and was not replaced (an edit supersedes it)."""
+    found = await session.scalar(
+        select(Draft.id).where(
+            Draft.reply_to_message_id == message_id, Draft.status != "superseded"
+        )
+    )
+    return found is not None
 
 
 async def latest_follower_message_id(session: AsyncSession, conversation_id: int) -> int | None:

@@ -9,7 +9,12 @@ from app.audit.service import record
 from app.core.clock import utc_now
 from app.core.db import unit_of_work
 from app.drafting.base import DraftingError, DraftResult
-from app.drafting.context import DraftContext, latest_follower_message_id, load_context
+from app.drafting.context import (
+    DraftContext,
+    has_live_draft,
+    latest_follower_message_id,
+    load_context,
+)
 from app.drafting.offline import OfflineDrafter
 from app.models import Account, Conversation, Draft, Job
 from app.outbox.service import queue_reply
@@ -29,9 +34,12 @@ async def draft_reply(runtime: Runtime, job: Job) -> None:
         return
     result, error = await _run_drafter(runtime, context)
     async with unit_of_work(runtime.sessionmaker) as session:
-        await _record(
-            session, runtime, context, result, error, standby=bool(job.payload.get("standby"))
-        )
+        # Re-read: the thread may have been handed to another app while the drafter ran.
+        # Locked: concurrent runs of this job (a lease that expired under load) take turns.
+        conversation = await session.get(Conversation, conversation_id, with_for_update=True)
+        held = conversation is not None and conversation.thread_owner_app_id is not None
+        standby = bool(job.payload.get("standby")) or held
+        await _record(session, runtime, context, result, error, standby=standby)
 
 
 async def _run_drafter(runtime: Runtime, context: DraftContext) -> tuple[DraftResult, str | None]:
@@ -82,6 +90,8 @@ async def _record(
     *,
     standby: bool,
 ) -> None:
+    if await has_live_draft(session, context.reply_to.id):
+        return  # another run drafted this message while we were drafting
     decision = _decide(context, result, error, standby)
     # Re-read the state: a message may have arrived or a human replied while we drafted.
     latest = await latest_follower_message_id(session, context.conversation.id)

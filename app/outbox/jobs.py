@@ -30,6 +30,8 @@ from app.worker.runner import PermanentFailure, Postpone, RetryLater
 log = structlog.get_logger("app.outbox")
 
 MESSAGING_WINDOW = timedelta(hours=24)
+# Meta's Human Agent tag: a person may answer up to 7 days after the follower's message.
+HUMAN_AGENT_WINDOW = timedelta(days=7)
 # Meta throttled an account without saying for how long: leave it alone this long.
 THROTTLE_PAUSE_SECONDS = 60.0
 # Usage at or above this share of Meta's limit: space the account's next sends out.
@@ -82,8 +84,8 @@ async def _start_sending(
     if outbound.status == "sending":
         await _settle(session, outbound, "sent", None, None)
         return None
-    last_inbound = conversation.last_inbound_at
-    if last_inbound is None or utc_now() - last_inbound > MESSAGING_WINDOW:
+    messaging_type = _messaging_type(outbound, account, conversation)
+    if messaging_type is None:
         await _settle(
             session,
             outbound,
@@ -97,10 +99,28 @@ async def _start_sending(
             session, outbound, "failed", "account_" + account.status, f"account is {account.status}"
         )
         return None
+    outbound.messaging_type = messaging_type
     outbound.status = "sending"
     outbound.attempts += 1
     await _set_draft_status(session, outbound, "sending")
     return outbound, account, conversation, contact
+
+
+def _messaging_type(
+    outbound: OutboundMessage, account: Account, conversation: Conversation
+) -> str | None:
+    """RESPONSE inside the 24-hour window; after it, only a reply a person approved may go,
+    tagged HUMAN_AGENT, up to 7 days, on an account with that feature; otherwise None."""
+    last_inbound = conversation.last_inbound_at
+    if last_inbound is None:
+        return None
+    age = utc_now() - last_inbound
+    if age <= MESSAGING_WINDOW:
+        return "RESPONSE"
+    human = outbound.sent_by_user_id is not None
+    if human and account.has_human_agent and age <= HUMAN_AGENT_WINDOW:
+        return "MESSAGE_TAG"
+    return None
 
 
 async def _echo_seen(session: AsyncSession, outbound: OutboundMessage) -> bool:
@@ -208,6 +228,7 @@ async def _send_to_graph(
                 contact.external_id,
                 part,
                 messaging_type=outbound.messaging_type,
+                tag="HUMAN_AGENT" if outbound.messaging_type == "MESSAGE_TAG" else None,
                 metadata=f"{OUR_METADATA_PREFIX}{outbound.id}",
             )
             sent.append(result.message_id)

@@ -163,6 +163,22 @@ async def postpone(
     )
 
 
+async def renew(
+    session: AsyncSession,
+    model: type[QueueModel],
+    ids: list[int],
+    *,
+    worker_id: str,
+    lease_seconds: float,
+) -> None:
+    await session.execute(
+        update(model)
+        .where(model.id.in_(ids), model.locked_by == worker_id, model.status == RUNNING)
+        .values(locked_until=utc_now() + timedelta(seconds=lease_seconds))
+        .execution_options(synchronize_session=False)
+    )
+
+
 async def complete_many(
     session: AsyncSession, model: type[QueueModel], ids: list[int], *, worker_id: str
 ) -> int:

@@ -68,6 +68,8 @@ class Worker:
         self.job_handlers = job_handlers
         self.periodic = periodic or {}
         self._done: list[Job | InboxEvent] = []
+        self._held: dict[asyncio.Task[None], Job | InboxEvent] = {}
+        self._next_renewal = 0.0
         self._next_schedule_check = 0.0
         self.event_handler = event_handler
         self.concurrency = concurrency or runtime.settings.WORKER_CONCURRENCY
@@ -111,6 +113,7 @@ class Worker:
             claimed = 0
             try:
                 await self.schedule_periodic()
+                await self._renew_leases()
                 claimed = await self._fill(running)
             except Exception:  # a lost database connection must not kill the loop
                 log.exception("worker.claim_failed")
@@ -139,8 +142,34 @@ class Worker:
         for item in items:
             task = asyncio.create_task(self._handle(item))
             running.add(task)
+            self._held[task] = item
             task.add_done_callback(running.discard)
+            task.add_done_callback(self._release)
         return len(items)
+
+    def _release(self, task: asyncio.Task[None]) -> None:
+        self._held.pop(task, None)
+
+    async def _renew_leases(self) -> None:
+        """Extends the leases of items still in flight (a slow LLM call), a third of a lease
+        before they would run out, so no other worker takes an item this one still holds."""
+        lease = self.runtime.settings.WORKER_LEASE_SECONDS
+        now = asyncio.get_running_loop().time()
+        if not self._held or now < self._next_renewal:
+            return
+        self._next_renewal = now + lease / 3
+        held = list(self._held.values())
+        job_ids = [item.id for item in held if isinstance(item, Job)]
+        event_ids = [item.id for item in held if isinstance(item, InboxEvent)]
+        async with unit_of_work(self.runtime.sessionmaker) as session:
+            if job_ids:
+                await queue.renew(
+                    session, Job, job_ids, worker_id=self.worker_id, lease_seconds=lease
+                )
+            if event_ids:
+                await queue.renew(
+                    session, InboxEvent, event_ids, worker_id=self.worker_id, lease_seconds=lease
+                )
 
     async def _wait(self, running: set[asyncio.Task[None]], stop: asyncio.Event) -> None:
         """Until an item finishes (a slot is free), the poll interval passes, or stop."""

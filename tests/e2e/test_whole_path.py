@@ -266,3 +266,28 @@ async def test_throttling_slows_only_the_throttled_account(harness: Harness) -> 
         ).all()
     assert len(waiting) == 4
     assert all(job.run_at > utc_now() + timedelta(minutes=4) for job in waiting)
+
+
+async def test_human_agent_tag_only_for_a_person_and_only_with_the_feature(
+    harness: Harness,
+) -> None:
+    account = await harness.create_account(external_id=IG_ID)
+    await harness.add_serum(account["id"])
+    two_days_ago = int((utc_now() - timedelta(days=2)).timestamp() * 1000)
+    for follower in ("IGSID-H1", "IGSID-H2"):
+        await harness.post_webhook(
+            text_event(IG_ID, follower, "serum code?", timestamp_ms=two_days_ago)
+        )
+    await harness.run_worker()
+    first, second = await _drafts(harness)
+
+    await harness.api("POST", f"/api/v1/drafts/{first.id}/approve", json={})
+    await harness.run_worker()
+    assert harness.graph.sent == []  # no Human Agent feature: expired, not sent
+    assert (await _drafts(harness))[0].status == "expired"
+
+    await harness.api("PATCH", f"/api/v1/accounts/{account['id']}", json={"has_human_agent": True})
+    await harness.api("POST", f"/api/v1/drafts/{second.id}/approve", json={})
+    await harness.run_worker()
+    [sent] = harness.graph.sent
+    assert (sent.messaging_type, sent.tag) == ("MESSAGE_TAG", "HUMAN_AGENT")
