@@ -18,6 +18,7 @@ from app.config import Settings
 from app.conversations.router import router as conversations_router
 from app.errors import AppError
 from app.inbox.writer import InboxWriter
+from app.meta.webhook import WebhookReceiver
 from app.meta.webhook import router as webhook_router
 from app.moderation.router import router as drafts_router
 from app.ops.router import router as ops_router
@@ -70,6 +71,7 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
     ):
         app.include_router(router)
     _add_error_handlers(app)
+    app.add_middleware(WebhookReceiver)
     return app
 
 
