@@ -44,11 +44,6 @@ ECHO_GRACE_SECONDS = 30.0
 async def send_reply(runtime: Runtime, job: Job) -> None:
     outbound_id = int(job.payload["outbound_id"])
     async with unit_of_work(runtime.sessionmaker) as session:
-        account = await session.get(Account, job.account_id) if job.account_id else None
-        paused_until = None if account is None else account.sends_paused_until
-    if paused_until is not None and paused_until > utc_now():
-        raise Postpone("account throttled by Meta", until=paused_until)
-    async with unit_of_work(runtime.sessionmaker) as session:
         claimed = await _start_sending(session, outbound_id)
         if claimed is None:
             return
@@ -66,10 +61,14 @@ async def _start_sending(
     outbound = await session.get(OutboundMessage, outbound_id, with_for_update=True)
     if outbound is None or outbound.status in {"sent", "failed", "expired"}:
         return None
-    conversation = await session.get(Conversation, outbound.conversation_id)
     account = await session.get(Account, outbound.account_id)
-    assert conversation is not None
     assert account is not None
+    paused_until = account.sends_paused_until
+    if outbound.status == "queued" and paused_until is not None and paused_until > utc_now():
+        # Meta throttled this account: wait, without using up an attempt.
+        raise Postpone("account throttled by Meta", until=paused_until)
+    conversation = await session.get(Conversation, outbound.conversation_id)
+    assert conversation is not None
     contact = await session.get(Contact, conversation.contact_id)
     assert contact is not None
     if outbound.status == "sending" and not await _echo_seen(session, outbound):
