@@ -163,6 +163,18 @@ def tokens_create(email: Annotated[str, typer.Option(help="the user's email")]) 
     typer.echo(token)
 
 
+@tokens_cli.command("rotate-key")
+def tokens_rotate_key() -> None:
+    """Re-encrypts every stored Meta access token with the current SECRET_KEY.
+
+    Put the old key(s) in SECRET_KEY_FALLBACKS first; remove them once this succeeded.
+    """
+    from app.commands import rotate_token_key
+
+    accounts, states = run(rotate_token_key)
+    typer.echo(f"re-encrypted {accounts} account token(s) and {states} pending login(s)")
+
+
 @catalog_cli.command("import")
 def catalog_import(
     file: Annotated[Path, typer.Argument(help="CSV or JSON file", exists=True, dir_okay=False)],

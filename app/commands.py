@@ -57,6 +57,22 @@ async def create_token(settings: Settings, *, email: str) -> str:
         return await users.create_token(session, email=email)
 
 
+async def rotate_token_key(settings: Settings) -> tuple[int, int]:
+    """Re-encrypts stored tokens with SECRET_KEY; old keys come from SECRET_KEY_FALLBACKS."""
+    from app.accounts.tokens import reencrypt_tokens
+
+    cipher = TokenCipher(settings.secret_key, *settings.secret_key_fallbacks)
+    async with session_for(settings) as session:
+        rotation = await reencrypt_tokens(session, cipher=cipher)
+    if rotation.undecryptable_account_ids:
+        ids = ", ".join(map(str, rotation.undecryptable_account_ids))
+        raise AppError(
+            f"re-encrypted {rotation.accounts} token(s), but no key opens the tokens of "
+            f"account(s) {ids}: add the key they were made with to SECRET_KEY_FALLBACKS"
+        )
+    return rotation.accounts, rotation.states
+
+
 async def import_catalog(
     settings: Settings, *, content: bytes, filename: str, account_id: int
 ) -> ImportResult:

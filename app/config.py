@@ -112,7 +112,10 @@ class Settings(BaseSettings):
     def webhook_secrets(self) -> list[str]:
         """Secrets a webhook signature may be made with; in sandbox mode, one derived locally."""
         if self.META_APP_SECRET is not None:
-            return [self.META_APP_SECRET.get_secret_value()]
+            # Instagram-Login webhooks may be signed with the Instagram app's own secret
+            # (unconfirmed by Meta's docs): accept either.
+            extra = [] if self.INSTAGRAM_APP_SECRET is None else [self.INSTAGRAM_APP_SECRET]
+            return [s.get_secret_value() for s in (self.META_APP_SECRET, *extra)]
         from app.core.crypto import derive_key
 
         return [derive_key(self.secret_key, "sandbox-webhook").hex()]

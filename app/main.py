@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
+from app.accounts.oauth_router import router as connect_router
 from app.accounts.router import router as accounts_router
 from app.catalog.router import router as catalog_router
 from app.config import Settings
@@ -22,6 +23,7 @@ from app.meta.webhook import WebhookReceiver
 from app.meta.webhook import router as webhook_router
 from app.moderation.router import router as drafts_router
 from app.ops.router import router as ops_router
+from app.privacy.router import router as privacy_router
 from app.registry import build_worker
 from app.runtime import open_runtime
 from app.users.router import router as users_router
@@ -68,6 +70,8 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
         conversations_router,
         worker_router,
         users_router,
+        connect_router,
+        privacy_router,
     ):
         app.include_router(router)
     _add_error_handlers(app)

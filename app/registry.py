@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from app.accounts.tokens import TOKENS_JOB, TOKENS_JOB_EVERY_SECONDS, maintain_tokens
 from app.conversations.ingest import CONFIRM_SEND_JOB, DRAFT_JOB
 from app.conversations.jobs import process_inbox_event
+from app.conversations.profiles import PROFILE_JOB, fetch_profile
 from app.drafting.jobs import draft_reply
 from app.outbox.jobs import confirm_send, send_reply
 from app.outbox.service import SEND_JOB
+from app.privacy.jobs import RETENTION_EVERY_SECONDS, RETENTION_JOB, erase_meta_user, purge_expired
+from app.privacy.service import DELETION_JOB
 from app.runtime import Runtime
 from app.worker.runner import JobHandler, Worker
 
@@ -14,11 +18,18 @@ JOB_HANDLERS: dict[str, JobHandler] = {
     DRAFT_JOB: draft_reply,
     SEND_JOB: send_reply,
     CONFIRM_SEND_JOB: confirm_send,
+    PROFILE_JOB: fetch_profile,
+    TOKENS_JOB: maintain_tokens,
+    DELETION_JOB: erase_meta_user,
+    RETENTION_JOB: purge_expired,
 }
 
 
 # Jobs the worker runs on a schedule: kind -> seconds between runs.
-PERIODIC_JOBS: dict[str, float] = {}
+PERIODIC_JOBS: dict[str, float] = {
+    RETENTION_JOB: RETENTION_EVERY_SECONDS,
+    TOKENS_JOB: TOKENS_JOB_EVERY_SECONDS,
+}
 
 
 def build_worker(runtime: Runtime, *, concurrency: int | None = None) -> Worker:

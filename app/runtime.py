@@ -42,7 +42,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             http=http,
             graph=GraphClient(http, settings),
             drafter=create_drafter(settings, http),
-            cipher=TokenCipher(settings.secret_key),
+            cipher=TokenCipher(settings.secret_key, *settings.secret_key_fallbacks),
         )
     finally:
         await http.aclose()

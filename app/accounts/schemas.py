@@ -3,10 +3,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 Platform = Literal["instagram", "messenger"]
 GraphHost = Literal["facebook", "instagram"]
+
+
+def reconnect_path(connected_via: str, graph_host: str) -> str:
+    """Where the influencer starts the login that gives this account a new token."""
+    if connected_via == "instagram_login" or (
+        connected_via == "manual" and graph_host == "instagram"
+    ):
+        return "/oauth/instagram/start"
+    return "/oauth/meta/start"
 
 
 class AccountCreate(BaseModel):
@@ -60,3 +69,11 @@ class AccountOut(BaseModel):
     has_human_agent: bool
     token_expires_at: datetime | None
     created_at: datetime
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def reconnect_url(self) -> str | None:
+        """Set while the account cannot send: the login that restores it (a path)."""
+        if self.status in ("needs_reconnect", "disconnected"):
+            return reconnect_path(self.connected_via, self.graph_host)
+        return None

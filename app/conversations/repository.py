@@ -70,6 +70,19 @@ async def message_by_mid(session: AsyncSession, account_id: int, mid: str) -> Me
     )
 
 
+async def messages_quoting(session: AsyncSession, message: Message) -> list[Message]:
+    """Replies whose payload shows `message` (payload.reply_to.message_id)."""
+    quoted_id = Message.payload[("reply_to", "message_id")].as_integer()
+    rows = await session.scalars(
+        select(Message).where(
+            Message.conversation_id == message.conversation_id,
+            Message.id > message.id,
+            quoted_id == message.id,
+        )
+    )
+    return list(rows.all())
+
+
 async def mark_outbound_read(
     session: AsyncSession,
     conversation_id: int,

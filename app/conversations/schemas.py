@@ -18,6 +18,8 @@ class MessageOut(BaseModel):
     sent_at: datetime
     delivered_at: datetime | None
     read_at: datetime | None
+    edited_at: datetime | None = None
+    deleted_at: datetime | None = None  # the follower unsent it: text and attachments erased
 
 
 class ContactOut(BaseModel):
@@ -28,6 +30,10 @@ class ContactOut(BaseModel):
     external_id: str
     name: str | None
     username: str | None
+    # Meta's picture links expire within days; refetched with the profile.
+    profile_pic_url: str | None = None
+    profile_fetched_at: datetime | None = None
+    profile_error: str | None = None
     created_at: datetime
 
 
@@ -41,6 +47,9 @@ class ConversationOut(BaseModel):
     paused_until: datetime | None
     last_inbound_at: datetime | None
     last_outbound_at: datetime | None
+    # Another app or a person in Meta's inbox holds the thread: drafts wait for review.
+    thread_owner_app_id: str | None = None
+    handed_over_at: datetime | None = None
     created_at: datetime
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.core.db import insert_ignore
 from app.models import InboxEvent
@@ -30,3 +33,47 @@ async def insert_raw_events(
     ]
     statement = insert_ignore(connection, InboxEvent.__table__, ["body_sha256"])
     await connection.execute(statement, rows)
+
+
+_CONTENT_KEYS = ("text", "attachments", "quick_reply", "reply_to")
+
+
+def _scrub_item(item: Any, mid: str) -> bool:
+    """Removes the follower's content for `mid` from one messaging item; True if it did."""
+    if not isinstance(item, dict):
+        return False
+    changed = False
+    for key in ("message", "message_edit"):
+        part = item.get(key)
+        if isinstance(part, dict) and part.get("mid") == mid:
+            for content in _CONTENT_KEYS:
+                changed |= part.pop(content, None) is not None
+    value = item.get("value")  # dashboard-style changes[] wrap a messaging item
+    return _scrub_item(value, mid) or changed
+
+
+def scrub_body(body: str, mid: str) -> str | None:
+    """The body without the content of message `mid`, or None if it held none."""
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return None
+    changed = False
+    for entry in payload.get("entry", []) if isinstance(payload, dict) else []:
+        for key in ("messaging", "standby", "changes"):
+            for item in entry.get(key, []) if isinstance(entry, dict) else []:
+                changed |= _scrub_item(item, mid)
+    return json.dumps(payload, ensure_ascii=False) if changed else None
+
+
+async def scrub_message(session: AsyncSession, mid: str) -> int:
+    """A follower unsent a message: its text leaves the stored webhook bodies too. The
+    body's hash stays, so a redelivery is still recognised. Returns bodies changed."""
+    events = await session.scalars(select(InboxEvent).where(InboxEvent.body.contains(mid)))
+    changed = 0
+    for event in events:
+        scrubbed = scrub_body(event.body, mid)
+        if scrubbed is not None:
+            event.body = scrubbed
+            changed += 1
+    return changed

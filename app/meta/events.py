@@ -47,6 +47,7 @@ class MetaEvent:
     metadata: str | None = None  # on echoes: the metadata string we attached when sending
     reply_to_mid: str | None = None
     reply_to_story_id: str | None = None
+    reply_to_story_url: str | None = None  # an expiring CDN link: kept, never downloaded
     quick_reply_payload: str | None = None
     postback_payload: str | None = None
     reaction: str | None = None  # the reaction name (love, like...) or emoji
@@ -263,6 +264,7 @@ def _message(base: MetaEvent, value: Any, *, recipient_id: str | None) -> MetaEv
         quick_reply_payload=_text(_dict(message.get("quick_reply")).get("payload")),
         reply_to_mid=_id(reply_to.get("mid")),
         reply_to_story_id=_id(_dict(reply_to.get("story")).get("id")),
+        reply_to_story_url=_first_str(_dict(reply_to.get("story")).get("url")),
     )
     has_content = event.text or event.attachments or event.quick_reply_payload
     if has_content or event.reply_to_mid or event.reply_to_story_id:

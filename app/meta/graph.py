@@ -1,4 +1,4 @@
-"""The Graph API client: the one place that calls Meta's Send API.
+"""The Graph API client: the one place that calls Meta's Send API and user profile API.
 
 Built once per process with the shared `httpx.AsyncClient` and the settings, then handed
 to whoever sends. Every failure is a `GraphError` subclass (see `app.meta.errors`), never
@@ -33,7 +33,8 @@ class SendTarget:
     `graph_host` "facebook": Messenger and Instagram via Facebook Login (Page token,
     `META_GRAPH_URL`); "instagram": Instagram API with Instagram Login (IG user token,
     `INSTAGRAM_GRAPH_URL`). `sender_id` is the Page id or the Instagram account id.
-    `app_secret`, when given, adds `appsecret_proof` to every call.
+    `app_secret`, when given, adds `appsecret_proof` to every call. Reads (the user
+    profile API) use the same host and credentials; they ignore `sender_id`.
     """
 
     graph_host: GraphHost
@@ -49,6 +50,22 @@ class SentMessage:
     message_id: str
     recipient_id: str
     usage: Usage = field(default_factory=Usage)
+
+
+@dataclass(frozen=True, slots=True)
+class UserProfile:
+    """A follower's profile as Meta shows it to the account; any field may be missing."""
+
+    name: str | None
+    username: str | None  # Instagram only
+    profile_pic_url: str | None  # expires within days: refetch, never keep for long
+    usage: Usage = field(default_factory=Usage)
+
+
+_PROFILE_FIELDS = {
+    "messenger": "first_name,last_name,profile_pic",
+    "instagram": "name,username,profile_pic",
+}
 
 
 class GraphClient:
@@ -99,6 +116,45 @@ class GraphClient:
         recipient = answered_recipient if isinstance(answered_recipient, str) else recipient_id
         return SentMessage(message_id=message_id, recipient_id=recipient, usage=usage)
 
+    async def get_user_profile(
+        self, target: SendTarget, user_id: str, *, platform: Literal["instagram", "messenger"]
+    ) -> UserProfile:
+        """Read a follower's public profile (`GET /{PSID|IGSID}?fields=...`).
+
+        Messenger asks for first_name, last_name and profile_pic (Page token); Instagram
+        for name, username and profile_pic, on graph.instagram.com with an Instagram-Login
+        token or on graph.facebook.com with the Page token (`target.graph_host`). Meta
+        answers only once the person has messaged the account: otherwise code 230 ("User
+        consent is required"); phone-number Messenger accounts answer 2018218. Every field
+        may be missing; picture URLs expire within days. Raises `GraphError` subclasses.
+        """
+        if not user_id:
+            raise ValueError("user_id is required")
+        fields = _PROFILE_FIELDS[platform]
+        data, usage = await self._get(target, quote(user_id, safe=""), {"fields": fields})
+        first, last = _field(data, "first_name"), _field(data, "last_name")
+        joined = " ".join(part for part in (first, last) if part) or None
+        return UserProfile(
+            name=_field(data, "name") or joined,
+            username=_field(data, "username"),
+            profile_pic_url=_field(data, "profile_pic"),
+            usage=usage,
+        )
+
+    async def _get(
+        self, target: SendTarget, path: str, query: dict[str, str]
+    ) -> tuple[dict[str, Any], Usage]:
+        """GET `{host}/{version}/{path}`; the decoded JSON answer and its usage."""
+        if not target.access_token:
+            raise ValueError("a Graph call needs an access_token")
+        url = f"{self._base_urls[target.graph_host]}/{self._version}/{path}"
+        params, headers = _auth(target)
+        try:
+            response = await self._http.get(url, params={**query, **params}, headers=headers)
+        except httpx.RequestError as exc:
+            raise error_from_transport(exc) from exc
+        return _decode(response)
+
     async def _post(
         self, target: SendTarget, path: str, body: dict[str, Any]
     ) -> tuple[dict[str, Any], Usage]:
@@ -111,17 +167,20 @@ class GraphClient:
             response = await self._http.post(url, params=params, headers=headers, json=body)
         except httpx.RequestError as exc:
             raise error_from_transport(exc) from exc
-        data = _json_object(response)
-        if response.is_error or (data is not None and "error" in data):
-            raise error_from_response(response)
-        usage = parse_usage(response.headers)
-        if data is None:
-            raise GraphError(
-                "Graph API answered a non-JSON body",
-                http_status=response.status_code,
-                usage=usage,
-            )
-        return data, usage
+        return _decode(response)
+
+
+def _decode(response: httpx.Response) -> tuple[dict[str, Any], Usage]:
+    """The JSON object of a successful answer and its usage; a `GraphError` otherwise."""
+    data = _json_object(response)
+    if response.is_error or (data is not None and "error" in data):
+        raise error_from_response(response)
+    usage = parse_usage(response.headers)
+    if data is None:
+        raise GraphError(
+            "Graph API answered a non-JSON body", http_status=response.status_code, usage=usage
+        )
+    return data, usage
 
 
 def _check_send_arguments(
@@ -158,6 +217,11 @@ def _auth(target: SendTarget) -> tuple[dict[str, str], dict[str, str]]:
 def appsecret_proof(access_token: str, app_secret: str) -> str:
     """HMAC-SHA256 of the token keyed with the app secret, hex: Meta's `appsecret_proof`."""
     return hmac.new(app_secret.encode(), access_token.encode(), hashlib.sha256).hexdigest()
+
+
+def _field(data: dict[str, Any], name: str) -> str | None:
+    value = data.get(name)
+    return value if isinstance(value, str) and value.strip() else None
 
 
 def _json_object(response: httpx.Response) -> dict[str, Any] | None:

@@ -8,11 +8,21 @@
     graph.outside_window("instagram"); graph.throttle(regain_minutes=5); graph.timeout()
     graph.report_usage(business_percent=95)            # usage headers on later answers
 
+    graph.profiles["IGSID-1"] = {"name": "Mia", "username": "mia"}   # what a lookup returns
+    graph.profile_calls   # every user profile lookup (RecordedLookup)
+    graph.profile_consent_missing(); graph.profile_phone_number_account()
+    graph.profile_token_invalid(); graph.profile_server_error(); graph.profile_timeout()
+
 It answers `POST {url}/{version}/{sender_id}/messages` as Meta documents it:
 `{"recipient_id", "message_id"}` with a fresh mid per send, or `{"error": {...}}` with
 Meta's codes. Planned failures are used up in order, one per call, before sends succeed
 again. Requests Meta would reject anyway get Meta's answer: no token → 190, no recipient
 or text → 100, text over the platform limit → 100, another Graph version → 2500.
+
+It also answers the user profile API, `GET {url}/{version}/{PSID|IGSID}?fields=...` (only
+requests asking for `profile_pic` are routed here): the requested fields of the profile
+set in `profiles` (or one made up from the id), or Meta's error from its own failure
+queue, so planned send failures and planned profile failures never consume each other.
 """
 
 from __future__ import annotations
@@ -52,6 +62,18 @@ class RecordedSend:
 
 
 @dataclass(frozen=True)
+class RecordedLookup:
+    """One request to the user profile API as the fake saw it."""
+
+    host: Host
+    version: str
+    user_id: str
+    fields: tuple[str, ...]
+    access_token: str | None
+    status: int | None = None  # None: the call timed out
+
+
+@dataclass(frozen=True)
 class PlannedFailure:
     """What the fake answers instead of a success: a Meta error, or a timeout."""
 
@@ -78,6 +100,9 @@ class FakeGraphAPI:
         self.usage_headers: dict[str, str] = {}
         self._failures: deque[PlannedFailure] = deque()
         self._mids = itertools.count(1)
+        self.profiles: dict[str, dict[str, Any]] = {}
+        self.profile_calls: list[RecordedLookup] = []
+        self._profile_failures: deque[PlannedFailure] = deque()
         hosts: tuple[tuple[Host, str], ...] = (
             ("facebook", facebook_url),
             ("instagram", instagram_url),
@@ -85,6 +110,10 @@ class FakeGraphAPI:
         for host, base in hosts:
             pattern = rf"^{re.escape(base.rstrip('/'))}/[^/?]+/[^/?]+/messages(?:\?.*)?$"
             router.post(url__regex=pattern).mock(side_effect=self._handler(host))
+            lookup = (
+                rf"^{re.escape(base.rstrip('/'))}/[^/?]+/[^/?]+\?(?:.*&)?fields=[^&]*profile_pic"
+            )
+            router.get(url__regex=lookup).mock(side_effect=self._lookup_handler(host))
 
     # --- failure modes -------------------------------------------------------------------
 
@@ -197,12 +226,63 @@ class FakeGraphAPI:
             usage = {"call_count": app_percent, "total_cputime": 0, "total_time": 0}
             self.usage_headers["X-App-Usage"] = json.dumps(usage)
 
+    # --- user profile API failure modes ----------------------------------------------------
+
+    def fail_profile_next(
+        self,
+        *,
+        status: int = 400,
+        code: int | None = 100,
+        subcode: int | None = None,
+        message: str = "(#100) Invalid parameter",
+        times: int = 1,
+    ) -> None:
+        """The next `times` profile lookups answer HTTP `status` with Meta's error body."""
+        error: dict[str, Any] = {"message": message, "type": "OAuthException", "code": code}
+        if subcode is not None:
+            error["error_subcode"] = subcode
+        error["fbtrace_id"] = "FakeProfileTrace"
+        self._profile_failures.extend([PlannedFailure(status=status, error=error)] * times)
+
+    def profile_consent_missing(self, *, times: int = 1) -> None:
+        """The person never messaged the account (e.g. only commented): code 230."""
+        self.fail_profile_next(
+            code=230, message="User consent is required to access user profile", times=times
+        )
+
+    def profile_phone_number_account(self, *, times: int = 1) -> None:
+        """Messenger accounts registered with a phone number have no profile: 2018218."""
+        self.fail_profile_next(
+            code=100, subcode=2018218, message="No profile available for this user.", times=times
+        )
+
+    def profile_token_invalid(self, *, times: int = 1) -> None:
+        self.fail_profile_next(
+            code=190,
+            subcode=460,
+            message="Error validating access token: The session has been invalidated.",
+            times=times,
+        )
+
+    def profile_server_error(self, *, times: int = 1) -> None:
+        self.fail_profile_next(
+            status=500,
+            code=2,
+            message="An unexpected error has occurred. Please retry your request later.",
+            times=times,
+        )
+
+    def profile_timeout(self, *, times: int = 1) -> None:
+        self._profile_failures.extend([PlannedFailure(timeout=True)] * times)
+
     def reset(self) -> None:
         """Forget planned failures, usage headers and recorded calls."""
         self._failures.clear()
         self.usage_headers = {}
         self.sent.clear()
         self.calls.clear()
+        self._profile_failures.clear()
+        self.profile_calls.clear()
 
     # --- request handling ----------------------------------------------------------------
 
@@ -231,6 +311,47 @@ class FakeGraphAPI:
         self.sent.append(accepted)
         body = {"recipient_id": send.recipient_id, "message_id": mid}
         return httpx.Response(200, json=body, headers=self.usage_headers)
+
+    def _lookup_handler(self, host: Host) -> Any:
+        def handle(request: httpx.Request) -> httpx.Response:
+            return self._answer_lookup(host, request)
+
+        return handle
+
+    def _answer_lookup(self, host: Host, request: httpx.Request) -> httpx.Response:
+        segments = request.url.path.strip("/").split("/")
+        token = request.url.params.get("access_token")
+        authorization = request.headers.get("authorization", "")
+        if authorization.startswith("Bearer "):
+            token = authorization.removeprefix("Bearer ")
+        fields = tuple(request.url.params.get("fields", "").split(","))
+        lookup = RecordedLookup(host, segments[-2], segments[-1], fields, token)
+        if self._profile_failures:
+            failure = self._profile_failures.popleft()
+            if failure.timeout:
+                self.profile_calls.append(lookup)
+                raise httpx.ReadTimeout("timed out", request=request)
+            self.profile_calls.append(replace(lookup, status=failure.status))
+            return self._error_response(failure.status, failure.error, {})
+        if not token:
+            self.profile_calls.append(replace(lookup, status=400))
+            return self._error_response(400, _error(190, "Invalid OAuth access token"), {})
+        self.profile_calls.append(replace(lookup, status=200))
+        profile = {"id": lookup.user_id, **self._profile(lookup.user_id)}
+        body = {key: profile[key] for key in ("id", *fields) if key in profile}
+        return httpx.Response(200, json=body, headers=self.usage_headers)
+
+    def _profile(self, user_id: str) -> dict[str, Any]:
+        """The profile set for `user_id`, or one made up from it (both platforms' fields)."""
+        if user_id in self.profiles:
+            return self.profiles[user_id]
+        return {
+            "name": f"Follower {user_id}",
+            "first_name": "Follower",
+            "last_name": user_id,
+            "username": f"user_{user_id.lower()}",
+            "profile_pic": f"https://scontent.fake.test/{user_id}.jpg?oe=expiring",
+        }
 
     def _reject(self, send: RecordedSend) -> dict[str, Any] | None:
         """Meta's answer to a request it would refuse whatever the failure mode."""

@@ -34,3 +34,37 @@ async def test_store_fails_loudly_when_not_running(engine: AsyncEngine) -> None:
     writer = InboxWriter(engine)
     with pytest.raises(RuntimeError, match="not running"):
         await writer.store("{}")
+
+
+def test_scrub_body_removes_only_that_messages_content() -> None:
+    import json
+
+    from app.inbox.repository import scrub_body
+
+    body = json.dumps(
+        {
+            "object": "instagram",
+            "entry": [
+                {
+                    "id": "1",
+                    "messaging": [
+                        {
+                            "sender": {"id": "2"},
+                            "message": {"mid": "m1", "text": "secret", "attachments": [{}]},
+                        },
+                        {"sender": {"id": "3"}, "message": {"mid": "m2", "text": "keep me"}},
+                        {
+                            "sender": {"id": "2"},
+                            "message_edit": {"mid": "m1", "text": "secret v2", "num_edit": 1},
+                        },
+                    ],
+                }
+            ],
+        }
+    )
+    scrubbed = scrub_body(body, "m1")
+    assert scrubbed is not None
+    assert "secret" not in scrubbed
+    assert "keep me" in scrubbed
+    assert scrub_body(scrubbed, "m1") is None
+    assert scrub_body("not json", "m1") is None

@@ -286,6 +286,7 @@ def test_instagram_story_reply() -> None:
         "love this",
         "18000000000000000",
     )
+    assert event.reply_to_story_url == "https://cdn/story"
 
 
 def test_instagram_reply_to_message() -> None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.db import create_engine, create_sessionmaker, unit_of_work
 from app.models import InboxEvent
-from tests.harness import VERIFY_TOKEN, Harness, sign, text_event
+from tests.harness import VERIFY_TOKEN, Harness, make_settings, running_app, sign, text_event
 
 
 async def _count_events(database_url: str) -> int:
@@ -117,3 +118,15 @@ async def test_event_for_an_unknown_account_is_processed_without_reply(harness: 
         assert event is not None
         assert event.status == "done"
     assert harness.graph.sent == []
+
+
+async def test_instagram_app_secret_is_accepted_too(database_url: str, tmp_path: Path) -> None:
+    settings = make_settings(database_url, str(tmp_path), INSTAGRAM_APP_SECRET="ig-app-secret")
+    async with running_app(settings) as harness:
+        for secret in ("ig-app-secret", "test-app-secret"):
+            response = await harness.post_webhook(
+                text_event("1784", "IGSID", secret), secret=secret
+            )
+            assert response.status_code == 200
+        wrong = await harness.post_webhook(text_event("1784", "IGSID", "x"), secret="other")
+        assert wrong.status_code == 401

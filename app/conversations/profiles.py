@@ -1,0 +1,142 @@
+"""The follower's name, username and picture, read from Meta's user profile API.
+
+A separate job, enqueued when a contact first writes and again when the profile is a week
+old, so a slow or failing profile call never holds up a reply. Failures are recorded on
+the contact (`profile_error`) and retried rarely: consent missing, a phone-number account
+or a dead token do not change by asking again a minute later.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.config import Settings
+from app.core.clock import utc_now
+from app.core.db import unit_of_work
+from app.meta import errors as graph_errors
+from app.meta.graph import SendTarget, UserProfile
+from app.models import Account, Contact, Job
+from app.runtime import Runtime
+from app.worker.queue import enqueue
+from app.worker.runner import RetryLater
+
+log = structlog.get_logger("app.conversations")
+
+PROFILE_JOB = "fetch_profile"
+PROFILE_MAX_AGE = timedelta(days=7)
+# After a failure: consent may come with the follower's next message, but not every minute.
+PROFILE_RETRY_AFTER_ERROR = timedelta(days=1)
+PROFILE_JOB_ATTEMPTS = 3
+# The reply goes first: by then its draft (after the debounce) and usually its send are
+# done, so the profile call takes neither a worker slot nor Graph budget from them.
+PROFILE_DELAY = timedelta(seconds=10)
+_PHONE_NUMBER_ACCOUNT = 2018218
+_CONSENT_MISSING = 230
+
+
+def profile_due(contact: Contact, now: datetime) -> bool:
+    """`profile_fetched_at` is the last time we asked Meta, whether it answered or not."""
+    if contact.profile_fetched_at is None:
+        return True
+    wait = PROFILE_RETRY_AFTER_ERROR if contact.profile_error else PROFILE_MAX_AGE
+    return now - contact.profile_fetched_at >= wait
+
+
+async def refresh_profile_if_due(
+    session: AsyncSession, settings: Settings, *, account: Account, contact: Contact
+) -> None:
+    """Queues the profile job in the caller's transaction (at most one waiting per contact)."""
+    if settings.sandbox or not profile_due(contact, utc_now()):
+        return  # sandbox mode talks to no Meta API
+    await enqueue(
+        session,
+        PROFILE_JOB,
+        {"contact_id": contact.id},
+        run_at=utc_now() + timedelta(seconds=settings.REPLY_DEBOUNCE_SECONDS) + PROFILE_DELAY,
+        dedupe_key=f"profile:{contact.id}",
+        account_id=account.id,
+        max_attempts=PROFILE_JOB_ATTEMPTS,
+    )
+
+
+async def fetch_profile(runtime: Runtime, job: Job) -> None:
+    contact_id = int(job.payload["contact_id"])
+    async with unit_of_work(runtime.sessionmaker) as session:
+        contact = await session.get(Contact, contact_id)
+        if contact is None or not profile_due(contact, utc_now()):
+            return  # erased meanwhile, or another run fetched it
+        account = await session.get(Account, contact.account_id)
+        assert account is not None
+    profile: UserProfile | None = None
+    try:
+        profile = await _read_profile(runtime, account, contact)
+        error = None
+    except graph_errors.GraphRetryLater as exc:
+        if job.attempts < job.max_attempts:
+            raise RetryLater(f"profile: {exc}", retry_after=exc.retry_after_seconds) from exc
+        error = describe_error(exc)
+    except (graph_errors.GraphError, ValueError) as exc:
+        error = describe_error(exc)
+    async with unit_of_work(runtime.sessionmaker) as session:
+        await _save(session, contact_id, profile, error)
+
+
+async def _read_profile(runtime: Runtime, account: Account, contact: Contact) -> UserProfile:
+    if account.access_token_encrypted is None:
+        raise ValueError("account has no access token")
+    secret = runtime.settings.META_APP_SECRET
+    target = SendTarget(
+        graph_host="instagram" if account.graph_host == "instagram" else "facebook",
+        sender_id=account.page_id or account.external_id,
+        access_token=runtime.cipher.decrypt(account.access_token_encrypted),
+        app_secret=None if secret is None else secret.get_secret_value(),
+    )
+    return await runtime.graph.get_user_profile(
+        target,
+        contact.external_id,
+        platform="instagram" if account.platform == "instagram" else "messenger",
+    )
+
+
+async def _save(
+    session: AsyncSession, contact_id: int, profile: UserProfile | None, error: str | None
+) -> None:
+    contact = await session.get(Contact, contact_id)
+    if contact is None:
+        return
+    contact.profile_fetched_at = utc_now()
+    contact.profile_error = error
+    # Picture URLs expire within days: a failed refresh drops the old one rather than
+    # keep showing a link that no longer works. Name and username stay.
+    contact.profile_pic_url = None if profile is None else profile.profile_pic_url
+    if profile is not None:
+        contact.name = profile.name or contact.name
+        contact.username = profile.username or contact.username
+        log.info("profile.fetched", contact_id=contact_id)
+    else:
+        log.info("profile.unavailable", contact_id=contact_id, error=error)
+
+
+def describe_error(exc: Exception) -> str:
+    """What `profile_error` says: a short reason first, then Meta's message (≤ 200 chars)."""
+    if not isinstance(exc, graph_errors.GraphError):
+        reason = "not_requested"
+    elif _PHONE_NUMBER_ACCOUNT in (exc.code, exc.subcode):
+        reason = "phone_number_account"
+    elif exc.code == _CONSENT_MISSING or "consent" in exc.message.lower():
+        reason = "consent_missing"
+    elif isinstance(exc, graph_errors.GraphTokenInvalid):
+        reason = "token_invalid"
+    elif isinstance(exc, graph_errors.GraphRecipientUnavailable):
+        reason = "user_unavailable"
+    elif isinstance(exc, graph_errors.GraphPermissionMissing):
+        reason = "permission_missing"
+    elif isinstance(exc, graph_errors.GraphRetryLater):
+        reason = "temporarily_unavailable"
+    else:
+        reason = "failed"
+    message = exc.message if isinstance(exc, graph_errors.GraphError) else str(exc)
+    return f"{reason}: {message}"[:200]

@@ -1,0 +1,105 @@
+"""Scheduling, superseding and withdrawing the replies a conversation is waiting for."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.config import Settings
+from app.core.clock import utc_now
+from app.models import Account, Conversation, Draft, Message, OutboundMessage
+from app.policy.schemas import Policy
+from app.worker.queue import enqueue
+
+DRAFT_JOB = "draft_reply"
+
+
+async def schedule_reply(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    account: Account,
+    conversation: Conversation,
+    standby: bool,
+    supersede_reason: str | None = "newer follower message",
+) -> None:
+    """Queues the (debounced) draft job; the drafter decides whether anything is unanswered."""
+    if Policy.of(account.policy).mode == "off":
+        return
+    if supersede_reason is not None:
+        # A newer follower message makes any waiting draft for this conversation stale.
+        await supersede_pending_drafts(session, conversation.id, reason=supersede_reason)
+    await enqueue(
+        session,
+        DRAFT_JOB,
+        {"conversation_id": conversation.id, "standby": standby},
+        run_at=utc_now() + timedelta(seconds=settings.REPLY_DEBOUNCE_SECONDS),
+        dedupe_key=f"draft:{conversation.id}",
+        account_id=account.id,
+        max_attempts=settings.JOB_MAX_ATTEMPTS,
+    )
+
+
+async def supersede_pending_drafts(
+    session: AsyncSession, conversation_id: int, *, reason: str
+) -> None:
+    await session.execute(
+        update(Draft)
+        .where(Draft.conversation_id == conversation_id, Draft.status == "pending")
+        .values(status="superseded", reject_reason=reason, updated_at=utc_now())
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def withdraw_replies(
+    session: AsyncSession,
+    conversation_id: int,
+    *,
+    reason: str,
+    error_code: str,
+    since_message: Message | None = None,
+    pending: bool = True,
+) -> int:
+    """Stops replies that are not out yet; returns how many drafts were withdrawn.
+
+    Concerns the drafts written after `since_message` arrived (all, without it): pending
+    ones are superseded with `reason`; automatic replies still queued in the outbox are
+    marked failed with `error_code`, which the send job respects. A moderator's approved
+    reply and a send already under way are left alone. A superseded draft no longer counts
+    as the answer to its message, so the drafter may draft for that message afresh.
+    """
+    statement = select(Draft).where(
+        Draft.conversation_id == conversation_id,
+        Draft.status.in_(("pending", "approved") if pending else ("approved",)),
+        Draft.decided_by_user_id.is_(None),
+    )
+    if since_message is not None:
+        statement = statement.where(Draft.reply_to_message_id >= since_message.id)
+    withdrawn = 0
+    for draft in (await session.scalars(statement)).all():
+        if draft.status == "approved" and not await _stop_queued_send(
+            session, draft, reason=reason, error_code=error_code
+        ):
+            continue
+        draft.status, draft.reject_reason = "superseded", reason
+        withdrawn += 1
+    return withdrawn
+
+
+async def _stop_queued_send(
+    session: AsyncSession, draft: Draft, *, reason: str, error_code: str
+) -> bool:
+    # Conditional on `queued`: if the send job has moved it to `sending`, it is too late.
+    result = await session.execute(
+        update(OutboundMessage)
+        .where(
+            OutboundMessage.draft_id == draft.id,
+            OutboundMessage.status == "queued",
+            OutboundMessage.sent_by_user_id.is_(None),
+        )
+        .values(status="failed", error_code=error_code, last_error=reason, updated_at=utc_now())
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
