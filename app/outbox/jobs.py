@@ -265,6 +265,19 @@ async def pause_account_sends(session: AsyncSession, account_id: int, *, until: 
     )
 
 
+async def _stop_account(
+    session: AsyncSession, account_id: int, exc: graph_errors.GraphError, detail: str
+) -> None:
+    """A permission Meta withdrew (200-299) needs the influencer to reconnect; a policy block
+    or a restricted Page (368, 10) needs a person to look: pause the account's automation."""
+    stored = await session.get(Account, account_id)
+    assert stored is not None
+    if exc.code is not None and 200 <= exc.code <= 299:
+        stored.status, stored.status_reason = "needs_reconnect", detail
+    else:
+        stored.is_paused, stored.status_reason = True, detail
+
+
 async def _fail_send(runtime: Runtime, outbound: OutboundMessage, code: str, error: str) -> None:
     async with unit_of_work(runtime.sessionmaker) as session:
         row = await session.get(OutboundMessage, outbound.id, with_for_update=True)
@@ -312,6 +325,9 @@ async def _handle_graph_error(
             await _settle(session, row, "failed", "token_invalid", detail)
         elif isinstance(exc, graph_errors.GraphRecipientUnavailable):
             await _settle(session, row, "failed", "recipient_unavailable", detail)
+        elif isinstance(exc, graph_errors.GraphPermissionMissing):
+            await _stop_account(session, account.id, exc, detail)
+            await _settle(session, row, "failed", "permission_missing", detail)
         else:
             await _settle(session, row, "failed", type(exc).__name__, detail)
     if isinstance(exc, graph_errors.GraphThrottled):

@@ -291,3 +291,23 @@ async def test_human_agent_tag_only_for_a_person_and_only_with_the_feature(
     await harness.run_worker()
     [sent] = harness.graph.sent
     assert (sent.messaging_type, sent.tag) == ("MESSAGE_TAG", "HUMAN_AGENT")
+
+
+async def test_permission_errors_stop_the_account(harness: Harness) -> None:
+    account = await _autopilot_account(harness)
+    harness.graph.permission_missing(code=200)
+    await harness.post_webhook(text_event(IG_ID, "IGSID-P1", "Vitamin C Serum code?"))
+    await harness.run_worker()
+    state = (await harness.api("GET", f"/api/v1/accounts/{account['id']}")).json()
+    assert state["status"] == "needs_reconnect"
+
+    other = await harness.create_account(external_id="17841400000000003", name="Blocked")
+    await harness.set_policy(other["id"], mode="autopilot", min_confidence=0.6)
+    await harness.add_serum(other["id"])
+    harness.graph.permission_missing(code=368)
+    await harness.post_webhook(text_event("17841400000000003", "IGSID-P2", "Vitamin C Serum code?"))
+    await harness.run_worker()
+    state = (await harness.api("GET", f"/api/v1/accounts/{other['id']}")).json()
+    assert (state["status"], state["paused"]) == ("active", True)
+    assert state["status_reason"]
+    assert harness.graph.sent == []
