@@ -60,7 +60,7 @@ class Settings(BaseSettings):
     WEBHOOK_MAX_BODY_BYTES: int = 1024 * 1024
     # Items in flight per worker process; drafting waits on the LLM, so this is I/O-bound.
     WORKER_CONCURRENCY: int = Field(default=16, ge=1, le=512)
-    WORKER_POLL_SECONDS: float = Field(default=0.5, gt=0)
+    WORKER_POLL_SECONDS: float = Field(default=0.2, gt=0)
     WORKER_LEASE_SECONDS: float = Field(default=60.0, gt=0)
     JOB_MAX_ATTEMPTS: int = Field(default=8, ge=1)
     JOB_BACKOFF_BASE_SECONDS: float = Field(default=2.0, ge=0)

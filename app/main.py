@@ -37,14 +37,16 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_runtime(settings) as runtime:
-            writer = InboxWriter(runtime.engine)
+            # An in-process worker hears of new webhooks at once instead of at its next poll.
+            worker = build_worker(runtime) if run_worker else None
+            writer = InboxWriter(runtime.engine, on_stored=None if worker is None else worker.wake)
             await writer.start()
             app.state.runtime = runtime
             app.state.inbox_writer = writer
             stop = asyncio.Event()
             worker_task = None
-            if run_worker:
-                worker_task = asyncio.create_task(build_worker(runtime).run_forever(stop))
+            if worker is not None:
+                worker_task = asyncio.create_task(worker.run_forever(stop))
             try:
                 yield
             finally:

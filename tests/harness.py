@@ -19,10 +19,12 @@ import httpx
 import respx
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
+from sqlalchemy import text
 
 from app.config import Settings
-from app.core.db import unit_of_work
+from app.core.db import create_engine, unit_of_work
 from app.main import create_app
+from app.models import Base
 from app.registry import build_worker
 from app.runtime import Runtime
 from app.users import service as users
@@ -225,3 +227,14 @@ async def running_app(settings: Settings) -> AsyncIterator[Harness]:
                 transport=transport, base_url="http://testserver"
             ) as client:
                 yield Harness(app=app, client=client, graph=graph, router=router, token=token)
+
+
+async def truncate_all(url: str) -> None:
+    """Empties every table (PostgreSQL tests share one database per test process)."""
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+            await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    finally:
+        await engine.dispose()

@@ -13,15 +13,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import structlog
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.clock import utc_now
 from app.inbox.repository import insert_raw_events
 
 log = structlog.get_logger("app.inbox")
+
+# PostgreSQL notification channel announcing new webhook bodies to worker processes.
+INBOX_CHANNEL = "inboxpilot_inbox"
 
 
 @dataclass(slots=True)
@@ -39,8 +44,10 @@ class InboxWriter:
         flushers: int | None = None,
         max_batch: int = 200,
         max_wait_seconds: float = 0.002,
+        on_stored: Callable[[], None] | None = None,
     ) -> None:
         self._engine = engine
+        self._on_stored = on_stored
         sqlite = engine.dialect.name == "sqlite"
         self._flushers = flushers or (1 if sqlite else 3)
         self._max_batch = max_batch
@@ -98,6 +105,9 @@ class InboxWriter:
                 await insert_raw_events(
                     connection, [(p.body, p.sha256) for p in batch], received_at=utc_now()
                 )
+                if self._engine.dialect.name == "postgresql":
+                    # Delivered on commit: worker processes listening wake at once.
+                    await connection.execute(text(f"NOTIFY {INBOX_CHANNEL}"))
         except Exception as exc:
             log.exception("inbox.store_failed", batch_size=len(batch))
             for pending in batch:
@@ -107,3 +117,5 @@ class InboxWriter:
         for pending in batch:
             if not pending.done.done():
                 pending.done.set_result(None)
+        if self._on_stored is not None:
+            self._on_stored()

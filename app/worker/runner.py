@@ -8,10 +8,11 @@ died after the handler's writes but before `complete` runs again and finds its w
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +20,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import unit_of_work
+from app.inbox.writer import INBOX_CHANNEL
 from app.models import InboxEvent, Job
 from app.runtime import Runtime
 from app.worker import queue
@@ -70,6 +72,7 @@ class Worker:
         self._done: list[Job | InboxEvent] = []
         self._held: dict[asyncio.Task[None], Job | InboxEvent] = {}
         self._next_renewal = 0.0
+        self._wakeup = asyncio.Event()
         self._next_schedule_check = 0.0
         self.event_handler = event_handler
         self.concurrency = concurrency or runtime.settings.WORKER_CONCURRENCY
@@ -108,6 +111,33 @@ class Worker:
         """Keeps up to `concurrency` items in flight, claiming more as slots free up, so a
         slow LLM call never holds back sends. On stop, finishes what it holds."""
         log.info("worker.started", worker_id=self.worker_id, concurrency=self.concurrency)
+        async with self._listening():
+            await self._loop(stop)
+        log.info("worker.stopped", worker_id=self.worker_id)
+
+    @contextlib.asynccontextmanager
+    async def _listening(self) -> AsyncIterator[None]:
+        """On PostgreSQL (asyncpg), wakes on the webhook writer's NOTIFY; polling stays the
+        fallback, so a lost listening connection only costs latency."""
+        engine = self.runtime.engine
+        if engine.dialect.name != "postgresql" or engine.dialect.driver != "asyncpg":
+            yield
+            return
+        try:
+            connection = await engine.connect()
+            raw: Any = (await connection.get_raw_connection()).driver_connection
+            await raw.add_listener(INBOX_CHANNEL, lambda *_args: self.wake())
+        except Exception:
+            log.warning("worker.listen_failed")
+            yield
+            return
+        try:
+            yield
+        finally:
+            with contextlib.suppress(Exception):
+                await connection.close()
+
+    async def _loop(self, stop: asyncio.Event) -> None:
         running: set[asyncio.Task[None]] = set()
         while not stop.is_set():
             claimed = 0
@@ -123,7 +153,6 @@ class Worker:
             await asyncio.wait(running)
         async with unit_of_work(self.runtime.sessionmaker) as session:
             await self._flush_done(session)
-        log.info("worker.stopped", worker_id=self.worker_id)
 
     async def _fill(self, running: set[asyncio.Task[None]]) -> int:
         free = self.concurrency - len(running)
@@ -171,17 +200,24 @@ class Worker:
                     session, InboxEvent, event_ids, worker_id=self.worker_id, lease_seconds=lease
                 )
 
+    def wake(self) -> None:
+        """New work was stored in this process: look now instead of at the next poll."""
+        self._wakeup.set()
+
     async def _wait(self, running: set[asyncio.Task[None]], stop: asyncio.Event) -> None:
-        """Until an item finishes (a slot is free), the poll interval passes, or stop."""
-        stopper = asyncio.create_task(stop.wait())
+        """Until an item finishes (a slot is free), new work is announced, the poll
+        interval passes, or stop."""
+        self._wakeup.clear()
+        waiters = [asyncio.create_task(stop.wait()), asyncio.create_task(self._wakeup.wait())]
         try:
             await asyncio.wait(
-                [*running, stopper],
+                [*running, *waiters],
                 timeout=self.runtime.settings.WORKER_POLL_SECONDS,
                 return_when=asyncio.FIRST_COMPLETED,
             )
         finally:
-            stopper.cancel()
+            for waiter in waiters:
+                waiter.cancel()
 
     async def schedule_periodic(self, *, force: bool = False) -> None:
         """Makes sure each periodic job has its next run waiting (checked every 30 s)."""

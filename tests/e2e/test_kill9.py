@@ -15,12 +15,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
-from app.core.db import create_engine, unit_of_work
-from app.models import Base, InboxEvent, Job, OutboundMessage
+from app.core.db import unit_of_work
+from app.models import InboxEvent, Job, OutboundMessage
 from tests.fakes.send_api_server import SendApiServer
-from tests.harness import Harness, make_settings, running_app, text_event
+from tests.harness import Harness, make_settings, running_app, text_event, truncate_all
 
 ROOT = Path(__file__).resolve().parents[2]
 IG_ID = "17841400000000099"
@@ -44,11 +44,7 @@ async def pg_harness(
     )
     async with running_app(settings) as harness:
         yield harness
-    engine = create_engine(postgres_url)
-    async with engine.begin() as conn:
-        tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-        await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    await engine.dispose()
+    await truncate_all(postgres_url)
 
 
 def _start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from pathlib import Path
 
 import time_machine
 from sqlalchemy import select
@@ -15,7 +16,7 @@ from app.models import Job
 from app.runtime import Runtime
 from app.worker import queue
 from app.worker.runner import PermanentFailure, RetryLater, Worker
-from tests.harness import Harness
+from tests.harness import Harness, make_settings, running_app, truncate_all
 
 
 async def _enqueue(
@@ -223,3 +224,45 @@ async def test_a_slow_job_does_not_hold_back_the_others(harness: Harness) -> Non
     release.set()
     await asyncio.wait_for(loop_task, 10)
     assert "slow" in done  # a stopping worker finishes what it holds
+
+
+async def test_wake_skips_the_poll_wait(database_url: str, tmp_path: Path) -> None:
+    settings = make_settings(database_url, str(tmp_path), WORKER_POLL_SECONDS=30)
+    async with running_app(settings) as harness:
+        handled = asyncio.Event()
+
+        async def ping(_runtime: Runtime, _job: Job) -> None:
+            handled.set()
+
+        worker = Worker(harness.runtime, job_handlers={"ping": ping}, event_handler=_no_events)
+        stop = asyncio.Event()
+        loop_task = asyncio.create_task(worker.run_forever(stop))
+        await asyncio.sleep(0.3)  # the worker found nothing and waits for its 30 s poll
+        async with unit_of_work(harness.runtime.sessionmaker) as session:
+            await queue.enqueue(session, "ping", {})
+        worker.wake()
+        await asyncio.wait_for(handled.wait(), 5)
+        stop.set()
+        await asyncio.wait_for(loop_task, 5)
+
+
+async def test_a_separate_worker_process_hears_new_webhooks_at_once(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """PostgreSQL: the webhook writer's NOTIFY wakes a worker waiting on a long poll."""
+    settings = make_settings(postgres_url, str(tmp_path), WORKER_POLL_SECONDS=30)
+    async with running_app(settings) as harness:
+        seen = asyncio.Event()
+
+        async def note(_runtime: Runtime, _item: object) -> None:
+            seen.set()
+
+        worker = Worker(harness.runtime, job_handlers={}, event_handler=note)
+        stop = asyncio.Event()
+        loop_task = asyncio.create_task(worker.run_forever(stop))
+        await asyncio.sleep(0.5)  # listening, and waiting for its 30 s poll
+        assert (await harness.post_webhook({"object": "instagram", "entry": []})).status_code == 200
+        await asyncio.wait_for(seen.wait(), 5)
+        stop.set()
+        await asyncio.wait_for(loop_task, 5)
+    await truncate_all(postgres_url)
