@@ -13,17 +13,6 @@ from dataclasses import dataclass
 
 from app.core.text import normalise
 
-INTENTS = (
-    "discount_code",
-    "product_link",
-    "price",
-    "code_validity",
-    "product_info",
-    "greeting",
-    "thanks",
-    "other",
-)
-
 
 @dataclass(frozen=True, slots=True)
 class IntentRule:

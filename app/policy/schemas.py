@@ -6,7 +6,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-DEFAULT_AUTO_INTENTS = [
+# What a follower's message can ask for: the drafters classify into these, the rules
+# name them. "other" is whatever fits none.
+INTENTS = (
     "discount_code",
     "product_link",
     "price",
@@ -14,7 +16,9 @@ DEFAULT_AUTO_INTENTS = [
     "product_info",
     "greeting",
     "thanks",
-]
+    "other",
+)
+DEFAULT_AUTO_INTENTS = [intent for intent in INTENTS if intent != "other"]
 
 
 class Policy(BaseModel):
