@@ -16,9 +16,9 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from app.config import Settings
 from app.drafting.base import Drafter, DraftingError, DraftRequest, DraftResult
-from app.drafting.intents import INTENTS
 from app.drafting.offline import OfflineDrafter
 from app.drafting.prompt import RESPONSE_SCHEMA, build_messages
+from app.policy.schemas import INTENTS
 
 SCHEMA_NAME = "draft_reply"
 # OpenAI-compatible servers without authentication still need some key in the header.

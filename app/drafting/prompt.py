@@ -22,8 +22,8 @@ from datetime import date
 from typing import Any
 
 from app.drafting.base import DraftRequest, ProductMatch
-from app.drafting.intents import INTENTS
 from app.drafting.retrieval import is_code_expired
+from app.policy.schemas import INTENTS
 
 RESPONSE_SCHEMA: dict[str, Any] = {
     "type": "object",

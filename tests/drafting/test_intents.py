@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.drafting.intents import INTENTS, RULES, classify_intent
+from app.drafting.intents import RULES, classify_intent
+from app.policy.schemas import INTENTS
 
 
 @pytest.mark.parametrize(
