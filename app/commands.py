@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -19,7 +20,7 @@ from app.catalog.importer import parse_catalog
 from app.catalog.schemas import ImportResult
 from app.catalog.service import import_catalog as add_catalog
 from app.config import Settings
-from app.core.crypto import TokenCipher
+from app.core.crypto import TokenCipher, hash_password
 from app.core.db import create_engine, create_sessionmaker, unit_of_work
 from app.errors import AppError, NotFound
 from app.meta.signature import sign
@@ -139,18 +140,14 @@ async def seed_demo(settings: Settings) -> dict[str, Any]:
         account = await session.scalar(
             select(Account).where(Account.external_id == DEMO_EXTERNAL_ID)
         )
-        password = None
         if account is None:
-            account, password = await _create_demo(session, settings)
-        admin = await session.scalar(select(User).where(User.email == DEMO_EMAIL))
-        assert admin is not None
+            account = await _create_demo(session, settings)
+        password = await _demo_admin(session)
         token = await users.create_token(session, email=DEMO_EMAIL)
     base = settings.PUBLIC_URL.rstrip("/")
     lines = [
-        f"Open {base}/docs (API) - sandbox mode, replies go to the sandbox outbox.",
-        f"Sign in: {DEMO_EMAIL} / {password}"
-        if password
-        else f"Sign in: {DEMO_EMAIL} (password printed when the demo was first created)",
+        f"Open {base}/ - sandbox mode: replies go to the sandbox outbox, never to Meta.",
+        f"Sign in: {DEMO_EMAIL} / {password}   (API docs: {base}/docs)",
         f"API token: {token}",
         f"Demo account id: {account.id}. Try:",
         f"  .venv/bin/inboxpilot simulate --account {account.id} "
@@ -161,12 +158,19 @@ async def seed_demo(settings: Settings) -> dict[str, Any]:
     return {"account_id": account.id, "token": token, "lines": lines}
 
 
-async def _create_demo(session: AsyncSession, settings: Settings) -> tuple[Account, str]:
-    import secrets
-
+async def _demo_admin(session: AsyncSession) -> str:
+    """A fresh password for the sandbox's demo admin at every start, so the printed
+    sign-in always works (only its hash is stored, it cannot be shown again)."""
     password = secrets.token_urlsafe(9)
-    if await session.scalar(select(User).where(User.email == DEMO_EMAIL)) is None:
+    admin = await session.scalar(select(User).where(User.email == DEMO_EMAIL))
+    if admin is None:
         await users.create_user(session, email=DEMO_EMAIL, role="admin", password=password)
+    else:
+        admin.password_hash = hash_password(password)
+    return password
+
+
+async def _create_demo(session: AsyncSession, settings: Settings) -> Account:
     account = await create_account(
         session,
         user=None,
@@ -183,4 +187,4 @@ async def _create_demo(session: AsyncSession, settings: Settings) -> tuple[Accou
     account.policy = Policy(mode="autopilot", min_confidence=0.7).model_dump()
     items = parse_catalog(DEMO_CATALOG.read_bytes(), DEMO_CATALOG.name)
     await add_catalog(session, account_id=account.id, items=items, user=None)
-    return account, password
+    return account

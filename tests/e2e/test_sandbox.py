@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -105,11 +106,31 @@ def test_serve_demo_and_simulate_as_a_new_user_would(tmp_path: Path) -> None:
         outbox = _wait_for_outbox(base, token)
         assert outbox[0]["channel"] == "sandbox"
         assert "DEMO15" in outbox[0]["parts"][0]
+        _sign_in_with_the_printed_credentials(base, demo)
+        # A second start prints a working password again (only its hash is stored).
+        _sign_in_with_the_printed_credentials(base, _run(["demo"], env, tmp_path).stdout)
     finally:
         server.terminate()
         server.wait(timeout=30)
         log.close()
     assert (tmp_path / "inboxpilot.db").exists()
+
+
+def _sign_in_with_the_printed_credentials(base: str, demo_output: str) -> None:
+    line = next(line for line in demo_output.splitlines() if line.startswith("Sign in:"))
+    email, password = line.removeprefix("Sign in:").split()[0:3:2]
+    with httpx.Client(base_url=base) as browser:
+        form = browser.get("/login").text
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', form)
+        assert csrf is not None
+        signed_in = browser.post(
+            "/login",
+            data={"email": email, "password": password, "csrf_token": csrf.group(1), "next": "/"},
+        )
+        assert signed_in.status_code == 303
+        home = browser.get("/")
+        assert home.status_code == 200
+        assert "Demo Creator" in home.text
 
 
 def _wait_ready(base: str) -> None:
