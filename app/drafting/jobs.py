@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import structlog
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record
@@ -16,7 +17,7 @@ from app.drafting.context import (
     load_context,
 )
 from app.drafting.offline import OfflineDrafter
-from app.models import Account, Conversation, Draft, Job
+from app.models import Account, Conversation, Draft, Job, Message
 from app.outbox.service import queue_reply
 from app.policy.guardrails import detect_sensitive, ungrounded_facts
 from app.policy.schemas import Policy
@@ -95,7 +96,14 @@ async def _record(
     decision = _decide(context, result, error, standby)
     # Re-read the state: a message may have arrived or a human replied while we drafted.
     latest = await latest_follower_message_id(session, context.conversation.id)
-    stale = latest != context.reply_to.id
+    # An edit or an unsend while we drafted: the reply answers text that no longer exists.
+    now = (
+        await session.execute(
+            select(Message.edited_at, Message.deleted_at).where(Message.id == context.reply_to.id)
+        )
+    ).one()
+    changed = now.edited_at != context.reply_to.edited_at or now.deleted_at is not None
+    stale = latest != context.reply_to.id or changed
     draft = Draft(
         account_id=context.account.id,
         conversation_id=context.conversation.id,

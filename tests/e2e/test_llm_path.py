@@ -6,11 +6,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import select
 
+from app.core.clock import utc_now
 from app.core.db import unit_of_work
-from app.models import Draft
+from app.models import Draft, Message
 from tests.fakes.llm import FakeLLM
 from tests.harness import LLM_URL, Harness, make_settings, running_app, text_event
 
@@ -130,3 +132,35 @@ async def test_llm_failure_queues_for_a_human_with_the_reason(
     assert any(reason.startswith("drafter failed") for reason in draft.reasons)
     # The moderator still gets a grounded suggestion from the offline drafter.
     assert "LENA15" in draft.text
+
+
+async def test_an_edit_while_the_model_drafts_makes_that_draft_stale(
+    llm_harness: tuple[Harness, FakeLLM],
+) -> None:
+    harness, llm = llm_harness
+    product_id = await _setup(harness)
+    llm.script(
+        reply="LENA15 gives you 15% off",
+        intent="discount_code",
+        confidence=0.95,
+        product_ids=[product_id],
+    )
+    answer = llm.route.side_effect
+
+    async def edit_meanwhile(request: httpx.Request) -> httpx.Response:
+        # Another worker applies the follower's edit while the model is still writing.
+        async with unit_of_work(harness.runtime.sessionmaker) as session:
+            message = await session.scalar(select(Message).where(Message.mid == "m_edited"))
+            assert message is not None
+            message.text, message.edited_at = "actually: the night cream?", utc_now()
+        return answer(request)  # type: ignore[misc,operator,no-any-return]
+
+    llm.route.side_effect = edit_meanwhile
+    await harness.post_webhook(
+        text_event(IG_ID, "IGSID-5", "vitamin c serum code?", mid="m_edited")
+    )
+    await harness.run_worker()
+
+    assert harness.graph.sent == []  # the reply to the old text never goes out
+    draft = await _only_draft(harness)
+    assert draft.status == "superseded"
