@@ -4,7 +4,7 @@ from fastapi import APIRouter, status
 
 from app.accounts import service
 from app.accounts.schemas import AccountCreate, AccountOut, AccountUpdate
-from app.deps import CurrentUser, RuntimeDep, SessionDep
+from app.deps import CurrentUser, Id, RuntimeDep, SessionDep
 from app.policy.schemas import Policy
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
@@ -24,13 +24,13 @@ async def list_accounts(session: SessionDep, user: CurrentUser) -> list[AccountO
 
 
 @router.get("/accounts/{account_id}", response_model=AccountOut)
-async def get_account(account_id: int, session: SessionDep, user: CurrentUser) -> AccountOut:
+async def get_account(account_id: Id, session: SessionDep, user: CurrentUser) -> AccountOut:
     return service.to_out(await service.get_account(session, user=user, account_id=account_id))
 
 
 @router.patch("/accounts/{account_id}", response_model=AccountOut)
 async def update_account(
-    account_id: int,
+    account_id: Id,
     data: AccountUpdate,
     session: SessionDep,
     user: CurrentUser,
@@ -43,12 +43,12 @@ async def update_account(
 
 
 @router.get("/accounts/{account_id}/policy", response_model=Policy)
-async def get_policy(account_id: int, session: SessionDep, user: CurrentUser) -> Policy:
+async def get_policy(account_id: Id, session: SessionDep, user: CurrentUser) -> Policy:
     return await service.get_policy(session, user=user, account_id=account_id)
 
 
 @router.put("/accounts/{account_id}/policy", response_model=Policy)
 async def put_policy(
-    account_id: int, policy: Policy, session: SessionDep, user: CurrentUser
+    account_id: Id, policy: Policy, session: SessionDep, user: CurrentUser
 ) -> Policy:
     return await service.put_policy(session, user=user, account_id=account_id, policy=policy)

@@ -11,7 +11,7 @@ from app.catalog.schemas import (
     ProductOut,
     ProductUpdate,
 )
-from app.deps import CurrentUser, SessionDep
+from app.deps import CurrentUser, Id, SessionDep
 from app.users.service import ensure_access
 
 router = APIRouter(prefix="/api/v1", tags=["catalog"])
@@ -25,14 +25,14 @@ MAX_IMPORT_BYTES = 10 * 1024 * 1024
     status_code=status.HTTP_201_CREATED,
 )
 async def create_cooperation(
-    account_id: int, data: CooperationIn, session: SessionDep, user: CurrentUser
+    account_id: Id, data: CooperationIn, session: SessionDep, user: CurrentUser
 ) -> CooperationOut:
     return await service.create_cooperation(session, user=user, account_id=account_id, data=data)
 
 
 @router.get("/accounts/{account_id}/cooperations", response_model=list[CooperationOut])
 async def list_cooperations(
-    account_id: int, session: SessionDep, user: CurrentUser
+    account_id: Id, session: SessionDep, user: CurrentUser
 ) -> list[CooperationOut]:
     return await service.list_cooperations(session, user=user, account_id=account_id)
 
@@ -43,7 +43,7 @@ async def list_cooperations(
     status_code=status.HTTP_201_CREATED,
 )
 async def import_catalog(
-    account_id: int, file: UploadFile, session: SessionDep, user: CurrentUser
+    account_id: Id, file: UploadFile, session: SessionDep, user: CurrentUser
 ) -> ImportResult:
     await ensure_access(session, user, account_id)
     content = await file.read(MAX_IMPORT_BYTES + 1)
@@ -56,7 +56,7 @@ async def import_catalog(
 
 
 @router.get("/products/{product_id}", response_model=ProductOut)
-async def get_product(product_id: int, session: SessionDep, user: CurrentUser) -> ProductOut:
+async def get_product(product_id: Id, session: SessionDep, user: CurrentUser) -> ProductOut:
     return ProductOut.model_validate(
         await service.get_product(session, user=user, product_id=product_id)
     )
@@ -64,7 +64,7 @@ async def get_product(product_id: int, session: SessionDep, user: CurrentUser) -
 
 @router.patch("/products/{product_id}", response_model=ProductOut)
 async def update_product(
-    product_id: int, data: ProductUpdate, session: SessionDep, user: CurrentUser
+    product_id: Id, data: ProductUpdate, session: SessionDep, user: CurrentUser
 ) -> ProductOut:
     product = await service.update_product(session, user=user, product_id=product_id, data=data)
     await session.flush()
@@ -73,6 +73,6 @@ async def update_product(
 
 
 @router.delete("/products/{product_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_product(product_id: int, session: SessionDep, user: CurrentUser) -> Response:
+async def delete_product(product_id: Id, session: SessionDep, user: CurrentUser) -> Response:
     await service.delete_product(session, user=user, product_id=product_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

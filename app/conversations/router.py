@@ -6,19 +6,19 @@ from fastapi import APIRouter, Query
 
 from app.conversations import service
 from app.conversations.schemas import ContactOut, ConversationDetail, ConversationOut, OutboundOut
-from app.deps import CurrentUser, SessionDep
+from app.deps import MAX_ID, CurrentUser, Id, OptionalId, SessionDep
 
 router = APIRouter(prefix="/api/v1", tags=["conversations"])
 
 Limit = Annotated[int, Query(ge=1, le=500)]
-Offset = Annotated[int, Query(ge=0)]
+Offset = Annotated[int, Query(ge=0, le=MAX_ID)]
 
 
 @router.get("/conversations", response_model=list[ConversationOut])
 async def list_conversations(
     session: SessionDep,
     user: CurrentUser,
-    account_id: int | None = None,
+    account_id: OptionalId = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> list[ConversationOut]:
@@ -30,13 +30,13 @@ async def list_conversations(
 
 @router.get("/conversations/{conversation_id}", response_model=ConversationDetail)
 async def get_conversation(
-    conversation_id: int, session: SessionDep, user: CurrentUser
+    conversation_id: Id, session: SessionDep, user: CurrentUser
 ) -> ConversationDetail:
     return await service.conversation_detail(session, user=user, conversation_id=conversation_id)
 
 
 @router.post("/conversations/{conversation_id}/pause", response_model=ConversationOut)
-async def pause(conversation_id: int, session: SessionDep, user: CurrentUser) -> ConversationOut:
+async def pause(conversation_id: Id, session: SessionDep, user: CurrentUser) -> ConversationOut:
     conversation = await service.set_paused(
         session, user=user, conversation_id=conversation_id, paused=True
     )
@@ -44,7 +44,7 @@ async def pause(conversation_id: int, session: SessionDep, user: CurrentUser) ->
 
 
 @router.post("/conversations/{conversation_id}/resume", response_model=ConversationOut)
-async def resume(conversation_id: int, session: SessionDep, user: CurrentUser) -> ConversationOut:
+async def resume(conversation_id: Id, session: SessionDep, user: CurrentUser) -> ConversationOut:
     conversation = await service.set_paused(
         session, user=user, conversation_id=conversation_id, paused=False
     )
@@ -55,7 +55,7 @@ async def resume(conversation_id: int, session: SessionDep, user: CurrentUser) -
 async def list_contacts(
     session: SessionDep,
     user: CurrentUser,
-    account_id: int | None = None,
+    account_id: OptionalId = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> list[ContactOut]:
@@ -65,7 +65,7 @@ async def list_contacts(
 
 
 @router.get("/contacts/{contact_id}", response_model=ContactOut)
-async def get_contact(contact_id: int, session: SessionDep, user: CurrentUser) -> ContactOut:
+async def get_contact(contact_id: Id, session: SessionDep, user: CurrentUser) -> ContactOut:
     return ContactOut.model_validate(
         await service.get_contact(session, user=user, contact_id=contact_id)
     )
@@ -73,7 +73,7 @@ async def get_contact(contact_id: int, session: SessionDep, user: CurrentUser) -
 
 @router.get("/accounts/{account_id}/outbox", response_model=list[OutboundOut])
 async def list_outbox(
-    account_id: int, session: SessionDep, user: CurrentUser, limit: Limit = 100
+    account_id: Id, session: SessionDep, user: CurrentUser, limit: Limit = 100
 ) -> list[OutboundOut]:
     """Replies on their way or sent; in sandbox mode, the sandbox outbox."""
     return await service.list_outbox(session, user=user, account_id=account_id, limit=limit)

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from app.deps import CurrentUser, SessionDep, SettingsDep
+from app.deps import CurrentUser, Id, OptionalId, SessionDep, SettingsDep
 from app.models import DRAFT_STATUSES
 from app.moderation import service
 from app.moderation.schemas import ApproveIn, DraftOut, RejectIn
@@ -19,7 +19,7 @@ async def list_drafts(
     status: Annotated[
         str | None, Query(pattern="^(" + "|".join(DRAFT_STATUSES) + ")$")
     ] = "pending",
-    account_id: int | None = None,
+    account_id: OptionalId = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[DraftOut]:
     return await service.list_drafts(
@@ -28,7 +28,7 @@ async def list_drafts(
 
 
 @router.get("/drafts/{draft_id}", response_model=DraftOut)
-async def get_draft(draft_id: int, session: SessionDep, user: CurrentUser) -> DraftOut:
+async def get_draft(draft_id: Id, session: SessionDep, user: CurrentUser) -> DraftOut:
     return await service.draft_out(
         session, await service.get_draft(session, user=user, draft_id=draft_id)
     )
@@ -36,7 +36,7 @@ async def get_draft(draft_id: int, session: SessionDep, user: CurrentUser) -> Dr
 
 @router.post("/drafts/{draft_id}/approve", response_model=DraftOut)
 async def approve(
-    draft_id: int,
+    draft_id: Id,
     session: SessionDep,
     user: CurrentUser,
     settings: SettingsDep,
@@ -48,7 +48,7 @@ async def approve(
 
 @router.post("/drafts/{draft_id}/reject", response_model=DraftOut)
 async def reject(
-    draft_id: int, session: SessionDep, user: CurrentUser, data: RejectIn | None = None
+    draft_id: Id, session: SessionDep, user: CurrentUser, data: RejectIn | None = None
 ) -> DraftOut:
     reason = None if data is None else data.reason
     return await service.reject(session, user=user, draft_id=draft_id, reason=reason)

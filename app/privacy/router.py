@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from app.deps import CurrentUser, SessionDep, SettingsDep
+from app.deps import CurrentUser, Id, SessionDep, SettingsDep
 from app.errors import NotFound
 from app.meta.signed_request import (
     MAX_SIGNED_REQUEST_CHARS,
@@ -92,13 +92,13 @@ async def deletion_status(request: Request, code: str, session: SessionDep) -> H
 
 
 @router.get("/api/v1/contacts/{contact_id}/export", response_model=ContactExport)
-async def export_contact(contact_id: int, session: SessionDep, user: CurrentUser) -> ContactExport:
+async def export_contact(contact_id: Id, session: SessionDep, user: CurrentUser) -> ContactExport:
     """Everything stored about one follower (a data subject's access request)."""
     return await contacts.export_contact(session, user=user, contact_id=contact_id)
 
 
 @router.delete("/api/v1/contacts/{contact_id}", status_code=204, response_class=Response)
-async def erase_contact(contact_id: int, session: SessionDep, user: CurrentUser) -> Response:
+async def erase_contact(contact_id: Id, session: SessionDep, user: CurrentUser) -> Response:
     """Erases one follower: profile, conversation, messages, drafts, replies, raw events."""
     await contacts.erase_contact(session, user=user, contact_id=contact_id)
     return Response(status_code=204)

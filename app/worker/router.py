@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
-from app.deps import CurrentUser, SessionDep
+from app.deps import CurrentUser, OptionalId, SessionDep
 from app.errors import Forbidden
 from app.models import InboxEvent, Job
 from app.users.service import ensure_access, visible_account_ids
@@ -52,7 +52,7 @@ async def list_jobs(
     session: SessionDep,
     user: CurrentUser,
     status: JobStatus = "failed",
-    account_id: int | None = None,
+    account_id: OptionalId = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[JobOut]:
     """Drafting and sending jobs; by default the ones parked as failed, with their error."""

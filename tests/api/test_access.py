@@ -160,3 +160,23 @@ async def test_retention_and_human_agent_settings(harness: Harness) -> None:
         "PATCH", f"/api/v1/accounts/{account['id']}", json={"retention_days": 0}
     )
     assert bad.status_code == 422
+
+
+async def test_ids_out_of_range_are_rejected_not_crashing(harness: Harness) -> None:
+    huge = "99999999999999999999"
+    for path in (
+        f"/api/v1/accounts/{huge}",
+        f"/api/v1/accounts/{huge}/policy",
+        f"/api/v1/products/{huge}",
+        f"/api/v1/drafts/{huge}",
+        f"/api/v1/conversations/{huge}",
+        f"/api/v1/contacts/{huge}",
+        f"/api/v1/contacts/{huge}/export",
+        f"/api/v1/drafts?account_id={huge}",
+        f"/api/v1/conversations?account_id=1&offset={huge}",
+        "/api/v1/accounts/0",
+        "/api/v1/products/-1",
+    ):
+        response = await harness.api("GET", path)
+        assert response.status_code == 422, (path, response.status_code)
+        assert "detail" in response.json()
