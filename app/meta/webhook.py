@@ -74,7 +74,7 @@ async def acknowledge(
     try:
         body = raw.decode("utf-8")
         payload = json.loads(body)
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         return 400, "body is not valid UTF-8 JSON"
     if not isinstance(payload, dict):
         return 400, "body must be a JSON object"
