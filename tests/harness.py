@@ -64,6 +64,16 @@ def sign(body: bytes, secret: str = APP_SECRET) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
+def envelope(
+    platform: str, account_external_id: str, item: dict[str, Any], ts: int
+) -> dict[str, Any]:
+    """One messaging item in Meta's webhook envelope (one entry, one item)."""
+    return {
+        "object": "instagram" if platform == "instagram" else "page",
+        "entry": [{"id": account_external_id, "time": ts, "messaging": [item]}],
+    }
+
+
 def text_event(
     account_external_id: str,
     sender: str,
@@ -74,23 +84,13 @@ def text_event(
     timestamp_ms: int | None = None,
 ) -> dict[str, Any]:
     ts = timestamp_ms or int(time.time() * 1000)
-    return {
-        "object": "instagram" if platform == "instagram" else "page",
-        "entry": [
-            {
-                "id": account_external_id,
-                "time": ts,
-                "messaging": [
-                    {
-                        "sender": {"id": sender},
-                        "recipient": {"id": account_external_id},
-                        "timestamp": ts,
-                        "message": {"mid": mid or f"m_{next(_mids)}_{ts}", "text": text},
-                    }
-                ],
-            }
-        ],
+    item = {
+        "sender": {"id": sender},
+        "recipient": {"id": account_external_id},
+        "timestamp": ts,
+        "message": {"mid": mid or f"m_{next(_mids)}_{ts}", "text": text},
     }
+    return envelope(platform, account_external_id, item, ts)
 
 
 def echo_event(
@@ -109,23 +109,13 @@ def echo_event(
         message["app_id"] = app_id
     if metadata is not None:
         message["metadata"] = metadata
-    return {
-        "object": "instagram" if platform == "instagram" else "page",
-        "entry": [
-            {
-                "id": account_external_id,
-                "time": ts,
-                "messaging": [
-                    {
-                        "sender": {"id": account_external_id},
-                        "recipient": {"id": follower},
-                        "timestamp": ts,
-                        "message": message,
-                    }
-                ],
-            }
-        ],
+    item = {
+        "sender": {"id": account_external_id},
+        "recipient": {"id": follower},
+        "timestamp": ts,
+        "message": message,
     }
+    return envelope(platform, account_external_id, item, ts)
 
 
 @dataclass
