@@ -237,6 +237,22 @@ def classify_intent(text: str) -> str:
     for rule in RULES:
         if not _compiled(rule.intent).search(normalised):
             continue
+        if rule.intent in SMALL_TALK and not _only_small_talk(rule.intent, normalised, text):
+            continue
         if rule.requires is None or _compiled(rule.requires).search(normalised):
             return rule.intent
     return "other"
+
+
+SMALL_TALK = ("greeting", "thanks")
+# Words that may ride along with a greeting or thanks without asking anything.
+_SMALL_TALK_EXTRA = 3
+
+
+def _only_small_talk(intent: str, normalised: str, text: str) -> bool:
+    """A greeting or a thanks with (almost) nothing else: "hi ... what's the price?" asks
+    something, and answering it with "How can I help?" would ignore the question."""
+    rest = _compiled(intent).sub(" ", normalised).split()
+    if "?" in text and rest:
+        return False
+    return len(rest) <= _SMALL_TALK_EXTRA

@@ -324,8 +324,12 @@ def ungrounded_facts(
                 if not _amount_known(key, known)]  # fmt: skip
     reasons += [f"percentage {raw!r} not in catalog" for key, raw in stated.percents.items()
                 if key not in known.percents]  # fmt: skip
-    reasons += [f"date {raw!r} not in catalog" for key, raw in stated.dates.items()
-                if not _date_known(key, known)]  # fmt: skip
+    # "01/06/2027" reads as 1 June or 6 January: grounded when either reading is known.
+    readings: dict[str, list[tuple[int, int, int | None]]] = {}
+    for key, raw in stated.dates.items():
+        readings.setdefault(raw, []).append(key)
+    reasons += [f"date {raw!r} not in catalog" for raw, keys in readings.items()
+                if not any(_date_known(key, known) for key in keys)]  # fmt: skip
     return reasons
 
 
@@ -391,7 +395,8 @@ SENSITIVE_PATTERNS: dict[str, tuple[str, ...]] = {
         r"(is |are )?(burning|burns|itching|swollen|bleeding|peeling|red)",
         r"(burned|burnt|irritated) my", r"hospital", r"emergency room", r"poison\w*",
         r"pregnan\w*", r"breastfeeding", r"swallowed", r"choked",
-        r"ausschlag", r"allergische reaktion", r"brennt", r"juckt", r"geschwollen\w*",
+        r"ausschlag", r"allergische reaktion", r"brenn(t|en)", r"juck(t|en)",
+        r"geschwollen\w*",
         r"krankenhaus", r"notaufnahme", r"verbrennung\w*", r"vergiftung", r"schwanger",
         r"stillzeit", r"verschluckt",
         r"sarpullido", r"erupcion", r"reaccion alergica", r"me (quema|pica|arde)",
@@ -441,7 +446,10 @@ SENSITIVE_PATTERNS: dict[str, tuple[str, ...]] = {
         r"falsche[sn]? (artikel|produkt|ware|lieferung)",
         r"no (me )?(ha llegado|llego|han llegado|he recibido)",
         r"donde esta mi (pedido|paquete)", r"paquete perdido",
-        r"(pas|jamais) (encore )?(recu|arrive|livre)", r"ou est mon (colis|commande)",
+        r"(producto|articulo|pedido|talla|color) (equivocad[oa]|incorrect[oa])",
+        r"me (llego|enviaron|mandaron) (el|la|un|una|otro|otra) \w+ (equivocad[oa]|incorrect[oa])",
+        r"(pas|jamais) (encore |toujours )?(recue?s?|arrivee?s?|livree?s?)",
+        r"toujours pas (recue?s?|arrivee?s?|livree?s?)", r"ou est mon (colis|commande)",
         r"colis perdu",
         r"non (mi )?(e|sono) (ancora )?(arrivat[oi]|consegnat[oi])",
         r"non ho (ancora )?ricevuto", r"dov e il mio (pacco|ordine)", r"pacco perso",

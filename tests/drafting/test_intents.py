@@ -61,3 +61,15 @@ def test_validity_words_alone_are_not_about_a_code() -> None:
 def test_every_rule_names_a_known_intent() -> None:
     assert {rule.intent for rule in RULES} | {"other"} == set(INTENTS)
     assert all(rule.requires in (None, *INTENTS) for rule in RULES)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Hi! Is the serum good for oily skin?",
+        "Hallo, wie lange hält die Jacke warm",
+        "Buenas, ¿tiene envío gratis?",
+    ],
+)
+def test_a_greeting_that_asks_something_is_not_small_talk(text: str) -> None:
+    assert classify_intent(text) not in {"greeting", "thanks"}
