@@ -11,13 +11,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from app.drafting.assess import assess
 from app.drafting.base import Drafter, DraftingError, DraftRequest, DraftResult, ProductMatch
 from app.drafting.intents import classify_intent
 from app.drafting.offline import OfflineDrafter
-from app.drafting.retrieval import is_code_expired, rank_products
+from app.drafting.retrieval import is_code_expired, rank_in_conversation
 from app.policy.guardrails import detect_sensitive, normalise_code, ungrounded_facts
 from app.policy.schemas import Policy
-from app.policy.service import Decision, DecisionInput, DraftFacts, decide
+from app.policy.service import Decision
 from evals.dataset import EVAL_TODAY, Catalog, Message
 
 POLICY = Policy(mode="autopilot", min_confidence=0.8)
@@ -68,24 +69,8 @@ async def run_drafter(drafter: Drafter, request: DraftRequest) -> tuple[DraftRes
 
 
 def decide_draft(request: DraftRequest, result: DraftResult, error: str | None) -> Decision:
-    """As jobs._decide, for an active autopilot account with nothing paused."""
-    our_texts = [t.text for t in request.history if t.author != "follower"]
-    return decide(
-        DecisionInput(
-            policy=POLICY,
-            draft=DraftFacts(
-                intent=result.intent,
-                confidence=result.confidence,
-                needs_human=result.needs_human,
-                product_ids=result.product_ids,
-            ),
-            product_scores={m.product.id: m.score for m in request.products},
-            sensitive=detect_sensitive(request.follower_text),
-            ungrounded=ungrounded_facts(result.reply, request.products, our_texts),
-            drafter_error=error,
-            now=NOW,
-        )
-    )
+    """The production decision, for an active autopilot account with nothing paused."""
+    return assess(request, result, error, policy=POLICY, now=NOW)
 
 
 def unsafe_reasons(message: Message, result: DraftResult, catalog: Catalog) -> list[str]:
@@ -125,7 +110,8 @@ def _matches(catalog: Catalog, names: Sequence[str]) -> list[ProductMatch]:
 async def evaluate_message(
     message: Message, catalog: Catalog, drafters: dict[str, DrafterFactory]
 ) -> MessageResult:
-    matches = rank_products(message.text, catalog, 3, today=EVAL_TODAY)
+    earlier = [turn.text for turn in message.history]
+    matches = rank_in_conversation(message.text, earlier, catalog, 3, today=EVAL_TODAY)
     request = build_request(message, matches)
     outcomes: dict[str, DecisionOutcome] = {}
     for label, factory in drafters.items():

@@ -70,8 +70,16 @@ async def load_context(session: AsyncSession, conversation_id: int) -> DraftCont
         return None
     follower_text = "\n".join(_describe(m) for m in unanswered)
     today = utc_now().date()
+    earlier = [_describe(m) for m in history[-HISTORY_LIMIT:]]
     products = tuple(
-        await retrieve(session, account_id=account.id, text=follower_text, limit=3, today=today)
+        await retrieve(
+            session,
+            account_id=account.id,
+            text=follower_text,
+            limit=3,
+            today=today,
+            earlier=earlier,
+        )
     )
     request = DraftRequest(
         account_name=account.name,

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.service import record
 from app.core.clock import utc_now
 from app.core.db import unit_of_work
+from app.drafting.assess import assess
 from app.drafting.base import DraftingError, DraftResult
 from app.drafting.context import (
     DraftContext,
@@ -19,9 +20,8 @@ from app.drafting.context import (
 from app.drafting.offline import OfflineDrafter
 from app.models import Account, Conversation, Draft, Job, Message
 from app.outbox.service import queue_reply
-from app.policy.guardrails import detect_sensitive, ungrounded_facts
 from app.policy.schemas import Policy
-from app.policy.service import Decision, DecisionInput, DraftFacts, decide
+from app.policy.service import Decision
 from app.runtime import Runtime
 
 log = structlog.get_logger("app.drafting")
@@ -55,30 +55,18 @@ async def _run_drafter(runtime: Runtime, context: DraftContext) -> tuple[DraftRe
 def _decide(
     context: DraftContext, result: DraftResult, error: str | None, standby: bool
 ) -> Decision:
-    # Facts count as grounded when the catalog or our side of the conversation stated them,
-    # never because the follower wrote them ("give me LENA50" must not make LENA50 real).
-    our_texts = [t.text for t in context.request.history if t.author != "follower"]
-    return decide(
-        DecisionInput(
-            policy=Policy.of(context.account.policy),
-            draft=DraftFacts(
-                intent=result.intent,
-                confidence=result.confidence,
-                needs_human=result.needs_human,
-                product_ids=result.product_ids,
-            ),
-            product_scores={m.product.id: m.score for m in context.products},
-            sensitive=detect_sensitive(context.request.follower_text),
-            ungrounded=ungrounded_facts(result.reply, context.products, our_texts),
-            drafter_error=error,
-            account_status=context.account.status,
-            account_paused=context.account.is_paused,
-            conversation_paused=context.conversation.is_paused,
-            paused_until=context.conversation.paused_until,
-            standby=standby,
-            auto_replies_today=context.auto_replies_today,
-            now=utc_now(),
-        )
+    return assess(
+        context.request,
+        result,
+        error,
+        policy=Policy.of(context.account.policy),
+        now=utc_now(),
+        account_status=context.account.status,
+        account_paused=context.account.is_paused,
+        conversation_paused=context.conversation.is_paused,
+        paused_until=context.conversation.paused_until,
+        standby=standby,
+        auto_replies_today=context.auto_replies_today,
     )
 
 

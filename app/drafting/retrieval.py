@@ -22,6 +22,9 @@ from app.models import Cooperation, Product
 
 # Below this a match is noise ("hi how are you" against a catalog scores ~0).
 MIN_SCORE = 0.5
+# A follow-up names no product: look back this many turns, and trust it this much less.
+FOLLOW_UP_TURNS = 3
+FOLLOW_UP_FACTOR = 0.9
 # A brand mention alone says less than a product name: it fits every product of the brand.
 BRAND_WEIGHT = 0.85
 # Per-word similarity below this counts as no match (one typo in five letters is ~0.9).
@@ -93,7 +96,17 @@ def _brand_score(brand: str, text: _Text) -> float:
     return best
 
 
+def _names_code(product: Product, text: _Text) -> bool:
+    """The follower typed the product's discount code ("is LENA15 still working?")."""
+    if not product.discount_code:
+        return False
+    code = "".join(tokens(product.discount_code))
+    return bool(code) and (code in text.words or code in text.windows)
+
+
 def _score_product(product: Product, cooperation: Cooperation, text: _Text) -> tuple[float, str]:
+    if _names_code(product, text):
+        return 1.0, "code"
     best, matched_on = phrase_score(product.name, text), "name"
     for alias in product.aliases or ():
         score = phrase_score(str(alias), text)
@@ -144,6 +157,31 @@ def rank_products(
     return [item[3] for item in scored[:limit]]
 
 
+def rank_in_conversation(
+    text: str,
+    earlier: Sequence[str],
+    candidates: Sequence[tuple[Product, Cooperation]],
+    limit: int = 3,
+    *,
+    today: date | None = None,
+) -> list[ProductMatch]:
+    """Like `rank_products`; when the latest messages name no product ("and the link?"),
+    the products of the last few earlier turns, a little less sure."""
+    matches = rank_products(text, candidates, limit, today=today)
+    if matches or not earlier:
+        return matches
+    recent = " ".join(earlier[-FOLLOW_UP_TURNS:])
+    return [
+        ProductMatch(
+            product=m.product,
+            cooperation=m.cooperation,
+            score=round(m.score * FOLLOW_UP_FACTOR, 4),
+            matched_on="conversation",
+        )
+        for m in rank_products(recent, candidates, limit, today=today)
+    ]
+
+
 async def retrieve(
     session: AsyncSession,
     *,
@@ -151,8 +189,10 @@ async def retrieve(
     text: str,
     limit: int = 3,
     today: date | None = None,
+    earlier: Sequence[str] = (),
 ) -> list[ProductMatch]:
-    """The account's active products that `text` is about (one query, then `rank_products`)."""
+    """The account's active products that `text` is about, or failing that the earlier
+    turns `earlier` (one query, then `rank_in_conversation`)."""
     statement = (
         select(Product, Cooperation)
         .join(Cooperation, Product.cooperation_id == Cooperation.id)
@@ -164,4 +204,4 @@ async def retrieve(
         .order_by(Product.id)
     )
     rows = [(row[0], row[1]) for row in (await session.execute(statement)).all()]
-    return rank_products(text, rows, limit, today=today)
+    return rank_in_conversation(text, earlier, rows, limit, today=today)

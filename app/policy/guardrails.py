@@ -333,6 +333,14 @@ def ungrounded_facts(
     return reasons
 
 
+def unanswered(intent: str, reply: str) -> list[str]:
+    """The follower asked for a link and the reply gives none (the catalog may lack it):
+    "where can I buy it?" answered without a link is not an answer."""
+    if intent == "product_link" and not extract_facts(reply).urls:
+        return ["asked where to buy, the reply gives no link"]
+    return []
+
+
 # --- sensitive messages ------------------------------------------------------------------
 
 # Regex fragments over `normalise`d text (lowercase, no accents, punctuation as spaces:

@@ -18,7 +18,10 @@ INTENTS = (
     "thanks",
     "other",
 )
-DEFAULT_AUTO_INTENTS = [intent for intent in INTENTS if intent != "other"]
+# Questions about a product's properties ("good for oily skin?") are answered from the
+# model's reading of a description, which no check in code can verify: a person reviews
+# them unless the influencer allows it.
+DEFAULT_AUTO_INTENTS = [intent for intent in INTENTS if intent not in {"other", "product_info"}]
 
 
 class Policy(BaseModel):

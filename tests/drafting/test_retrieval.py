@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.drafting.retrieval import MIN_SCORE, rank_products, retrieve
+from app.drafting.retrieval import MIN_SCORE, rank_in_conversation, rank_products, retrieve
 from tests.builders import create_account, create_cooperation, create_product
 from tests.drafting.catalog import TODAY, catalog, cooperation, product
 
@@ -145,3 +145,20 @@ async def test_retrieve_is_one_query(session: AsyncSession) -> None:
     assert {m.cooperation.brand for m in matches} == {"Nordwind"}
     # Attributes are loaded: reading them needs no lazy load (which would raise here).
     assert all(m.product.url and m.cooperation.ends_on for m in matches)
+
+
+def test_a_discount_code_alone_names_its_product() -> None:
+    [best, *_] = rank_products("is lena15 still working??", catalog(), 3, today=TODAY)
+    assert (best.product.discount_code, best.matched_on, best.score) == ("LENA15", "code", 1.0)
+
+
+def test_a_follow_up_takes_the_product_of_the_earlier_turns() -> None:
+    earlier = ["what's the code for the vitamin c serum?", "Your code: LENA15 (15% off)"]
+    matches = rank_in_conversation("and the link?", earlier, catalog(), 3, today=TODAY)
+    assert matches
+    assert matches[0].product.name == "Vitamin C Serum"
+    assert matches[0].matched_on == "conversation"
+    assert matches[0].score < 1.0  # less sure than a product named in the message itself
+    assert rank_in_conversation("and the link?", [], catalog(), 3, today=TODAY) == []
+    named = rank_in_conversation("vitamin c serum link?", ["sunscreen?"], catalog(), 3)
+    assert named[0].matched_on != "conversation"

@@ -81,3 +81,9 @@ def test_small_talk_needs_no_product_but_is_capped() -> None:
     facts = DraftFacts(intent="greeting", confidence=1.0)
     assert combined_confidence(facts, {}) == 0.95
     assert combined_confidence(DraftFacts(intent="price", confidence=1.0), {}) == 0.0
+
+
+def test_product_questions_need_review_by_default() -> None:
+    assert "product_info" not in Policy().auto_intents
+    info = DraftFacts(intent="product_info", confidence=0.99, product_ids=(7,))
+    assert decide(replace(GOOD, draft=info)).decision == "review"

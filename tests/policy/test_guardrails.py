@@ -267,3 +267,11 @@ def test_an_ambiguous_date_is_grounded_by_either_reading() -> None:
 )
 def test_sensitive_phrasings_found_by_the_evaluation_set(text: str, category: str) -> None:
     assert detect_sensitive(text) == category
+
+
+def test_a_link_question_answered_without_a_link_is_unanswered() -> None:
+    from app.policy.guardrails import unanswered
+
+    assert unanswered("product_link", "Voltra Power Bank 20000 by Voltra:") != []
+    assert unanswered("product_link", "Here: https://glowlab.example/serum") == []
+    assert unanswered("discount_code", "Your code: LENA15") == []
