@@ -6,8 +6,10 @@ from fastapi import APIRouter, Query
 
 from app.deps import CurrentUser, Id, OptionalId, SessionDep, SettingsDep
 from app.models import DRAFT_STATUSES
-from app.moderation import service
+from app.moderation import service, stats
 from app.moderation.schemas import ApproveIn, DraftOut, RejectIn
+from app.moderation.stats import BandStats
+from app.users.service import ensure_access
 
 router = APIRouter(prefix="/api/v1", tags=["drafts"])
 
@@ -25,6 +27,14 @@ async def list_drafts(
     return await service.list_drafts(
         session, user=user, status=status, account_id=account_id, limit=limit
     )
+
+
+@router.get("/accounts/{account_id}/approval-stats", response_model=list[BandStats])
+async def approval_stats(account_id: Id, session: SessionDep, user: CurrentUser) -> list[BandStats]:
+    """Per intent and confidence band: how often moderators approved drafts unchanged,
+    edited or rejected them, to choose `min_confidence` and `auto_intents` with evidence."""
+    await ensure_access(session, user, account_id)
+    return await stats.approval_stats(session, account_id=account_id)
 
 
 @router.get("/drafts/{draft_id}", response_model=DraftOut)
