@@ -6,14 +6,17 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
 
 from app.accounts.oauth_router import router as connect_router
 from app.accounts.router import router as accounts_router
+from app.audit.pages import router as audit_pages
 from app.catalog.router import router as catalog_router
 from app.config import Settings
 from app.conversations.router import router as conversations_router
@@ -26,6 +29,11 @@ from app.ops.router import router as ops_router
 from app.privacy.router import router as privacy_router
 from app.registry import build_worker
 from app.runtime import open_runtime
+from app.ui.catalog import router as catalog_pages
+from app.ui.conversations import router as conversation_pages
+from app.ui.queue import router as queue_pages
+from app.ui.simulator import router as simulator_pages
+from app.users.pages import router as user_pages
 from app.users.router import router as users_router
 from app.web import SignInRequired
 from app.worker.router import router as worker_router
@@ -74,8 +82,15 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
         users_router,
         connect_router,
         privacy_router,
+        queue_pages,
+        conversation_pages,
+        catalog_pages,
+        simulator_pages,
+        user_pages,
+        audit_pages,
     ):
         app.include_router(router)
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     _add_error_handlers(app)
     app.add_middleware(WebhookReceiver)
     return app

@@ -13,7 +13,7 @@ from fastapi.templating import Jinja2Templates
 from app.deps import SessionDep
 from app.errors import AppError
 from app.models import User, WebSession
-from app.users.sessions import COOKIE_NAME, resolve
+from app.users.sessions import COOKIE_NAME, csrf_valid, resolve
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
@@ -37,6 +37,32 @@ async def get_web_user(request: Request, session: SessionDep) -> tuple[User, Web
 
 
 WebUser = Annotated[tuple[User, WebSession], Depends(get_web_user)]
+
+CSRF_HEADER = "x-csrf-token"
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+class CsrfRejected(AppError):
+    status_code = 403
+
+    def __init__(self) -> None:
+        super().__init__("the form expired or came from another site; reload the page and retry")
+
+
+async def get_csrf_checked_user(request: Request, user: WebUser) -> tuple[User, WebSession]:
+    """For every state-changing page request: the session's CSRF token must come back, in
+    the X-CSRF-Token header (htmx sends it, see base.html) or the form field csrf_token."""
+    submitted = request.headers.get(CSRF_HEADER)
+    content_type = request.headers.get("content-type", "")
+    if submitted is None and content_type.startswith(FORM_TYPES):
+        value = (await request.form()).get("csrf_token")
+        submitted = value if isinstance(value, str) else None
+    if not csrf_valid(user[1], submitted):
+        raise CsrfRejected()
+    return user
+
+
+CheckedWebUser = Annotated[tuple[User, WebSession], Depends(get_csrf_checked_user)]
 
 
 def page(request: Request, name: str, *, status_code: int = 200, **context: Any) -> HTMLResponse:

@@ -3,7 +3,7 @@
 from app.models.account import Account, AccountMember
 from app.models.audit import AuditEntry
 from app.models.base import Base
-from app.models.catalog import Cooperation, Product
+from app.models.catalog import Cooperation, Product, ProductEmbedding
 from app.models.contact import Contact
 from app.models.conversation import Conversation
 from app.models.draft import DRAFT_STATUSES, Draft
@@ -13,7 +13,7 @@ from app.models.message import Message
 from app.models.oauth import OAuthState
 from app.models.outbound import OutboundMessage
 from app.models.privacy import DeletionRequest
-from app.models.user import ApiToken, User
+from app.models.user import ApiToken, Invitation, User
 from app.models.web_session import WebSession
 
 __all__ = [
@@ -29,11 +29,13 @@ __all__ = [
     "DeletionRequest",
     "Draft",
     "InboxEvent",
+    "Invitation",
     "Job",
     "Message",
     "OAuthState",
     "OutboundMessage",
     "Product",
+    "ProductEmbedding",
     "User",
     "WebSession",
 ]

@@ -56,3 +56,5 @@ class AccountMember(Base):
     user_id: Mapped[int] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
     )
+    # owner: the influencer whose account it is; moderator: works its queue.
+    role: Mapped[str] = mapped_column(String(16), default="moderator", server_default="moderator")
