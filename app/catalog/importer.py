@@ -2,8 +2,9 @@
 
 JSON: a list of cooperations, or {"cooperations": [...]}, each as the API's CooperationIn.
 CSV: one product per row; rows with the same brand and title form one cooperation.
-Columns: brand, title, starts_on, ends_on, notes, name, aliases (separated by "|"),
-description, price, currency, url, discount_code, discount_details, code_valid_until.
+Columns: brand, title, starts_on, ends_on, notes, platform_posts (post URLs separated by
+"|"), name, aliases (separated by "|"), description, price, currency, url, discount_code,
+discount_details, code_valid_until.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pydantic import ValidationError
 from app.catalog.schemas import CooperationIn
 from app.errors import AppError
 
-COOPERATION_COLUMNS = ("brand", "title", "starts_on", "ends_on", "notes")
+COOPERATION_COLUMNS = ("brand", "title", "starts_on", "ends_on", "notes", "platform_posts")
 PRODUCT_COLUMNS = (
     "name",
     "aliases",
@@ -95,9 +96,11 @@ def _parse_csv(text: str) -> list[CooperationIn]:
         values = {k: (v or "").strip() for k, v in row.items() if k is not None}
         key = (values.get("brand", ""), values.get("title", ""))
         # Blank cells are absent values: the schema's defaults apply.
-        group = groups.setdefault(
-            key, {c: values[c] for c in COOPERATION_COLUMNS if values.get(c)} | {"products": []}
-        )
+        cooperation: dict[str, Any] = {c: values[c] for c in COOPERATION_COLUMNS if values.get(c)}
+        if "platform_posts" in cooperation:
+            posts = cooperation["platform_posts"].split("|")
+            cooperation["platform_posts"] = [p.strip() for p in posts if p.strip()]
+        group = groups.setdefault(key, cooperation | {"products": []})
         product: dict[str, Any] = {c: values[c] for c in PRODUCT_COLUMNS if values.get(c)}
         product["aliases"] = [a for a in (values.get("aliases") or "").split("|") if a.strip()]
         try:

@@ -2,8 +2,17 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    field_validator,
+    model_validator,
+)
 
 
 class ProductIn(BaseModel):
@@ -41,6 +50,34 @@ class ProductUpdate(BaseModel):
     is_active: bool | None = None
 
 
+class PlatformPost(BaseModel):
+    """Where the cooperation was shown. `media_id` is the Instagram media or story id:
+    a follower's reply to that story finds the cooperation's products."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: HttpUrl | None = None
+    kind: Literal["post", "reel", "story", "video", "live", "other"] = "post"
+    media_id: str | None = Field(None, min_length=1, max_length=100, pattern=r"^[0-9A-Za-z_-]+$")
+    posted_on: date | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> PlatformPost:
+        if self.url is None and self.media_id is None:
+            raise ValueError("a platform post needs a url or a media_id")
+        return self
+
+    def stored(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+def _posts(value: Any) -> Any:
+    # A bare URL is a post: ["https://instagram.com/p/..."] as well as [{"url": ...}].
+    if isinstance(value, list):
+        return [{"url": item} if isinstance(item, str) else item for item in value]
+    return value
+
+
 class CooperationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -49,6 +86,9 @@ class CooperationIn(BaseModel):
     starts_on: date | None = None
     ends_on: date | None = None
     notes: str = Field("", max_length=4000)
+    platform_posts: Annotated[list[PlatformPost], BeforeValidator(_posts)] = Field(
+        default_factory=list, max_length=100
+    )
     products: list[ProductIn] = Field(default_factory=list, max_length=1000)
 
 
@@ -80,6 +120,7 @@ class CooperationOut(BaseModel):
     starts_on: date | None
     ends_on: date | None
     notes: str
+    platform_posts: list[PlatformPost]
     products: list[ProductOut]
 
 

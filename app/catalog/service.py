@@ -12,6 +12,7 @@ from app.catalog.schemas import (
     CooperationIn,
     CooperationOut,
     ImportResult,
+    PlatformPost,
     ProductIn,
     ProductOut,
     ProductUpdate,
@@ -32,7 +33,9 @@ async def add_cooperations(
 ) -> list[tuple[Cooperation, list[Product]]]:
     created: list[tuple[Cooperation, list[Product]]] = []
     for data in items:
-        cooperation = Cooperation(account_id=account_id, **data.model_dump(exclude={"products"}))
+        values = data.model_dump(exclude={"products", "platform_posts"})
+        posts = [post.stored() for post in data.platform_posts]
+        cooperation = Cooperation(account_id=account_id, platform_posts=posts, **values)
         session.add(cooperation)
         await session.flush()
         products = [_product(account_id, cooperation.id, p) for p in data.products]
@@ -51,6 +54,7 @@ def cooperation_out(cooperation: Cooperation, products: Sequence[Product]) -> Co
         starts_on=cooperation.starts_on,
         ends_on=cooperation.ends_on,
         notes=cooperation.notes,
+        platform_posts=[PlatformPost.model_validate(p) for p in cooperation.platform_posts or ()],
         products=[ProductOut.model_validate(p) for p in products],
     )
 
