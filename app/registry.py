@@ -6,6 +6,7 @@ from app.accounts.tokens import TOKENS_JOB, TOKENS_JOB_EVERY_SECONDS, maintain_t
 from app.conversations.ingest import CONFIRM_SEND_JOB, DRAFT_JOB
 from app.conversations.jobs import process_inbox_event
 from app.conversations.profiles import PROFILE_JOB, fetch_profile
+from app.drafting.embeddings import EMBED_EVERY_SECONDS, EMBED_JOB, embed_catalog
 from app.drafting.jobs import draft_reply
 from app.outbox.jobs import confirm_send, send_reply
 from app.outbox.service import SEND_JOB
@@ -22,6 +23,7 @@ JOB_HANDLERS: dict[str, JobHandler] = {
     TOKENS_JOB: maintain_tokens,
     DELETION_JOB: erase_meta_user,
     RETENTION_JOB: purge_expired,
+    EMBED_JOB: embed_catalog,
 }
 
 
@@ -29,6 +31,7 @@ JOB_HANDLERS: dict[str, JobHandler] = {
 PERIODIC_JOBS: dict[str, float] = {
     RETENTION_JOB: RETENTION_EVERY_SECONDS,
     TOKENS_JOB: TOKENS_JOB_EVERY_SECONDS,
+    EMBED_JOB: EMBED_EVERY_SECONDS,
 }
 
 
@@ -38,5 +41,10 @@ def build_worker(runtime: Runtime, *, concurrency: int | None = None) -> Worker:
         job_handlers=JOB_HANDLERS,
         event_handler=process_inbox_event,
         concurrency=concurrency,
-        periodic=PERIODIC_JOBS,
+        # Embedding the catalog is scheduled only where a model is configured.
+        periodic={
+            kind: every
+            for kind, every in PERIODIC_JOBS.items()
+            if kind != EMBED_JOB or runtime.embedder is not None
+        },
     )

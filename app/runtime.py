@@ -15,6 +15,8 @@ from app.core.crypto import TokenCipher
 from app.core.db import create_engine, create_sessionmaker
 from app.core.http import create_http_client
 from app.drafting.base import Drafter
+from app.drafting.catalog_index import CatalogIndexes
+from app.drafting.embeddings import Embedder, create_embedder
 from app.drafting.llm import create_drafter
 from app.meta.graph import GraphClient
 
@@ -28,6 +30,8 @@ class Runtime:
     graph: GraphClient
     drafter: Drafter
     cipher: TokenCipher
+    embedder: Embedder | None  # None: EMBEDDING_MODEL unset, words alone
+    catalog: CatalogIndexes  # this process's in-memory catalog indexes
 
 
 @asynccontextmanager
@@ -43,6 +47,8 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             graph=GraphClient(http, settings),
             drafter=create_drafter(settings, http),
             cipher=TokenCipher(settings.secret_key, *settings.secret_key_fallbacks),
+            embedder=create_embedder(settings, http),
+            catalog=CatalogIndexes(model=settings.EMBEDDING_MODEL),
         )
     finally:
         await http.aclose()

@@ -5,11 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+import numpy as np
+from numpy.typing import NDArray
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.clock import utc_now
 from app.drafting.base import DraftRequest, ProductMatch, Turn
+from app.drafting.catalog_index import CatalogIndexes
 from app.drafting.retrieval import retrieve
 from app.models import Account, Conversation, Draft, Message
 
@@ -55,8 +58,15 @@ def _split_unanswered(messages: list[Message]) -> tuple[list[Message], list[Mess
     return messages[:cut], unanswered
 
 
-async def load_context(session: AsyncSession, conversation_id: int) -> DraftContext | None:
-    """None when there is nothing to answer, or the latest message has a draft already."""
+async def load_context(
+    session: AsyncSession,
+    conversation_id: int,
+    *,
+    indexes: CatalogIndexes | None = None,
+    vector: NDArray[np.float32] | None = None,
+) -> DraftContext | None:
+    """None when there is nothing to answer, or the latest message has a draft already.
+    `vector` is the unanswered text embedded by EMBEDDING_MODEL, for semantic retrieval."""
     conversation = await session.get(Conversation, conversation_id)
     if conversation is None:
         return None
@@ -79,6 +89,16 @@ async def load_context(session: AsyncSession, conversation_id: int) -> DraftCont
             limit=3,
             today=today,
             earlier=earlier,
+            indexes=indexes,
+            vector=vector,
+            story_id=next(
+                (
+                    m.payload.get("reply_to_story_id")
+                    for m in reversed(unanswered)
+                    if m.payload.get("reply_to_story_id")
+                ),
+                None,
+            ),
         )
     )
     request = DraftRequest(

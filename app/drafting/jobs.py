@@ -30,7 +30,15 @@ log = structlog.get_logger("app.drafting")
 async def draft_reply(runtime: Runtime, job: Job) -> None:
     conversation_id = int(job.payload["conversation_id"])
     async with unit_of_work(runtime.sessionmaker) as session:
-        context = await load_context(session, conversation_id)
+        context = await load_context(session, conversation_id, indexes=runtime.catalog)
+    if context is not None and runtime.embedder is not None:
+        # Embedded outside any transaction; then retrieval again, by words and meaning.
+        vector = await runtime.embedder.embed_query(context.request.follower_text)
+        if vector is not None:
+            async with unit_of_work(runtime.sessionmaker) as session:
+                context = await load_context(
+                    session, conversation_id, indexes=runtime.catalog, vector=vector
+                )
     if context is None:
         return
     result, error = await _run_drafter(runtime, context)

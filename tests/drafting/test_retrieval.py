@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.drafting.catalog_index import CatalogIndexes
 from app.drafting.retrieval import MIN_SCORE, rank_in_conversation, rank_products, retrieve
 from tests.builders import create_account, create_cooperation, create_product
 from tests.drafting.catalog import TODAY, catalog, cooperation, product
@@ -119,7 +120,7 @@ async def test_retrieve_from_the_database(session: AsyncSession) -> None:
     assert await retrieve(session, account_id=account.id, text="hi how are you") == []
 
 
-async def test_retrieve_is_one_query(session: AsyncSession) -> None:
+async def test_a_warm_index_costs_two_small_queries(session: AsyncSession) -> None:
     account = await create_account(session)
     for brand in ["GlowLab", "Nordwind", "Sol y Mar"]:
         coop = await create_cooperation(session, account, brand=brand)
@@ -127,6 +128,8 @@ async def test_retrieve_is_one_query(session: AsyncSession) -> None:
             await create_product(session, coop, name=f"{brand} product {index}")
     await session.commit()
     session.expunge_all()
+    indexes = CatalogIndexes()
+    await retrieve(session, account_id=account.id, text="warm up", indexes=indexes)
     statements: list[str] = []
 
     def count(*args: object) -> None:
@@ -137,14 +140,46 @@ async def test_retrieve_is_one_query(session: AsyncSession) -> None:
     sync_engine = session.bind.sync_engine  # type: ignore[union-attr]
     event.listen(sync_engine, "before_cursor_execute", count)
     try:
-        matches = await retrieve(session, account_id=account.id, text="the Nordwind code?")
+        matches = await retrieve(
+            session, account_id=account.id, text="the Nordwind code?", indexes=indexes
+        )
     finally:
         event.remove(sync_engine, "before_cursor_execute", count)
 
-    assert len(statements) == 1
+    # The catalog's version, then the matched products; the catalog itself is not read.
+    assert len(statements) == 2
     assert {m.cooperation.brand for m in matches} == {"Nordwind"}
     # Attributes are loaded: reading them needs no lazy load (which would raise here).
     assert all(m.product.url and m.cooperation.ends_on for m in matches)
+
+
+async def test_a_cached_index_sees_every_catalog_change(session: AsyncSession) -> None:
+    account = await create_account(session)
+    coop = await create_cooperation(session, account)
+    serum = await create_product(session, coop)
+    await session.commit()
+    indexes = CatalogIndexes()
+
+    async def found(text: str) -> list[str]:
+        matches = await retrieve(session, account_id=account.id, text=text, indexes=indexes)
+        return [m.product.name for m in matches]
+
+    assert await found("vitamin c serum") == ["Vitamin C Serum"]
+    assert await found("lip balm") == []
+    balm = await create_product(
+        session, coop, name="Honey Lip Balm", aliases=[], discount_code=None
+    )
+    await session.commit()
+    assert await found("lip balm") == ["Honey Lip Balm"]
+    serum.name = "Retinol Night Serum"
+    await session.commit()
+    assert await found("retinol serum") == ["Retinol Night Serum"]
+    balm.is_active = False
+    await session.commit()
+    assert await found("lip balm") == []
+    await session.delete(serum)
+    await session.commit()
+    assert await found("retinol serum") == []
 
 
 def test_a_discount_code_alone_names_its_product() -> None:
@@ -162,3 +197,20 @@ def test_a_follow_up_takes_the_product_of_the_earlier_turns() -> None:
     assert rank_in_conversation("and the link?", [], catalog(), 3, today=TODAY) == []
     named = rank_in_conversation("vitamin c serum link?", ["sunscreen?"], catalog(), 3)
     assert named[0].matched_on != "conversation"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Il siero è adatto alla pelle sensibile?", "Vitamin C Serum"),
+        ("Quanto costa la giacca?", "Regenjacke Fjell"),
+        ("le sérum de GlowLab", "Vitamin C Serum"),
+    ],
+)
+def test_product_types_in_other_languages(text: str, expected: str) -> None:
+    assert names(text)[0] == expected
+
+
+def test_a_type_word_does_not_drag_in_unrelated_products() -> None:
+    # "crème solaire" is one phrase: its "crème" must not make every cream a sunscreen.
+    assert names("Le code pour la crème de nuit GlowLab ?")[0] == "Night Repair Cream"
