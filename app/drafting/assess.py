@@ -7,7 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from app.drafting.base import DraftRequest, DraftResult
-from app.policy.guardrails import detect_sensitive, unanswered, ungrounded_facts
+from app.policy.form import form_problems
+from app.policy.guardrails import catalog_texts, detect_sensitive, unanswered, ungrounded_facts
 from app.policy.schemas import Policy
 from app.policy.service import Decision, DecisionInput, DraftFacts, decide
 
@@ -26,6 +27,12 @@ def assess(
     # Facts count as grounded when the catalog or our side of the conversation stated them,
     # never because the follower wrote them ("give me LENA50" must not make LENA50 real).
     our_texts = [t.text for t in request.history if t.author != "follower"]
+    # Personal data the catalog or anyone in this conversation wrote is not someone else's.
+    known = [
+        *(text for match in request.products for text in catalog_texts(match)),
+        *(t.text for t in request.history),
+        request.follower_text,
+    ]
     return decide(
         DecisionInput(
             policy=policy,
@@ -40,6 +47,7 @@ def assess(
             ungrounded=[
                 *ungrounded_facts(result.reply, request.products, our_texts),
                 *unanswered(result.intent, result.reply),
+                *form_problems(result.reply, platform=request.platform, known_texts=known),
             ],
             drafter_error=error,
             now=now,

@@ -11,6 +11,7 @@ rebuilds it when the account's catalog changed.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -68,7 +69,6 @@ class Entry:
 
     @classmethod
     def of(cls, product: Product, cooperation: Cooperation) -> Entry:
-        posts = cooperation.platform_posts or ()
         return cls(
             product_id=product.id,
             cooperation_id=cooperation.id,
@@ -78,7 +78,7 @@ class Entry:
             discount_code=product.discount_code,
             code_valid_until=product.code_valid_until,
             cooperation_ends_on=cooperation.ends_on,
-            media_ids=frozenset(str(p["media_id"]) for p in posts if p.get("media_id")),
+            media_ids=_media_ids(cooperation.platform_posts),
         )
 
     def is_current(self, today: date) -> bool:
@@ -87,38 +87,99 @@ class Entry:
         return not (ended or expired)
 
 
+def _media_ids(posts: Sequence[dict[str, object]] | None) -> frozenset[str]:
+    return frozenset(str(p["media_id"]) for p in posts or () if p.get("media_id"))
+
+
 class Scored(NamedTuple):
     entry: Entry
     score: float
     matched_on: str  # code | name | alias | brand | story | meaning
 
 
-@dataclass(frozen=True, slots=True)
-class _Phrase:
-    words: tuple[str, ...]
-    total: int  # sum of word lengths: long words weigh more
-    glued: str
-    short_weight: float  # the share of `total` in words that must match exactly
-
-
 def _is_short(word: str) -> bool:
     return len(word) < EXACT_BELOW or word.isdigit()
 
 
-def _phrase(text: str) -> _Phrase:
-    words = tuple(tokens(text))
-    total = sum(len(w) for w in words)
-    short = sum(len(w) for w in words if _is_short(w))
-    return _Phrase(words, total, "".join(words), short / total if total else 0.0)
+class _Phrases:
+    """Names, aliases or brands as flat arrays, scored all at once against a message.
+
+    A phrase's score is the best of (a) its words' best similarities to the message's
+    words, averaged by word length (so "Vitamin C Serum" is carried by "vitamin" and
+    "serum" more than by "c"), and (b) the phrase glued together ("glowlab") against
+    the message's words and glued runs of words, for names written with or without
+    spaces.
+    """
+
+    def __init__(self, texts: Sequence[str], vocabulary: _Vocabulary) -> None:
+        word_ids: list[int] = []
+        weights: list[float] = []
+        offsets: list[int] = []
+        glued: list[int] = []
+        self.empty = np.zeros(len(texts), dtype=bool)
+        for position, text in enumerate(texts):
+            words = tokens(text)
+            total = sum(len(w) for w in words)
+            offsets.append(len(word_ids))
+            if not words:
+                self.empty[position] = True
+                word_ids.append(vocabulary.word(""))
+                weights.append(0.0)
+                glued.append(-1)
+                continue
+            for word in words:
+                word_ids.append(vocabulary.word(word))
+                weights.append(len(word) / total)
+            joined = "".join(words)
+            glued.append(vocabulary.glued(joined) if len(joined) >= 5 else -1)
+        self.word_ids = np.array(word_ids, dtype=np.int64)
+        self.weights = np.array(weights, dtype=np.float32)
+        self.offsets = np.array(offsets, dtype=np.int64)
+        self.glued = np.array(glued, dtype=np.int64)
+
+    def scores(
+        self, word_sim: NDArray[np.float32], glued_sim: NDArray[np.float32]
+    ) -> NDArray[np.float32]:
+        if len(self.offsets) == 0:
+            return np.zeros(0, dtype=np.float32)
+        by_word = np.add.reduceat(self.weights * word_sim[self.word_ids], self.offsets)
+        padded = np.append(glued_sim, np.float32(0))  # index -1: no glued form
+        result = np.maximum(by_word, padded[self.glued]).astype(np.float32)
+        result[self.empty] = 0
+        return result
+
+
+class _Vocabulary:
+    """Every distinct word and glued phrase of the catalog, each with an id."""
+
+    def __init__(self) -> None:
+        self.words: dict[str, int] = {}
+        self.glued_phrases: dict[str, int] = {}
+
+    def word(self, word: str) -> int:
+        return self.words.setdefault(word, len(self.words))
+
+    def glued(self, phrase: str) -> int:
+        return self.glued_phrases.setdefault(phrase, len(self.glued_phrases))
 
 
 @dataclass(frozen=True, slots=True)
 class _Message:
     words: tuple[str, ...]
-    word_set: frozenset[str]
     everything: frozenset[str]  # words and glued windows of 2..MAX_WINDOW words
     word_sim: NDArray[np.float32]  # per catalog word: best similarity to a message word
     glued_sim: NDArray[np.float32]  # per glued phrase: best similarity to a word or window
+
+
+def _max_by_group(
+    values: NDArray[np.float32], starts: NDArray[np.int64], sizes: NDArray[np.int64]
+) -> NDArray[np.float32]:
+    """Per group (`starts`, `sizes` into `values`), its maximum; 0 for empty groups."""
+    result = np.zeros(len(starts), dtype=np.float32)
+    present = sizes > 0
+    if values.size and present.any():
+        result[present] = np.maximum.reduceat(values, starts[present])
+    return result
 
 
 class CatalogIndex:
@@ -131,68 +192,57 @@ class CatalogIndex:
     ) -> None:
         self.entries = tuple(entries)
         self.version = version
-        self._names = [
-            [(_phrase(e.name), "name"), *((_phrase(a), "alias") for a in e.aliases)]
-            for e in self.entries
+        vocabulary = _Vocabulary()
+        self._names = _Phrases([e.name for e in self.entries], vocabulary)
+        alias_texts = [alias for e in self.entries for alias in e.aliases]
+        self._aliases = _Phrases(alias_texts, vocabulary)
+        sizes = [len(e.aliases) for e in self.entries]
+        self._alias_sizes = np.array(sizes, dtype=np.int64)
+        self._alias_starts = np.cumsum([0, *sizes[:-1]], dtype=np.int64)
+        brands = list(dict.fromkeys(e.brand for e in self.entries))
+        brand_ids = {brand: i for i, brand in enumerate(brands)}
+        self._brand_of = np.array([brand_ids[e.brand] for e in self.entries], dtype=np.int64)
+        self._brands = _Phrases(brands, vocabulary)
+        # "Nordwind" alone should find "Nordwind Outdoor": a brand's distinctive word
+        # counts almost as much as the whole brand; its generic words do not count alone.
+        distinctive = [
+            [w for w in tokens(b) if len(w) >= 5 and w not in GENERIC_BRAND_WORDS] for b in brands
         ]
-        self._brands: dict[str, _Phrase] = {}
-        self._brand_entries: dict[str, list[int]] = defaultdict(list)
-        words: dict[str, int] = {}
-        glued: dict[str, int] = {}
-        word_posts: dict[int, set[int]] = defaultdict(set)
-        glued_posts: dict[int, set[int]] = defaultdict(set)
-        short_posts: dict[str, set[int]] = defaultdict(set)
-        brand_word_posts: dict[int, set[str]] = defaultdict(set)
-        brand_glued_posts: dict[int, set[str]] = defaultdict(set)
-        brand_short_posts: dict[str, set[str]] = defaultdict(set)
+        self._distinctive_ids = np.array(
+            [vocabulary.word(w) for words in distinctive for w in words], dtype=np.int64
+        )
+        counts = [len(words) for words in distinctive]
+        self._distinctive_sizes = np.array(counts, dtype=np.int64)
+        self._distinctive_starts = np.cumsum([0, *counts[:-1]], dtype=np.int64)
         self._codes: dict[str, list[int]] = defaultdict(list)
         self._media: dict[str, list[int]] = defaultdict(list)
-
-        def index_phrase(
-            phrase: _Phrase,
-            key: int | str,
-            posts: tuple[dict[int, set[int]], dict[int, set[int]], dict[str, set[int]]]
-            | tuple[dict[int, set[str]], dict[int, set[str]], dict[str, set[str]]],
-        ) -> None:
-            by_word, by_glued, by_short = posts
-            for word in phrase.words:
-                if not _is_short(word):
-                    by_word[words.setdefault(word, len(words))].add(key)  # type: ignore[arg-type]
-                elif phrase.short_weight >= MIN_SCORE:
-                    # Only then can exact short words alone lift the phrase over MIN_SCORE.
-                    by_short[word].add(key)  # type: ignore[arg-type]
-            if len(phrase.glued) >= 5:
-                if phrase.glued.isdigit():
-                    by_short[phrase.glued].add(key)  # type: ignore[arg-type]
-                else:
-                    by_glued[glued.setdefault(phrase.glued, len(glued))].add(key)  # type: ignore[arg-type]
-
         for position, entry in enumerate(self.entries):
-            for phrase, _kind in self._names[position]:
-                index_phrase(phrase, position, (word_posts, glued_posts, short_posts))
-            if entry.brand not in self._brands:
-                brand = _phrase(entry.brand)
-                self._brands[entry.brand] = brand
-                index_phrase(
-                    brand, entry.brand, (brand_word_posts, brand_glued_posts, brand_short_posts)
-                )
-            self._brand_entries[entry.brand].append(position)
-            if entry.discount_code:
-                code = "".join(tokens(entry.discount_code))
-                if code:
-                    self._codes[code].append(position)
+            code = "".join(tokens(entry.discount_code or ""))
+            if code:
+                self._codes[code].append(position)
             for media_id in entry.media_ids:
                 self._media[media_id].append(position)
-        self._word_list = list(words)
-        self._word_ids = words
-        self._glued_list = list(glued)
-        self._glued_ids = glued
-        self._word_posts = word_posts
-        self._glued_posts = glued_posts
-        self._short_posts = short_posts
-        self._brand_word_posts = brand_word_posts
-        self._brand_glued_posts = brand_glued_posts
-        self._brand_short_posts = brand_short_posts
+        words = list(vocabulary.words)
+        self._word_count = len(words)
+        self._word_ids = vocabulary.words
+        self._long = [(i, w) for i, w in enumerate(words) if w and not _is_short(w)]
+        self._long_ids = np.array([i for i, _ in self._long], dtype=np.int64)
+        self._long_words = [w for _, w in self._long]
+        glued = list(vocabulary.glued_phrases)
+        self._glued_count = len(glued)
+        self._glued_ids = vocabulary.glued_phrases
+        # Glued phrases are many (one per name and alias): compared only with text of the
+        # same first letter. A typo in a glued phrase's first letter is still found word
+        # by word.
+        by_letter: dict[str, list[int]] = defaultdict(list)
+        for glued_id, phrase in enumerate(glued):
+            if not phrase.isdigit():
+                by_letter[phrase[0]].append(glued_id)
+        self._glued_by_letter = {
+            letter: (np.array(ids, dtype=np.int64), [glued[i] for i in ids])
+            for letter, ids in by_letter.items()
+        }
+        self._glued_digits = {phrase: i for i, phrase in enumerate(glued) if phrase.isdigit()}
         self._vectors, self._vector_rows = self._matrix(vectors or {})
 
     def _matrix(
@@ -220,84 +270,54 @@ class CatalogIndex:
             for i in range(len(words) - size + 1)
         ]
         everything = frozenset(words) | frozenset(windows)
-        return _Message(
-            words=words,
-            word_set=frozenset(words),
-            everything=everything,
-            word_sim=_best(sorted({w for w in words if len(w) >= EXACT_BELOW}), self._word_list),
-            glued_sim=_best(
-                sorted(w for w in everything if len(w) >= EXACT_BELOW), self._glued_list
-            ),
-        )
-
-    def _word(self, word: str, message: _Message) -> float:
-        if _is_short(word):
-            return 1.0 if word in message.word_set else 0.0
-        return float(message.word_sim[self._word_ids[word]])
-
-    def _glued(self, phrase: _Phrase, message: _Message) -> float:
-        if len(phrase.glued) < 5:
-            return 0.0
-        if phrase.glued.isdigit():
-            return 1.0 if phrase.glued in message.everything else 0.0
-        return float(message.glued_sim[self._glued_ids[phrase.glued]])
-
-    def _phrase_score(self, phrase: _Phrase, message: _Message) -> float:
-        """How well a name, alias or brand occurs in the message, 0..1: each word's best
-        fuzzy match, averaged by word length (so "Vitamin C Serum" is carried by "vitamin"
-        and "serum" more than by "c"), or the glued phrase against glued text windows."""
-        if not phrase.words or not message.words:
-            return 0.0
-        by_word = sum(len(w) * self._word(w, message) for w in phrase.words) / phrase.total
-        return max(by_word, self._glued(phrase, message))
-
-    def _brand_score(self, brand: str, message: _Message) -> float:
-        # "Nordwind" alone should find "Nordwind Outdoor": a brand's distinctive word
-        # counts almost as much as the whole brand, its generic words do not count alone.
-        phrase = self._brands[brand]
-        best = self._phrase_score(phrase, message)
-        for word in phrase.words:
-            if len(word) >= 5 and word not in GENERIC_BRAND_WORDS:
-                best = max(best, 0.9 * self._word(word, message))
-        return best
-
-    def _score(self, position: int, brand: float, message: _Message) -> tuple[float, str]:
-        best, matched_on = 0.0, "name"
-        for phrase, kind in self._names[position]:
-            score = self._phrase_score(phrase, message)
-            if score > best:
-                best, matched_on = score, kind
-        if brand < MIN_SCORE:
-            return best, matched_on
-        # With the brand named, a partly named product ("crème de nuit" for "Night Repair
-        # Cream") still decides between the brand's products.
-        by_brand = BRAND_WEIGHT * brand + (1 - BRAND_WEIGHT) * best
-        if by_brand > best:
-            return by_brand, "brand"
-        return min(1.0, best + 0.05), matched_on
+        word_sim = np.zeros(self._word_count, dtype=np.float32)
+        long_text = sorted({w for w in words if len(w) >= EXACT_BELOW})
+        word_sim[self._long_ids] = _best(long_text, self._long_words)
+        for word in words:  # short words and numbers match exactly
+            if _is_short(word) and word in self._word_ids:
+                word_sim[self._word_ids[word]] = 1.0
+        glued_sim = np.zeros(self._glued_count, dtype=np.float32)
+        by_letter: dict[str, list[str]] = defaultdict(list)
+        for piece in everything:
+            if len(piece) >= EXACT_BELOW:
+                by_letter[piece[0]].append(piece)
+            if piece in self._glued_digits:
+                glued_sim[self._glued_digits[piece]] = 1.0
+        for letter, queries in by_letter.items():
+            if letter in self._glued_by_letter:
+                ids, choices = self._glued_by_letter[letter]
+                glued_sim[ids] = _best(sorted(queries), choices)
+        return _Message(words, everything, word_sim, glued_sim)
 
     def _lexical(self, message: _Message) -> dict[int, tuple[float, str]]:
-        candidates: set[int] = set()
-        brands: set[str] = set()
-        for word_id in np.flatnonzero(message.word_sim).tolist():
-            candidates |= self._word_posts.get(word_id, set())
-            brands |= self._brand_word_posts.get(word_id, set())
-        for glued_id in np.flatnonzero(message.glued_sim).tolist():
-            candidates |= self._glued_posts.get(glued_id, set())
-            brands |= self._brand_glued_posts.get(glued_id, set())
-        for word in message.everything:
-            candidates |= self._short_posts.get(word, set())
-            brands |= self._brand_short_posts.get(word, set())
-        brand_scores = {brand: self._brand_score(brand, message) for brand in brands}
-        for brand, score in brand_scores.items():
-            if score >= MIN_SCORE:
-                candidates.update(self._brand_entries[brand])
+        if not message.words or not self.entries:
+            return {}
+        sim, glued = message.word_sim, message.glued_sim
+        name = self._names.scores(sim, glued)
+        alias = _max_by_group(
+            self._aliases.scores(sim, glued), self._alias_starts, self._alias_sizes
+        )
+        best = np.maximum(name, alias)
+        brand = self._brands.scores(sim, glued)
+        if self._distinctive_ids.size:
+            word_best = _max_by_group(
+                sim[self._distinctive_ids], self._distinctive_starts, self._distinctive_sizes
+            )
+            brand = np.maximum(brand, 0.9 * word_best)
+        brand = brand[self._brand_of]
+        # With the brand named, a partly named product ("crème de nuit" for "Night Repair
+        # Cream") still decides between the brand's products.
+        named = brand >= MIN_SCORE
+        by_brand = BRAND_WEIGHT * brand + (1 - BRAND_WEIGHT) * best
+        brand_wins = named & (by_brand > best)
+        score = np.where(brand_wins, by_brand, np.where(named, np.minimum(1.0, best + 0.05), best))
         found: dict[int, tuple[float, str]] = {}
-        for position in candidates:
-            by_brand = brand_scores.get(self.entries[position].brand, 0.0)
-            score, matched_on = self._score(position, by_brand, message)
-            if score >= MIN_SCORE:
-                found[position] = (score, matched_on)
+        for position in np.flatnonzero(score >= MIN_SCORE).tolist():
+            if brand_wins[position]:
+                kind = "brand"
+            else:
+                kind = "alias" if alias[position] > name[position] else "name"
+            found[position] = (float(score[position]), kind)
         # The follower typed the product's discount code ("is LENA15 still working?").
         for code, positions in self._codes.items():
             if code in message.everything:
@@ -368,10 +388,12 @@ def _best(queries: Sequence[str], choices: Sequence[str]) -> NDArray[np.float32]
         choices,
         scorer=fuzz.ratio,
         score_cutoff=WORD_CUTOFF * 100,
-        dtype=np.float32,
+        # Whole percents: a quarter of the time of floats, and finer than any rule here.
+        dtype=np.uint8,
         workers=1,
     )
-    return np.asarray(matrix.max(axis=0) / 100, dtype=np.float32)
+    best: NDArray[np.float32] = matrix.max(axis=0).astype(np.float32) / np.float32(100)
+    return best
 
 
 # -- one index per account, rebuilt when the catalog changes ------------------------------
@@ -380,30 +402,37 @@ def _best(queries: Sequence[str], choices: Sequence[str]) -> NDArray[np.float32]
 class CatalogIndexes:
     """The process's indexes, one per account (least recently used dropped beyond
     `capacity`). An index is valid while its catalog version holds: the count and the
-    latest change of the account's products, cooperations and embeddings, read in one
-    cheap query per use, so a change made by any process is seen at once."""
+    latest change of the account's products, cooperations and embeddings. The version is
+    read at most every `recheck_seconds` per account, so a change made by any process
+    is matched within that time; what a match returns (code, link, price, active flag)
+    is always read fresh from the database."""
 
-    def __init__(self, *, model: str | None = None, capacity: int = 256) -> None:
+    def __init__(
+        self, *, model: str | None = None, capacity: int = 256, recheck_seconds: float = 1.0
+    ) -> None:
         self._model = model
         self._capacity = capacity
-        self._indexes: OrderedDict[int, CatalogIndex] = OrderedDict()
+        self._recheck = recheck_seconds
+        self._indexes: OrderedDict[int, tuple[CatalogIndex, float]] = OrderedDict()
         self._locks: dict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     async def get(self, session: AsyncSession, account_id: int) -> CatalogIndex:
-        version = await _catalog_version(session, account_id)
-        index = self._indexes.get(account_id)
-        if index is not None and index.version == version:
+        cached = self._indexes.get(account_id)
+        if cached is not None and time.monotonic() - cached[1] < self._recheck:
             self._indexes.move_to_end(account_id)
-            return index
+            return cached[0]
+        version = await _catalog_version(session, account_id)
         async with self._locks[account_id]:
-            index = self._indexes.get(account_id)
-            if index is None or index.version != version:
+            cached = self._indexes.get(account_id)
+            if cached is not None and cached[0].version == version:
+                index = cached[0]
+            else:
                 index = await load_index(session, account_id, model=self._model, version=version)
-                self._indexes[account_id] = index
-                self._indexes.move_to_end(account_id)
-                while len(self._indexes) > self._capacity:
-                    dropped, _ = self._indexes.popitem(last=False)
-                    self._locks.pop(dropped, None)
+            self._indexes[account_id] = (index, time.monotonic())
+            self._indexes.move_to_end(account_id)
+            while len(self._indexes) > self._capacity:
+                dropped, _ = self._indexes.popitem(last=False)
+                self._locks.pop(dropped, None)
             return index
 
 
@@ -429,9 +458,20 @@ def _comparable(value: object) -> object:
 async def load_index(
     session: AsyncSession, account_id: int, *, model: str | None = None, version: object = None
 ) -> CatalogIndex:
-    """The account's active products, with their vectors of `model` (None: no vectors)."""
+    """The account's active products, with their vectors of `model` (None: no vectors).
+    Only the columns matching needs are read; the index is built off the event loop."""
     rows = await session.execute(
-        select(Product, Cooperation)
+        select(
+            Product.id,
+            Product.cooperation_id,
+            Product.name,
+            Product.aliases,
+            Product.discount_code,
+            Product.code_valid_until,
+            Cooperation.brand,
+            Cooperation.ends_on,
+            Cooperation.platform_posts,
+        )
         .join(Cooperation, Product.cooperation_id == Cooperation.id)
         .where(
             Product.account_id == account_id,
@@ -440,16 +480,29 @@ async def load_index(
         )
         .order_by(Product.id)
     )
-    entries = [Entry.of(product, cooperation) for product, cooperation in rows.all()]
-    if model is None:
-        return CatalogIndex(entries, version=version)
-    stored = await session.execute(
-        select(ProductEmbedding.product_id, ProductEmbedding.vector).where(
-            ProductEmbedding.account_id == account_id, ProductEmbedding.model == model
+    entries = [
+        Entry(
+            product_id=row.id,
+            cooperation_id=row.cooperation_id,
+            name=row.name,
+            aliases=tuple(str(a) for a in row.aliases or ()),
+            brand=row.brand,
+            discount_code=row.discount_code,
+            code_valid_until=row.code_valid_until,
+            cooperation_ends_on=row.ends_on,
+            media_ids=_media_ids(row.platform_posts),
         )
-    )
-    vectors = {product_id: np.frombuffer(vector, dtype="<f4") for product_id, vector in stored}
-    return CatalogIndex(entries, vectors, version=version)
+        for row in rows
+    ]
+    vectors: dict[int, NDArray[np.float32]] = {}
+    if model is not None:
+        stored = await session.execute(
+            select(ProductEmbedding.product_id, ProductEmbedding.vector).where(
+                ProductEmbedding.account_id == account_id, ProductEmbedding.model == model
+            )
+        )
+        vectors = {product_id: np.frombuffer(blob, dtype="<f4") for product_id, blob in stored}
+    return await asyncio.to_thread(CatalogIndex, entries, vectors, version=version)
 
 
 def build_index(candidates: Iterable[tuple[Product, Cooperation]]) -> CatalogIndex:

@@ -137,7 +137,11 @@ async def retrieve(
     rows = await session.execute(
         select(Product, Cooperation)
         .join(Cooperation, Product.cooperation_id == Cooperation.id)
-        .where(Product.id.in_([s.entry.product_id for s in scored]))
+        .where(
+            Product.id.in_([s.entry.product_id for s in scored]),
+            Product.account_id == account_id,
+            Product.is_active.is_(True),
+        )
     )
     objects = {product.id: (product, cooperation) for product, cooperation in rows.all()}
     return _matches(scored, objects)

@@ -249,7 +249,7 @@ def extract_facts(text: str) -> _Facts:
 # --- grounding ---------------------------------------------------------------------------
 
 
-def _catalog_texts(match: CatalogEntry) -> list[str]:
+def catalog_texts(match: CatalogEntry) -> list[str]:
     product, cooperation = match.product, match.cooperation
     texts = [product.name, product.description, cooperation.brand, cooperation.title]
     texts += [str(alias) for alias in product.aliases or ()]
@@ -259,7 +259,7 @@ def _catalog_texts(match: CatalogEntry) -> list[str]:
 
 def _grounding(products: Sequence[CatalogEntry], conversation_texts: Sequence[str]) -> _Facts:
     """Everything the reply may state: the products' fields and what was said before."""
-    texts = [text for match in products for text in _catalog_texts(match)]
+    texts = [text for match in products for text in catalog_texts(match)]
     texts += conversation_texts
     known = _Facts()
     for text in texts:
