@@ -52,6 +52,7 @@ async def home(
         "home.html",
         user=user,
         csrf_token=web_session.csrf_token,
+        nav="accounts",
         sandbox=settings.sandbox,
         accounts=[_row(a) for a in accounts],
         connected=int(connected) if connected.isdigit() else None,

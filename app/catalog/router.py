@@ -8,6 +8,7 @@ from app.catalog.schemas import (
     CooperationIn,
     CooperationOut,
     ImportResult,
+    ProductIn,
     ProductOut,
     ProductUpdate,
 )
@@ -76,3 +77,29 @@ async def update_product(
 async def delete_product(product_id: Id, session: SessionDep, user: CurrentUser) -> Response:
     await service.delete_product(session, user=user, product_id=product_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.put("/cooperations/{cooperation_id}", response_model=CooperationOut)
+async def update_cooperation(
+    cooperation_id: Id, data: CooperationIn, session: SessionDep, user: CurrentUser
+) -> CooperationOut:
+    """Replaces brand, title, period, notes and platform posts; `products` must be empty
+    (products are added with `POST .../products` and edited with `PATCH /products/{id}`)."""
+    return await service.update_cooperation(
+        session, user=user, cooperation_id=cooperation_id, data=data
+    )
+
+
+@router.post(
+    "/cooperations/{cooperation_id}/products",
+    response_model=ProductOut,
+    status_code=status.HTTP_201_CREATED,
+)
+async def add_product(
+    cooperation_id: Id, data: ProductIn, session: SessionDep, user: CurrentUser
+) -> ProductOut:
+    product = await service.add_product(
+        session, user=user, cooperation_id=cooperation_id, data=data
+    )
+    await session.refresh(product)
+    return ProductOut.model_validate(product)

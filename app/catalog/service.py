@@ -17,7 +17,7 @@ from app.catalog.schemas import (
     ProductOut,
     ProductUpdate,
 )
-from app.errors import NotFound
+from app.errors import AppError, NotFound
 from app.models import Cooperation, Product, User
 from app.users.service import ensure_access
 
@@ -150,3 +150,95 @@ async def delete_product(session: AsyncSession, *, user: User, product_id: int) 
         account_id=product.account_id,
         details={"product_id": product.id, "name": product.name},
     )
+
+
+async def get_cooperation(session: AsyncSession, *, user: User, cooperation_id: int) -> Cooperation:
+    cooperation = await session.get(Cooperation, cooperation_id)
+    if cooperation is None:
+        raise NotFound("cooperation not found")
+    try:
+        await ensure_access(session, user, cooperation.account_id)
+    except NotFound as exc:
+        raise NotFound("cooperation not found") from exc
+    return cooperation
+
+
+async def _products_of(session: AsyncSession, cooperation_id: int) -> list[Product]:
+    rows = await session.scalars(
+        select(Product).where(Product.cooperation_id == cooperation_id).order_by(Product.id)
+    )
+    return list(rows.all())
+
+
+async def update_cooperation(
+    session: AsyncSession, *, user: User, cooperation_id: int, data: CooperationIn
+) -> CooperationOut:
+    """Replaces the cooperation's own fields (brand, title, period, notes, platform posts);
+    its products are added and edited one by one, so `data.products` must be empty."""
+    if data.products:
+        raise AppError("products are added and edited one by one, not with their cooperation")
+    cooperation = await get_cooperation(session, user=user, cooperation_id=cooperation_id)
+    values = data.model_dump(exclude={"products", "platform_posts"})
+    values["platform_posts"] = [post.stored() for post in data.platform_posts]
+    changed = {k: v for k, v in values.items() if getattr(cooperation, k) != v}
+    for field, value in changed.items():
+        setattr(cooperation, field, value)
+    await session.flush()
+    await record(
+        session,
+        action="catalog.cooperation_updated",
+        user=user,
+        account_id=cooperation.account_id,
+        entity=cooperation,
+        details={k: str(v) for k, v in changed.items()},
+    )
+    return cooperation_out(cooperation, await _products_of(session, cooperation.id))
+
+
+async def add_product(
+    session: AsyncSession, *, user: User, cooperation_id: int, data: ProductIn
+) -> Product:
+    cooperation = await get_cooperation(session, user=user, cooperation_id=cooperation_id)
+    product = _product(cooperation.account_id, cooperation.id, data)
+    session.add(product)
+    await session.flush()
+    await record(
+        session,
+        action="catalog.product_created",
+        user=user,
+        account_id=cooperation.account_id,
+        entity=product,
+        details={"cooperation_id": cooperation.id, "name": product.name},
+    )
+    return product
+
+
+def _matches(words: list[str], *texts: str | None) -> bool:
+    haystack = " ".join(t for t in texts if t).casefold()
+    return all(word in haystack for word in words)
+
+
+async def search_cooperations(
+    session: AsyncSession, *, user: User, account_id: int, query: str
+) -> list[CooperationOut]:
+    """The account's cooperations with the products matching every word of `query` in their
+    name, aliases, discount code or cooperation's brand or title (case-insensitive). A
+    cooperation whose brand or title matches keeps all its products. Filtered in Python:
+    a catalog is hundreds of rows, and casefolding is the same on every database."""
+    cooperations = await list_cooperations(session, user=user, account_id=account_id)
+    words = query.casefold().split()
+    if not words:
+        return cooperations
+    found = []
+    for cooperation in cooperations:
+        if _matches(words, cooperation.brand, cooperation.title):
+            found.append(cooperation)
+            continue
+        products = [
+            p
+            for p in cooperation.products
+            if _matches(words, cooperation.brand, p.name, p.discount_code, *p.aliases)
+        ]
+        if products:
+            found.append(cooperation.model_copy(update={"products": products}))
+    return found

@@ -1,0 +1,212 @@
+"""Page: an account's persona and confidence rules, edited through the same service
+functions as the JSON API (so validation and audit are the same), beside the approval
+statistics that tell which rules would have been safe."""
+
+from __future__ import annotations
+
+from typing import Any, get_args
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+from starlette.datastructures import FormData
+
+from app.accounts import service as accounts
+from app.accounts.schemas import AccountUpdate
+from app.deps import Id, RuntimeDep, SessionDep
+from app.errors import NotFound
+from app.models import Account, User
+from app.moderation.stats import approval_stats
+from app.policy.schemas import DEFAULT_AUTO_INTENTS, INTENTS, Policy
+from app.ui.catalog_forms import field_errors, split_list, text
+from app.web import CheckedWebUser, WebUser, message_page, page
+
+router = APIRouter(include_in_schema=False)
+
+# The rules this page explains one by one; any rule added to Policy later is still shown
+# (as a plain field, with its description) so that nothing is editable only through the API.
+KNOWN_RULES = (
+    "mode",
+    "min_confidence",
+    "auto_intents",
+    "max_auto_replies_per_conversation_per_day",
+    "pause_after_human_reply_minutes",
+)
+DEFAULTS = Policy()
+# Shown next to the band a share of unchanged approvals at least this high, with this many
+# decisions at least: a threshold there would have been safe.
+SAFE_SHARE, ENOUGH_DECISIONS = 0.95, 10
+
+
+def _not_found(request: Request, user: User) -> HTMLResponse:
+    return message_page(
+        request,
+        "Not found",
+        "This account does not exist, or you are not a member of it.",
+        status_code=404,
+        link="/",
+        link_text="Back to your accounts",
+        user=user,
+    )
+
+
+def _extra_rules(policy: Policy) -> list[dict[str, Any]]:
+    """Rules beyond KNOWN_RULES, with the input that edits them."""
+    rules = []
+    for name, info in Policy.model_fields.items():
+        if name in KNOWN_RULES:
+            continue
+        types = {info.annotation, *get_args(info.annotation)}
+        kind = (
+            "bool"
+            if bool in types
+            else "number"
+            if types & {int, float}
+            else "list"
+            if any(getattr(t, "__origin__", None) is list for t in types)
+            else "text"
+        )
+        value = getattr(policy, name)
+        rules.append(
+            {
+                "name": name,
+                "kind": kind,
+                "value": ", ".join(map(str, value)) if kind == "list" else value,
+                "description": info.description or "",
+                "default": getattr(DEFAULTS, name),
+            }
+        )
+    return rules
+
+
+def _policy_from(form: FormData, current: Policy) -> dict[str, Any]:
+    values: dict[str, Any] = current.model_dump()
+    values |= {
+        "mode": text(form, "mode"),
+        "min_confidence": text(form, "min_confidence"),
+        "auto_intents": [v for v in form.getlist("auto_intents") if isinstance(v, str)],
+        "max_auto_replies_per_conversation_per_day": text(
+            form, "max_auto_replies_per_conversation_per_day"
+        ),
+        "pause_after_human_reply_minutes": text(form, "pause_after_human_reply_minutes"),
+    }
+    for rule in _extra_rules(current):
+        name = rule["name"]
+        if rule["kind"] == "bool":
+            values[name] = form.get(name) is not None
+        elif rule["kind"] == "list":
+            values[name] = split_list(text(form, name))
+        else:
+            values[name] = text(form, name)
+    return values
+
+
+def _parse(
+    form: FormData, current: Policy
+) -> tuple[dict[str, Any], AccountUpdate | None, Policy | None, dict[str, str]]:
+    persona, languages = text(form, "persona"), text(form, "languages")
+    paused = form.get("paused") is not None
+    shown: dict[str, Any] = {"persona": persona, "languages": languages, "paused": paused}
+    errors: dict[str, str] = {}
+    update = policy = None
+    try:
+        update = AccountUpdate(persona=persona, languages=split_list(languages), paused=paused)
+    except ValidationError as exc:
+        errors |= field_errors(exc)
+    if update is not None and not update.languages:
+        errors["languages"] = "at least one language, for example: en"
+    values = _policy_from(form, current)
+    unknown = sorted(set(values["auto_intents"]) - set(INTENTS) - set(current.auto_intents))
+    if unknown:
+        errors["auto_intents"] = f"unknown intent(s): {', '.join(unknown)}"
+    try:
+        policy = Policy.model_validate(values)
+    except ValidationError as exc:
+        errors |= field_errors(exc)
+    shown["policy"] = values
+    return shown, update, policy, errors
+
+
+def _changed(account: Account, update: AccountUpdate) -> bool:
+    return (
+        update.persona != account.persona
+        or update.languages != list(account.languages or ())
+        or update.paused != account.is_paused
+    )
+
+
+async def _render(
+    request: Request,
+    session: SessionDep,
+    web_user: tuple[User, Any],
+    account: Account,
+    *,
+    shown: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+) -> Response:
+    user, web_session = web_user
+    policy = Policy.of(account.policy)
+    if shown is None:
+        shown = {
+            "persona": account.persona,
+            "languages": ", ".join(account.languages or ()),
+            "paused": account.is_paused,
+            "policy": policy.model_dump(),
+        }
+    stats = await approval_stats(session, account_id=account.id)
+    return page(
+        request,
+        "settings.html",
+        status_code=422 if errors else 200,
+        user=user,
+        csrf_token=web_session.csrf_token,
+        nav="accounts",
+        account=account,
+        shown=shown,
+        errors=errors or {},
+        intents=list(dict.fromkeys([*INTENTS, *policy.auto_intents])),
+        defaults=DEFAULTS,
+        default_intents=DEFAULT_AUTO_INTENTS,
+        extra_rules=_extra_rules(policy),
+        stats=stats,
+        safe_share=SAFE_SHARE,
+        enough=ENOUGH_DECISIONS,
+        saved=request.query_params.get("saved") == "1",
+    )
+
+
+@router.get("/accounts/{account_id}/settings", response_class=HTMLResponse)
+async def settings_page(
+    request: Request, account_id: Id, session: SessionDep, web_user: WebUser
+) -> Response:
+    try:
+        account = await accounts.get_account(session, user=web_user[0], account_id=account_id)
+    except NotFound:
+        return _not_found(request, web_user[0])
+    return await _render(request, session, web_user, account)
+
+
+@router.post("/accounts/{account_id}/settings", response_class=HTMLResponse)
+async def save_settings(
+    request: Request,
+    account_id: Id,
+    session: SessionDep,
+    web_user: CheckedWebUser,
+    runtime: RuntimeDep,
+) -> Response:
+    user = web_user[0]
+    try:
+        account = await accounts.get_account(session, user=user, account_id=account_id)
+    except NotFound:
+        return _not_found(request, user)
+    current = Policy.of(account.policy)
+    shown, update, policy, errors = _parse(await request.form(), current)
+    if errors or update is None or policy is None:
+        return await _render(request, session, web_user, account, shown=shown, errors=errors)
+    if _changed(account, update):
+        await accounts.update_account(
+            session, user=user, account_id=account.id, data=update, cipher=runtime.cipher
+        )
+    if policy != current:
+        await accounts.put_policy(session, user=user, account_id=account.id, policy=policy)
+    return RedirectResponse(f"/accounts/{account.id}/settings?saved=1", status_code=303)
