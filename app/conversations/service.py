@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record
 from app.conversations.schemas import ContactOut, ConversationDetail, MessageOut, OutboundOut
 from app.errors import NotFound
-from app.models import Contact, Conversation, Message, OutboundMessage, User
+from app.models import (
+    Account,
+    AuditEntry,
+    Contact,
+    Conversation,
+    Draft,
+    Message,
+    OutboundMessage,
+    User,
+)
 from app.users.service import ensure_access, visible_account_ids
 
 
@@ -118,3 +129,155 @@ async def list_outbox(
         .limit(limit)
     )
     return [OutboundOut.model_validate(o) for o in rows]
+
+
+# The moderator's desk (app/ui): the conversation list and a whole thread with who sent what.
+
+
+@dataclass(slots=True)
+class ConversationRow:
+    conversation: Conversation
+    contact: Contact
+    account: Account
+    last_message: Message | None
+    pending_drafts: int
+
+
+@dataclass(slots=True)
+class Thread:
+    conversation: Conversation
+    contact: Contact
+    account: Account
+    messages: list[Message]
+    outbound: dict[int, OutboundMessage]
+    drafts: dict[int, Draft]
+    people: dict[int, str]  # user id -> email
+    pending: list[Draft]
+    # Replies not (or not yet) delivered: queued, sending, failed or expired.
+    unsent: list[OutboundMessage] = field(default_factory=list)
+    history: list[AuditEntry] = field(default_factory=list)
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+async def conversation_rows(
+    session: AsyncSession,
+    *,
+    user: User,
+    account_id: int | None,
+    search: str | None,
+    limit: int,
+    offset: int,
+) -> list[ConversationRow]:
+    """Newest activity first; `search` matches the follower's name or username."""
+    ids = await _scope(session, user, account_id)
+    statement = (
+        select(Conversation, Contact, Account)
+        .join(Contact, Contact.id == Conversation.contact_id)
+        .join(Account, Account.id == Conversation.account_id)
+        .order_by(Conversation.updated_at.desc(), Conversation.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    if ids is not None:
+        statement = statement.where(Conversation.account_id.in_(ids))
+    if search and search.strip():
+        pattern = _like(search.strip())
+        statement = statement.where(
+            or_(
+                Contact.name.ilike(pattern, escape="\\"),
+                Contact.username.ilike(pattern, escape="\\"),
+            )
+        )
+    rows = [(r[0], r[1], r[2]) for r in (await session.execute(statement)).all()]
+    counts = await session.execute(
+        select(Draft.conversation_id, func.count())
+        .where(Draft.status == "pending", Draft.conversation_id.in_([r[0].id for r in rows]))
+        .group_by(Draft.conversation_id)
+    )
+    pending: dict[int, int] = {int(r[0]): int(r[1]) for r in counts.all()}
+    result = []
+    for conversation, contact, account in rows:
+        last = await session.scalar(
+            select(Message)
+            .where(Message.conversation_id == conversation.id)
+            .order_by(Message.sent_at.desc(), Message.id.desc())
+            .limit(1)
+        )
+        result.append(
+            ConversationRow(conversation, contact, account, last, pending.get(conversation.id, 0))
+        )
+    return result
+
+
+async def thread(session: AsyncSession, *, user: User, conversation_id: int) -> Thread:
+    """Every entry of the conversation, with the replies' drafts, senders and audit trail."""
+    conversation = await get_conversation(session, user=user, conversation_id=conversation_id)
+    contact = await session.get(Contact, conversation.contact_id)
+    account = await session.get(Account, conversation.account_id)
+    assert contact is not None
+    assert account is not None
+    messages = list(
+        (
+            await session.scalars(
+                select(Message)
+                .where(Message.conversation_id == conversation.id)
+                .order_by(Message.sent_at, Message.id)
+            )
+        ).all()
+    )
+    outbound = {
+        o.id: o
+        for o in await session.scalars(
+            select(OutboundMessage).where(OutboundMessage.conversation_id == conversation.id)
+        )
+    }
+    drafts = {
+        d.id: d
+        for d in await session.scalars(
+            select(Draft).where(Draft.conversation_id == conversation.id)
+        )
+    }
+    history = list(
+        (
+            await session.scalars(
+                select(AuditEntry)
+                .where(
+                    or_(
+                        (AuditEntry.entity_type == "conversations")
+                        & (AuditEntry.entity_id == conversation.id),
+                        (AuditEntry.entity_type == "drafts")
+                        & AuditEntry.entity_id.in_(list(drafts)),
+                        (AuditEntry.entity_type == "outbound_messages")
+                        & AuditEntry.entity_id.in_(list(outbound)),
+                    )
+                )
+                .order_by(AuditEntry.at, AuditEntry.id)
+            )
+        ).all()
+    )
+    user_ids = {o.sent_by_user_id for o in outbound.values()}
+    user_ids |= {d.decided_by_user_id for d in drafts.values()}
+    user_ids |= {a.user_id for a in history}
+    people = {
+        u.id: u.email
+        for u in await session.scalars(
+            select(User).where(User.id.in_([i for i in user_ids if i is not None]))
+        )
+    }
+    delivered = {m.outbound_id for m in messages if m.outbound_id is not None}
+    return Thread(
+        conversation=conversation,
+        contact=contact,
+        account=account,
+        messages=messages,
+        outbound=outbound,
+        drafts=drafts,
+        people=people,
+        pending=sorted((d for d in drafts.values() if d.status == "pending"), key=lambda d: d.id),
+        unsent=[o for o in outbound.values() if o.id not in delivered and o.status != "sent"],
+        history=history,
+    )

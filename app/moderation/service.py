@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import TypeVar
+
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record
 from app.catalog.schemas import ProductOut
 from app.config import Settings
+from app.conversations.replies import supersede_pending_drafts
 from app.conversations.schemas import MessageOut
+from app.conversations.service import get_conversation
 from app.core.clock import utc_now
-from app.errors import Conflict, NotFound
-from app.models import Account, Conversation, Draft, Message, OutboundMessage, Product, User
+from app.errors import AppError, Conflict, NotFound
+from app.models import (
+    Account,
+    Contact,
+    Conversation,
+    Draft,
+    Message,
+    OutboundMessage,
+    Product,
+    User,
+)
 from app.moderation.schemas import DraftOut
 from app.outbox.service import queue_reply
 from app.users.service import ensure_access, visible_account_ids
@@ -126,3 +140,169 @@ async def reject(
         details={"reason": reason, "confidence": draft.confidence, "intent": draft.intent},
     )
     return await draft_out(session, draft)
+
+
+# The moderator's desk (app/ui): cards of the queue, outcomes of handled drafts, and
+# replies written by hand. Read in bulk so a queue of a hundred drafts stays a few queries.
+
+QUEUE_LIMIT = 200
+CARD_MESSAGES = 5
+
+
+@dataclass(slots=True)
+class QueueCard:
+    draft: Draft
+    account: Account
+    conversation: Conversation
+    contact: Contact
+    messages: list[Message]
+    products: list[Product]
+
+
+@dataclass(slots=True)
+class DraftOutcome:
+    """What became of a draft that is no longer pending, as a moderator should hear it."""
+
+    draft: Draft
+    decided_by: str | None
+    send_status: str | None
+
+
+async def queue_cards(
+    session: AsyncSession,
+    *,
+    user: User,
+    account_id: int | None,
+    after_id: int | None = None,
+    limit: int = QUEUE_LIMIT,
+) -> list[QueueCard]:
+    """Pending drafts the user may see, oldest first; with `after_id`, only newer ones."""
+    statement = (
+        select(Draft)
+        .where(Draft.status == "pending")
+        .order_by(Draft.created_at, Draft.id)
+        .limit(limit)
+    )
+    if after_id is not None:
+        statement = statement.where(Draft.id > after_id)
+    if account_id is not None:
+        await ensure_access(session, user, account_id)
+        statement = statement.where(Draft.account_id == account_id)
+    else:
+        ids = await visible_account_ids(session, user)
+        if ids is not None:
+            statement = statement.where(Draft.account_id.in_(ids))
+    drafts = list((await session.scalars(statement)).all())
+    return await _cards(session, drafts)
+
+
+async def queue_card(session: AsyncSession, *, user: User, draft_id: int) -> QueueCard:
+    draft = await get_draft(session, user=user, draft_id=draft_id)
+    return (await _cards(session, [draft]))[0]
+
+
+_Row = TypeVar("_Row", Account, Contact, Conversation, Product, User)
+
+
+async def _by_id(session: AsyncSession, model: type[_Row], ids: set[int]) -> dict[int, _Row]:
+    if not ids:
+        return {}
+    rows = await session.scalars(select(model).where(model.id.in_(ids)))
+    return {row.id: row for row in rows}
+
+
+async def _cards(session: AsyncSession, drafts: list[Draft]) -> list[QueueCard]:
+    conversations = await _by_id(session, Conversation, {d.conversation_id for d in drafts})
+    contacts = await _by_id(session, Contact, {c.contact_id for c in conversations.values()})
+    accounts = await _by_id(session, Account, {d.account_id for d in drafts})
+    products = await _by_id(
+        session, Product, {int(p) for d in drafts for p in d.product_ids if isinstance(p, int)}
+    )
+    recent: dict[int, list[Message]] = {}
+    for conversation_id in conversations:
+        rows = await session.scalars(
+            select(Message)
+            .where(Message.conversation_id == conversation_id)
+            .order_by(Message.sent_at.desc(), Message.id.desc())
+            .limit(CARD_MESSAGES)
+        )
+        recent[conversation_id] = list(reversed(rows.all()))
+    cards = []
+    for draft in drafts:
+        conversation = conversations[draft.conversation_id]
+        cards.append(
+            QueueCard(
+                draft=draft,
+                account=accounts[draft.account_id],
+                conversation=conversation,
+                contact=contacts[conversation.contact_id],
+                messages=recent[conversation.id],
+                products=[products[p] for p in draft.product_ids if p in products],
+            )
+        )
+    return cards
+
+
+async def draft_outcome(session: AsyncSession, *, user: User, draft_id: int) -> DraftOutcome:
+    draft = await get_draft(session, user=user, draft_id=draft_id)
+    return (await _outcomes(session, [draft]))[0]
+
+
+async def handled_since_shown(
+    session: AsyncSession, *, user: User, draft_ids: list[int]
+) -> list[DraftOutcome]:
+    """Of the drafts a moderator has on screen, those someone (or something) has handled."""
+    if not draft_ids:
+        return []
+    statement = select(Draft).where(Draft.id.in_(draft_ids), Draft.status != "pending")
+    ids = await visible_account_ids(session, user)
+    if ids is not None:
+        statement = statement.where(Draft.account_id.in_(ids))
+    return await _outcomes(session, list((await session.scalars(statement)).all()))
+
+
+async def _outcomes(session: AsyncSession, drafts: list[Draft]) -> list[DraftOutcome]:
+    users = await _by_id(
+        session, User, {d.decided_by_user_id for d in drafts if d.decided_by_user_id is not None}
+    )
+    sends = await session.scalars(
+        select(OutboundMessage).where(OutboundMessage.draft_id.in_([d.id for d in drafts]))
+    )
+    status = {o.draft_id: o.status for o in sends}
+    return [
+        DraftOutcome(
+            draft=d,
+            decided_by=users[d.decided_by_user_id].email if d.decided_by_user_id in users else None,
+            send_status=status.get(d.id),
+        )
+        for d in drafts
+    ]
+
+
+async def reply_by_hand(
+    session: AsyncSession, settings: Settings, *, user: User, conversation_id: int, text: str
+) -> OutboundMessage:
+    """A moderator's own reply: the same outbound queue (and, at send time, the same
+    window rules) as an approved draft, recorded in the audit log like an approval."""
+    conversation = await get_conversation(session, user=user, conversation_id=conversation_id)
+    final = text.strip()
+    if not final:
+        raise AppError("write a reply first", status_code=422)
+    account = await session.get(Account, conversation.account_id)
+    assert account is not None
+    outbound = await queue_reply(
+        session, settings, account=account, conversation=conversation, text=final, user=user
+    )
+    # The person answered: a draft still waiting would be a second reply.
+    await supersede_pending_drafts(
+        session, conversation.id, reason=f"answered by hand by {user.email}"
+    )
+    await record(
+        session,
+        action="conversation.manual_reply",
+        user=user,
+        account_id=account.id,
+        entity=outbound,
+        details={"conversation_id": conversation.id, "length": len(final)},
+    )
+    return outbound

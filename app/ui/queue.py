@@ -1,7 +1,175 @@
-"""Pages: queue (being built)."""
+"""Pages: the approval queue. Approve (as drafted or edited) and reject go through the
+moderation service, so the outbox, the window rules and the audit log are the same as the
+API's; a draft someone else handled first shows who did, never a second send."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from app.accounts.service import list_accounts
+from app.core.clock import utc_now
+from app.deps import Id, OptionalId, SessionDep, SettingsDep
+from app.errors import AppError, Conflict, NotFound
+from app.models import User, WebSession
+from app.moderation import service as moderation
+from app.ui.conversations import display, is_htmx, not_found
+from app.web import CheckedWebUser, WebUser, page
 
 router = APIRouter(include_in_schema=False)
+
+POLL_SECONDS = 4
+MAX_SHOWN = 500
+
+
+@router.get("/queue", response_class=HTMLResponse)
+async def queue_page(
+    request: Request, session: SessionDep, web_user: WebUser, account_id: OptionalId = None
+) -> Response:
+    user, web_session = web_user
+    try:
+        cards = await moderation.queue_cards(session, user=user, account_id=account_id)
+    except NotFound:
+        return not_found(request, user, "account")
+    return page(
+        request,
+        "ui/queue.html",
+        user=user,
+        csrf_token=web_session.csrf_token,
+        nav="queue",
+        cards=cards,
+        accounts=await list_accounts(session, user=user),
+        account_id=account_id,
+        last_id=max((c.draft.id for c in cards), default=0),
+        poll_seconds=POLL_SECONDS,
+        **display(utc_now()),
+    )
+
+
+def _ids(value: str) -> list[int]:
+    return [int(part) for part in value.split(",") if part.isdigit()][:MAX_SHOWN]
+
+
+@router.get("/queue/items", response_class=HTMLResponse)
+async def queue_items(
+    request: Request,
+    session: SessionDep,
+    web_user: WebUser,
+    after: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+    account_id: OptionalId = None,
+    shown: Annotated[str, Query(max_length=6000)] = "",
+) -> Response:
+    """Polled by the queue page: cards newer than `after` (appended, so nothing a moderator
+    is typing is redrawn), and the outcome of shown cards that were handled meanwhile."""
+    user, web_session = web_user
+    cards = await moderation.queue_cards(session, user=user, account_id=account_id, after_id=after)
+    handled = await moderation.handled_since_shown(session, user=user, draft_ids=_ids(shown))
+    return page(
+        request,
+        "ui/queue_items.html",
+        cards=cards,
+        handled=handled,
+        csrf_token=web_session.csrf_token,
+        account_id=account_id,
+        last_id=max([after, *(c.draft.id for c in cards)]),
+        poll_seconds=POLL_SECONDS,
+        me=user.id,
+        **display(utc_now()),
+    )
+
+
+async def _outcome(
+    request: Request, session: SessionDep, user: User, draft_id: int, *, conflict: bool
+) -> Response:
+    if not is_htmx(request):
+        return RedirectResponse("/queue", status_code=303)
+    outcome = await moderation.draft_outcome(session, user=user, draft_id=draft_id)
+    return page(
+        request,
+        "ui/queue_outcome.html",
+        outcome=outcome,
+        conflict=conflict,
+        me=user.id,
+        **display(utc_now()),
+    )
+
+
+async def _failed(
+    request: Request,
+    session: SessionDep,
+    user_id: int,
+    csrf_token: str,
+    draft_id: int,
+    error: AppError,
+) -> Response:
+    """The decision did not go through (e.g. a reply too long): nothing of it is kept, and
+    the card comes back as it was, with the reason."""
+    await session.rollback()
+    user = await session.get(User, user_id)
+    assert user is not None
+    card = await moderation.queue_card(session, user=user, draft_id=draft_id)
+    return page(
+        request,
+        "ui/queue_card.html",
+        card=card,
+        error=error.message,
+        csrf_token=csrf_token,
+        **display(utc_now()),
+    )
+
+
+async def _decide(
+    request: Request,
+    session: SessionDep,
+    web_user: tuple[User, WebSession],
+    draft_id: int,
+    decision: Callable[[User], Awaitable[None]],
+) -> Response:
+    user, web_session = web_user
+    user_id, csrf_token = user.id, web_session.csrf_token
+    try:
+        await decision(user)
+    except NotFound:
+        raise
+    except Conflict:
+        # Someone was first: undo nothing of ours (there is nothing), show who it was.
+        await session.rollback()
+        fresh = await session.get(User, user_id)
+        assert fresh is not None
+        return await _outcome(request, session, fresh, draft_id, conflict=True)
+    except AppError as exc:
+        return await _failed(request, session, user_id, csrf_token, draft_id, exc)
+    return await _outcome(request, session, user, draft_id, conflict=False)
+
+
+@router.post("/queue/{draft_id}/approve", response_class=HTMLResponse)
+async def approve(
+    request: Request,
+    draft_id: Id,
+    session: SessionDep,
+    settings: SettingsDep,
+    web_user: CheckedWebUser,
+    text: Annotated[str | None, Form(max_length=8000)] = None,
+) -> Response:
+    async def decision(user: User) -> None:
+        await moderation.approve(session, settings, user=user, draft_id=draft_id, text=text)
+
+    return await _decide(request, session, web_user, draft_id, decision)
+
+
+@router.post("/queue/{draft_id}/reject", response_class=HTMLResponse)
+async def reject(
+    request: Request,
+    draft_id: Id,
+    session: SessionDep,
+    web_user: CheckedWebUser,
+    reason: Annotated[str | None, Form(max_length=1000)] = None,
+) -> Response:
+    async def decision(user: User) -> None:
+        cleaned = reason.strip() if reason else None
+        await moderation.reject(session, user=user, draft_id=draft_id, reason=cleaned or None)
+
+    return await _decide(request, session, web_user, draft_id, decision)
