@@ -154,6 +154,19 @@ def users_create(
     typer.echo(f"created user {user_id} ({email}, {role})")
 
 
+@users_cli.command("invite")
+def users_invite(
+    email: Annotated[str, typer.Option(help="the invitee's email")],
+    role: Annotated[str, typer.Option(help="admin or moderator")],
+    account: Annotated[list[int] | None, typer.Option(help="account id (repeatable)")] = None,
+) -> None:
+    """Prints a single-use invitation link (valid 7 days) on the last line."""
+    from app.commands import invite_user
+
+    link = run(lambda s: invite_user(s, email=email, role=role, account_ids=account or []))
+    typer.echo(link)
+
+
 @tokens_cli.command("create")
 def tokens_create(email: Annotated[str, typer.Option(help="the user's email")]) -> None:
     """Prints a new API token for that user (on the last line)."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -23,6 +22,7 @@ from app.config import Settings
 from app.core.crypto import TokenCipher, hash_password
 from app.core.db import create_engine, create_sessionmaker, unit_of_work
 from app.errors import AppError, NotFound
+from app.meta.sandbox import follower_text_event
 from app.meta.signature import sign
 from app.models import Account, User
 from app.policy.schemas import Policy
@@ -51,6 +51,19 @@ async def create_user(
             session, email=email, role=role, password=password, account_ids=account_ids
         )
         return user.id
+
+
+async def invite_user(
+    settings: Settings, *, email: str, role: str, account_ids: Sequence[int]
+) -> str:
+    """An invitation link (valid 7 days, single use); only its hash is stored."""
+    from app.users.invitations import create_invitation, invitation_link
+
+    async with session_for(settings) as session:
+        token, _ = await create_invitation(
+            session, admin=None, email=email, role=role, account_ids=account_ids
+        )
+    return invitation_link(settings.PUBLIC_URL, token)
 
 
 async def create_token(settings: Settings, *, email: str) -> str:
@@ -85,28 +98,9 @@ async def import_catalog(
 
 
 def webhook_body(account: Account, *, sender: str, text: str) -> dict[str, Any]:
-    """One text message from a follower, in Meta's documented shape."""
-    now_ms = int(time.time() * 1000)
-    return {
-        "object": "instagram" if account.platform == "instagram" else "page",
-        "entry": [
-            {
-                "id": account.external_id,
-                "time": now_ms,
-                "messaging": [
-                    {
-                        "sender": {"id": sender},
-                        "recipient": {"id": account.external_id},
-                        "timestamp": now_ms,
-                        "message": {
-                            "mid": f"sim-{now_ms}-{abs(hash((sender, text))) % 10**8}",
-                            "text": text,
-                        },
-                    }
-                ],
-            }
-        ],
-    }
+    """One text message from a follower, in Meta's documented shape (the simulator page
+    builds the same)."""
+    return follower_text_event(account, sender=sender, text=text)
 
 
 async def simulate(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import datetime
+
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import AccountMember, ApiToken, User
+from app.models import Account, AccountMember, ApiToken, User
 
 
 async def get_by_email(session: AsyncSession, email: str) -> User | None:
@@ -37,3 +39,37 @@ async def is_member(session: AsyncSession, user_id: int, account_id: int) -> boo
         )
     )
     return found is not None
+
+
+async def list_users(session: AsyncSession) -> list[User]:
+    return list((await session.scalars(select(User).order_by(User.email))).all())
+
+
+async def accounts(session: AsyncSession) -> list[tuple[int, str]]:
+    rows = await session.execute(
+        select(Account.id, Account.name).order_by(Account.name, Account.id)
+    )
+    return [(row[0], row[1]) for row in rows.all()]
+
+
+async def memberships(session: AsyncSession, user_id: int | None = None) -> list[AccountMember]:
+    query = select(AccountMember).order_by(AccountMember.user_id, AccountMember.account_id)
+    if user_id is not None:
+        query = query.where(AccountMember.user_id == user_id)
+    return list((await session.scalars(query)).all())
+
+
+async def owners_of(session: AsyncSession, account_id: int) -> list[AccountMember]:
+    query = select(AccountMember).where(
+        AccountMember.account_id == account_id, AccountMember.role == "owner"
+    )
+    return list((await session.scalars(query)).all())
+
+
+async def revoke_api_tokens(session: AsyncSession, user_id: int, at: datetime) -> int:
+    result = await session.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=at)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -8,9 +8,19 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from app.audit.service import record
+from app.core.clock import utc_now
 from app.deps import SessionDep, SettingsDep
-from app.users.sessions import COOKIE_NAME, SESSION_LIFETIME, SignInFailed, sign_in, sign_out
-from app.web import page
+from app.users.sessions import (
+    COOKIE_NAME,
+    SESSION_LIFETIME,
+    SignInFailed,
+    SignInThrottled,
+    resolve,
+    sign_in,
+    sign_out,
+)
+from app.web import get_csrf_checked_user, page
 
 router = APIRouter(tags=["sign-in"], include_in_schema=False)
 
@@ -25,7 +35,7 @@ def _safe_next(value: str | None) -> str:
 
 
 @router.get("/login", response_class=HTMLResponse)
-async def login_form(request: Request, next: str | None = None) -> Response:
+async def login_form(request: Request, settings: SettingsDep, next: str | None = None) -> Response:
     token = secrets.token_urlsafe(24)
     response = page(
         request,
@@ -41,7 +51,7 @@ async def login_form(request: Request, next: str | None = None) -> Response:
         token,
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=settings.PUBLIC_URL.startswith("https://") or request.url.scheme == "https",
     )
     return response
 
@@ -70,6 +80,8 @@ async def login(
         )
     try:
         token, _web_session = await sign_in(session, email=email, password=password)
+    except SignInThrottled as exc:
+        return _throttled_page(request, exc, csrf_token=expected, next=next, email=email)
     except SignInFailed as exc:
         return page(
             request,
@@ -82,21 +94,61 @@ async def login(
             user=None,
         )
     response = RedirectResponse(_safe_next(next), status_code=303)
+    set_session_cookie(response, token, public_url=settings.PUBLIC_URL)
+    response.delete_cookie(LOGIN_CSRF_COOKIE)
+    return response
+
+
+def set_session_cookie(response: Response, token: str, *, public_url: str) -> None:
+    """HttpOnly (no script reads it), SameSite=Lax (no cross-site form posts carry it),
+    Secure whenever the service is reached over https."""
     response.set_cookie(
         COOKIE_NAME,
         token,
         max_age=int(SESSION_LIFETIME.total_seconds()),
         httponly=True,
         samesite="lax",
-        secure=settings.PUBLIC_URL.startswith("https://"),
+        secure=public_url.startswith("https://"),
     )
-    response.delete_cookie(LOGIN_CSRF_COOKIE)
+
+
+def _throttled_page(
+    request: Request, exc: SignInThrottled, *, csrf_token: str, next: str, email: str
+) -> Response:
+    wait = max(1, int((exc.retry_at - utc_now()).total_seconds() + 0.999))
+    response = page(
+        request,
+        "login.html",
+        status_code=429,
+        csrf_token=csrf_token,
+        next=_safe_next(next),
+        email=email,
+        error="Too many failed sign-ins for this email.",
+        retry_at=exc.retry_at,
+        retry_in=_duration(wait),
+        user=None,
+    )
+    response.headers["Retry-After"] = str(wait)
     return response
+
+
+def _duration(seconds: int) -> str:
+    minutes, rest = divmod(seconds, 60)
+    if minutes == 0:
+        return f"{rest} second{'' if rest == 1 else 's'}"
+    return f"{minutes} min {rest:02d} s"
 
 
 @router.post("/logout")
 async def logout(request: Request, session: SessionDep) -> Response:
-    await sign_out(session, request.cookies.get(COOKIE_NAME))
+    """CSRF-checked like every state change, so another site cannot sign the user out. A
+    browser whose session is already gone is simply sent to the sign-in page."""
+    token = request.cookies.get(COOKIE_NAME)
+    found = await resolve(session, token)
+    if found is not None:
+        user, _web_session = await get_csrf_checked_user(request, found)
+        await sign_out(session, token)
+        await record(session, action="user.signed_out", user=user)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE_NAME)
     return response

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit.service import record
 from app.core.clock import utc_now
-from app.core.crypto import hash_api_token, hash_password, new_api_token
-from app.errors import AppError, Conflict, NotFound
+from app.core.crypto import hash_api_token, hash_password, new_api_token, verify_password
+from app.errors import AppError, Conflict, Forbidden, NotFound
 from app.models import Account, AccountMember, ApiToken, User
 from app.users import repository
+from app.users.sessions import end_sessions
 
 ROLES = ("admin", "moderator")
 
@@ -87,3 +91,162 @@ async def ensure_access(session: AsyncSession, user: User, account_id: int) -> N
         return
     if not await repository.is_member(session, user.id, account_id):
         raise NotFound("account not found")
+
+
+# --- people: passwords, activation, roles and memberships -------------------------------
+
+MIN_PASSWORD_LENGTH = 10
+MEMBER_ROLES = ("owner", "moderator")
+
+
+class PasswordRejected(AppError):
+    status_code = 400
+
+
+def check_new_password(password: str, repeat: str) -> None:
+    if password != repeat:
+        raise PasswordRejected("the two new passwords are not the same")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise PasswordRejected(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+
+
+async def change_password(
+    session: AsyncSession,
+    *,
+    user: User,
+    keep_session_id: int,
+    current: str,
+    new: str,
+    repeat: str,
+) -> int:
+    """Sets a new password and signs out every other browser of the user (someone who
+    learnt the old password may be signed in); returns how many were signed out."""
+    if not verify_password(user.password_hash, current):
+        raise PasswordRejected("the current password is wrong")
+    check_new_password(new, repeat)
+    user.password_hash = hash_password(new)
+    ended = await end_sessions(session, user_id=user.id, keep_id=keep_session_id)
+    await record(
+        session,
+        action="user.password_changed",
+        user=user,
+        entity=user,
+        details={"other_sessions_signed_out": ended},
+    )
+    return ended
+
+
+@dataclass(frozen=True)
+class Person:
+    user: User
+    # account id -> owner | moderator
+    memberships: dict[int, str]
+
+
+async def list_people(session: AsyncSession) -> list[Person]:
+    by_user: dict[int, dict[int, str]] = {}
+    for member in await repository.memberships(session):
+        by_user.setdefault(member.user_id, {})[member.account_id] = member.role
+    return [Person(u, by_user.get(u.id, {})) for u in await repository.list_users(session)]
+
+
+async def get_person(session: AsyncSession, user_id: int) -> Person:
+    user = await session.get(User, user_id)
+    if user is None:
+        raise NotFound("no such user")
+    members = await repository.memberships(session, user_id)
+    return Person(user, {m.account_id: m.role for m in members})
+
+
+async def set_active(session: AsyncSession, *, admin: User, user_id: int, active: bool) -> User:
+    """Deactivating signs the user out everywhere and revokes their API tokens for good
+    (reactivating does not bring the tokens back)."""
+    user = (await get_person(session, user_id)).user
+    if user.id == admin.id:
+        raise Forbidden("you cannot deactivate or reactivate yourself")
+    if user.is_active == active:
+        return user
+    user.is_active = active
+    details: dict[str, Any] = {"email": user.email}
+    if not active:
+        details["sessions_ended"] = await end_sessions(session, user_id=user.id)
+        details["api_tokens_revoked"] = await repository.revoke_api_tokens(
+            session, user.id, utc_now()
+        )
+    action = "user.reactivated" if active else "user.deactivated"
+    await record(session, action=action, user=admin, entity=user, details=details)
+    return user
+
+
+async def update_access(
+    session: AsyncSession,
+    *,
+    admin: User,
+    user_id: int,
+    role: str,
+    memberships: Mapping[int, str],
+) -> Person:
+    """Sets the user's role and exactly these memberships (account id -> owner|moderator).
+    An account has one owner: marking a new one makes the previous owner a moderator."""
+    if role not in ROLES:
+        raise AppError(f"role must be one of {', '.join(ROLES)}")
+    if any(r not in MEMBER_ROLES for r in memberships.values()):
+        raise AppError(f"a membership is one of {', '.join(MEMBER_ROLES)}")
+    person = await get_person(session, user_id)
+    user = person.user
+    if role != user.role and user.id == admin.id:
+        raise Forbidden("you cannot change your own role; ask another admin")
+    for account_id in memberships:
+        if await session.get(Account, account_id) is None:
+            raise NotFound(f"account {account_id} not found")
+    # Everything is checked above: from here on nothing fails half-way.
+    if role != user.role:
+        await record(
+            session,
+            action="user.role_changed",
+            user=admin,
+            entity=user,
+            details={"email": user.email, "from": user.role, "to": role},
+        )
+        user.role = role
+    for account_id in sorted(set(person.memberships) | set(memberships)):
+        before, after = person.memberships.get(account_id), memberships.get(account_id)
+        if before != after:
+            await _set_membership(
+                session, admin=admin, user=user, account_id=account_id, role=after
+            )
+    await session.flush()
+    return await get_person(session, user_id)
+
+
+async def _set_membership(
+    session: AsyncSession, *, admin: User, user: User, account_id: int, role: str | None
+) -> None:
+    member = await session.get(AccountMember, (account_id, user.id))
+    before = None if member is None else member.role
+    if role == "owner":
+        for other in await repository.owners_of(session, account_id):
+            if other.user_id != user.id:
+                other.role = "moderator"
+                await record(
+                    session,
+                    action="user.membership_changed",
+                    user=admin,
+                    account_id=account_id,
+                    details={"user_id": other.user_id, "from": "owner", "to": "moderator"},
+                )
+    if role is None:
+        if member is not None:
+            await session.delete(member)
+    elif member is None:
+        session.add(AccountMember(account_id=account_id, user_id=user.id, role=role))
+    else:
+        member.role = role
+    await record(
+        session,
+        action="user.membership_changed",
+        user=admin,
+        account_id=account_id,
+        entity=user,
+        details={"email": user.email, "from": before, "to": role},
+    )

@@ -46,7 +46,8 @@ async def test_sign_in_and_out(harness: Harness) -> None:
     assert "httponly" in set_cookie
     assert "samesite=lax" in set_cookie
 
-    out = await harness.client.post("/logout")
+    signed_in = await harness.client.get("/account/password")
+    out = await harness.client.post("/logout", data={"csrf_token": _csrf(signed_in.text)})
     assert out.status_code == 303
     async with unit_of_work(harness.runtime.sessionmaker) as session:
         actions = (await session.scalars(select(AuditEntry.action))).all()

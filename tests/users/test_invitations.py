@@ -1,0 +1,220 @@
+"""Invitation links: created by admins (or the CLI), shown once, single use, expiring."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import time_machine
+from sqlalchemy import func, select
+
+from app.core.clock import utc_now
+from app.core.db import unit_of_work
+from app.models import AccountMember, AuditEntry, Invitation, User
+from tests.harness import Harness
+from tests.users.web import browser, create_user, csrf_of, sign_in
+
+NEW_PASSWORD = "my own secret"
+
+
+async def _invite(
+    harness: Harness, email: str = "new@test.example", role: str = "moderator", **extra: object
+) -> httpx.Response:
+    csrf = await sign_in(harness.client)
+    return await harness.client.post(
+        "/admin/users/invitations",
+        data={"email": email, "role": role, "csrf_token": csrf, **extra},  # type: ignore[arg-type]
+    )
+
+
+def _link(html: str) -> str:
+    found = re.search(r'id="invite-link" type="text" readonly value="([^"]+)"', html)
+    assert found is not None, html
+    return found.group(1)
+
+
+async def _accept(
+    client: httpx.AsyncClient, path: str, password: str = NEW_PASSWORD, repeat: str | None = None
+) -> httpx.Response:
+    form = await client.get(path)
+    assert form.status_code == 200, form.text
+    return await client.post(
+        path,
+        data={
+            "password": password,
+            "repeat_password": password if repeat is None else repeat,
+            "csrf_token": csrf_of(form.text),
+        },
+    )
+
+
+async def _count(harness: Harness, model: type[object]) -> int:
+    async with unit_of_work(harness.runtime.sessionmaker) as session:
+        return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+async def test_invitation_happy_path_and_single_use(harness: Harness) -> None:
+    account = (await harness.create_account())["id"]
+    created = await _invite(harness, email="New@Test.example", account=str(account))
+    assert created.status_code == 200, created.text
+    link = _link(created.text)
+    assert link.startswith("http://127.0.0.1:8000/invite/")
+    token = link.rsplit("/", 1)[1]
+    path = urlsplit(link).path
+    # Shown once: the listing shows the pending invitation, never the link again.
+    listing = await harness.client.get("/admin/users")
+    assert "new@test.example" in listing.text
+    assert token not in listing.text
+    async with unit_of_work(harness.runtime.sessionmaker) as session:
+        stored = (await session.scalars(select(Invitation))).one()
+    assert stored.token_hash == hashlib.sha256(token.encode()).hexdigest()
+    assert stored.account_ids == [account]
+
+    async with browser(harness) as invitee:
+        page = await invitee.get(path)
+        assert "new@test.example" in page.text
+        assert 'for="password"' in page.text
+        assert 'for="repeat_password"' in page.text
+        accepted = await _accept(invitee, path)
+        assert accepted.status_code == 303
+        assert "inboxpilot_session" in accepted.cookies
+        assert (await invitee.get("/account/password")).status_code == 200
+
+        used = await invitee.get(path)
+        assert used.status_code == 410
+        assert "used already" in used.text
+        again = await invitee.post(path, data={"password": "x" * 12, "repeat_password": "x" * 12})
+        assert again.status_code == 410
+    async with unit_of_work(harness.runtime.sessionmaker) as session:
+        user = (await session.scalars(select(User).where(User.email == "new@test.example"))).one()
+        members = (await session.scalars(select(AccountMember))).all()
+        actions = (await session.scalars(select(AuditEntry.action))).all()
+    assert user.role == "moderator"
+    assert [(m.account_id, m.user_id, m.role) for m in members] == [(account, user.id, "moderator")]
+    assert {"invitation.created", "invitation.accepted"} <= set(actions)
+    assert await _count(harness, User) == 2
+
+
+async def test_unknown_link_is_a_404_page(harness: Harness) -> None:
+    response = await harness.client.get("/invite/inv_not-a-real-token")
+    assert response.status_code == 404
+    assert "text/html" in response.headers["content-type"]
+    assert "not valid" in response.text
+    post = await harness.client.post(
+        "/invite/inv_not-a-real-token", data={"password": "x" * 12, "repeat_password": "x" * 12}
+    )
+    assert post.status_code == 404
+
+
+async def test_expired_link_is_a_410_page(harness: Harness) -> None:
+    path = urlsplit(_link((await _invite(harness)).text)).path
+    with time_machine.travel(utc_now() + timedelta(days=7, seconds=1)):
+        response = await harness.client.get(path)
+    assert response.status_code == 410
+    assert "expired" in response.text
+    assert await _count(harness, User) == 1
+
+
+async def test_revoked_link_is_a_410_page_and_revoking_needs_csrf(harness: Harness) -> None:
+    path = urlsplit(_link((await _invite(harness)).text)).path
+    async with unit_of_work(harness.runtime.sessionmaker) as session:
+        invitation_id = (await session.scalars(select(Invitation.id))).one()
+    forged = await harness.client.post(f"/admin/invitations/{invitation_id}/revoke")
+    assert forged.status_code == 403
+    assert (await harness.client.get(path)).status_code == 200
+
+    listing = await harness.client.get("/admin/users")
+    revoked = await harness.client.post(
+        f"/admin/invitations/{invitation_id}/revoke", data={"csrf_token": csrf_of(listing.text)}
+    )
+    assert revoked.status_code == 303
+    response = await harness.client.get(path)
+    assert response.status_code == 410
+    assert "withdrawn" in response.text
+    assert "new@test.example" not in (await harness.client.get("/admin/users")).text
+
+
+async def test_a_new_invitation_replaces_the_pending_one(harness: Harness) -> None:
+    first = urlsplit(_link((await _invite(harness)).text)).path
+    second = urlsplit(_link((await _invite(harness)).text)).path
+    assert (await harness.client.get(first)).status_code == 410
+    assert (await harness.client.get(second)).status_code == 200
+
+
+async def test_refused_passwords_leave_the_link_usable(harness: Harness) -> None:
+    path = urlsplit(_link((await _invite(harness)).text)).path
+    async with browser(harness) as invitee:
+        differ = await _accept(invitee, path, repeat="something else")
+        assert differ.status_code == 400
+        assert "not the same" in differ.text
+        short = await _accept(invitee, path, password="short")
+        assert short.status_code == 400
+        assert "at least 10 characters" in short.text
+        no_csrf = await invitee.post(
+            path, data={"password": NEW_PASSWORD, "repeat_password": NEW_PASSWORD}
+        )
+        assert no_csrf.status_code == 403
+        assert await _count(harness, User) == 1
+        assert (await _accept(invitee, path)).status_code == 303
+
+
+async def test_invitation_form_refusals(harness: Harness) -> None:
+    await create_user(harness, "mia@test.example")
+    exists = await _invite(harness, email="MIA@test.example")
+    assert exists.status_code == 409
+    assert "exists already" in exists.text
+    bad_role = await _invite(harness, role="owner")
+    assert bad_role.status_code == 400
+    unknown_account = await _invite(harness, account="4242")
+    assert unknown_account.status_code == 404
+    no_csrf = await harness.client.post(
+        "/admin/users/invitations", data={"email": "x@test.example", "role": "moderator"}
+    )
+    assert no_csrf.status_code == 403
+    assert await _count(harness, Invitation) == 0
+
+
+async def test_escaping_of_invited_emails(harness: Harness) -> None:
+    created = await _invite(harness, email='"<script>alert(1)</script>"@test.example')
+    assert created.status_code == 200, created.text
+    assert "<script>alert(1)</script>" not in created.text
+    assert "&lt;script&gt;" in created.text
+
+
+def test_cli_prints_an_invitation_link(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("META_", "OPENAI_"))}
+    env.update(
+        {
+            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/cli.db",
+            "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+            "LOG_LEVEL": "WARNING",
+            "PUBLIC_URL": "https://inbox.example",
+        }
+    )
+
+    def inboxpilot(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "app", *args],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    assert inboxpilot("migrate").returncode == 0
+    invited = inboxpilot("users", "invite", "--email", "ada@example.com", "--role", "moderator")
+    assert invited.returncode == 0, invited.stderr
+    assert re.fullmatch(
+        r"https://inbox\.example/invite/inv_[\w-]+", invited.stdout.splitlines()[-1]
+    )
+    bad = inboxpilot("users", "invite", "--email", "ada@example.com", "--role", "boss")
+    assert bad.returncode != 0
+    assert "role must be one of" in bad.stderr
