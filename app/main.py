@@ -20,6 +20,7 @@ from app.audit.pages import router as audit_pages
 from app.catalog.router import router as catalog_router
 from app.config import Settings
 from app.conversations.router import router as conversations_router
+from app.core.request_id import RequestIdMiddleware
 from app.errors import AppError
 from app.inbox.writer import InboxWriter
 from app.meta.webhook import WebhookReceiver
@@ -35,7 +36,7 @@ from app.ui.queue import router as queue_pages
 from app.ui.simulator import router as simulator_pages
 from app.users.pages import router as user_pages
 from app.users.router import router as users_router
-from app.web import SignInRequired
+from app.web import CsrfRejected, SignInRequired, message_page
 from app.worker.router import router as worker_router
 
 log = structlog.get_logger("app")
@@ -60,7 +61,9 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
             finally:
                 stop.set()
                 if worker_task is not None:
-                    with contextlib.suppress(asyncio.CancelledError):
+                    # The worker bounds its own shutdown (SHUTDOWN_GRACE_SECONDS); a timeout
+                    # here must not skip flushing the webhook writer below.
+                    with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                         await asyncio.wait_for(worker_task, timeout=30)
                 await writer.stop()
 
@@ -93,14 +96,25 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     _add_error_handlers(app)
     app.add_middleware(WebhookReceiver)
+    app.add_middleware(RequestIdMiddleware)  # outermost: the webhook receiver's answers too
     return app
 
 
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
-    async def app_error(_request: Request, exc: AppError) -> Response:
+    async def app_error(request: Request, exc: AppError) -> Response:
         if isinstance(exc, SignInRequired):
             return RedirectResponse(exc.location, status_code=303)
+        if isinstance(exc, CsrfRejected) and _plain_browser_request(request):
+            return message_page(
+                request,
+                "Not saved",
+                exc.message,
+                status_code=exc.status_code,
+                # Never the Referer: a forged form's referer is the other site.
+                link="/",
+                link_text="Back to the queue",
+            )
         return JSONResponse({"detail": exc.message}, status_code=exc.status_code)
 
     @app.exception_handler(RequestValidationError)
@@ -110,3 +124,8 @@ def _add_error_handlers(app: FastAPI) -> None:
             for e in exc.errors()
         ]
         return JSONResponse({"detail": errors}, status_code=422)
+
+
+def _plain_browser_request(request: Request) -> bool:
+    """A form a browser posted itself (not htmx, not a script): it wants a page back."""
+    return "hx-request" not in request.headers and "text/html" in request.headers.get("accept", "")

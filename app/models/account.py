@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint, false
+from sqlalchemy import ForeignKey, Numeric, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, Timestamped
@@ -30,6 +31,11 @@ class Account(Timestamped, Base):
     status_reason: Mapped[str | None]
     # Meta throttled this account: its sends wait until then; other accounts are unaffected.
     sends_paused_until: Mapped[datetime | None]
+    # Per-account pacing: the earliest time its next message may go to Meta.
+    next_send_at: Mapped[datetime | None]
+    # The most this account's drafts may spend on the LLM per UTC day; None = the
+    # LLM_DAILY_BUDGET_USD setting. Over it, drafts are written offline and reviewed.
+    daily_llm_budget_usd: Mapped[Decimal | None] = mapped_column(Numeric(10, 2))
     # How it was connected: manual (API), facebook_login, instagram_login.
     connected_via: Mapped[str] = mapped_column(
         String(24), default="manual", server_default="manual"

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, Index, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, Timestamped
@@ -24,6 +25,8 @@ class Draft(Timestamped, Base):
     """A reply drafted for a conversation, and what was decided about it."""
 
     __tablename__ = "drafts"
+    # Today's LLM spending of one account is summed over its recent drafts.
+    __table_args__ = (Index("ix_drafts_account_id_created_at", "account_id", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(
@@ -52,3 +55,8 @@ class Draft(Timestamped, Base):
     decided_at: Mapped[datetime | None]
     reject_reason: Mapped[str | None]
     error: Mapped[str | None]
+    # What the LLM call behind this draft used, as the server reported it, and its
+    # estimated cost from LLM_*_USD_PER_MTOK; None for offline drafts.
+    prompt_tokens: Mapped[int | None]
+    completion_tokens: Mapped[int | None]
+    llm_cost_usd: Mapped[Decimal | None] = mapped_column(Numeric(12, 6))

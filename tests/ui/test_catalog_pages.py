@@ -300,7 +300,15 @@ async def test_forms_without_the_csrf_token_are_refused_and_change_nothing(
     ):
         response = await harness.client.post(path, data={**data, "csrf_token": "forged"})
         assert response.status_code == 403, path
+        assert response.json()["detail"].startswith("the form expired"), path
         assert (await harness.client.post(path, data=data)).status_code == 403, path
+        # A form the browser posted itself gets a page that says what happened.
+        page = await harness.client.post(
+            path, data={**data, "csrf_token": "forged"}, headers={"Accept": "text/html"}
+        )
+        assert page.status_code == 403, path
+        assert page.headers["content-type"].startswith("text/html"), path
+        assert "the form expired or came from another site" in page.text, path
     rows = await _cooperations(harness, account["id"])
     assert [(c["brand"], [p["name"] for p in c["products"]]) for c in rows] == [
         ("GlowLab", ["Vitamin C Serum"])
