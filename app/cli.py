@@ -78,7 +78,9 @@ def serve(
     from app.main import create_app
 
     settings = load_settings()
-    configure_logging(settings.LOG_LEVEL, json=settings.LOG_JSON)
+    configure_logging(
+        settings.LOG_LEVEL, json=settings.LOG_JSON, personal_data=settings.LOG_PERSONAL_DATA
+    )
     mode = "sandbox mode" if settings.sandbox else "Meta mode"
     typer.echo(
         f"inboxpilot ({mode}) on http://{host}:{port}  (API docs: http://{host}:{port}/docs)"
@@ -89,6 +91,9 @@ def serve(
         port=port,
         log_config=None,
         proxy_headers=True,
+        # On SIGTERM: stop accepting, let open requests finish for this long, then the
+        # lifespan stops the in-process worker and flushes the webhook writer.
+        timeout_graceful_shutdown=max(1, round(settings.SHUTDOWN_GRACE_SECONDS)),
     )
 
 
@@ -96,8 +101,13 @@ def serve(
 def worker(
     concurrency: Annotated[int | None, typer.Option(help="items handled at once")] = None,
 ) -> None:
-    """A worker process; run any number of them against one PostgreSQL."""
+    """A worker process; run any number of them against one PostgreSQL.
+
+    SIGTERM or SIGINT: stop claiming, let the items in flight finish for up to
+    SHUTDOWN_GRACE_SECONDS, hand the rest back to the queue, exit 0.
+    """
     from app.logging import configure_logging
+    from app.ops.metrics import MetricsServer
     from app.registry import build_worker
     from app.runtime import open_runtime
 
@@ -106,11 +116,20 @@ def worker(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        async with open_runtime(settings) as runtime:
-            await build_worker(runtime, concurrency=concurrency).run_forever(stop)
+        metrics = None
+        if settings.METRICS_PORT is not None:
+            metrics = MetricsServer(settings.METRICS_HOST, settings.METRICS_PORT)
+        try:
+            async with open_runtime(settings) as runtime:
+                await build_worker(runtime, concurrency=concurrency).run_forever(stop)
+        finally:
+            if metrics is not None:
+                metrics.close()
 
     settings = load_settings()
-    configure_logging(settings.LOG_LEVEL, json=settings.LOG_JSON)
+    configure_logging(
+        settings.LOG_LEVEL, json=settings.LOG_JSON, personal_data=settings.LOG_PERSONAL_DATA
+    )
     run(main)
 
 

@@ -51,13 +51,33 @@ class Settings(BaseSettings):
     LLM_MODEL: str = DEFAULT_LLM_MODEL
     EMBEDDING_MODEL: str | None = None
     LLM_TIMEOUT_SECONDS: float = 30.0
+    # Prices of LLM_MODEL in US dollars per million tokens, for the estimated cost of each
+    # draft (defaults: gpt-4.1-mini's list prices). Set them to your model's.
+    LLM_INPUT_USD_PER_MTOK: float = Field(default=0.40, ge=0)
+    LLM_OUTPUT_USD_PER_MTOK: float = Field(default=1.60, ge=0)
+    # The most one account's drafts may spend on the LLM per UTC day, unless the account
+    # sets its own; unset = no limit. Over it, drafts are written offline and reviewed.
+    LLM_DAILY_BUDGET_USD: float | None = Field(default=None, ge=0)
 
     REPLY_DEBOUNCE_SECONDS: float = Field(default=4.0, ge=0)
 
     # Operational knobs beyond INTERFACE.md.
     LOG_LEVEL: str = "INFO"
     LOG_JSON: bool = False
+    # Message text and followers' names, usernames, emails in log fields; off: redacted.
+    LOG_PERSONAL_DATA: bool = False
+    # `inboxpilot worker` serves Prometheus text on METRICS_HOST:METRICS_PORT when the port
+    # is set (the web process always serves GET /metrics on its own port).
+    METRICS_PORT: int | None = Field(default=None, ge=1, le=65535)
+    METRICS_HOST: str = "0.0.0.0"
+    # On SIGTERM, how long requests (web) and items in flight (worker) may still finish;
+    # a worker then hands what it still holds back to the queue.
+    SHUTDOWN_GRACE_SECONDS: float = Field(default=20.0, ge=0)
     WEBHOOK_MAX_BODY_BYTES: int = 1024 * 1024
+    # Every other request (API, UI, privacy callbacks): larger bodies get a 413 unread.
+    # Room for a catalog import: a file of up to 10 MiB (the importer's own limit, which
+    # answers a precise 422 above it) plus its multipart framing.
+    MAX_REQUEST_BODY_BYTES: int = Field(default=12 * 1024 * 1024, ge=1024)
     # Items in flight per worker process; drafting waits on the LLM, so this is I/O-bound.
     WORKER_CONCURRENCY: int = Field(default=16, ge=1, le=512)
     WORKER_POLL_SECONDS: float = Field(default=0.2, gt=0)
@@ -66,6 +86,12 @@ class Settings(BaseSettings):
     JOB_BACKOFF_BASE_SECONDS: float = Field(default=2.0, ge=0)
     JOB_BACKOFF_MAX_SECONDS: float = Field(default=600.0, ge=0)
     HTTP_TIMEOUT_SECONDS: float = 15.0
+    # Messages per second to one account's followers, across every process (Meta allows
+    # 300 text calls per second per account; see app/outbox/pacing.py).
+    SEND_RATE_PER_ACCOUNT: float = Field(default=20.0, gt=0, le=300)
+    # Connections each process keeps open to PostgreSQL, and as many again under bursts.
+    # Mind the server's max_connections: (web + worker processes) x 2 x this.
+    DATABASE_POOL_SIZE: int = Field(default=10, ge=1, le=200)
     SECRET_KEY_FILE: str = SECRET_KEY_FILE
 
     @model_validator(mode="after")

@@ -20,6 +20,7 @@ from app.audit.pages import router as audit_pages
 from app.catalog.router import router as catalog_router
 from app.config import Settings
 from app.conversations.router import router as conversations_router
+from app.core.body_limit import BodyLimit
 from app.core.request_id import RequestIdMiddleware
 from app.errors import AppError
 from app.inbox.writer import InboxWriter
@@ -95,6 +96,7 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     _add_error_handlers(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.MAX_REQUEST_BODY_BYTES)
     app.add_middleware(WebhookReceiver)
     app.add_middleware(RequestIdMiddleware)  # outermost: the webhook receiver's answers too
     return app

@@ -36,7 +36,7 @@ class Runtime:
 
 @asynccontextmanager
 async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
-    engine = create_engine(settings.DATABASE_URL)
+    engine = create_engine(settings.DATABASE_URL, pool_size=settings.DATABASE_POOL_SIZE)
     http = create_http_client(settings.HTTP_TIMEOUT_SECONDS)
     try:
         yield Runtime(

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.core.clock import as_utc, utc_now
-from app.core.crypto import derive_key
+from app.core.crypto import derive_key, same_secret
 from app.errors import AppError
 from app.models import OAuthState, User
 
@@ -63,7 +63,7 @@ def _state_id(settings: Settings, value: str | None) -> str | None:
     if not value or value.count(".") != 1:
         return None
     state_id, signature = value.split(".")
-    if not state_id or not hmac.compare_digest(signature, _signature(settings, state_id)):
+    if not state_id or not same_secret(signature, _signature(settings, state_id)):
         return None
     return state_id
 

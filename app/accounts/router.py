@@ -5,9 +5,10 @@ from fastapi import APIRouter, status
 from app.accounts import service
 from app.accounts.schemas import AccountCreate, AccountOut, AccountUpdate
 from app.deps import CurrentUser, Id, RuntimeDep, SessionDep
+from app.errors import API_ERRORS
 from app.policy.schemas import Policy
 
-router = APIRouter(prefix="/api/v1", tags=["accounts"])
+router = APIRouter(prefix="/api/v1", tags=["accounts"], responses=API_ERRORS)
 
 
 @router.post("/accounts", response_model=AccountOut, status_code=status.HTTP_201_CREATED)

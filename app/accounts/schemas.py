@@ -1,12 +1,19 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from decimal import Decimal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
+from app.core.fields import StoredText
+
 Platform = Literal["instagram", "messenger"]
 GraphHost = Literal["facebook", "instagram"]
+# An ISO 639 code, optionally with a region or script: "de", "pt-BR", "zh-Hant".
+Language = Annotated[
+    str, Field(min_length=2, max_length=8, pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,4})?$")
+]
 
 
 def reconnect_path(connected_via: str, graph_host: str) -> str:
@@ -23,27 +30,36 @@ class AccountCreate(BaseModel):
 
     platform: Platform
     external_id: str = Field(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z_.:-]+$")
-    name: str = Field(min_length=1, max_length=200)
-    access_token: str | None = Field(None, min_length=1, max_length=4096)
-    page_id: str | None = Field(None, max_length=64)
+    name: StoredText = Field(min_length=1, max_length=200)
+    access_token: StoredText | None = Field(None, min_length=1, max_length=4096)
+    page_id: StoredText | None = Field(None, max_length=64)
     graph_host: GraphHost | None = None
-    persona: str = Field("", max_length=4000)
-    languages: list[str] = Field(default_factory=lambda: ["en"], max_length=10)
+    persona: StoredText = Field("", max_length=4000)
+    languages: list[Language] = Field(default_factory=lambda: ["en"], max_length=10)
 
 
 class AccountUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(None, min_length=1, max_length=200)
-    persona: str | None = Field(None, max_length=4000)
-    languages: list[str] | None = Field(None, max_length=10)
+    name: StoredText | None = Field(None, min_length=1, max_length=200)
+    persona: StoredText | None = Field(None, max_length=4000)
+    languages: list[Language] | None = Field(None, max_length=10)
     paused: bool | None = None
-    access_token: str | None = Field(None, min_length=1, max_length=4096)
+    access_token: StoredText | None = Field(None, min_length=1, max_length=4096)
     retention_days: int | None = Field(
         None, ge=1, le=3650, description="purge messages older than this; null keeps them"
     )
     has_human_agent: bool | None = Field(
         None, description="the Meta app has the Human Agent feature for this account"
+    )
+    daily_llm_budget_usd: Decimal | None = Field(
+        None,
+        ge=0,
+        le=100_000,
+        max_digits=10,
+        decimal_places=2,
+        description="the most this account's drafts may spend on the LLM per UTC day; "
+        "null = the LLM_DAILY_BUDGET_USD setting",
     )
 
 
@@ -67,6 +83,7 @@ class AccountOut(BaseModel):
     picture_url: str | None
     retention_days: int | None
     has_human_agent: bool
+    daily_llm_budget_usd: Decimal | None
     token_expires_at: datetime | None
     created_at: datetime
 

@@ -87,14 +87,15 @@ async def update_account(
     for field in ("name", "persona", "languages", "has_human_agent"):
         if changes.get(field) is not None:
             setattr(account, field, changes[field])
-    if "retention_days" in changes:
-        account.retention_days = changes["retention_days"]
+    for nullable in ("retention_days", "daily_llm_budget_usd"):
+        if nullable in changes:
+            setattr(account, nullable, changes[nullable])
     if changes.get("access_token"):
         account.access_token_encrypted = cipher.encrypt(changes["access_token"])
         account.status, account.status_reason = "active", None
-    changes.pop("access_token", None)
+    details = data.model_dump(mode="json", exclude_unset=True, exclude={"access_token"})
     await record(
-        session, action="account.updated", user=user, account_id=account.id, details=changes
+        session, action="account.updated", user=user, account_id=account.id, details=details
     )
     return account
 

@@ -65,6 +65,9 @@ def _parse_json(text: str) -> list[CooperationIn]:
         data: Any = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ImportError_([f"line {exc.lineno}: invalid JSON: {exc.msg}"]) from exc
+    except (ValueError, RecursionError) as exc:
+        # A number of more than 4300 digits, or arrays nested thousands deep.
+        raise ImportError_([f"invalid JSON: {exc}"[:200]]) from exc
     if isinstance(data, dict):
         data = data.get("cooperations")
     if not isinstance(data, list):
@@ -83,6 +86,13 @@ def _parse_json(text: str) -> list[CooperationIn]:
 
 def _parse_csv(text: str) -> list[CooperationIn]:
     reader = csv.DictReader(io.StringIO(text))
+    try:
+        return _read_csv(reader)
+    except csv.Error as exc:  # e.g. a cell longer than the csv module's field limit
+        raise ImportError_([f"line {reader.line_num}: {exc}"]) from exc
+
+
+def _read_csv(reader: csv.DictReader[str]) -> list[CooperationIn]:
     missing = {"brand", "name"} - set(reader.fieldnames or [])
     if missing:
         raise ImportError_([f"line 1: missing column(s): {', '.join(sorted(missing))}"])
@@ -111,4 +121,12 @@ def _parse_csv(text: str) -> list[CooperationIn]:
         group["products"].append(product)
     if errors:
         raise ImportError_(errors)
-    return [CooperationIn.model_validate(g) for g in groups.values()]
+    result: list[CooperationIn] = []
+    for (brand, title), group in groups.items():
+        try:  # each row was valid alone; together they may be too many products
+            result.append(CooperationIn.model_validate(group))
+        except ValidationError as exc:
+            errors.extend(_format(exc, f"cooperation {brand!r} {title!r}"))
+    if errors:
+        raise ImportError_(errors)
+    return result

@@ -13,9 +13,10 @@ from app.catalog.schemas import (
     ProductUpdate,
 )
 from app.deps import CurrentUser, Id, SessionDep
+from app.errors import API_ERRORS
 from app.users.service import ensure_access
 
-router = APIRouter(prefix="/api/v1", tags=["catalog"])
+router = APIRouter(prefix="/api/v1", tags=["catalog"], responses=API_ERRORS)
 
 MAX_IMPORT_BYTES = 10 * 1024 * 1024
 

@@ -14,18 +14,22 @@ from pydantic import (
     model_validator,
 )
 
+from app.core.fields import StoredText
+
+Alias = Annotated[StoredText, Field(max_length=300)]
+
 
 class ProductIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=300)
-    aliases: list[str] = Field(default_factory=list, max_length=50)
-    description: str = Field("", max_length=4000)
+    name: StoredText = Field(min_length=1, max_length=300)
+    aliases: list[Alias] = Field(default_factory=list, max_length=50)
+    description: StoredText = Field("", max_length=4000)
     price: Decimal | None = Field(None, ge=0, max_digits=12, decimal_places=2)
     currency: str | None = Field(None, pattern=r"^[A-Z]{3}$")
     url: HttpUrl | None = None
-    discount_code: str | None = Field(None, min_length=1, max_length=100)
-    discount_details: str | None = Field(None, max_length=1000)
+    discount_code: StoredText | None = Field(None, min_length=1, max_length=100)
+    discount_details: StoredText | None = Field(None, max_length=1000)
     code_valid_until: date | None = None
     is_active: bool = True
 
@@ -38,14 +42,14 @@ class ProductIn(BaseModel):
 class ProductUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(None, min_length=1, max_length=300)
-    aliases: list[str] | None = Field(None, max_length=50)
-    description: str | None = Field(None, max_length=4000)
+    name: StoredText | None = Field(None, min_length=1, max_length=300)
+    aliases: list[Alias] | None = Field(None, max_length=50)
+    description: StoredText | None = Field(None, max_length=4000)
     price: Decimal | None = Field(None, ge=0, max_digits=12, decimal_places=2)
     currency: str | None = Field(None, pattern=r"^[A-Z]{3}$")
     url: HttpUrl | None = None
-    discount_code: str | None = Field(None, max_length=100)
-    discount_details: str | None = Field(None, max_length=1000)
+    discount_code: StoredText | None = Field(None, max_length=100)
+    discount_details: StoredText | None = Field(None, max_length=1000)
     code_valid_until: date | None = None
     is_active: bool | None = None
 
@@ -81,11 +85,11 @@ def _posts(value: Any) -> Any:
 class CooperationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    brand: str = Field(min_length=1, max_length=200)
-    title: str = Field("", max_length=300)
+    brand: StoredText = Field(min_length=1, max_length=200)
+    title: StoredText = Field("", max_length=300)
     starts_on: date | None = None
     ends_on: date | None = None
-    notes: str = Field("", max_length=4000)
+    notes: StoredText = Field("", max_length=4000)
     platform_posts: Annotated[list[PlatformPost], BeforeValidator(_posts)] = Field(
         default_factory=list, max_length=100
     )

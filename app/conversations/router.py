@@ -7,8 +7,9 @@ from fastapi import APIRouter, Query
 from app.conversations import service
 from app.conversations.schemas import ContactOut, ConversationDetail, ConversationOut, OutboundOut
 from app.deps import MAX_ID, CurrentUser, Id, OptionalId, SessionDep
+from app.errors import API_ERRORS
 
-router = APIRouter(prefix="/api/v1", tags=["conversations"])
+router = APIRouter(prefix="/api/v1", tags=["conversations"], responses=API_ERRORS)
 
 Limit = Annotated[int, Query(ge=1, le=500)]
 Offset = Annotated[int, Query(ge=0, le=MAX_ID)]

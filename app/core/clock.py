@@ -18,7 +18,7 @@ def from_epoch_ms(value: int | float | str | None) -> datetime | None:
         return None
     try:
         number = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # an int with hundreds of digits
         return None
     if number <= 0:
         return None

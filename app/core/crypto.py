@@ -64,3 +64,14 @@ def verify_password(password_hash: str, password: str) -> bool:
 
 def hmac_sha256_hex(key: str, message: bytes) -> str:
     return hmac.new(key.encode(), message, hashlib.sha256).hexdigest()
+
+
+def same_secret(a: str, b: str) -> bool:
+    """Constant-time equality for a secret and what a client sent (form, header, cookie).
+
+    `hmac.compare_digest` raises TypeError on a `str` holding any non-ASCII character, so a
+    client could turn a refusal into a 500; compared as UTF-8 bytes, any text is just unequal.
+    """
+    return hmac.compare_digest(
+        a.encode("utf-8", "surrogatepass"), b.encode("utf-8", "surrogatepass")
+    )

@@ -36,6 +36,14 @@ class DraftRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class Usage:
+    """Tokens one LLM call used, as the server reported them."""
+
+    prompt_tokens: int
+    completion_tokens: int
+
+
+@dataclass(frozen=True, slots=True)
 class DraftResult:
     reply: str
     intent: str
@@ -46,10 +54,17 @@ class DraftResult:
     drafter: str = "offline"  # offline | llm
     model: str | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    usage: Usage | None = None  # what the LLM call used; None for the offline drafter
 
 
 class DraftingError(Exception):
-    """The drafter could not produce a draft (LLM down, timeout, invalid answer)."""
+    """The drafter could not produce a draft (LLM down, timeout, invalid answer).
+
+    `usage` is set when the LLM answered (and charged) but the answer was unusable."""
+
+    def __init__(self, message: str, usage: Usage | None = None) -> None:
+        super().__init__(message)
+        self.usage = usage
 
 
 class Drafter(Protocol):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from decimal import Decimal
+
 import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,11 +20,13 @@ from app.drafting.context import (
     latest_follower_message_id,
     load_context,
 )
+from app.drafting.cost import BudgetState, budget_state, estimate_cost
 from app.drafting.offline import OfflineDrafter
 from app.models import Account, Conversation, Draft, Job, Message
+from app.ops.metrics import DRAFTS, LLM_BUDGET_FALLBACKS, LLM_COST_USD, LLM_TOKENS
 from app.outbox.service import queue_reply
 from app.policy.schemas import Policy
-from app.policy.service import Decision
+from app.policy.service import Decision, reason_code
 from app.runtime import Runtime
 
 log = structlog.get_logger("app.drafting")
@@ -29,8 +34,11 @@ log = structlog.get_logger("app.drafting")
 
 async def draft_reply(runtime: Runtime, job: Job) -> None:
     conversation_id = int(job.payload["conversation_id"])
+    budget = BudgetState(spent=Decimal(0), budget=None)
     async with unit_of_work(runtime.sessionmaker) as session:
         context = await load_context(session, conversation_id, indexes=runtime.catalog)
+        if context is not None and runtime.drafter.name == "llm":
+            budget = await budget_state(session, runtime.settings, context.account, utc_now())
     if context is not None and runtime.embedder is not None:
         # Embedded outside any transaction; then retrieval again, by words and meaning.
         vector = await runtime.embedder.embed_query(context.request.follower_text)
@@ -41,7 +49,7 @@ async def draft_reply(runtime: Runtime, job: Job) -> None:
                 )
     if context is None:
         return
-    result, error = await _run_drafter(runtime, context)
+    result, error = await _run_drafter(runtime, context, budget)
     async with unit_of_work(runtime.sessionmaker) as session:
         # Re-read: the thread may have been handed to another app while the drafter ran.
         # Locked: concurrent runs of this job (a lease that expired under load) take turns.
@@ -51,13 +59,22 @@ async def draft_reply(runtime: Runtime, job: Job) -> None:
         await _record(session, runtime, context, result, error, standby=standby)
 
 
-async def _run_drafter(runtime: Runtime, context: DraftContext) -> tuple[DraftResult, str | None]:
-    """The configured drafter; if it fails, the offline one writes a suggestion for a human."""
+async def _run_drafter(
+    runtime: Runtime, context: DraftContext, budget: BudgetState
+) -> tuple[DraftResult, str | None]:
+    """The configured drafter; if it fails, or the account's LLM budget for today is used
+    up, the offline one writes a suggestion for a human."""
+    if budget.exhausted:
+        LLM_BUDGET_FALLBACKS.inc()
+        log.info("drafting.over_budget", spent=str(budget.spent), budget=str(budget.budget))
+        return await OfflineDrafter().draft(context.request), budget.reason()
     try:
         return await runtime.drafter.draft(context.request), None
     except DraftingError as exc:
         log.warning("drafting.failed", drafter=runtime.drafter.name, error=str(exc))
-        return await OfflineDrafter().draft(context.request), str(exc) or type(exc).__name__
+        offline = await OfflineDrafter().draft(context.request)
+        # An unusable answer was still paid for: it counts against the budget.
+        return replace(offline, usage=exc.usage), str(exc) or type(exc).__name__
 
 
 def _decide(
@@ -87,9 +104,15 @@ async def _record(
     *,
     standby: bool,
 ) -> None:
+    cost = None if result.usage is None else estimate_cost(runtime.settings, result.usage)
+    if result.usage is not None and cost is not None:
+        LLM_TOKENS.labels(kind="prompt").inc(result.usage.prompt_tokens)
+        LLM_TOKENS.labels(kind="completion").inc(result.usage.completion_tokens)
+        LLM_COST_USD.inc(float(cost))
     if await has_live_draft(session, context.reply_to.id):
         return  # another run drafted this message while we were drafting
     decision = _decide(context, result, error, standby)
+    DRAFTS.labels(decision=decision.decision, reason=reason_code(decision)).inc()
     # Re-read the state: a message may have arrived or a human replied while we drafted.
     latest = await latest_follower_message_id(session, context.conversation.id)
     # An edit or an unsend while we drafted: the reply answers text that no longer exists.
@@ -115,6 +138,9 @@ async def _record(
         drafter=result.drafter,
         model=result.model,
         error=error,
+        prompt_tokens=None if result.usage is None else result.usage.prompt_tokens,
+        completion_tokens=None if result.usage is None else result.usage.completion_tokens,
+        llm_cost_usd=cost,
     )
     session.add(draft)
     await session.flush()

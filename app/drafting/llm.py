@@ -6,6 +6,8 @@ drafter from settings.
 
 from __future__ import annotations
 
+import time
+from dataclasses import replace
 from typing import Any, cast
 
 import httpx
@@ -15,9 +17,10 @@ from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from app.config import Settings
-from app.drafting.base import Drafter, DraftingError, DraftRequest, DraftResult
+from app.drafting.base import Drafter, DraftingError, DraftRequest, DraftResult, Usage
 from app.drafting.offline import OfflineDrafter
 from app.drafting.prompt import RESPONSE_SCHEMA, build_messages
+from app.ops.metrics import LLM_REQUEST_SECONDS
 from app.policy.schemas import INTENTS
 
 SCHEMA_NAME = "draft_reply"
@@ -66,9 +69,24 @@ class LLMDrafter:
         self.model = model
 
     async def draft(self, request: DraftRequest) -> DraftResult:
-        completion = await self._complete(request)
-        answer = _parse(completion)
-        return self._result(request, answer)
+        started = time.perf_counter()
+        outcome = "error"
+        try:
+            completion = await self._complete(request)
+            usage = _usage(completion)
+            try:
+                answer = _parse(completion)
+            except DraftingError as exc:
+                outcome, exc.usage = "invalid_output", usage
+                raise
+            outcome = "ok"
+            return replace(self._result(request, answer), usage=usage)
+        except DraftingError as exc:
+            if isinstance(exc.__cause__, openai.APITimeoutError):
+                outcome = "timeout"
+            raise
+        finally:
+            LLM_REQUEST_SECONDS.labels(outcome=outcome).observe(time.perf_counter() - started)
 
     async def _complete(self, request: DraftRequest) -> ChatCompletion:
         messages = cast(list[ChatCompletionMessageParam], build_messages(request))
@@ -110,6 +128,17 @@ class LLMDrafter:
             model=self.model,
             notes=tuple(notes),
         )
+
+
+def _usage(completion: ChatCompletion) -> Usage | None:
+    """The tokens the server says it used; some OpenAI-compatible servers leave it out."""
+    usage = completion.usage
+    if usage is None:
+        return None
+    return Usage(
+        prompt_tokens=max(0, int(usage.prompt_tokens or 0)),
+        completion_tokens=max(0, int(usage.completion_tokens or 0)),
+    )
 
 
 def _parse(completion: ChatCompletion) -> LLMReply:

@@ -52,26 +52,49 @@ class InboxWriter:
         self._flushers = flushers or (1 if sqlite else 3)
         self._max_batch = max_batch
         self._max_wait = max_wait_seconds
-        self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
+        # None is the stop marker, one per flusher.
+        self._queue: asyncio.Queue[_Pending | None] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
+        self._closing = False
 
     async def start(self) -> None:
+        self._closing = False
         self._tasks = [
             asyncio.create_task(self._run(), name=f"inbox-writer-{n}")
             for n in range(self._flushers)
         ]
 
-    async def stop(self) -> None:
-        for task in self._tasks:
+    async def stop(self, *, wait_seconds: float = 10.0) -> None:
+        """Stores every body handed over before the call, then stops the flushers.
+
+        New bodies are refused from now on (their requests answer 503 and Meta delivers
+        them again). Bodies still unwritten after `wait_seconds` (a database that does
+        not answer) fail their requests the same way instead of leaving them waiting."""
+        if not self._tasks:
+            return
+        self._closing = True
+        for _ in self._tasks:
+            self._queue.put_nowait(None)  # after every body already queued: FIFO
+        _done, stuck = await asyncio.wait(self._tasks, timeout=wait_seconds)
+        for task in stuck:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+        while not self._queue.empty():
+            left = self._queue.get_nowait()
+            if left is not None:
+                self._abandon([left])
+
+    def _abandon(self, batch: list[_Pending]) -> None:
+        for pending in batch:
+            if not pending.done.done():
+                pending.done.set_exception(RuntimeError("inbox writer stopped"))
 
     async def store(self, body: str) -> None:
         """Returns once the body is committed (or already was); raises if it could not be."""
-        if not self._tasks or all(task.done() for task in self._tasks):
+        if self._closing or not self._tasks or all(task.done() for task in self._tasks):
             raise RuntimeError("inbox writer is not running")
         pending = _Pending(
             body=body,
@@ -82,22 +105,40 @@ class InboxWriter:
         await pending.done
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
+        """Flushes batches until it takes the stop marker (None) off the queue."""
         while True:
-            batch = [await self._queue.get()]
-            deadline = loop.time() + self._max_wait
-            while len(batch) < self._max_batch:
-                if not self._queue.empty():
-                    batch.append(self._queue.get_nowait())
-                    continue
+            first = await self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            try:
+                stopping = await self._fill(batch)
+                await self._flush(batch)
+            except asyncio.CancelledError:
+                self._abandon(batch)
+                raise
+            if stopping:
+                return
+
+    async def _fill(self, batch: list[_Pending]) -> bool:
+        """Adds what arrives within `max_wait` to the batch; True if the stop marker came."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._max_wait
+        while len(batch) < self._max_batch:
+            if not self._queue.empty():
+                item = self._queue.get_nowait()
+            else:
                 timeout = deadline - loop.time()
                 if timeout <= 0:
-                    break
+                    return False
                 try:
-                    batch.append(await asyncio.wait_for(self._queue.get(), timeout))
+                    item = await asyncio.wait_for(self._queue.get(), timeout)
                 except TimeoutError:
-                    break
-            await self._flush(batch)
+                    return False
+            if item is None:
+                return True
+            batch.append(item)
+        return False
 
     async def _flush(self, batch: list[_Pending]) -> None:
         try:

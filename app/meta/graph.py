@@ -12,6 +12,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
+import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import quote
@@ -21,6 +23,7 @@ import httpx
 from app.config import Settings
 from app.meta.errors import GraphError, error_from_response, error_from_transport
 from app.meta.limits import Usage, parse_usage
+from app.ops.metrics import record_graph_call
 
 GraphHost = Literal["facebook", "instagram"]
 MESSAGING_TYPES = frozenset({"RESPONSE", "UPDATE", "MESSAGE_TAG"})
@@ -108,7 +111,9 @@ class GraphClient:
         }
         if tag is not None:
             body["tag"] = tag
-        data, usage = await self._post(target, f"{quote(target.sender_id, safe='')}/messages", body)
+        data, usage = await self._post(
+            "send_text", target, f"{quote(target.sender_id, safe='')}/messages", body
+        )
         message_id, answered_recipient = data.get("message_id"), data.get("recipient_id")
         if not isinstance(message_id, str) or not message_id:
             # The message may have gone out; retrying blindly could send it twice.
@@ -131,7 +136,9 @@ class GraphClient:
         if not user_id:
             raise ValueError("user_id is required")
         fields = _PROFILE_FIELDS[platform]
-        data, usage = await self._get(target, quote(user_id, safe=""), {"fields": fields})
+        data, usage = await self._get(
+            "get_user_profile", target, quote(user_id, safe=""), {"fields": fields}
+        )
         first, last = _field(data, "first_name"), _field(data, "last_name")
         joined = " ".join(part for part in (first, last) if part) or None
         return UserProfile(
@@ -142,32 +149,48 @@ class GraphClient:
         )
 
     async def _get(
-        self, target: SendTarget, path: str, query: dict[str, str]
+        self, operation: str, target: SendTarget, path: str, query: dict[str, str]
     ) -> tuple[dict[str, Any], Usage]:
         """GET `{host}/{version}/{path}`; the decoded JSON answer and its usage."""
         if not target.access_token:
             raise ValueError("a Graph call needs an access_token")
         url = f"{self._base_urls[target.graph_host]}/{self._version}/{path}"
         params, headers = _auth(target)
-        try:
-            response = await self._http.get(url, params={**query, **params}, headers=headers)
-        except httpx.RequestError as exc:
-            raise error_from_transport(exc) from exc
-        return _decode(response)
+        request = self._http.build_request("GET", url, params={**query, **params}, headers=headers)
+        return await self._call(operation, request)
 
     async def _post(
-        self, target: SendTarget, path: str, body: dict[str, Any]
+        self, operation: str, target: SendTarget, path: str, body: dict[str, Any]
     ) -> tuple[dict[str, Any], Usage]:
         """POST to `{host}/{version}/{path}`; the decoded JSON answer and its usage."""
         if not target.sender_id or not target.access_token:
             raise ValueError("a send target needs a sender_id and an access_token")
         url = f"{self._base_urls[target.graph_host]}/{self._version}/{path}"
         params, headers = _auth(target)
+        request = self._http.build_request("POST", url, params=params, headers=headers, json=body)
+        return await self._call(operation, request)
+
+    async def _call(self, operation: str, request: httpx.Request) -> tuple[dict[str, Any], Usage]:
+        """Sends one request, counted in `inboxpilot_graph_requests_total` by outcome."""
+        started = time.perf_counter()
+        outcome = "ok"
         try:
-            response = await self._http.post(url, params=params, headers=headers, json=body)
-        except httpx.RequestError as exc:
-            raise error_from_transport(exc) from exc
-        return _decode(response)
+            try:
+                response = await self._http.send(request)
+            except httpx.RequestError as exc:
+                raise error_from_transport(exc) from exc
+            return _decode(response)
+        except GraphError as exc:
+            outcome = _outcome(exc)
+            raise
+        finally:
+            record_graph_call(operation, outcome, time.perf_counter() - started)
+
+
+def _outcome(exc: GraphError) -> str:
+    """`GraphRetryLater` -> "retry_later", `GraphError` -> "error"."""
+    name = type(exc).__name__.removeprefix("Graph") or "Error"
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
 def _decode(response: httpx.Response) -> tuple[dict[str, Any], Usage]:

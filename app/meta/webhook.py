@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import time
 from typing import Annotated
 
 import structlog
@@ -20,6 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from app.config import Settings
 from app.inbox.writer import InboxWriter
 from app.meta.signature import signature_valid
+from app.ops.metrics import record_webhook_ack
 
 router = APIRouter(tags=["meta"])
 WEBHOOK_PATH = "/webhooks/meta"
@@ -101,6 +103,7 @@ class WebhookReceiver:
         if scope["type"] != "http" or scope["path"] != WEBHOOK_PATH or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
+        started = time.perf_counter()
         state = scope["app"].state
         settings: Settings = state.settings
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
@@ -109,6 +112,7 @@ class WebhookReceiver:
                 receive, headers.get("content-length"), settings.WEBHOOK_MAX_BODY_BYTES
             )
         except ClientDisconnect:
+            record_webhook_ack("disconnected", time.perf_counter() - started)
             return
         status: int
         detail: str | None
@@ -119,6 +123,7 @@ class WebhookReceiver:
                 raw, headers.get("x-hub-signature-256"), settings, state.inbox_writer
             )
         await _answer(send, status, detail)
+        record_webhook_ack(status, time.perf_counter() - started)
 
 
 async def _answer(send: Send, status: int, detail: str | None) -> None:

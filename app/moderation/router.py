@@ -5,13 +5,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from app.deps import CurrentUser, Id, OptionalId, SessionDep, SettingsDep
+from app.errors import API_ERRORS
 from app.models import DRAFT_STATUSES
 from app.moderation import service, stats
 from app.moderation.schemas import ApproveIn, DraftOut, RejectIn
 from app.moderation.stats import BandStats
 from app.users.service import ensure_access
 
-router = APIRouter(prefix="/api/v1", tags=["drafts"])
+router = APIRouter(prefix="/api/v1", tags=["drafts"], responses=API_ERRORS)
 
 
 @router.get("/drafts", response_model=list[DraftOut])

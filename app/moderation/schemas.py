@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.catalog.schemas import ProductOut
 from app.conversations.schemas import MessageOut
+from app.core.fields import StoredText
 
 
 class DraftOut(BaseModel):
@@ -26,6 +28,9 @@ class DraftOut(BaseModel):
     drafter: str
     model: str | None
     error: str | None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    llm_cost_usd: Decimal | None = Field(None, description="estimated, from LLM_*_USD_PER_MTOK")
     reject_reason: str | None
     decided_by_user_id: int | None
     decided_at: datetime | None
@@ -39,10 +44,10 @@ class DraftOut(BaseModel):
 class ApproveIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    text: str | None = Field(None, min_length=1, max_length=8000)
+    text: StoredText | None = Field(None, min_length=1, max_length=8000)
 
 
 class RejectIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str | None = Field(None, max_length=1000)
+    reason: StoredText | None = Field(None, max_length=1000)

@@ -15,6 +15,7 @@ from app.conversations.replies import supersede_pending_drafts
 from app.conversations.schemas import MessageOut
 from app.conversations.service import get_conversation
 from app.core.clock import utc_now
+from app.core.fields import storable_text
 from app.errors import AppError, Conflict, NotFound
 from app.models import (
     Account,
@@ -97,6 +98,7 @@ async def _take_pending(session: AsyncSession, draft: Draft, status: str, user: 
 async def approve(
     session: AsyncSession, settings: Settings, *, user: User, draft_id: int, text: str | None
 ) -> DraftOut:
+    _check_storable("the reply", text)
     draft = await get_draft(session, user=user, draft_id=draft_id)
     await _take_pending(session, draft, "approved", user)
     final = text.strip() if text and text.strip() else draft.text
@@ -125,9 +127,18 @@ async def approve(
     return await draft_out(session, draft)
 
 
+def _check_storable(what: str, text: str | None) -> None:
+    # The API's schemas check this already; the moderator's pages post plain form fields.
+    try:
+        storable_text(text or "")
+    except ValueError as exc:
+        raise AppError(f"{what} {exc}", status_code=422) from None
+
+
 async def reject(
     session: AsyncSession, *, user: User, draft_id: int, reason: str | None
 ) -> DraftOut:
+    _check_storable("the reason", reason)
     draft = await get_draft(session, user=user, draft_id=draft_id)
     await _take_pending(session, draft, "rejected", user)
     draft.reject_reason = reason
@@ -284,6 +295,7 @@ async def reply_by_hand(
 ) -> OutboundMessage:
     """A moderator's own reply: the same outbound queue (and, at send time, the same
     window rules) as an approved draft, recorded in the audit log like an approval."""
+    _check_storable("the reply", text)
     conversation = await get_conversation(session, user=user, conversation_id=conversation_id)
     final = text.strip()
     if not final:

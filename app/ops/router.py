@@ -5,11 +5,12 @@ from __future__ import annotations
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
 from app.core.paths import ALEMBIC_INI
+from app.ops.metrics import render
 from app.runtime import Runtime
 
 router = APIRouter(tags=["ops"])
@@ -43,5 +44,9 @@ async def readyz(request: Request) -> Response:
 
 
 @router.get("/metrics")
-async def metrics() -> Response:
-    return PlainTextResponse(generate_latest().decode(), media_type=CONTENT_TYPE_LATEST)
+async def metrics(request: Request) -> Response:
+    """This process's counters, plus the database-wide backlog; answers even when the
+    database does not (`inboxpilot_database_up 0`)."""
+    runtime: Runtime | None = getattr(request.app.state, "runtime", None)
+    body = await render(None if runtime is None else runtime.engine)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record
+from app.config import Settings
 from app.conversations import repository as conversations
 from app.conversations.ingest import OUR_METADATA_PREFIX
 from app.core.clock import utc_now
@@ -23,6 +24,8 @@ from app.meta import errors as graph_errors
 from app.meta.graph import SendTarget
 from app.meta.limits import Usage
 from app.models import Account, Contact, Conversation, Draft, Job, Message, OutboundMessage
+from app.ops.metrics import GRAPH_THROTTLED, record_send
+from app.outbox import pacing
 from app.outbox.service import SEND_JOB
 from app.runtime import Runtime
 from app.worker.runner import PermanentFailure, Postpone, RetryLater
@@ -44,19 +47,32 @@ ECHO_GRACE_SECONDS = 30.0
 async def send_reply(runtime: Runtime, job: Job) -> None:
     outbound_id = int(job.payload["outbound_id"])
     async with unit_of_work(runtime.sessionmaker) as session:
-        claimed = await _start_sending(session, outbound_id)
+        claimed = await _start_sending(session, outbound_id, runtime.settings)
         if claimed is None:
             return
         outbound, account, conversation, contact = claimed
-    structlog.contextvars.bind_contextvars(outbound_id=outbound_id, account_id=account.id)
+    structlog.contextvars.bind_contextvars(
+        outbound_id=outbound_id,
+        account_id=account.id,
+        conversation_id=outbound.conversation_id,
+        draft_id=outbound.draft_id,
+    )
     if outbound.channel == "sandbox":
         await _finish(runtime, outbound, [f"sandbox-{uuid.uuid4().hex}" for _ in outbound.parts])
         return
-    await _send_to_graph(runtime, outbound, account, contact)
+    try:
+        await _send_to_graph(runtime, outbound, account, contact)
+    except RetryLater as exc:
+        if job.attempts < job.max_attempts:
+            raise
+        # The last attempt: the message must not stay `queued` for ever, holding back the
+        # later replies to this follower that wait for it.
+        await _fail_send(runtime, outbound, "gave_up", f"gave up after {job.attempts} attempts")
+        raise PermanentFailure(str(exc)) from exc
 
 
 async def _start_sending(
-    session: AsyncSession, outbound_id: int
+    session: AsyncSession, outbound_id: int, settings: Settings
 ) -> tuple[OutboundMessage, Account, Conversation, Contact] | None:
     outbound = await session.get(OutboundMessage, outbound_id, with_for_update=True)
     if outbound is None or outbound.status in {"sent", "failed", "expired"}:
@@ -67,6 +83,8 @@ async def _start_sending(
     if outbound.status == "queued" and paused_until is not None and paused_until > utc_now():
         # Meta throttled this account: wait, without using up an attempt.
         raise Postpone("account throttled by Meta", until=paused_until)
+    if outbound.status == "queued":
+        await pacing.wait_for_earlier(session, outbound)
     conversation = await session.get(Conversation, outbound.conversation_id)
     assert conversation is not None
     contact = await session.get(Contact, conversation.contact_id)
@@ -98,6 +116,10 @@ async def _start_sending(
             session, outbound, "failed", "account_" + account.status, f"account is {account.status}"
         )
         return None
+    if outbound.channel == "graph":
+        await pacing.take_send_slot(
+            session, outbound, account.id, rate=settings.SEND_RATE_PER_ACCOUNT
+        )
     outbound.messaging_type = messaging_type
     outbound.status = "sending"
     outbound.attempts += 1
@@ -148,13 +170,18 @@ async def _settle(
     status: str,
     error_code: str | None,
     error: str | None,
+    *,
+    outcome: str | None = None,
 ) -> None:
+    """Records the final state of one outbound message (and of its draft). `outcome` is
+    the `inboxpilot_sends_total` label when it is not simply the status."""
     outbound.status = status
     outbound.error_code = error_code
     outbound.last_error = error
     if status == "sent":
         outbound.sent_at = utc_now()
     await _set_draft_status(session, outbound, status)
+    await pacing.wake_next(session, outbound)
     await record(
         session,
         action=f"outbox.{status}",
@@ -164,6 +191,9 @@ async def _settle(
         details={"error_code": error_code} if error_code else {},
     )
     log.info("outbox.settled", status=status, error_code=error_code)
+    if outcome is None:
+        outcome = "outcome_unknown" if error_code == "outcome_unknown" else status
+    record_send(outbound.channel, outcome)
 
 
 async def _finish(runtime: Runtime, outbound: OutboundMessage, new_ids: list[str]) -> None:
@@ -330,7 +360,10 @@ async def _handle_graph_error(
             await _settle(session, row, "failed", "permission_missing", detail)
         else:
             await _settle(session, row, "failed", type(exc).__name__, detail)
+    if isinstance(exc, graph_errors.GraphRetryLater):
+        record_send(outbound.channel, _retry_outcome(exc))
     if isinstance(exc, graph_errors.GraphThrottled):
+        GRAPH_THROTTLED.labels(account_id=str(account.id)).inc()
         until = utc_now() + timedelta(seconds=exc.retry_after_seconds or THROTTLE_PAUSE_SECONDS)
         async with unit_of_work(runtime.sessionmaker) as session:
             await pause_account_sends(session, account.id, until=until)
@@ -354,4 +387,10 @@ async def confirm_send(runtime: Runtime, job: Job) -> None:
         if isinstance(mid, str) and mid not in row.external_ids:
             row.external_ids = [*row.external_ids, mid]
             row.parts_sent = min(len(row.parts), len(row.external_ids))
-        await _settle(session, row, "sent", None, None)
+        await _settle(session, row, "sent", None, None, outcome="confirmed")
+
+
+def _retry_outcome(exc: graph_errors.GraphRetryLater) -> str:
+    if isinstance(exc, graph_errors.GraphThrottled):
+        return "throttled"
+    return "unconfirmed" if exc.maybe_delivered else "retry"

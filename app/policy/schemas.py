@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from app.core.fields import StoredText, storable_text
 
 # What a follower's message can ask for: the drafters classify into these, the rules
 # name them. "other" is whatever fits none.
@@ -22,6 +24,8 @@ INTENTS = (
 # model's reading of a description, which no check in code can verify: a person reviews
 # them unless the influencer allows it.
 DEFAULT_AUTO_INTENTS = [intent for intent in INTENTS if intent not in {"other", "product_info"}]
+# As long as a draft's intent column; names beyond INTENTS are kept (a custom drafter's).
+Intent = Annotated[StoredText, Field(min_length=1, max_length=48)]
 
 
 class Policy(BaseModel):
@@ -35,11 +39,29 @@ class Policy(BaseModel):
         "everything; off: record messages only, draft nothing",
     )
     min_confidence: float = Field(0.8, ge=0, le=1)
-    auto_intents: list[str] = Field(default_factory=lambda: list(DEFAULT_AUTO_INTENTS))
+    auto_intents: list[Intent] = Field(
+        default_factory=lambda: list(DEFAULT_AUTO_INTENTS), max_length=100
+    )
     max_auto_replies_per_conversation_per_day: int = Field(5, ge=0, le=1000)
     pause_after_human_reply_minutes: int = Field(60, ge=0, le=60 * 24 * 30)
 
     @classmethod
     def of(cls, stored: dict[str, object] | None) -> Policy:
         """The stored JSON with defaults for anything missing (rules added later included)."""
-        return cls.model_validate(stored or {})
+        data = dict(stored or {})
+        intents = data.get("auto_intents")
+        if isinstance(intents, list):
+            # Rules stored before intents were bounded: one that fits no draft's intent
+            # column could never match, so it is dropped rather than failing every read.
+            data["auto_intents"] = [i for i in intents if _fits_intent(i)]
+        return cls.model_validate(data)
+
+
+def _fits_intent(value: object) -> bool:
+    if not isinstance(value, str) or not 1 <= len(value) <= 48:
+        return False
+    try:
+        storable_text(value)
+    except ValueError:
+        return False
+    return True

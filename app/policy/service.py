@@ -93,6 +93,34 @@ def _state_reasons(data: DecisionInput) -> list[str]:
     return reasons
 
 
+# The first reason of a decision, as a closed vocabulary for metrics (reasons are prose).
+_REASON_CODES = (
+    ("drafter failed: daily LLM budget", "llm_budget"),
+    ("drafter failed", "drafter_failed"),
+    ("sensitive message", "sensitive"),
+    ("drafter asked for a human", "needs_human"),
+    ("mode is", "mode"),
+    ("account is", "account_state"),
+    ("automation paused", "paused"),
+    ("a human replied recently", "human_replied"),
+    ("another app", "thread_held"),
+    ("daily limit", "daily_limit"),
+    ("confidence", "low_confidence"),
+    ("intent", "intent_needs_review"),
+)
+
+
+def reason_code(decision: Decision) -> str:
+    """`rules_met` for an automatic send, else a short code for the first reason."""
+    if decision.decision == "auto":
+        return "rules_met"
+    first = decision.reasons[0] if decision.reasons else ""
+    for prefix, code in _REASON_CODES:
+        if first.startswith(prefix):
+            return code
+    return "not_grounded"  # the guardrails' and form checks' findings
+
+
 def decide(data: DecisionInput) -> Decision:
     policy = data.policy
     confidence = combined_confidence(data.draft, data.product_scores)

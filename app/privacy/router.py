@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from app.deps import CurrentUser, Id, SessionDep, SettingsDep
-from app.errors import NotFound
+from app.errors import API_ERRORS, NotFound
 from app.meta.signed_request import (
     MAX_SIGNED_REQUEST_CHARS,
     SignedRequest,
@@ -91,13 +91,20 @@ async def deletion_status(request: Request, code: str, session: SessionDep) -> H
     return page(request, "deletion_status.html", **service.status_view(deletion))
 
 
-@router.get("/api/v1/contacts/{contact_id}/export", response_model=ContactExport)
+@router.get(
+    "/api/v1/contacts/{contact_id}/export", response_model=ContactExport, responses=API_ERRORS
+)
 async def export_contact(contact_id: Id, session: SessionDep, user: CurrentUser) -> ContactExport:
     """Everything stored about one follower (a data subject's access request)."""
     return await contacts.export_contact(session, user=user, contact_id=contact_id)
 
 
-@router.delete("/api/v1/contacts/{contact_id}", status_code=204, response_class=Response)
+@router.delete(
+    "/api/v1/contacts/{contact_id}",
+    status_code=204,
+    response_class=Response,
+    responses=API_ERRORS,
+)
 async def erase_contact(contact_id: Id, session: SessionDep, user: CurrentUser) -> Response:
     """Erases one follower: profile, conversation, messages, drafts, replies, raw events."""
     await contacts.erase_contact(session, user=user, contact_id=contact_id)

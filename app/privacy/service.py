@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from datetime import datetime
 from typing import Any
@@ -31,6 +32,7 @@ log = structlog.get_logger("app.privacy")
 DELETION_JOB = "privacy.erase_meta_user"
 # An external id no webhook can carry: events for an erased account find no account.
 TOMBSTONE_PREFIX = "deleted:"
+_CODE = re.compile(r"[A-Za-z0-9_-]{1,64}")  # what secrets.token_urlsafe makes
 
 ERASED_LABELS = {
     "accounts": "connected accounts: access tokens, name, username, picture, persona",
@@ -124,7 +126,10 @@ async def request_deletion(
 
 
 async def get_deletion_request(session: AsyncSession, code: str) -> DeletionRequest:
-    found = None if len(code) > 64 else await repository.deletion_request_by_code(session, code)
+    # Codes are ours (token_urlsafe): anything else is unknown without asking the database,
+    # which would fail on a NUL character (PostgreSQL) instead of finding nothing.
+    known_shape = _CODE.fullmatch(code) is not None
+    found = await repository.deletion_request_by_code(session, code) if known_shape else None
     if found is None:
         raise NotFound("unknown confirmation code")
     return found

@@ -44,7 +44,7 @@ async def create_invitation(
     email = email.strip().lower()
     if role not in ROLES:
         raise AppError(f"role must be one of {', '.join(ROLES)}")
-    if "@" not in email or len(email) > 320:
+    if "@" not in email or len(email) > 320 or not email.isprintable():
         raise AppError("email is not valid")
     if await repository.get_by_email(session, email) is not None:
         raise Conflict(f"a user with email {email} exists already")

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 
+from app.core.crypto import same_secret
 from app.deps import Id, SessionDep, SettingsDep
 from app.errors import AppError, Forbidden
 from app.models import User, WebSession
@@ -198,7 +199,7 @@ async def accept_invitation(
 ) -> Response:
     invitation = await invitations.usable_invitation(session, token[:200])
     expected = request.cookies.get(INVITE_CSRF_COOKIE)
-    if not expected or not secrets.compare_digest(expected, csrf_token):
+    if not expected or not same_secret(expected, csrf_token):
         return _accept_page(
             request, invitation.email, status_code=403, error="The form expired; try again."
         )

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.audit.service import record
 from app.core.clock import utc_now
+from app.core.crypto import same_secret
 from app.deps import SessionDep, SettingsDep
 from app.users.sessions import (
     COOKIE_NAME,
@@ -67,7 +68,7 @@ async def login(
     next: Annotated[str, Form(max_length=2000)] = "/",
 ) -> Response:
     expected = request.cookies.get(LOGIN_CSRF_COOKIE)
-    if not expected or not secrets.compare_digest(expected, csrf_token):
+    if not expected or not same_secret(expected, csrf_token):
         return page(
             request,
             "login.html",

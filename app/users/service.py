@@ -34,7 +34,8 @@ async def create_user(
     email = email.strip().lower()
     if role not in ROLES:
         raise AppError(f"role must be one of {', '.join(ROLES)}")
-    if "@" not in email:
+    # isprintable: no NUL or control characters, which PostgreSQL would refuse with a 500.
+    if "@" not in email or not email.isprintable():
         raise AppError("email is not valid")
     if len(password) < 8:
         raise AppError("password must have at least 8 characters")

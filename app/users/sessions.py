@@ -7,7 +7,6 @@ from the audit log, so every web process sees the same count without shared memo
 from __future__ import annotations
 
 import functools
-import hmac
 import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -17,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import activity_since, record, times_since
 from app.core.clock import utc_now
-from app.core.crypto import hash_api_token, hash_password, verify_password
+from app.core.crypto import hash_api_token, hash_password, same_secret, verify_password
 from app.errors import AppError
 from app.models import User, WebSession
 from app.users import repository
@@ -105,6 +104,9 @@ async def sign_in(session: AsyncSession, *, email: str, password: str) -> tuple[
     """Checks the password; returns the cookie token and the new session. While the email
     is slowed down, the attempt is refused before the password is even looked at."""
     email = normalize_email(email)
+    if not email.isprintable():
+        # No stored email has a control character, and PostgreSQL cannot even look up a NUL.
+        raise SignInFailed("email or password is wrong")
     retry_at = await retry_allowed_at(session, email=email)
     if retry_at is not None:
         raise SignInThrottled(retry_at)
@@ -163,7 +165,7 @@ async def resolve(session: AsyncSession, token: str | None) -> tuple[User, WebSe
 
 
 def csrf_valid(web_session: WebSession, submitted: str | None) -> bool:
-    return submitted is not None and hmac.compare_digest(web_session.csrf_token, submitted)
+    return submitted is not None and same_secret(web_session.csrf_token, submitted)
 
 
 async def sign_out(session: AsyncSession, token: str | None) -> None:

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from app.core.clock import utc_now
 from app.core.db import dialect_name, for_update_skip_locked
@@ -143,11 +144,28 @@ async def complete(session: AsyncSession, item: Job | InboxEvent, *, worker_id: 
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+async def _newer_waiting(session: AsyncSession, item: Job | InboxEvent) -> bool:
+    """A job with a `dedupe_key` cannot go back to the queue while another job with that
+    key waits there (a unique index allows one); that job will do the same work."""
+    if not isinstance(item, Job) or item.dedupe_key is None:
+        return False
+    found = await session.scalar(
+        select(Job.id).where(
+            Job.dedupe_key == item.dedupe_key, Job.status == QUEUED, Job.id != item.id
+        )
+    )
+    return found is not None
+
+
 async def postpone(
     session: AsyncSession, item: Job | InboxEvent, *, worker_id: str, until: datetime, reason: str
 ) -> None:
     """Puts an item back for later without counting the attempt (it was not tried)."""
     model = type(item)
+    if await _newer_waiting(session, item):
+        # Only one job per key may wait, and the waiting one does the same work.
+        await complete_many(session, Job, [item.id], worker_id=worker_id)
+        return
     await session.execute(
         update(model)
         .where(model.id == item.id, model.locked_by == worker_id)
@@ -177,6 +195,34 @@ async def renew(
         .values(locked_until=utc_now() + timedelta(seconds=lease_seconds))
         .execution_options(synchronize_session=False)
     )
+
+
+async def release(
+    session: AsyncSession, model: type[QueueModel], ids: list[int], *, worker_id: str
+) -> int:
+    """Hands items this worker holds back to the queue, claimable at once and without
+    counting the attempt (a stopping worker cut them off; it was not their fault).
+
+    A job whose `dedupe_key` already has a newer waiting job stays leased until its
+    lease runs out: only one job per key may wait, and the newer one does the same work.
+    """
+    statement = update(model).where(
+        model.id.in_(ids), model.locked_by == worker_id, model.status == RUNNING
+    )
+    if model is Job:
+        waiting = aliased(Job)
+        statement = statement.where(
+            ~exists().where(waiting.dedupe_key == Job.dedupe_key, waiting.status == QUEUED)
+        )
+    result = await session.execute(
+        statement.values(
+            status=QUEUED,
+            locked_by=None,
+            locked_until=None,
+            attempts=model.attempts - 1,
+        ).execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def complete_many(
@@ -212,6 +258,8 @@ async def fail(
     give_up = permanent or item.attempts >= max_attempts
     delay = retry_after if retry_after is not None else backoff.delay(item.attempts)
     status = final_status if give_up else QUEUED
+    if status == QUEUED and await _newer_waiting(session, item):
+        status, error = DONE, f"{error} (a newer job with the same key does this work)"
     values: dict[str, Any] = {
         "status": status,
         "locked_until": None,
@@ -219,6 +267,8 @@ async def fail(
         "last_error": error[:2000],
         "run_at": utc_now() + timedelta(seconds=0 if give_up else delay),
     }
+    if status == DONE:
+        values["finished_at"] = utc_now()
     await session.execute(
         update(model)
         .where(model.id == item.id, model.locked_by == worker_id)

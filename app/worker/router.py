@@ -10,11 +10,11 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
 from app.deps import CurrentUser, OptionalId, SessionDep
-from app.errors import Forbidden
+from app.errors import API_ERRORS, Forbidden
 from app.models import InboxEvent, Job
 from app.users.service import ensure_access, visible_account_ids
 
-router = APIRouter(prefix="/api/v1", tags=["operations"])
+router = APIRouter(prefix="/api/v1", tags=["operations"], responses=API_ERRORS)
 
 JobStatus = Annotated[str, Query(pattern="^(queued|running|done|failed)$")]
 EventStatus = Annotated[str, Query(pattern="^(queued|running|done|failed|unprocessable)$")]

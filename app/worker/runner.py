@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import os
 import socket
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
@@ -22,10 +23,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.db import unit_of_work
 from app.inbox.writer import INBOX_CHANNEL
 from app.models import InboxEvent, Job
+from app.ops.metrics import record_worker_item
 from app.runtime import Runtime
 from app.worker import queue
 
 log = structlog.get_logger("app.worker")
+
+# How long cancelled handlers get to unwind (roll back) before their items are released.
+_CANCEL_WAIT_SECONDS = 5.0
 
 JobHandler = Callable[[Runtime, Job], Awaitable[None]]
 EventHandler = Callable[[Runtime, InboxEvent], Awaitable[None]]
@@ -109,7 +114,8 @@ class Worker:
 
     async def run_forever(self, stop: asyncio.Event) -> None:
         """Keeps up to `concurrency` items in flight, claiming more as slots free up, so a
-        slow LLM call never holds back sends. On stop, finishes what it holds."""
+        slow LLM call never holds back sends. On stop, finishes what it holds within
+        SHUTDOWN_GRACE_SECONDS and releases the rest (see `_shut_down`)."""
         log.info("worker.started", worker_id=self.worker_id, concurrency=self.concurrency)
         async with self._listening():
             await self._loop(stop)
@@ -139,20 +145,57 @@ class Worker:
 
     async def _loop(self, stop: asyncio.Event) -> None:
         running: set[asyncio.Task[None]] = set()
-        while not stop.is_set():
-            claimed = 0
-            try:
-                await self.schedule_periodic()
-                await self._renew_leases()
-                claimed = await self._fill(running)
-            except Exception:  # a lost database connection must not kill the loop
-                log.exception("worker.claim_failed")
-            if claimed == 0 or len(running) >= self.concurrency:
-                await self._wait(running, stop)
-        if running:
-            await asyncio.wait(running)
-        async with unit_of_work(self.runtime.sessionmaker) as session:
-            await self._flush_done(session)
+        try:
+            while not stop.is_set():
+                claimed = 0
+                try:
+                    await self.schedule_periodic()
+                    await self._renew_leases()
+                    claimed = await self._fill(running)
+                except Exception:  # a lost database connection must not kill the loop
+                    log.exception("worker.claim_failed")
+                if claimed == 0 or len(running) >= self.concurrency:
+                    await self._wait(running, stop)
+        except asyncio.CancelledError:
+            # Cancelled from outside (the web process's shutdown ran out of time): no
+            # grace left, but still hand back what this worker holds.
+            await self._shut_down(running, grace=0)
+            raise
+        await self._shut_down(running, grace=self.runtime.settings.SHUTDOWN_GRACE_SECONDS)
+
+    async def _shut_down(self, running: set[asyncio.Task[None]], *, grace: float) -> None:
+        """Lets the items in flight finish for up to `grace` seconds, then cancels the
+        others and hands them back to the queue at once, not when their leases run out,
+        so another worker takes them now. Their handlers are idempotent: a draft is made
+        again; a send cut off during its call to Meta is never repeated blindly (see
+        app.outbox.jobs). Records what finished in the same transaction."""
+        if running and grace > 0:
+            log.info(
+                "worker.stopping", worker_id=self.worker_id, held=len(running), grace_seconds=grace
+            )
+            await asyncio.wait(running, timeout=grace)
+        stranded = {task: self._held[task] for task in running if not task.done()}
+        for task in stranded:
+            task.cancel()
+        if stranded:
+            await asyncio.wait(stranded, timeout=_CANCEL_WAIT_SECONDS)
+        items = list(stranded.values())
+        try:
+            async with unit_of_work(self.runtime.sessionmaker) as session:
+                await self._flush_done(session)
+                job_ids = [item.id for item in items if isinstance(item, Job)]
+                event_ids = [item.id for item in items if isinstance(item, InboxEvent)]
+                if job_ids:
+                    await queue.release(session, Job, job_ids, worker_id=self.worker_id)
+                if event_ids:
+                    await queue.release(session, InboxEvent, event_ids, worker_id=self.worker_id)
+        except Exception:  # the leases expire anyway; this only makes it sooner
+            log.exception("worker.release_failed", items=len(items))
+            return
+        for item in items:
+            record_worker_item(item.kind if isinstance(item, Job) else "event", "released")
+        if items:
+            log.warning("worker.released", worker_id=self.worker_id, items=len(items))
 
     async def _fill(self, running: set[asyncio.Task[None]]) -> int:
         free = self.concurrency - len(running)
@@ -255,8 +298,27 @@ class Worker:
             await asyncio.gather(*coroutines)
 
     async def _handle(self, item: Job | InboxEvent) -> None:
-        kind = item.kind if isinstance(item, Job) else "inbox_event"
-        structlog.contextvars.bind_contextvars(item_kind=kind, item_id=item.id)
+        """Runs one item and records its outcome. Its log context (the ids below, and
+        whatever the handler binds: account, conversation, draft) lives only as long as
+        the item: each item runs in its own task, and the context is restored after it."""
+        kind = item.kind if isinstance(item, Job) else "event"
+        before = structlog.contextvars.get_contextvars()
+        if isinstance(item, Job):
+            structlog.contextvars.bind_contextvars(job_id=item.id, job_kind=item.kind)
+            if item.account_id is not None:
+                structlog.contextvars.bind_contextvars(account_id=item.account_id)
+        else:
+            structlog.contextvars.bind_contextvars(event_id=item.id)
+        started = time.perf_counter()
+        try:
+            outcome = await self._run_item(item)
+            record_worker_item(kind, outcome, time.perf_counter() - started)
+        finally:
+            structlog.contextvars.clear_contextvars()
+            structlog.contextvars.bind_contextvars(**before)
+
+    async def _run_item(self, item: Job | InboxEvent) -> str:
+        """Runs the handler; the outcome: done, postponed, retry or failed."""
         try:
             await self._dispatch(item)
         except Postpone as exc:
@@ -264,19 +326,19 @@ class Worker:
                 await queue.postpone(
                     session, item, worker_id=self.worker_id, until=exc.until, reason=str(exc)
                 )
+            return "postponed"
         except RetryLater as exc:
-            await self._fail(item, f"{type(exc).__name__}: {exc}", retry_after=exc.retry_after)
+            error = f"{type(exc).__name__}: {exc}"
+            return await self._fail(item, error, retry_after=exc.retry_after)
         except Unprocessable as exc:
-            await self._fail(item, str(exc), permanent=True, final_status="unprocessable")
+            return await self._fail(item, str(exc), permanent=True, final_status="unprocessable")
         except PermanentFailure as exc:
-            await self._fail(item, f"{type(exc).__name__}: {exc}", permanent=True)
+            return await self._fail(item, f"{type(exc).__name__}: {exc}", permanent=True)
         except Exception as exc:
             log.exception("worker.handler_failed")
-            await self._fail(item, f"{type(exc).__name__}: {exc}")
-        else:
-            self._done.append(item)
-        finally:
-            structlog.contextvars.unbind_contextvars("item_kind", "item_id")
+            return await self._fail(item, f"{type(exc).__name__}: {exc}")
+        self._done.append(item)
+        return "done"
 
     async def _dispatch(self, item: Job | InboxEvent) -> None:
         if isinstance(item, InboxEvent):
@@ -295,7 +357,7 @@ class Worker:
         retry_after: float | None = None,
         permanent: bool = False,
         final_status: str = queue.FAILED,
-    ) -> None:
+    ) -> str:
         max_attempts = (
             item.max_attempts if isinstance(item, Job) else self.runtime.settings.JOB_MAX_ATTEMPTS
         )
@@ -312,3 +374,4 @@ class Worker:
                 final_status=final_status,
             )
         log.warning("worker.item_failed", status=status, attempts=item.attempts, error=error)
+        return "retry" if status == queue.QUEUED else "failed"

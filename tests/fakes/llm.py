@@ -21,6 +21,8 @@ class FakeLLM:
         self.route = router.post(f"{base_url}/chat/completions").mock(side_effect=self._handle)
         self.requests: list[dict[str, Any]] = []
         self.mode = "ok"
+        # What `usage` reports; None leaves it out, as some compatible servers do.
+        self.usage: dict[str, int] | None = {"prompt_tokens": 100, "completion_tokens": 20}
         self.answer: dict[str, Any] = {
             "reply": "Hi! Your code is LENA15.",
             "intent": "discount_code",
@@ -61,11 +63,10 @@ class FakeLLM:
             finish_reason = "length"
         return httpx.Response(200, json=self._completion(body, content, refusal, finish_reason))
 
-    @staticmethod
     def _completion(
-        body: dict[str, Any], content: str | None, refusal: str | None, finish_reason: str
+        self, body: dict[str, Any], content: str | None, refusal: str | None, finish_reason: str
     ) -> dict[str, Any]:
-        return {
+        answer: dict[str, Any] = {
             "id": "chatcmpl-fake-1",
             "object": "chat.completion",
             "created": 1_790_000_000,
@@ -78,5 +79,7 @@ class FakeLLM:
                     "logprobs": None,
                 }
             ],
-            "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120},
         }
+        if self.usage is not None:
+            answer["usage"] = {**self.usage, "total_tokens": sum(self.usage.values())}
+        return answer

@@ -6,6 +6,7 @@ import asyncio
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 import time_machine
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -93,6 +94,39 @@ async def test_debounced_enqueue_keeps_one_waiting_job(
         jobs = (await session.scalars(select(Job))).all()
     assert len(jobs) == 1
     assert jobs[0].payload == {"n": 2}
+
+
+@pytest.mark.parametrize("outcome", ["fail", "postpone"])
+async def test_a_job_cannot_requeue_over_a_newer_one_with_its_key(
+    sessionmaker: async_sessionmaker[AsyncSession], outcome: str
+) -> None:
+    """A draft job fails or is postponed while a newer message already queued another for
+    the same conversation: the newer one does the work; the older one ends, without
+    breaking the one-waiting-job-per-key index."""
+    async with unit_of_work(sessionmaker) as session:
+        await queue.enqueue(session, "draft_reply", {"n": 1}, dedupe_key="draft:7")
+    async with unit_of_work(sessionmaker) as session:
+        [running] = await queue.claim(session, Job, worker_id="w", limit=1, lease_seconds=60)
+    async with unit_of_work(sessionmaker) as session:
+        newer = await queue.enqueue(session, "draft_reply", {"n": 2}, dedupe_key="draft:7")
+    assert newer is not None
+    assert newer.id != running.id
+    async with unit_of_work(sessionmaker) as session:
+        if outcome == "fail":
+            status = await queue.fail(
+                session,
+                running,
+                worker_id="w",
+                error="boom",
+                max_attempts=8,
+                backoff=queue.Backoff(0, 0),
+            )
+            assert status == queue.DONE
+        else:
+            await queue.postpone(session, running, worker_id="w", until=utc_now(), reason="later")
+    async with unit_of_work(sessionmaker) as session:
+        rows = {job.id: job.status for job in (await session.scalars(select(Job))).all()}
+    assert rows == {running.id: queue.DONE, newer.id: queue.QUEUED}
 
 
 async def test_failing_handler_backs_off_then_parks_with_the_error(harness: Harness) -> None:

@@ -1,0 +1,51 @@
+"""A request id for every HTTP request: bound in the log context and echoed in the answer.
+
+An incoming `X-Request-ID` (from a proxy or a load balancer) is kept when it is a sane
+token (1-64 characters of `A-Z a-z 0-9 . _ -`), so one id follows a request across
+systems; anything else is replaced by a new uuid4 hex. Plain ASGI and outermost, so the
+webhook receiver's hot path gets it too at the cost of a header scan and a uuid.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import structlog
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+HEADER = b"x-request-id"
+_SANE = re.compile(rb"[A-Za-z0-9._-]{1,64}")
+
+
+def request_id_from(scope: Scope) -> str:
+    """The request's own id if it sent a sane one, else a new one."""
+    for name, value in scope["headers"]:
+        if name == HEADER:
+            if _SANE.fullmatch(value):
+                return str(value.decode("ascii"))
+            break
+    return uuid.uuid4().hex
+
+
+class RequestIdMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = request_id_from(scope)
+        header = (HEADER, request_id.encode("ascii"))
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", ()), header]}
+            await send(message)
+
+        tokens = structlog.contextvars.bind_contextvars(request_id=request_id)
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            structlog.contextvars.reset_contextvars(**tokens)

@@ -1,0 +1,111 @@
+"""When a queued message may go: one at a time and in order per follower, and at a pace
+per account that stays under Meta's Send API limits.
+
+Both checks run inside the transaction that moves a message to `sending`, before any
+call to Meta, and answer by raising `Postpone` (no attempt is used up):
+
+- **Order**: a message waits while an earlier message of the same conversation is still
+  queued or being sent. Ids are assigned in the order replies were queued, and a message
+  is marked `sending` in its own committed transaction before the call, so two workers
+  can never send to one follower at once, and replies arrive in the order they were queued.
+- **Pace**: each account has a next free send time (`accounts.next_send_at`), read and
+  moved under the account's row lock, so every process shares one pace per account.
+  Meta allows 300 text calls per second per Page or Instagram account and limits bursts
+  into one thread; `SEND_RATE_PER_ACCOUNT` (default 20 per second, bursts of one second's
+  worth) keeps well under it. Accounts do not wait for one another.
+
+When a message settles, the next one to the same follower is woken at once (`wake_next`)
+instead of at its next recheck.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.clock import utc_now
+from app.models import Account, Job, OutboundMessage
+from app.outbox.service import SEND_JOB
+from app.worker.runner import Postpone
+
+# How long a message waits before looking again for an earlier one to have gone out.
+ORDER_RECHECK_SECONDS = 0.5
+IN_FLIGHT = ("queued", "sending")
+
+
+async def wait_for_earlier(session: AsyncSession, outbound: OutboundMessage) -> None:
+    """Postpones `outbound` while an earlier message to the same follower is unsettled."""
+    earlier = await session.scalar(
+        select(OutboundMessage.id)
+        .where(
+            OutboundMessage.conversation_id == outbound.conversation_id,
+            OutboundMessage.id < outbound.id,
+            OutboundMessage.status.in_(IN_FLIGHT),
+        )
+        .limit(1)
+    )
+    if earlier is not None:
+        raise Postpone(
+            f"reply {earlier} to this follower goes first",
+            until=utc_now() + timedelta(seconds=ORDER_RECHECK_SECONDS),
+        )
+
+
+async def take_send_slot(
+    session: AsyncSession, outbound: OutboundMessage, account_id: int, rate: float
+) -> None:
+    """Takes this message's place in the account's pace, or postpones it to about its turn.
+
+    A generic cell rate algorithm on one timestamp: `next_send_at` is when the account's
+    pace would next be free if every message had gone out evenly; up to one second's worth
+    of messages may go at once, the rest at `rate` per second."""
+    # Locked and re-read (the session may hold it unlocked): every process takes turns here.
+    account = await session.get(Account, account_id, with_for_update=True, populate_existing=True)
+    assert account is not None
+    now = utc_now()
+    interval = timedelta(seconds=1 / rate)
+    burst = interval * max(0, math.ceil(rate) - 1)
+    theoretical = max(account.next_send_at or now, now)
+    allowed_at = theoretical - burst
+    if allowed_at > now:
+        # Wake near this message's own turn, not all at once at the next free time.
+        ahead = await session.scalar(
+            select(func.count())
+            .select_from(OutboundMessage)
+            .where(
+                OutboundMessage.account_id == account_id,
+                OutboundMessage.status == "queued",
+                OutboundMessage.id < outbound.id,
+            )
+        )
+        raise Postpone("account send pace", until=allowed_at + interval * int(ahead or 0))
+    parts = max(1, len(outbound.parts) - outbound.parts_sent)
+    account.next_send_at = theoretical + interval * parts
+
+
+async def wake_next(session: AsyncSession, outbound: OutboundMessage) -> None:
+    """`outbound` is settled: the next reply to the same follower, waiting for it, may go."""
+    following = (
+        select(OutboundMessage.id)
+        .where(
+            OutboundMessage.conversation_id == outbound.conversation_id,
+            OutboundMessage.id > outbound.id,
+            OutboundMessage.status == "queued",
+        )
+        .scalar_subquery()
+    )
+    await session.execute(
+        update(Job)
+        .where(
+            Job.kind == SEND_JOB,
+            Job.account_id == outbound.account_id,
+            Job.status == "queued",
+            Job.payload["outbound_id"].as_integer().in_(following),
+            Job.run_at > utc_now(),
+        )
+        .values(run_at=utc_now())
+        .execution_options(synchronize_session=False)
+    )
