@@ -30,6 +30,9 @@ PROFILE_MAX_AGE = timedelta(days=7)
 # After a failure: consent may come with the follower's next message, but not every minute.
 PROFILE_RETRY_AFTER_ERROR = timedelta(days=1)
 PROFILE_JOB_ATTEMPTS = 3
+# Below drafts (5) and sends (1): under a backlog, a follower's name can wait, a reply
+# cannot (the load suite saw profile jobs take half the worker slots without this).
+PROFILE_PRIORITY = 9
 # The reply goes first: by then its draft (after the debounce) and usually its send are
 # done, so the profile call takes neither a worker slot nor Graph budget from them.
 PROFILE_DELAY = timedelta(seconds=10)
@@ -59,6 +62,7 @@ async def refresh_profile_if_due(
         dedupe_key=f"profile:{contact.id}",
         account_id=account.id,
         max_attempts=PROFILE_JOB_ATTEMPTS,
+        priority=PROFILE_PRIORITY,
     )
 
 

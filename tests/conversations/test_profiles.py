@@ -7,10 +7,15 @@ from typing import Any
 
 import pytest
 import time_machine
+from sqlalchemy import func, select
 
 from app.conversations.profiles import describe_error
+from app.conversations.replies import schedule_reply
 from app.core.clock import utc_now
+from app.core.db import unit_of_work
 from app.meta import errors as graph_errors
+from app.models import Account, Conversation, Job
+from app.worker import queue
 from tests.fakes.graph import FakeGraphAPI
 from tests.harness import Harness, text_event
 
@@ -196,3 +201,31 @@ def test_describe_error_names_the_reason_and_fits_the_column() -> None:
     unavailable = graph_errors.GraphRecipientUnavailable("gone", code=551)
     assert describe_error(unavailable) == "user_unavailable: gone"
     assert describe_error(ValueError("account has no access token")).startswith("not_requested")
+
+
+async def test_under_a_backlog_drafts_are_claimed_before_profiles(harness: Harness) -> None:
+    """A profile job that came due waits behind a draft that is due too (the load suite
+    saw profile jobs take half the worker's slots while drafts piled up)."""
+    await _autopilot(harness, external_id=IG_ID)
+    await harness.post_webhook(text_event(IG_ID, "IGSID-P1", "Vitamin C Serum code?"))
+    await harness.run_worker()  # the reply; the profile job waits 10 s
+    with time_machine.travel(utc_now() + timedelta(seconds=11), tick=True):
+        async with unit_of_work(harness.runtime.sessionmaker) as session:
+            conversation = await session.scalar(select(Conversation))
+            assert conversation is not None
+            account = await session.get(Account, conversation.account_id)
+            assert account is not None
+            await schedule_reply(
+                session,
+                harness.runtime.settings,
+                account=account,
+                conversation=conversation,
+                standby=False,
+            )
+        async with unit_of_work(harness.runtime.sessionmaker) as session:
+            claimed = await queue.claim(session, Job, worker_id="w", limit=1, lease_seconds=60)
+            due = await session.scalar(
+                select(func.count()).select_from(Job).where(Job.status == "queued")
+            )
+    assert [job.kind for job in claimed] == ["draft_reply"]
+    assert due == 1  # the profile job, due since a second, still waiting
