@@ -108,6 +108,7 @@ def worker(
     """
     from app.logging import configure_logging
     from app.ops.metrics import MetricsServer
+    from app.ops.tracing import create_tracing
     from app.registry import build_worker
     from app.runtime import open_runtime
 
@@ -119,12 +120,15 @@ def worker(
         metrics = None
         if settings.METRICS_PORT is not None:
             metrics = MetricsServer(settings.METRICS_HOST, settings.METRICS_PORT)
+        tracing = create_tracing(settings, role="worker")
         try:
-            async with open_runtime(settings) as runtime:
+            async with open_runtime(settings, tracing=tracing) as runtime:
                 await build_worker(runtime, concurrency=concurrency).run_forever(stop)
         finally:
             if metrics is not None:
                 metrics.close()
+            if tracing is not None:
+                tracing.shutdown()
 
     settings = load_settings()
     configure_logging(

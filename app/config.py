@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     # On SIGTERM, how long requests (web) and items in flight (worker) may still finish;
     # a worker then hands what it still holds back to the queue.
     SHUTDOWN_GRACE_SECONDS: float = Field(default=20.0, ge=0)
+    # OpenTelemetry traces over OTLP/HTTP to OTEL_EXPORTER_OTLP_ENDPOINT (app/ops/tracing.py).
+    OTEL_TRACING: bool = False
     WEBHOOK_MAX_BODY_BYTES: int = 1024 * 1024
     # Every other request (API, UI, privacy callbacks): larger bodies get a 413 unread.
     # Room for a catalog import: a file of up to 10 MiB (the importer's own limit, which

@@ -28,6 +28,7 @@ from app.meta.webhook import WebhookReceiver
 from app.meta.webhook import router as webhook_router
 from app.moderation.router import router as drafts_router
 from app.ops.router import router as ops_router
+from app.ops.tracing import Tracing, create_tracing
 from app.privacy.router import router as privacy_router
 from app.registry import build_worker
 from app.runtime import open_runtime
@@ -44,9 +45,20 @@ log = structlog.get_logger("app")
 
 
 def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
+    tracing = create_tracing(settings, role="web")
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_runtime(settings) as runtime:
+        try:
+            async with _running(app, tracing):
+                yield
+        finally:
+            if tracing is not None:
+                tracing.shutdown()
+
+    @asynccontextmanager
+    async def _running(app: FastAPI, tracing: Tracing | None) -> AsyncIterator[None]:
+        async with open_runtime(settings, tracing=tracing) as runtime:
             # An in-process worker hears of new webhooks at once instead of at its next poll.
             worker = build_worker(runtime) if run_worker else None
             writer = InboxWriter(runtime.engine, on_stored=None if worker is None else worker.wake)
@@ -99,6 +111,8 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=settings.MAX_REQUEST_BODY_BYTES)
     app.add_middleware(WebhookReceiver)
     app.add_middleware(RequestIdMiddleware)  # outermost: the webhook receiver's answers too
+    if tracing is not None:
+        tracing.instrument_app(app)
     return app
 
 

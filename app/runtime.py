@@ -19,6 +19,7 @@ from app.drafting.catalog_index import CatalogIndexes
 from app.drafting.embeddings import Embedder, create_embedder
 from app.drafting.llm import create_drafter
 from app.meta.graph import GraphClient
+from app.ops.tracing import Tracing
 
 
 @dataclass(slots=True)
@@ -32,12 +33,17 @@ class Runtime:
     cipher: TokenCipher
     embedder: Embedder | None  # None: EMBEDDING_MODEL unset, words alone
     catalog: CatalogIndexes  # this process's in-memory catalog indexes
+    tracing: Tracing | None = None  # None: OTEL_TRACING off
 
 
 @asynccontextmanager
-async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
+async def open_runtime(
+    settings: Settings, *, tracing: Tracing | None = None
+) -> AsyncIterator[Runtime]:
     engine = create_engine(settings.DATABASE_URL, pool_size=settings.DATABASE_POOL_SIZE)
     http = create_http_client(settings.HTTP_TIMEOUT_SECONDS)
+    if tracing is not None:
+        tracing.instrument_client(http)
     try:
         yield Runtime(
             settings=settings,
@@ -49,6 +55,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             cipher=TokenCipher(settings.secret_key, *settings.secret_key_fallbacks),
             embedder=create_embedder(settings, http),
             catalog=CatalogIndexes(model=settings.EMBEDDING_MODEL),
+            tracing=tracing,
         )
     finally:
         await http.aclose()

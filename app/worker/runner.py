@@ -15,9 +15,10 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import unit_of_work
@@ -28,9 +29,13 @@ from app.runtime import Runtime
 from app.worker import queue
 
 log = structlog.get_logger("app.worker")
+T = TypeVar("T")
 
 # How long cancelled handlers get to unwind (roll back) before their items are released.
 _CANCEL_WAIT_SECONDS = 5.0
+# Recording an item's outcome while the database restarts: try again after these pauses
+# (16 s in all) before leaving the item to its lease, which would hold it a whole lease.
+_RECORD_RETRY_SECONDS = (0.5, 1.0, 2.0, 4.0, 8.0)
 
 JobHandler = Callable[[Runtime, Job], Awaitable[None]]
 EventHandler = Callable[[Runtime, InboxEvent], Awaitable[None]]
@@ -200,17 +205,25 @@ class Worker:
     async def _fill(self, running: set[asyncio.Task[None]]) -> int:
         free = self.concurrency - len(running)
         # One transaction records what finished and claims what is next.
-        async with unit_of_work(self.runtime.sessionmaker) as session:
-            await self._flush_done(session)
-            if free <= 0:
-                return 0
-            # Half the free slots for each queue, the rest to whichever has work: a burst
-            # of webhooks must not starve the replies already drafted, nor the reverse.
-            items: list[Job | InboxEvent] = list(await self._claim(session, Job, max(1, free // 2)))
-            if len(items) < free:
-                items.extend(await self._claim(session, InboxEvent, free - len(items)))
-            if len(items) < free:
-                items.extend(await self._claim(session, Job, free - len(items)))
+        done = list(self._done)
+        try:
+            async with unit_of_work(self.runtime.sessionmaker) as session:
+                await self._flush_done(session)
+                if free <= 0:
+                    return 0
+                # Half the free slots for each queue, the rest to whichever has work: a
+                # burst of webhooks must not starve the replies already drafted, nor the
+                # reverse.
+                items: list[Job | InboxEvent] = list(
+                    await self._claim(session, Job, max(1, free // 2))
+                )
+                if len(items) < free:
+                    items.extend(await self._claim(session, InboxEvent, free - len(items)))
+                if len(items) < free:
+                    items.extend(await self._claim(session, Job, free - len(items)))
+        except Exception:
+            self._done[:0] = done  # not recorded: recorded with the next claim instead
+            raise
         for item in items:
             task = asyncio.create_task(self._handle(item))
             running.add(task)
@@ -310,9 +323,19 @@ class Worker:
         else:
             structlog.contextvars.bind_contextvars(event_id=item.id)
         started = time.perf_counter()
+        tracing = self.runtime.tracing
         try:
-            outcome = await self._run_item(item)
+            if tracing is None:
+                outcome = await self._run_item(item)
+            else:
+                with tracing.item_span(kind, item.id) as span:
+                    outcome = await self._run_item(item)
+                    span.set_attribute("inboxpilot.item.outcome", outcome)
             record_worker_item(kind, outcome, time.perf_counter() - started)
+        except Exception:
+            # The database stayed away: the item's lease runs out and it runs again.
+            log.exception("worker.outcome_not_recorded")
+            record_worker_item(kind, "unrecorded", time.perf_counter() - started)
         finally:
             structlog.contextvars.clear_contextvars()
             structlog.contextvars.bind_contextvars(**before)
@@ -322,10 +345,12 @@ class Worker:
         try:
             await self._dispatch(item)
         except Postpone as exc:
-            async with unit_of_work(self.runtime.sessionmaker) as session:
-                await queue.postpone(
-                    session, item, worker_id=self.worker_id, until=exc.until, reason=str(exc)
+            until, reason = exc.until, str(exc)
+            await self._record(
+                lambda session: queue.postpone(
+                    session, item, worker_id=self.worker_id, until=until, reason=reason
                 )
+            )
             return "postponed"
         except RetryLater as exc:
             error = f"{type(exc).__name__}: {exc}"
@@ -349,6 +374,21 @@ class Worker:
             raise PermanentFailure(f"no handler for job kind {item.kind!r}")
         await handler(self.runtime, item)
 
+    async def _record(self, write: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """Writes an item's outcome in its own transaction, retried while the database is
+        unreachable (a restart), so the item goes back to the queue seconds after the
+        database does, not a lease later."""
+        for pause in (*_RECORD_RETRY_SECONDS, None):
+            try:
+                async with unit_of_work(self.runtime.sessionmaker) as session:
+                    return await write(session)
+            except (SQLAlchemyError, OSError):
+                if pause is None:
+                    raise
+                log.warning("worker.record_retry", pause_seconds=pause)
+                await asyncio.sleep(pause)
+        raise AssertionError("unreachable")
+
     async def _fail(
         self,
         item: Job | InboxEvent,
@@ -361,8 +401,8 @@ class Worker:
         max_attempts = (
             item.max_attempts if isinstance(item, Job) else self.runtime.settings.JOB_MAX_ATTEMPTS
         )
-        async with unit_of_work(self.runtime.sessionmaker) as session:
-            status = await queue.fail(
+        status = await self._record(
+            lambda session: queue.fail(
                 session,
                 item,
                 worker_id=self.worker_id,
@@ -373,5 +413,6 @@ class Worker:
                 permanent=permanent,
                 final_status=final_status,
             )
+        )
         log.warning("worker.item_failed", status=status, attempts=item.attempts, error=error)
         return "retry" if status == queue.QUEUED else "failed"

@@ -58,6 +58,8 @@ K8S_FILES = sorted(p for p in K8S.glob("*.yaml") if p.name != "kustomization.yam
 K8S_VERSIONS = sorted({k8s.all_versions()[0], k8s.latest_version()})
 # Read by Compose itself (interpolation), not by the application.
 COMPOSE_ONLY_VARIABLES = {"POSTGRES_PASSWORD", "INBOXPILOT_IMAGE"}
+# Read by the OpenTelemetry SDK itself when OTEL_TRACING is on, not by our settings.
+OTEL_SDK_VARIABLES = {"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_SERVICE_NAME"}
 SETTINGS = set(Settings.model_fields)
 SECRET_SETTINGS = {
     name for name, field in Settings.model_fields.items() if "SecretStr" in repr(field.annotation)
@@ -758,7 +760,7 @@ def test_documented_variables_are_settings(path: Path) -> None:
     named |= {
         m for line in code_lines(path) for m in re.findall(r"\b([A-Z][A-Z0-9]*_[A-Z0-9_]+)=", line)
     }
-    unknown = named - SETTINGS - COMPOSE_ONLY_VARIABLES
+    unknown = named - SETTINGS - COMPOSE_ONLY_VARIABLES - OTEL_SDK_VARIABLES
     assert not unknown, f"{rel(path)} names variables that are no setting: {sorted(unknown)}"
     if path == OPERATIONS:
         assert {"SECRET_KEY", "SECRET_KEY_FALLBACKS", "WORKER_CONCURRENCY"} <= named
