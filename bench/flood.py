@@ -1,13 +1,14 @@
 """Valid webhook acknowledgements alone, then during a flood of bad signatures.
 
     .venv/bin/python bench/flood.py [--database postgresql|sqlite] [--seconds 10]
-        [--rate 100] [--conns 8] [--flood-conns 64]
+        [--rate 100] [--conns 8] [--flood-conns 64] [--flood-rate N]
 
 The service (`inboxpilot serve --no-worker`) runs as in bench/run.py, whose helpers start
 and stop it. Two phases, each `--seconds` long:
   alone: `--rate` validly signed DMs per second (open loop, over `--conns` connections);
   flood: the same paced valid stream while `--flood-conns` connections send badly signed
-         POSTs back to back (wrong secret, no header, sha1, short, not hex, non-ASCII).
+         POSTs back to back (wrong secret, no header, sha1, short, not hex, non-ASCII),
+         or `--flood-rate` of them per second.
 Reported: valid acknowledgement p50/p99 in each phase and their ratio (flood / alone), the
 flood's rate of 401s, and a check in the database that every acknowledged valid event was
 stored and nothing of the flood was. Results on stdout and in bench/results/flood.{md,json}.
@@ -25,6 +26,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -99,10 +101,28 @@ async def phase(
             duration=args.seconds + 1.0,
             warmup=0.5,
         )
+        if args.flood_rate is None
+        else _paced_flood(url, cycle, args)
     )
     await asyncio.sleep(1.0)  # the flood is at full speed before the first valid event
     sent = await loadgen.send_all(url, valid, conns=args.conns, rate=args.rate)
     return {"valid": sent, "flood": await flood_task}
+
+
+async def _paced_flood(
+    url: str, cycle: Iterator[bytes], args: argparse.Namespace
+) -> dict[str, Any]:
+    """`--flood-rate` bad signatures per second (open loop), in run_duration's terms."""
+    duration = args.seconds + 1.0
+    requests = [(next(cycle), f"bad-{i}") for i in range(int(args.flood_rate * duration))]
+    cpu = loadgen._cpu_seconds()
+    sent = await loadgen.send_all(url, requests, conns=args.flood_conns, rate=args.flood_rate)
+    took = sent["last_acked"] - sent["first_sent"]
+    return {
+        "duration_s": took,
+        "statuses": sent["statuses"],
+        "loadgen_cpu_pct": 100 * (loadgen._cpu_seconds() - cpu) / took,
+    }
 
 
 async def stored_counts(database_url: str) -> tuple[int, int]:
@@ -134,7 +154,8 @@ def summary(args: argparse.Namespace, runs: dict[str, Any], stored: tuple[int, i
         f"# Bad-signature flood ({args.database}, {args.seconds:.0f} s per phase)",
         "",
         f"Valid stream: {args.rate:.0f} signed DMs/s over {args.conns} connections. "
-        f"Flood: {args.flood_conns} connections of bad signatures, back to back.",
+        f"Flood: {args.flood_conns} connections of bad signatures, "
+        + ("back to back." if args.flood_rate is None else f"{args.flood_rate:.0f} per second."),
         "",
         "| phase | valid sent | valid statuses | ack p50 ms | ack p99 ms | flood answers/s "
         "| flood statuses |",
@@ -179,6 +200,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--rate", type=float, default=100.0, help="valid DMs per second")
     p.add_argument("--conns", type=int, default=8, help="connections for the valid stream")
     p.add_argument("--flood-conns", type=int, default=64, help="connections of the flood")
+    p.add_argument(
+        "--flood-rate",
+        type=float,
+        default=None,
+        help="bad signatures per second (default: back to back, as fast as they are answered)",
+    )
     return p.parse_args(argv)
 
 
