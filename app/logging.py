@@ -172,10 +172,11 @@ def _configure_stdlib(
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
     # uvicorn's own logging config (if anything applied it: `serve` passes log_config=None)
-    # gives its loggers handlers of their own that bypass ours.
+    # gives its loggers handlers and levels of their own that bypass ours.
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logger = logging.getLogger(name)
         logger.handlers.clear()
+        logger.setLevel(logging.NOTSET)  # the root's level, set above
         logger.propagate, logger.disabled = True, False
     access = logging.getLogger("uvicorn.access")
     if not any(isinstance(f, _StripQuery) for f in access.filters):
