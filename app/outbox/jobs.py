@@ -77,7 +77,10 @@ async def _start_sending(
     outbound = await session.get(OutboundMessage, outbound_id, with_for_update=True)
     if outbound is None or outbound.status in {"sent", "failed", "expired"}:
         return None
-    account = await session.get(Account, outbound.account_id)
+    # Locked for a send to Meta: the account's pace is taken in this transaction.
+    account = await session.get(
+        Account, outbound.account_id, with_for_update=outbound.channel == "graph"
+    )
     assert account is not None
     paused_until = account.sends_paused_until
     if outbound.status == "queued" and paused_until is not None and paused_until > utc_now():
@@ -117,9 +120,7 @@ async def _start_sending(
         )
         return None
     if outbound.channel == "graph":
-        await pacing.take_send_slot(
-            session, outbound, account.id, rate=settings.SEND_RATE_PER_ACCOUNT
-        )
+        await pacing.take_send_slot(session, outbound, account, rate=settings.SEND_RATE_PER_ACCOUNT)
     outbound.messaging_type = messaging_type
     outbound.status = "sending"
     outbound.attempts += 1

@@ -55,16 +55,14 @@ async def wait_for_earlier(session: AsyncSession, outbound: OutboundMessage) -> 
 
 
 async def take_send_slot(
-    session: AsyncSession, outbound: OutboundMessage, account_id: int, rate: float
+    session: AsyncSession, outbound: OutboundMessage, account: Account, rate: float
 ) -> None:
     """Takes this message's place in the account's pace, or postpones it to about its turn.
 
     A generic cell rate algorithm on one timestamp: `next_send_at` is when the account's
     pace would next be free if every message had gone out evenly; up to one second's worth
-    of messages may go at once, the rest at `rate` per second."""
-    # Locked and re-read (the session may hold it unlocked): every process takes turns here.
-    account = await session.get(Account, account_id, with_for_update=True, populate_existing=True)
-    assert account is not None
+    of messages may go at once, the rest at `rate` per second. `account` must have been
+    read under its row lock in this transaction: every process takes turns here."""
     now = utc_now()
     interval = timedelta(seconds=1 / rate)
     burst = interval * max(0, math.ceil(rate) - 1)
@@ -76,7 +74,7 @@ async def take_send_slot(
             select(func.count())
             .select_from(OutboundMessage)
             .where(
-                OutboundMessage.account_id == account_id,
+                OutboundMessage.account_id == account.id,
                 OutboundMessage.status == "queued",
                 OutboundMessage.id < outbound.id,
             )
@@ -88,15 +86,19 @@ async def take_send_slot(
 
 async def wake_next(session: AsyncSession, outbound: OutboundMessage) -> None:
     """`outbound` is settled: the next reply to the same follower, waiting for it, may go."""
-    following = (
-        select(OutboundMessage.id)
-        .where(
-            OutboundMessage.conversation_id == outbound.conversation_id,
-            OutboundMessage.id > outbound.id,
-            OutboundMessage.status == "queued",
-        )
-        .scalar_subquery()
+    following = list(
+        (
+            await session.scalars(
+                select(OutboundMessage.id).where(
+                    OutboundMessage.conversation_id == outbound.conversation_id,
+                    OutboundMessage.id > outbound.id,
+                    OutboundMessage.status == "queued",
+                )
+            )
+        ).all()
     )
+    if not following:
+        return  # the usual case: one reply at a time, nothing waits behind this one
     await session.execute(
         update(Job)
         .where(
