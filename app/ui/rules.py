@@ -13,7 +13,9 @@ from starlette.datastructures import FormData
 
 from app.accounts import service as accounts
 from app.accounts.schemas import AccountUpdate
+from app.core.clock import utc_now
 from app.deps import Id, RuntimeDep, SessionDep
+from app.drafting.cost import daily_budget, spent_today
 from app.errors import NotFound
 from app.models import Account, User
 from app.moderation.stats import approval_stats
@@ -154,6 +156,13 @@ async def _render(
             "policy": policy.model_dump(),
         }
     stats = await approval_stats(session, account_id=account.id)
+    settings = request.app.state.settings
+    spending = {
+        "today": await spent_today(session, account.id, utc_now()),
+        "budget": daily_budget(settings, account),
+        "own_budget": account.daily_llm_budget_usd is not None,
+        "llm": settings.llm_enabled,
+    }
     return page(
         request,
         "settings.html",
@@ -169,6 +178,7 @@ async def _render(
         default_intents=DEFAULT_AUTO_INTENTS,
         extra_rules=_extra_rules(policy),
         stats=stats,
+        spending=spending,
         safe_share=SAFE_SHARE,
         enough=ENOUGH_DECISIONS,
         saved=request.query_params.get("saved") == "1",

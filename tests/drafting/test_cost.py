@@ -20,6 +20,7 @@ from app.drafting.base import Usage
 from app.drafting.cost import estimate_cost
 from app.models import Draft
 from app.policy.service import Decision, reason_code
+from tests.accounts.conftest import sign_in
 from tests.fakes.llm import FakeLLM
 from tests.harness import LLM_URL, Harness, make_settings, running_app, text_event
 
@@ -162,6 +163,35 @@ async def test_over_the_accounts_budget_drafts_are_offline_and_reviewed(
     await harness.run_worker()
     assert (await _drafts(harness))[-1].drafter == "llm"
     assert llm.route.call_count == 2
+
+
+async def test_the_settings_page_shows_todays_spending_against_the_budget(
+    llm_harness: tuple[Harness, FakeLLM],
+) -> None:
+    harness, llm = llm_harness
+    account_id = await _setup(harness, llm)
+    await sign_in(harness)
+    path = f"/accounts/{account_id}/settings"
+    page = (await harness.client.get(path)).text
+    assert "$0.0000</strong>; there is no daily budget" in page
+
+    await harness.api(
+        "PATCH", f"/api/v1/accounts/{account_id}", json={"daily_llm_budget_usd": "0.01"}
+    )
+    llm.usage = {"prompt_tokens": 20_000, "completion_tokens": 2_000}  # 0.0112 USD
+    await harness.post_webhook(text_event(IG_ID, "IGSID-s", ASK))
+    await harness.run_worker()
+    page = (await harness.client.get(path)).text
+    assert "$0.0112</strong> of a daily budget of\n<strong>$0.01</strong>" in page
+    assert "(set for this account)" in page
+    assert "budget used up" in page
+
+
+async def test_the_settings_page_says_nothing_is_spent_offline(harness: Harness) -> None:
+    account = await harness.create_account(external_id=IG_ID)
+    await sign_in(harness)
+    page = (await harness.client.get(f"/accounts/{account['id']}/settings")).text
+    assert "no LLM is configured" in page
 
 
 async def test_the_operators_default_budget_applies_until_an_account_sets_its_own(
