@@ -15,7 +15,7 @@ from app.catalog import service as catalog
 from app.core.clock import utc_now
 from app.deps import Id, OptionalId, SessionDep
 from app.errors import NotFound
-from app.models import User
+from app.models import Cooperation, Product, User
 from app.ui import catalog_forms as forms
 from app.ui.catalog_import import router as import_router
 from app.ui.rules import router as rules_router
@@ -161,25 +161,50 @@ async def create_cooperation(
     return _back(account_id, f"cooperation-{created.id}")
 
 
-@router.get("/catalog/cooperations/{cooperation_id}/edit", response_class=HTMLResponse)
-async def edit_cooperation(
-    request: Request, cooperation_id: Id, session: SessionDep, web_user: WebUser
-) -> Response:
+async def _find_cooperation(
+    session: SessionDep, user: User, cooperation_id: int
+) -> Cooperation | None:
+    """The cooperation if the user may see it, else None (the page answers 404)."""
     try:
-        cooperation = await catalog.get_cooperation(
-            session, user=web_user[0], cooperation_id=cooperation_id
-        )
+        return await catalog.get_cooperation(session, user=user, cooperation_id=cooperation_id)
     except NotFound:
-        return not_found(request, web_user[0], "cooperation")
+        return None
+
+
+async def _find_product(session: SessionDep, user: User, product_id: int) -> Product | None:
+    try:
+        return await catalog.get_product(session, user=user, product_id=product_id)
+    except NotFound:
+        return None
+
+
+def _edit_cooperation_form(
+    request: Request,
+    web_user: WebUserPair,
+    cooperation: Cooperation,
+    values: dict[str, Any],
+    errors: dict[str, str],
+) -> HTMLResponse:
     return _cooperation_form(
         request,
         web_user,
         account_id=cooperation.account_id,
         action=f"/catalog/cooperations/{cooperation.id}/edit",
-        values=forms.cooperation_values(cooperation),
-        errors={},
+        values=values,
+        errors=errors,
         editing=True,
     )
+
+
+@router.get("/catalog/cooperations/{cooperation_id}/edit", response_class=HTMLResponse)
+async def edit_cooperation(
+    request: Request, cooperation_id: Id, session: SessionDep, web_user: WebUser
+) -> Response:
+    cooperation = await _find_cooperation(session, web_user[0], cooperation_id)
+    if cooperation is None:
+        return not_found(request, web_user[0], "cooperation")
+    values = forms.cooperation_values(cooperation)
+    return _edit_cooperation_form(request, web_user, cooperation, values, {})
 
 
 @router.post("/catalog/cooperations/{cooperation_id}/edit", response_class=HTMLResponse)
@@ -187,23 +212,12 @@ async def update_cooperation(
     request: Request, cooperation_id: Id, session: SessionDep, web_user: CheckedWebUser
 ) -> Response:
     user = web_user[0]
-    try:
-        cooperation = await catalog.get_cooperation(
-            session, user=user, cooperation_id=cooperation_id
-        )
-    except NotFound:
+    cooperation = await _find_cooperation(session, user, cooperation_id)
+    if cooperation is None:
         return not_found(request, user, "cooperation")
     values, data, errors = forms.parse_cooperation(await request.form())
     if data is None:
-        return _cooperation_form(
-            request,
-            web_user,
-            account_id=cooperation.account_id,
-            action=f"/catalog/cooperations/{cooperation.id}/edit",
-            values=values,
-            errors=errors,
-            editing=True,
-        )
+        return _edit_cooperation_form(request, web_user, cooperation, values, errors)
     await catalog.update_cooperation(session, user=user, cooperation_id=cooperation.id, data=data)
     return _back(cooperation.account_id, f"cooperation-{cooperation.id}")
 
@@ -236,26 +250,56 @@ def _product_form(
     )
 
 
-@router.get("/catalog/cooperations/{cooperation_id}/products/new", response_class=HTMLResponse)
-async def new_product(
-    request: Request, cooperation_id: Id, session: SessionDep, web_user: WebUser
-) -> Response:
-    try:
-        cooperation = await catalog.get_cooperation(
-            session, user=web_user[0], cooperation_id=cooperation_id
-        )
-    except NotFound:
-        return not_found(request, web_user[0], "cooperation")
+def _new_product_form(
+    request: Request,
+    web_user: WebUserPair,
+    cooperation: Cooperation,
+    values: dict[str, Any],
+    errors: dict[str, str],
+) -> HTMLResponse:
     return _product_form(
         request,
         web_user,
         account_id=cooperation.account_id,
         brand=cooperation.brand,
         action=f"/catalog/cooperations/{cooperation.id}/products/new",
-        values=forms.product_values(None),
-        errors={},
+        values=values,
+        errors=errors,
         editing=False,
     )
+
+
+async def _edit_product_form(
+    request: Request,
+    session: SessionDep,
+    web_user: WebUserPair,
+    product: Product,
+    values: dict[str, Any],
+    errors: dict[str, str],
+) -> HTMLResponse:
+    cooperation = await catalog.get_cooperation(
+        session, user=web_user[0], cooperation_id=product.cooperation_id
+    )
+    return _product_form(
+        request,
+        web_user,
+        account_id=product.account_id,
+        brand=cooperation.brand,
+        action=f"/catalog/products/{product.id}/edit",
+        values=values,
+        errors=errors,
+        editing=True,
+    )
+
+
+@router.get("/catalog/cooperations/{cooperation_id}/products/new", response_class=HTMLResponse)
+async def new_product(
+    request: Request, cooperation_id: Id, session: SessionDep, web_user: WebUser
+) -> Response:
+    cooperation = await _find_cooperation(session, web_user[0], cooperation_id)
+    if cooperation is None:
+        return not_found(request, web_user[0], "cooperation")
+    return _new_product_form(request, web_user, cooperation, forms.product_values(None), {})
 
 
 @router.post("/catalog/cooperations/{cooperation_id}/products/new", response_class=HTMLResponse)
@@ -263,24 +307,12 @@ async def create_product(
     request: Request, cooperation_id: Id, session: SessionDep, web_user: CheckedWebUser
 ) -> Response:
     user = web_user[0]
-    try:
-        cooperation = await catalog.get_cooperation(
-            session, user=user, cooperation_id=cooperation_id
-        )
-    except NotFound:
+    cooperation = await _find_cooperation(session, user, cooperation_id)
+    if cooperation is None:
         return not_found(request, user, "cooperation")
     values, data, errors = forms.parse_new_product(await request.form())
     if data is None:
-        return _product_form(
-            request,
-            web_user,
-            account_id=cooperation.account_id,
-            brand=cooperation.brand,
-            action=f"/catalog/cooperations/{cooperation.id}/products/new",
-            values=values,
-            errors=errors,
-            editing=False,
-        )
+        return _new_product_form(request, web_user, cooperation, values, errors)
     product = await catalog.add_product(
         session, user=user, cooperation_id=cooperation.id, data=data
     )
@@ -291,23 +323,11 @@ async def create_product(
 async def edit_product(
     request: Request, product_id: Id, session: SessionDep, web_user: WebUser
 ) -> Response:
-    try:
-        product = await catalog.get_product(session, user=web_user[0], product_id=product_id)
-    except NotFound:
+    product = await _find_product(session, web_user[0], product_id)
+    if product is None:
         return not_found(request, web_user[0], "product")
-    cooperation = await catalog.get_cooperation(
-        session, user=web_user[0], cooperation_id=product.cooperation_id
-    )
-    return _product_form(
-        request,
-        web_user,
-        account_id=product.account_id,
-        brand=cooperation.brand,
-        action=f"/catalog/products/{product.id}/edit",
-        values=forms.product_values(product),
-        errors={},
-        editing=True,
-    )
+    values = forms.product_values(product)
+    return await _edit_product_form(request, session, web_user, product, values, {})
 
 
 @router.post("/catalog/products/{product_id}/edit", response_class=HTMLResponse)
@@ -315,24 +335,11 @@ async def update_product(
     request: Request, product_id: Id, session: SessionDep, web_user: CheckedWebUser
 ) -> Response:
     user = web_user[0]
-    try:
-        product = await catalog.get_product(session, user=user, product_id=product_id)
-    except NotFound:
+    product = await _find_product(session, user, product_id)
+    if product is None:
         return not_found(request, user, "product")
     values, data, errors = forms.parse_product_update(await request.form())
     if data is None:
-        cooperation = await catalog.get_cooperation(
-            session, user=user, cooperation_id=product.cooperation_id
-        )
-        return _product_form(
-            request,
-            web_user,
-            account_id=product.account_id,
-            brand=cooperation.brand,
-            action=f"/catalog/products/{product.id}/edit",
-            values=values,
-            errors=errors,
-            editing=True,
-        )
+        return await _edit_product_form(request, session, web_user, product, values, errors)
     await catalog.update_product(session, user=user, product_id=product.id, data=data)
     return _back(product.account_id, f"product-{product.id}")
