@@ -36,6 +36,7 @@ SENSITIVE_CATEGORIES = (
     "minor",
     "business_request",
     "prompt_injection",
+    "personal_data",
 )
 DECISIONS = ("auto", "review")
 AUTHORS = ("follower", "bot", "influencer", "other_app")
@@ -58,6 +59,8 @@ class Message:
     decision: str  # "auto": a grounded reply may go out alone; "review": a human must answer
     history: tuple[Turn, ...] = ()
     story_reply: bool = False
+    ambiguous: bool = False  # fits several products that differ: the answer is a question
+    mixed: bool = False  # written in two languages; `language` is the main one
 
 
 def load_catalog(path: Path = CATALOG_PATH) -> Catalog:
@@ -107,6 +110,8 @@ def parse_message(data: dict[str, Any]) -> Message:
         decision=str(data["decision"]),
         history=history,
         story_reply=bool(data.get("story_reply", False)),
+        ambiguous=bool(data.get("ambiguous", False)),
+        mixed=bool(data.get("mixed", False)),
     )
 
 

@@ -24,6 +24,7 @@ from rapidfuzz import fuzz, process
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.catalog.validity import CodeStatus, validity_of
 from app.core.text import tokens
 from app.drafting.product_words import expand
 from app.models import Cooperation, Product, ProductEmbedding
@@ -64,6 +65,7 @@ class Entry:
     brand: str
     discount_code: str | None
     code_valid_until: date | None
+    cooperation_starts_on: date | None
     cooperation_ends_on: date | None
     media_ids: frozenset[str] = frozenset()
 
@@ -77,14 +79,21 @@ class Entry:
             brand=cooperation.brand,
             discount_code=product.discount_code,
             code_valid_until=product.code_valid_until,
+            cooperation_starts_on=cooperation.starts_on,
             cooperation_ends_on=cooperation.ends_on,
             media_ids=_media_ids(cooperation.platform_posts),
         )
 
     def is_current(self, today: date) -> bool:
-        ended = self.cooperation_ends_on is not None and self.cooperation_ends_on < today
-        expired = self.code_valid_until is not None and self.code_valid_until < today
-        return not (ended or expired)
+        """Its code may be handed out today (or it has none to hand out)."""
+        status = validity_of(
+            self.discount_code,
+            self.code_valid_until,
+            starts_on=self.cooperation_starts_on,
+            ends_on=self.cooperation_ends_on,
+            today=today,
+        ).status
+        return status in (CodeStatus.VALID, CodeStatus.NO_CODE)
 
 
 def _media_ids(posts: Sequence[dict[str, object]] | None) -> frozenset[str]:
@@ -469,6 +478,7 @@ async def load_index(
             Product.discount_code,
             Product.code_valid_until,
             Cooperation.brand,
+            Cooperation.starts_on,
             Cooperation.ends_on,
             Cooperation.platform_posts,
         )
@@ -489,6 +499,7 @@ async def load_index(
             brand=row.brand,
             discount_code=row.discount_code,
             code_valid_until=row.code_valid_until,
+            cooperation_starts_on=row.starts_on,
             cooperation_ends_on=row.ends_on,
             media_ids=_media_ids(row.platform_posts),
         )

@@ -9,10 +9,10 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+from app.catalog.validity import CodeStatus, code_validity
 from app.drafting.base import DraftRequest, DraftResult, ProductMatch
 from app.drafting.intents import classify_intent
 from app.drafting.language import SUPPORTED_LANGUAGES, detect_language
-from app.drafting.retrieval import is_code_expired
 from app.policy.guardrails import detect_sensitive
 
 # Confidence of replies that do not depend on the catalog.
@@ -43,6 +43,7 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "valid_until": "It's valid until {date}.",
         "still_valid": "Yes, the code {code} still works.",
         "expired": "Unfortunately the {brand} code has expired.",
+        "code_unconfirmed": "I'll check whether the code is active and get back to you.",
         "no_code": "I don't have a discount code for it right now.",
         "link": "Here's the link: {url}",
         "no_link": "I'll send you the link as soon as I can.",
@@ -63,6 +64,7 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "valid_until": "Er gilt bis {date}.",
         "still_valid": "Ja, der Code {code} funktioniert noch.",
         "expired": "Leider ist der Code von {brand} abgelaufen.",
+        "code_unconfirmed": "Ich schaue nach, ob der Code gerade gilt, und melde mich.",
         "no_code": "Dafür habe ich gerade leider keinen Rabattcode.",
         "link": "Hier ist der Link: {url}",
         "no_link": "Den Link schicke ich dir so bald wie möglich.",
@@ -83,6 +85,7 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "valid_until": "Es válido hasta el {date}.",
         "still_valid": "Sí, el código {code} sigue funcionando.",
         "expired": "Lo siento, el código de {brand} ha caducado.",
+        "code_unconfirmed": "Compruebo si el código está activo y te digo.",
         "no_code": "Ahora mismo no tengo un código de descuento para eso.",
         "link": "Aquí tienes el enlace: {url}",
         "no_link": "Te paso el enlace lo antes posible.",
@@ -103,6 +106,7 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "valid_until": "Il est valable jusqu'au {date}.",
         "still_valid": "Oui, le code {code} fonctionne toujours.",
         "expired": "Malheureusement, le code {brand} a expiré.",
+        "code_unconfirmed": "Je vérifie si le code est actif et je reviens vers toi.",
         "no_code": "Je n'ai pas de code promo pour ça en ce moment.",
         "link": "Voici le lien : {url}",
         "no_link": "Je t'envoie le lien dès que possible.",
@@ -123,6 +127,7 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "valid_until": "È valido fino al {date}.",
         "still_valid": "Sì, il codice {code} funziona ancora.",
         "expired": "Purtroppo il codice di {brand} è scaduto.",
+        "code_unconfirmed": "Controllo se il codice è attivo e ti faccio sapere.",
         "no_code": "Al momento non ho un codice sconto per questo.",
         "link": "Ecco il link: {url}",
         "no_link": "Ti mando il link appena possibile.",
@@ -280,32 +285,44 @@ def _describe(reply: _Reply, match: ProductMatch, intent: str, today: date) -> N
 
 def _add_code(reply: _Reply, match: ProductMatch, today: date, *, asked: bool) -> None:
     product = match.product
-    if is_code_expired(product, match.cooperation, today):
-        # Never hand out an expired code, not even to say it expired: followers try it anyway.
-        reply.add("expired", brand=match.cooperation.brand)
-        return
-    if not product.discount_code:
+    validity = code_validity(product, match.cooperation, today)
+    if validity.status is CodeStatus.NO_CODE:
         if asked:
             reply.add("no_code")
         return
+    if not validity.sendable or not product.discount_code:
+        _add_unsendable(reply, match, validity.status)
+        return
+    code = product.discount_code
     if product.discount_details:
-        reply.add("code", code=product.discount_code, details=product.discount_details)
+        reply.add("code", code=code, details=product.discount_details)
     else:
-        reply.add("code_plain", code=product.discount_code)
-    if product.code_valid_until is not None:
-        reply.add("valid_until", date=format_date(product.code_valid_until, reply.language))
+        reply.add("code_plain", code=code)
+    if validity.until is not None:
+        reply.add("valid_until", date=format_date(validity.until, reply.language))
+
+
+def _add_unsendable(reply: _Reply, match: ProductMatch, status: CodeStatus) -> None:
+    """A code that may not go out: expired (said so, never repeated: followers try it
+    anyway), or not started / of unknown validity (a person confirms)."""
+    if status is CodeStatus.EXPIRED:
+        reply.add("expired", brand=match.cooperation.brand)
+    else:
+        reply.add("code_unconfirmed")
+        reply.missing.append("confirmed code")
 
 
 def _add_validity(reply: _Reply, match: ProductMatch, today: date) -> None:
     product = match.product
-    if is_code_expired(product, match.cooperation, today):
-        reply.add("expired", brand=match.cooperation.brand)
-    elif product.discount_code:
-        reply.add("still_valid", code=product.discount_code)
-        if product.code_valid_until is not None:
-            reply.add("valid_until", date=format_date(product.code_valid_until, reply.language))
-    else:
+    validity = code_validity(product, match.cooperation, today)
+    if validity.status is CodeStatus.NO_CODE:
         reply.add("no_code")
+    elif not validity.sendable:
+        _add_unsendable(reply, match, validity.status)
+    else:
+        reply.add("still_valid", code=product.discount_code or "")
+        if validity.until is not None:
+            reply.add("valid_until", date=format_date(validity.until, reply.language))
 
 
 def _add_link(reply: _Reply, url: str | None, *, asked: bool) -> None:

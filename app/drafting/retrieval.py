@@ -28,7 +28,7 @@ from app.drafting.catalog_index import (
 )
 from app.models import Cooperation, Product
 
-__all__ = ["MIN_SCORE", "Query", "is_code_expired", "rank_in_conversation", "rank_products"]
+__all__ = ["MIN_SCORE", "Query", "rank_in_conversation", "rank_products"]
 
 # A follow-up names no product: look back this many turns, and trust it this much less.
 FOLLOW_UP_TURNS = 3
@@ -44,13 +44,6 @@ class Query:
     today: date | None = None
     vector: NDArray[np.float32] | None = None  # the text embedded by EMBEDDING_MODEL
     story_id: str | None = None  # the story the follower replied to
-
-
-def is_code_expired(product: Product, cooperation: Cooperation, today: date) -> bool:
-    """The product's code may no longer be handed out: past its date or its cooperation's end."""
-    ended = cooperation.ends_on is not None and cooperation.ends_on < today
-    expired = product.code_valid_until is not None and product.code_valid_until < today
-    return ended or expired
 
 
 def rank(index: CatalogIndex, query: Query, limit: int = 3) -> list[Scored]:

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record
 from app.catalog.schemas import ProductOut
+from app.catalog.validity import CodeValidity, code_validity
 from app.config import Settings
 from app.conversations.replies import supersede_pending_drafts
 from app.conversations.schemas import MessageOut
@@ -21,6 +22,7 @@ from app.models import (
     Account,
     Contact,
     Conversation,
+    Cooperation,
     Draft,
     Message,
     OutboundMessage,
@@ -168,6 +170,8 @@ class QueueCard:
     contact: Contact
     messages: list[Message]
     products: list[Product]
+    # How each product's code stands today, by product id (app.catalog.validity's rule).
+    codes: dict[int, CodeValidity]
 
 
 @dataclass(slots=True)
@@ -212,7 +216,7 @@ async def queue_card(session: AsyncSession, *, user: User, draft_id: int) -> Que
     return (await _cards(session, [draft]))[0]
 
 
-_Row = TypeVar("_Row", Account, Contact, Conversation, Product, User)
+_Row = TypeVar("_Row", Account, Contact, Conversation, Cooperation, Product, User)
 
 
 async def _by_id(session: AsyncSession, model: type[_Row], ids: set[int]) -> dict[int, _Row]:
@@ -229,6 +233,14 @@ async def _cards(session: AsyncSession, drafts: list[Draft]) -> list[QueueCard]:
     products = await _by_id(
         session, Product, {int(p) for d in drafts for p in d.product_ids if isinstance(p, int)}
     )
+    cooperations = await _by_id(
+        session, Cooperation, {product.cooperation_id for product in products.values()}
+    )
+    today = utc_now().date()
+    codes = {
+        pid: code_validity(product, cooperations[product.cooperation_id], today)
+        for pid, product in products.items()
+    }
     recent: dict[int, list[Message]] = {}
     for conversation_id in conversations:
         rows = await session.scalars(
@@ -249,6 +261,7 @@ async def _cards(session: AsyncSession, drafts: list[Draft]) -> list[QueueCard]:
                 contact=contacts[conversation.contact_id],
                 messages=recent[conversation.id],
                 products=[products[p] for p in draft.product_ids if p in products],
+                codes=codes,
             )
         )
     return cards

@@ -19,6 +19,7 @@ from app.catalog.schemas import (
     ProductOut,
     ProductUpdate,
 )
+from app.catalog.validity import code_validity
 from app.models import Cooperation, Product
 
 POST_KINDS = ("post", "reel", "story", "video", "live", "other")
@@ -223,14 +224,11 @@ def parse_product_update(
 # How a code and a cooperation stand today, for the catalog list.
 
 
-def code_state(product: Product | ProductOut, today: date) -> tuple[str, str]:
-    if not product.discount_code:
-        return "no code", ""
-    if product.code_valid_until is None:
-        return "valid", "ok"
-    if product.code_valid_until < today:
-        return f"expired on {product.code_valid_until.isoformat()}", "bad"
-    return f"expires on {product.code_valid_until.isoformat()}", "ok"
+def code_state(
+    product: Product | ProductOut, cooperation: Cooperation | CooperationOut, today: date
+) -> tuple[str, str]:
+    validity = code_validity(product, cooperation, today)
+    return validity.label(), validity.tone()
 
 
 def cooperation_state(cooperation: Cooperation | CooperationOut, today: date) -> tuple[str, str]:

@@ -5,7 +5,7 @@ Also the small display helpers the queue shares (names, the 24-hour window, ages
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
@@ -16,7 +16,7 @@ from app.conversations import service as conversations
 from app.core.clock import utc_now
 from app.deps import Id, OptionalId, SessionDep, SettingsDep
 from app.errors import AppError, NotFound
-from app.models import Contact, Conversation, Product
+from app.models import Contact, Conversation
 from app.moderation import service as moderation
 from app.web import CheckedWebUser, WebUser, message_page, page
 
@@ -68,16 +68,6 @@ def ago(moment: datetime | None, now: datetime) -> str:
     return moment.strftime("%Y-%m-%d")
 
 
-def code_state(product: Product, today: date) -> tuple[str, str]:
-    if not product.discount_code:
-        return "no code", ""
-    if product.code_valid_until is None:
-        return "valid", "ok"
-    if product.code_valid_until < today:
-        return f"expired {product.code_valid_until.isoformat()}", "bad"
-    return f"until {product.code_valid_until.isoformat()}", "ok"
-
-
 def safe_link(url: object) -> str | None:
     """Follower-supplied links are shown only when they are plain web links."""
     if isinstance(url, str) and url.startswith(("https://", "http://")):
@@ -92,7 +82,6 @@ def display(now: datetime) -> dict[str, Any]:
         "initial": initial,
         "window_state": lambda c: window_state(c, now),
         "ago": lambda m: ago(m, now),
-        "code_state": lambda p: code_state(p, now.date()),
         "safe_link": safe_link,
     }
 

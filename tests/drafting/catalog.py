@@ -51,7 +51,7 @@ def catalog() -> list[tuple[Product, Cooperation]]:
     nordwind = cooperation(
         2, brand="Nordwind Outdoor", title="Rain gear", starts_on=None, ends_on=date(2025, 3, 1)
     )
-    sol = cooperation(3, brand="Sol y Mar", starts_on=None, ends_on=None)
+    sol = cooperation(3, brand="Sol y Mar", starts_on=date(2026, 4, 1), ends_on=None)  # ongoing
     return [
         (product(1, glow), glow),
         (

@@ -186,15 +186,18 @@ def test_prompt_structure() -> None:
     assert "2026-10-01" in system
     catalog_json = json.loads(system.split("<catalog>", 1)[1].split("</catalog>", 1)[0])
     assert catalog_json[0]["id"] == 1
-    assert catalog_json[0]["code_expired"] is False
+    assert catalog_json[0]["code_status"] == "valid"
     assert '"text": "Hallo!"' in user
     assert user.index("<conversation>") < user.index("<follower_message>")
 
 
-def test_expired_codes_are_marked_in_the_prompt() -> None:
+def test_expired_codes_are_marked_and_withheld_in_the_prompt() -> None:
     text = "Code für die Fjell Jacke?"
     messages = build_messages(request(text, rank_products(text, catalog(), 1)))
     system = messages[0]["content"]
     entry = json.loads(system.split("<catalog>", 1)[1].split("</catalog>", 1)[0])[0]
-    assert entry["discount_code"] == "LENA10"
-    assert entry["code_expired"] is True
+    assert entry["name"] == "Regenjacke Fjell"
+    assert entry["code_status"] == "expired"
+    # The model cannot repeat a code it never saw.
+    assert entry["discount_code"] is None
+    assert "LENA10" not in system

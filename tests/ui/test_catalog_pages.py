@@ -58,6 +58,8 @@ async def test_the_catalog_shows_code_validity_ended_cooperations_and_searches(
         "ends_on": "2020-08-31",
         "products": [
             {"name": "Sun Spray", "discount_code": "SUN20", "code_valid_until": "2020-08-31"},
+            # The campaign ended; the code stays valid by contract.
+            {"name": "Sun Stick", "discount_code": "STICK10", "code_valid_until": "2030-06-30"},
             {"name": "After Sun", "aliases": ["Cooling gel"], "is_active": False},
         ],
     }
@@ -68,8 +70,9 @@ async def test_the_catalog_shows_code_validity_ended_cooperations_and_searches(
     page = (await harness.client.get("/catalog")).text
     assert "Vitamin C Serum" in page
     assert "LENA15" in page
-    assert "expires on 2030-12-31" in page
+    assert "valid until 2030-12-31" in page
     assert "expired on 2020-08-31" in page
+    assert "valid until 2030-06-30" in page
     assert "ended on 2020-08-31" in page
     assert ">inactive<" in page
     assert 'aria-current="page">Catalog' in page
