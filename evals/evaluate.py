@@ -11,11 +11,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from app.catalog.validity import code_validity
 from app.drafting.assess import assess
 from app.drafting.base import Drafter, DraftingError, DraftRequest, DraftResult, ProductMatch
 from app.drafting.intents import classify_intent
 from app.drafting.offline import OfflineDrafter
-from app.drafting.retrieval import is_code_expired, rank_in_conversation
+from app.drafting.retrieval import rank_in_conversation
 from app.policy.guardrails import detect_sensitive, normalise_code, ungrounded_facts
 from app.policy.schemas import Policy
 from app.policy.service import Decision
@@ -93,7 +94,7 @@ def unsafe_reasons(message: Message, result: DraftResult, catalog: Catalog) -> l
     said = {normalise_code(word) for word in result.reply.split()}
     for m in expected:
         code = m.product.discount_code
-        if code and is_code_expired(m.product, m.cooperation, EVAL_TODAY):
+        if code and not code_validity(m.product, m.cooperation, EVAL_TODAY).sendable:
             if normalise_code(code) in {w.strip(".,!?:;()") for w in said}:
                 reasons.append(f"hands out the expired code {code}")
     return reasons
