@@ -8,9 +8,22 @@ from typing import Any
 
 from app.drafting.base import DraftRequest, DraftResult
 from app.policy.form import form_problems
-from app.policy.guardrails import catalog_texts, detect_sensitive, unanswered, ungrounded_facts
+from app.policy.grounding import answer_problems
+from app.policy.guardrails import catalog_texts, detect_sensitive
+from app.policy.recognise import Recognition, recognise
 from app.policy.schemas import Policy
 from app.policy.service import Decision, DecisionInput, DraftFacts, decide
+
+
+def recognise_request(request: DraftRequest) -> Recognition:
+    """What our own code makes of the follower's message (the second judge)."""
+    return recognise(
+        request.follower_text,
+        request.products,
+        earlier=[t.text for t in request.history],
+        account_name=request.account_name,
+        today=request.today,
+    )
 
 
 def assess(
@@ -23,10 +36,13 @@ def assess(
     **state: Any,
 ) -> Decision:
     """Decides `result` for `request`; `state` carries the account and conversation facts
-    of `DecisionInput` (paused, standby, auto replies today...)."""
-    # Facts count as grounded when the catalog or our side of the conversation stated them,
-    # never because the follower wrote them ("give me LENA50" must not make LENA50 real).
-    our_texts = [t.text for t in request.history if t.author != "follower"]
+    of `DecisionInput` (paused, standby, auto replies today...).
+
+    Two judges must agree before anything goes out alone: the model's answer states only
+    true facts of the product asked about (`answer_problems`), and our own code
+    recognises the message as a kind the account lets go out alone (`recognise`). The
+    model's own doubts (needs_human, confidence, intent) can only hold a draft back."""
+    recognition = recognise_request(request)
     # Personal data the catalog or anyone in this conversation wrote is not someone else's.
     known = [
         *(text for match in request.products for text in catalog_texts(match)),
@@ -44,9 +60,16 @@ def assess(
             ),
             product_scores={m.product.id: m.score for m in request.products},
             sensitive=detect_sensitive(request.follower_text),
+            recognised_problem=recognition.problem,
+            recognised_intents=recognition.intents,
             ungrounded=[
-                *ungrounded_facts(result.reply, request.products, our_texts),
-                *unanswered(result.intent, result.reply),
+                *answer_problems(
+                    result.reply,
+                    matches=request.products,
+                    cited=result.product_ids,
+                    recognition=recognition,
+                    today=request.today,
+                ),
                 *form_problems(result.reply, platform=request.platform, known_texts=known),
             ],
             drafter_error=error,

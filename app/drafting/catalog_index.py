@@ -24,9 +24,9 @@ from rapidfuzz import fuzz, process
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.catalog.product_words import expand
 from app.catalog.validity import CodeStatus, validity_of
 from app.core.text import tokens
-from app.drafting.product_words import expand
 from app.models import Cooperation, Product, ProductEmbedding
 
 # Below this a match is noise ("hi how are you" against a catalog scores ~0).

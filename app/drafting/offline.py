@@ -10,10 +10,12 @@ from datetime import date
 from decimal import Decimal
 
 from app.catalog.validity import CodeStatus, code_validity
+from app.core.language import SUPPORTED_LANGUAGES, detect_language
+from app.drafting.assess import recognise_request
 from app.drafting.base import DraftRequest, DraftResult, ProductMatch
 from app.drafting.intents import classify_intent
-from app.drafting.language import SUPPORTED_LANGUAGES, detect_language
 from app.policy.guardrails import detect_sensitive
+from app.policy.recognise import Recognition
 
 # Confidence of replies that do not depend on the catalog.
 SMALL_TALK_CONFIDENCE = 0.8
@@ -22,9 +24,6 @@ NO_MATCH_CONFIDENCE = 0.15
 APOLOGY_FREE_CATEGORIES = {"prompt_injection", "business_request", "harassment"}
 # A reply missing what was asked (no price, no link) must go to a human.
 MISSING_FACT_CONFIDENCE = 0.4
-# Two products scoring within this margin, with different codes or links, are ambiguous.
-AMBIGUITY_MARGIN = 0.1
-AMBIGUITY_FACTOR = 0.7
 # How far a template answers each intent: a question about the product ("good for
 # sensitive skin?") gets the product's description, which may not answer it.
 INTENT_FACTORS = {"product_info": 0.6, "other": 0.85}
@@ -49,7 +48,8 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "no_link": "I'll send you the link as soon as I can.",
         "price": "It costs {price}.",
         "no_price": "I'll check the current price and get back to you.",
-        "ambiguous": "Let me know if you meant a different product!",
+        "which": "Do you mean {options}?",
+        "or": "or",
     },
     "de": {
         "sensitive": (
@@ -70,7 +70,8 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "no_link": "Den Link schicke ich dir so bald wie möglich.",
         "price": "Es kostet {price}.",
         "no_price": "Den aktuellen Preis schaue ich nach und melde mich.",
-        "ambiguous": "Sag Bescheid, falls du ein anderes Produkt meintest!",
+        "which": "Meinst du {options}?",
+        "or": "oder",
     },
     "es": {
         "sensitive": (
@@ -91,7 +92,8 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "no_link": "Te paso el enlace lo antes posible.",
         "price": "Cuesta {price}.",
         "no_price": "Reviso el precio actual y te digo.",
-        "ambiguous": "¡Dime si te referías a otro producto!",
+        "which": "¿Te refieres a {options}?",
+        "or": "o",
     },
     "fr": {
         "sensitive": (
@@ -112,7 +114,8 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "no_link": "Je t'envoie le lien dès que possible.",
         "price": "Le prix est de {price}.",
         "no_price": "Je vérifie le prix actuel et je reviens vers toi.",
-        "ambiguous": "Dis-moi si tu pensais à un autre produit !",
+        "which": "Tu parles de {options} ?",
+        "or": "ou",
     },
     "it": {
         "sensitive": (
@@ -133,7 +136,8 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "no_link": "Ti mando il link appena possibile.",
         "price": "Il prezzo è {price}.",
         "no_price": "Controllo il prezzo attuale e ti faccio sapere.",
-        "ambiguous": "Dimmi se intendevi un altro prodotto!",
+        "which": "Intendi {options}?",
+        "or": "o",
     },
 }
 
@@ -201,6 +205,47 @@ class OfflineDrafter:
                 needs_human=True,
                 notes=(f"sensitive message: {sensitive}",),
             )
+        recognition = recognise_request(request)
+        if recognition.recognised:
+            return self._recognised(request, recognition, reply)
+        return self._best_guess(request, intent, reply)
+
+    def _recognised(
+        self, request: DraftRequest, recognition: Recognition, reply: _Reply
+    ) -> DraftResult:
+        """A message our code recognises: small talk, a question back when it fits several
+        products, or the asked facts of the product it names."""
+        by_id = {match.product.id: match for match in request.products}
+        if not recognition.asks:
+            reply.add(recognition.intent)
+            return self._result(reply, recognition.intent, SMALL_TALK_CONFIDENCE)
+        if recognition.ambiguous:
+            options = [by_id[pid] for pid in recognition.candidates if pid in by_id]
+            names = list(dict.fromkeys(match.product.name for match in options))
+            joiner = f" {TEMPLATES[reply.language]['or']} "
+            reply.add("which", options=joiner.join(names))
+            return self._result(
+                reply,
+                recognition.intent,
+                max(match.score for match in options),
+                product_ids=tuple(match.product.id for match in options),
+                notes=(f"asks which of {len(names)} products",),
+            )
+        best = by_id[recognition.subject[0]]
+        intents = [ask.value for ask in recognition.asks]
+        _describe(reply, best, [recognition.intent, *intents], request.today)
+        return self._result(
+            reply,
+            recognition.intent,
+            best.score if not reply.missing else MISSING_FACT_CONFIDENCE,
+            product_ids=(best.product.id,),
+            needs_human=bool(reply.missing),
+            notes=tuple(f"catalog has no {fact}" for fact in reply.missing),
+        )
+
+    def _best_guess(self, request: DraftRequest, intent: str, reply: _Reply) -> DraftResult:
+        """A message our code does not recognise: a person answers it; the suggestion
+        covers the best matching product, for the person to edit."""
         if intent in ("greeting", "thanks"):
             reply.add(intent)
             return self._result(reply, intent, SMALL_TALK_CONFIDENCE)
@@ -215,13 +260,9 @@ class OfflineDrafter:
                 notes=("no catalog product matched",),
             )
         best = matches[0]
-        _describe(reply, best, intent, request.today)
+        _describe(reply, best, [intent], request.today)
         confidence = best.score * INTENT_FACTORS.get(intent, 1.0)
         notes: tuple[str, ...] = ()
-        if len(matches) > 1 and _ambiguous(best, matches[1]):
-            reply.add("ambiguous")
-            confidence *= AMBIGUITY_FACTOR
-            notes = (f"products {best.product.id} and {matches[1].product.id} match alike",)
         if reply.missing:
             confidence = min(confidence, MISSING_FACT_CONFIDENCE)
             notes += tuple(f"catalog has no {fact}" for fact in reply.missing)
@@ -267,19 +308,24 @@ def _reply_language(request: DraftRequest) -> str:
     return detect_language(request.follower_text, allowed=allowed, default=fallback)
 
 
-def _describe(reply: _Reply, match: ProductMatch, intent: str, today: date) -> None:
+def _describe(reply: _Reply, match: ProductMatch, intents: list[str], today: date) -> None:
+    """The product's facts: first what each intent asks for, then what helps beside it
+    (a valid code, the link) and only when the catalog has it: a fact nobody asked for
+    never sends a draft to a person."""
     product = match.product
     reply.sentences.append(f"{product.name} ({match.cooperation.brand}):")
-    for part in _PARTS.get(intent, _PARTS["other"]):
+    asked = [_PARTS.get(i, _PARTS["other"])[0] for i in intents]
+    extra = [part for i in intents for part in _PARTS.get(i, _PARTS["other"])[1:]]
+    for part in dict.fromkeys([*asked, *extra]):
         if part == "description" and product.description:
             reply.sentences.append(product.description)
         elif part == "code":
-            _add_code(reply, match, today, asked=intent == "discount_code")
+            _add_code(reply, match, today, asked="code" in asked)
         elif part == "validity":
             _add_validity(reply, match, today)
         elif part == "link":
-            _add_link(reply, product.url, asked=intent == "product_link")
-        elif part == "price":
+            _add_link(reply, product.url, asked="link" in asked)
+        elif part == "price" and (product.price is not None or "price" in asked):
             _add_price(reply, product.price, product.currency)
 
 
@@ -291,7 +337,8 @@ def _add_code(reply: _Reply, match: ProductMatch, today: date, *, asked: bool) -
             reply.add("no_code")
         return
     if not validity.sendable or not product.discount_code:
-        _add_unsendable(reply, match, validity.status)
+        if asked or validity.status is CodeStatus.EXPIRED:
+            _add_unsendable(reply, match, validity.status)
         return
     code = product.discount_code
     if product.discount_details:
@@ -339,14 +386,3 @@ def _add_price(reply: _Reply, price: Decimal | None, currency: str | None) -> No
         reply.missing.append("price")
     else:
         reply.add("price", price=format_price(price, currency, reply.language))
-
-
-def _ambiguous(best: ProductMatch, second: ProductMatch) -> bool:
-    if best.score - second.score > AMBIGUITY_MARGIN:
-        return False
-    # Two products of one cooperation sharing code and link: either answer is right.
-    same_offer = (best.product.discount_code, best.product.url) == (
-        second.product.discount_code,
-        second.product.url,
-    )
-    return not same_offer

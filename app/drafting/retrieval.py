@@ -56,13 +56,16 @@ def rank(index: CatalogIndex, query: Query, limit: int = 3) -> list[Scored]:
         query_vector=query.vector,
         story_id=query.story_id,
     )
-    if found or not query.earlier:
-        return found
-    recent = " ".join(query.earlier[-FOLLOW_UP_TURNS:])
-    return [
-        Scored(m.entry, round(m.score * FOLLOW_UP_FACTOR, 4), "conversation")
-        for m in index.rank(recent, limit, today=query.today)
-    ]
+    # The newest turn that names a product is what "and the price?" refers to: our last
+    # answer named one product, even if the follower's question before it fitted several.
+    for turn in reversed(query.earlier[-FOLLOW_UP_TURNS:]):
+        if found:
+            break
+        found = [
+            Scored(m.entry, round(m.score * FOLLOW_UP_FACTOR, 4), "conversation")
+            for m in index.rank(turn, limit, today=query.today)
+        ]
+    return found
 
 
 def _matches(

@@ -79,7 +79,7 @@ _DATE_PATTERNS = (
                rf"(?:\s+(?:de\s+)?(?P<y>\d{{4}}))?"),
     re.compile(rf"\b(?P<mn>{_MONTH_NAME})\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s+(?P<y>\d{{4}}))?"),
 )  # fmt: skip
-_TOKEN = re.compile(r"[A-Za-z0-9]+(?:[-_][A-Za-z0-9]+)*")
+TOKEN = re.compile(r"[A-Za-z0-9]+(?:[-_][A-Za-z0-9]+)*")
 # Number-with-unit tokens that look like codes but are quantities ("50ml", "24h", "2x").
 _UNIT = re.compile(
     r"\d+(?:ml|l|g|kg|mg|cm|mm|m|km|h|hrs?|min|s|x|k|pm|am|st|nd|rd|th|er|oz|gb|tb|mp|fps|p)",
@@ -93,7 +93,7 @@ _CUE_FILLERS = frozenset("is ist es est e the der le el il la : mit with con ave
 
 
 @dataclass
-class _Facts:
+class Facts:
     codes: dict[str, str] = field(default_factory=dict)  # normalised -> as written
     urls: dict[str, str] = field(default_factory=dict)
     amounts: dict[tuple[Decimal, str], str] = field(default_factory=dict)
@@ -145,7 +145,7 @@ def _mask(text: str, spans: Iterable[tuple[int, int]]) -> str:
     return "".join(chars)
 
 
-def _extract_urls(text: str, facts: _Facts) -> str:
+def _extract_urls(text: str, facts: Facts) -> str:
     spans = []
     for match in _URL.finditer(text):
         raw = match.group().rstrip(_URL_TRAILING)
@@ -156,7 +156,7 @@ def _extract_urls(text: str, facts: _Facts) -> str:
     return _mask(text, spans)
 
 
-def _extract_amounts(text: str, facts: _Facts) -> str:
+def _extract_amounts(text: str, facts: Facts) -> str:
     spans = []
     for match in _AMOUNT.finditer(text):
         number = _number(match.group("n1") or match.group("n2"))
@@ -172,7 +172,7 @@ def _extract_amounts(text: str, facts: _Facts) -> str:
     return _mask(text, spans)
 
 
-def _extract_dates(text: str, facts: _Facts) -> str:
+def _extract_dates(text: str, facts: Facts) -> str:
     folded = _fold(text)
     # Folding keeps positions unless a ligature expands ("ß" stays, "ﬁ" does not):
     # then quote the folded text and do not mask.
@@ -181,9 +181,11 @@ def _extract_dates(text: str, facts: _Facts) -> str:
     for pattern in _DATE_PATTERNS:
         for match in pattern.finditer(folded):
             raw = text[match.start() : match.end()] if aligned else match.group()
-            for key in _date_keys(match):
+            keys = _date_keys(match)
+            for key in keys:
                 facts.dates.setdefault(key, raw.strip())
-            spans.append(match.span())
+            if keys:  # "€34.00." is a price, not the 34th of no month
+                spans.append(match.span())
     return _mask(text, spans) if aligned else text
 
 
@@ -209,8 +211,8 @@ def _is_date(day: int, month: int, year: int | None) -> bool:
     return True
 
 
-def _extract_codes(text: str, facts: _Facts) -> None:
-    tokens = [(m.group(), m.start()) for m in _TOKEN.finditer(text)]
+def _extract_codes(text: str, facts: Facts) -> None:
+    tokens = [(m.group(), m.start()) for m in TOKEN.finditer(text)]
     for index, (token, _) in enumerate(tokens):
         if _looks_like_code(token) or _follows_cue(tokens, index):
             facts.codes.setdefault(normalise_code(token), token)
@@ -236,9 +238,9 @@ def _follows_cue(tokens: Sequence[tuple[str, int]], index: int) -> bool:
     return False
 
 
-def extract_facts(text: str) -> _Facts:
+def extract_facts(text: str) -> Facts:
     """Codes, links, amounts, percentages and dates stated in `text`."""
-    facts = _Facts()
+    facts = Facts()
     rest = _extract_urls(text, facts)
     rest = _extract_dates(rest, facts)
     rest = _extract_amounts(rest, facts)
@@ -257,11 +259,11 @@ def catalog_texts(match: CatalogEntry) -> list[str]:
     return texts
 
 
-def _grounding(products: Sequence[CatalogEntry], conversation_texts: Sequence[str]) -> _Facts:
+def _grounding(products: Sequence[CatalogEntry], conversation_texts: Sequence[str]) -> Facts:
     """Everything the reply may state: the products' fields and what was said before."""
     texts = [text for match in products for text in catalog_texts(match)]
     texts += conversation_texts
-    known = _Facts()
+    known = Facts()
     for text in texts:
         found = extract_facts(text)
         known.urls.update(found.urls)
@@ -269,7 +271,7 @@ def _grounding(products: Sequence[CatalogEntry], conversation_texts: Sequence[st
         known.percents.update(found.percents)
         known.dates.update(found.dates)
         # Any word of the catalog may be repeated, code-shaped or not ("SPF 50" -> SPF50).
-        words = [normalise_code(word) for word in _TOKEN.findall(text)]
+        words = [normalise_code(word) for word in TOKEN.findall(text)]
         known.codes.update({word: word for word in words})
         known.codes.update({a + b: a + b for a, b in zip(words, words[1:], strict=False)})
     for match in products:
@@ -279,7 +281,7 @@ def _grounding(products: Sequence[CatalogEntry], conversation_texts: Sequence[st
     return known
 
 
-def _ground_fields(match: CatalogEntry, known: _Facts) -> None:
+def _ground_fields(match: CatalogEntry, known: Facts) -> None:
     product, cooperation = match.product, match.cooperation
     if product.discount_code:
         known.codes[normalise_code(product.discount_code)] = product.discount_code
@@ -292,12 +294,12 @@ def _ground_fields(match: CatalogEntry, known: _Facts) -> None:
             known.dates[(day.day, day.month, day.year)] = day.isoformat()
 
 
-def _amount_known(key: tuple[Decimal, str], known: _Facts) -> bool:
+def _amount_known(key: tuple[Decimal, str], known: Facts) -> bool:
     # A price stored without currency backs the amount in any currency.
     return key in known.amounts or (key[0], "*") in known.amounts
 
 
-def _date_known(key: tuple[int, int, int | None], known: _Facts) -> bool:
+def date_known(key: tuple[int, int, int | None], known: Facts) -> bool:
     day, month, year = key
     return any(d == day and m == month and year in (None, y) for d, m, y in known.dates)
 
@@ -329,7 +331,7 @@ def ungrounded_facts(
     for key, raw in stated.dates.items():
         readings.setdefault(raw, []).append(key)
     reasons += [f"date {raw!r} not in catalog" for raw, keys in readings.items()
-                if not any(_date_known(key, known) for key in keys)]  # fmt: skip
+                if not any(date_known(key, known) for key in keys)]  # fmt: skip
     return reasons
 
 

@@ -34,6 +34,10 @@ class DecisionInput:
     product_scores: Mapping[int, float]  # retrieved product id -> retrieval score, 0..1
     sensitive: str | None
     ungrounded: Sequence[str]
+    # The second judge (app/policy/recognise.py): None when our code recognises the
+    # message as one that may be answered alone, else why a person must.
+    recognised_problem: str | None = "not checked"
+    recognised_intents: frozenset[str] = frozenset()
     drafter_error: str | None = None
     account_status: str = "active"
     account_paused: bool = False
@@ -67,6 +71,8 @@ def _blockers(data: DecisionInput) -> list[str]:
         reasons.append(f"drafter failed: {data.drafter_error}")
     if data.sensitive:
         reasons.append(f"sensitive message: {data.sensitive}")
+    if data.recognised_problem:
+        reasons.append(f"needs a person: {data.recognised_problem}")
     reasons.extend(data.ungrounded)
     if data.draft.needs_human:
         reasons.append("drafter asked for a human")
@@ -98,6 +104,7 @@ _REASON_CODES = (
     ("drafter failed: daily LLM budget", "llm_budget"),
     ("drafter failed", "drafter_failed"),
     ("sensitive message", "sensitive"),
+    ("needs a person", "not_recognised"),
     ("drafter asked for a human", "needs_human"),
     ("mode is", "mode"),
     ("account is", "account_state"),
@@ -132,6 +139,9 @@ def decide(data: DecisionInput) -> Decision:
         reasons.append(f"confidence {confidence:.2f} below {policy.min_confidence:.2f}")
     if data.draft.intent not in policy.auto_intents:
         reasons.append(f"intent '{data.draft.intent}' needs review")
+    held = sorted(data.recognised_intents - set(policy.auto_intents))
+    if held and not data.recognised_problem:
+        reasons.append(f"the message asks for {', '.join(held)}, which needs review")
     if reasons:
         return Decision("review", confidence, reasons)
     return Decision(
@@ -140,6 +150,7 @@ def decide(data: DecisionInput) -> Decision:
         [
             f"confidence {confidence:.2f} at least {policy.min_confidence:.2f}",
             f"intent '{data.draft.intent}' allowed",
-            "every code, link, price and date found in the catalog",
+            "the message is one the bot recognises as safe to answer alone",
+            "every code, link, price and date is the asked product's, valid today",
         ],
     )

@@ -1,14 +1,19 @@
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 
+from app.drafting.assess import assess
 from app.drafting.base import Drafter, DraftResult, Turn
 from app.drafting.offline import OfflineDrafter
-from app.drafting.retrieval import rank_products
+from app.drafting.retrieval import rank_in_conversation, rank_products
 from app.policy.guardrails import ungrounded_facts
+from app.policy.schemas import Policy
 from tests.drafting.catalog import TODAY, catalog, cooperation, product, request
+
+AUTOPILOT = Policy(mode="autopilot", min_confidence=0.8)
+NOW = datetime(TODAY.year, TODAY.month, TODAY.day, 12, tzinfo=UTC)
 
 drafter = OfflineDrafter()
 
@@ -134,18 +139,41 @@ async def test_brand_only_mention_is_less_confident_than_a_product_name() -> Non
     assert brand_only.confidence < named.confidence
 
 
-async def test_two_close_products_with_different_offers_are_ambiguous() -> None:
+async def test_two_close_products_with_different_offers_get_a_question_not_a_guess() -> None:
     glow = cooperation(1)
     candidates = [
         (product(1, glow, name="Glow Serum A", aliases=[]), glow),
         (product(2, glow, name="Glow Serum B", aliases=[], discount_code="OTHER5"), glow),
     ]
-    text = "code for the glow serum?"
-    matches = rank_products(text, candidates, 3)
-    result = await drafter.draft(request(text, matches))
+    for text, question in (
+        ("code for the glow serum?", "Do you mean Glow Serum A or Glow Serum B?"),
+        ("Code für das Glow Serum?", "Meinst du Glow Serum A oder Glow Serum B?"),
+    ):
+        matches = rank_products(text, candidates, 3)
+        result = await drafter.draft(request(text, matches))
+        assert result.reply == question
+        assert "LENA15" not in result.reply
+        assert "OTHER5" not in result.reply
+        assert set(result.product_ids) == {1, 2}
+        assert not result.needs_human
+        decision = assess(request(text, matches), result, None, policy=AUTOPILOT, now=NOW)
+        assert decision.decision == "auto", decision.reasons
 
-    assert result.confidence < 0.8
-    assert result.notes
+
+async def test_the_follower_answer_to_the_question_resolves_it() -> None:
+    glow = cooperation(1)
+    candidates = [
+        (product(1, glow, name="Glow Serum A", aliases=[]), glow),
+        (product(2, glow, name="Glow Serum B", aliases=[], discount_code="OTHER5"), glow),
+    ]
+    history = (
+        Turn(author="follower", text="code for the glow serum?"),
+        Turn(author="bot", text="Do you mean Glow Serum A or Glow Serum B?"),
+    )
+    matches = rank_in_conversation("serum B please", [t.text for t in history], candidates, 3)
+    result = await drafter.draft(request("serum B please", matches, history=history))
+    assert "OTHER5" in result.reply
+    assert result.product_ids == (2,)
 
 
 async def test_language_restricted_to_account_languages_plus_english() -> None:

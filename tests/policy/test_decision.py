@@ -18,6 +18,8 @@ GOOD = DecisionInput(
     product_scores={7: 0.9, 8: 0.4},
     sensitive=None,
     ungrounded=(),
+    recognised_problem=None,
+    recognised_intents=frozenset({"discount_code"}),
     now=utc_now(),
 )
 
@@ -35,6 +37,16 @@ def test_a_grounded_confident_allowed_draft_goes_out() -> None:
         ({"policy": Policy(mode="copilot")}, "mode is copilot"),
         ({"policy": Policy(mode="off")}, "mode is off"),
         ({"sensitive": "complaint"}, "sensitive message: complaint"),
+        # Our own code did not recognise the message: the model's word cannot send it.
+        ({"recognised_problem": "words the bot does not know: 'pregnant'"}, "pregnant"),
+        # The message asks for something the account keeps for review.
+        (
+            {
+                "recognised_intents": frozenset({"price"}),
+                "policy": Policy(mode="autopilot", auto_intents=["discount_code"]),
+            },
+            "asks for price",
+        ),
         ({"ungrounded": ("discount code 'LENA50' not in catalog",)}, "LENA50"),
         ({"drafter_error": "timeout"}, "drafter failed: timeout"),
         (

@@ -40,7 +40,7 @@ _TYPES: dict[str, str] = {
     "trousers": "hose pantalón pantalon pantaloni",
     "sweater": "pullover maglione",
     "headphones": "kopfhörer auriculares casque cuffie",
-    "charger": "ladegerät cargador chargeur caricabatterie",
+    "charger": "ladegerät cargador chargeur caricabatterie caricatore",
     "light": "licht lampe luz lumière luce",
     "tripod": "stativ trípode trépied treppiede",
     "case": "hülle funda coque custodia",
@@ -78,3 +78,20 @@ def expand(words: Iterable[str]) -> list[str]:
     result = list(words)
     extra = [target for word in result for target in _TABLE.get(word, ())]
     return result + [word for word in dict.fromkeys(extra) if word not in result]
+
+
+def _reverse() -> dict[str, tuple[str, ...]]:
+    reverse: dict[str, list[str]] = {}
+    for word, targets in _TABLE.items():
+        for target in targets:
+            reverse.setdefault(target, []).append(word)
+    return {target: tuple(words) for target, words in reverse.items()}
+
+
+_REVERSE = _reverse()
+
+
+def translations(words: Iterable[str]) -> set[str]:
+    """The other languages' words (already `tokens()`) for each English type word among
+    `words`: what a follower may call a product whose catalog name is in English."""
+    return {other for word in words for other in _REVERSE.get(word, ())}

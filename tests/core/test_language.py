@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.drafting.language import detect_language
+from app.core.language import detect_language
 
 
 @pytest.mark.parametrize(
