@@ -15,7 +15,8 @@ from app.drafting.assess import assess
 from app.drafting.base import Drafter, DraftingError, DraftRequest, DraftResult, ProductMatch
 from app.drafting.intents import classify_intent
 from app.drafting.offline import OfflineDrafter
-from app.drafting.retrieval import is_code_expired, rank_in_conversation
+from app.catalog.validity import CodeStatus, code_validity
+from app.drafting.retrieval import rank_in_conversation
 from app.policy.guardrails import detect_sensitive, normalise_code, ungrounded_facts
 from app.policy.schemas import Policy
 from app.policy.service import Decision
@@ -93,7 +94,10 @@ def unsafe_reasons(message: Message, result: DraftResult, catalog: Catalog) -> l
     said = {normalise_code(word) for word in result.reply.split()}
     for m in expected:
         code = m.product.discount_code
-        if code and is_code_expired(m.product, m.cooperation, EVAL_TODAY):
+        if (
+            code
+            and code_validity(m.product, m.cooperation, EVAL_TODAY).status is CodeStatus.EXPIRED
+        ):
             if normalise_code(code) in {w.strip(".,!?:;()") for w in said}:
                 reasons.append(f"hands out the expired code {code}")
     return reasons

@@ -11,7 +11,7 @@ from __future__ import annotations
 import zlib
 
 from app.drafting.base import DraftRequest, DraftResult
-from app.drafting.retrieval import is_code_expired
+from app.catalog.validity import CodeStatus, code_validity
 from app.models import Cooperation, Product
 from evals.dataset import Catalog, Message
 
@@ -83,7 +83,7 @@ def _answer(rows: list[tuple[Product, Cooperation]], intent: str, request: Draft
         return "Thank you so much! 💛" if intent == "thanks" else "Hi! How can I help you? 😊"
     product, coop = rows[0]
     parts = [f"{product.name} by {coop.brand}:"]
-    expired = is_code_expired(product, coop, request.today)
+    expired = code_validity(product, coop, request.today).status is CodeStatus.EXPIRED
     if intent in ("discount_code", "code_validity", "other"):
         if expired:
             parts.append("sorry, that code has expired.")
