@@ -68,10 +68,13 @@ def _plain_words(catalog: Catalog) -> set[str]:
 def stated_codes(reply: str, catalog: Catalog) -> dict[str, str]:
     """Discount codes in `reply` (normalised -> as written): the catalog's, and invented
     ones (code-shaped words the catalog has nowhere)."""
-    found = extract_facts(reply).codes
-    if not found:
-        return {}
     codes = _catalog_codes(catalog)
+    found = dict(extract_facts(reply).codes)
+    # A catalog code without digits ("COZYKOLI") is still a code, even where no cue
+    # word makes it look like one.
+    for word in _WORD.findall(reply):
+        if normalise_code(word) in codes:
+            found.setdefault(normalise_code(word), word)
     plain = _plain_words(catalog) if any(key not in codes for key in found) else set()
     return {key: raw for key, raw in found.items() if key in codes or key not in plain}
 

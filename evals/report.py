@@ -14,6 +14,16 @@ from evals.evaluate import DecisionOutcome, MessageResult
 from evals.metrics import WORST, Figures, recall_at
 
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+# What a reason may quote from a reply or a message without quotation marks: a part in
+# parentheses, an @handle, a link, a code-like word.
+_UNQUOTED = re.compile(
+    r"\([^)]*\)|@\w+|(?:https?://|www\.)\S+|\b\w*[A-Za-z]\w*\d\w*\b|\b[A-Z]{4,}\b"
+)
+
+
+def redact(reason: str) -> str:
+    """A reason without anything it quotes from a reply or a message."""
+    return _UNQUOTED.sub("…", _QUOTED.sub("…", reason))
 
 
 def _value(value: float | None) -> str:
@@ -93,7 +103,7 @@ class Misses:
         return f" {r.message.text!r}" if self.show_text else ""
 
     def reason(self, reason: str) -> str:
-        return reason if self.show_text else _QUOTED.sub("…", reason)
+        return reason if self.show_text else redact(reason)
 
     def retrieval(self) -> list[str]:
         lines = []
@@ -103,6 +113,8 @@ class Misses:
                 continue
             if self.show_text:
                 detail = f"expected {list(expected)}, got {list(r.retrieved)}"
+            elif not expected:
+                detail = f"no product expected, {len(r.retrieved)} retrieved"
             else:
                 found = len(set(expected) & set(r.retrieved))
                 detail = f"{found}/{len(set(expected))} expected, {len(r.retrieved)} retrieved"
@@ -156,7 +168,7 @@ class Misses:
                 continue
             for reason in outcome.reasons:
                 # Group "confidence 0.53 below 0.80" and the like under one key.
-                pairs.append((re.sub(r"\d+\.\d+", "…", _QUOTED.sub("…", reason)), r.message.id))
+                pairs.append((re.sub(r"\d+\.\d+", "…", redact(reason)), r.message.id))
         return grouped(pairs)
 
 

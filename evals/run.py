@@ -28,7 +28,7 @@ from app.drafting.offline import OfflineDrafter
 from evals.dataset import SETS, Catalog, DataSet, validate
 from evals.evaluate import DrafterFactory, MessageResult, evaluate
 from evals.metrics import Figures, compute
-from evals.report import drafters_table, figures_table, misses
+from evals.report import drafters_table, figures_table, misses, redact
 from evals.scripted import FlawedDrafter, GoodDrafter
 from evals.worst import WorstDrafter
 
@@ -92,9 +92,12 @@ def message_json(r: MessageResult, *, show_text: bool) -> dict[str, object]:
     if not show_text:
         for outcome in outcomes.values():
             outcome.pop("reply")
+            for key in ("reasons", "unsafe", "wrong_codes"):
+                outcome[key] = [redact(reason) for reason in outcome[key]]
     return {
         "id": r.message.id,
-        "retrieved": list(r.retrieved),
+        # Product names would tell what a hidden message is about: only how many.
+        "retrieved": list(r.retrieved) if show_text else len(r.retrieved),
         "intent": r.intent,
         "sensitive": r.sensitive,
         "outcomes": outcomes,

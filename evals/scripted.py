@@ -53,6 +53,12 @@ def correct_answer(message: Message, rows: list[Row], today: date) -> Answer:
         return Answer(say(language, message.intent))
     if not rows:
         return Answer(say(language, "holding"), needs_human=True)
+    if message.intent in ("product_link", "price"):
+        # "the links to the granola and the peanut butter": one answer per product.
+        answers = [product_answer(language, message.intent, row, today) for row in rows]
+        reply = " ".join(dict.fromkeys(a.reply for a in answers))
+        return Answer(reply, needs_human=any(a.needs_human for a in answers))
+    # Several products without ambiguity share the asked code: the first one answers.
     return product_answer(language, message.intent, rows[0], today)
 
 

@@ -422,3 +422,28 @@ async def test_figures_on_known_inputs(dev: Catalog) -> None:
     offline = figures.drafters["offline"]
     assert offline.labelled_auto == 2
     assert offline.unsafe_auto == 0
+
+
+def test_a_catalog_code_without_digits_is_still_seen(dev: Catalog) -> None:
+    socks = labelled_matches(dev, ["Kolibri Sport Socks"])
+    assert code_problems("Use COZYKOLI at checkout", socks, dev, TODAY) == [
+        "hands out the code 'COZYKOLI' of a product the follower did not mean"
+    ]
+
+
+def test_hidden_json_keeps_no_reply_and_no_product_names() -> None:
+    from evals.run import message_json
+
+    outcome = DecisionOutcome(
+        "offline",
+        "auto",
+        ("personal data: an email (a@b.example)",),
+        "Write to a@b.example",
+        ("labelled review",),
+        language="en",
+    )
+    result = MessageResult(message("h1", "secret"), (AIR,), "other", None, {"offline": outcome})
+    hidden = json.dumps(message_json(result, show_text=False))
+    for secret in ("secret", "a@b.example", AIR):
+        assert secret not in hidden
+    assert AIR in json.dumps(message_json(result, show_text=True))
