@@ -7,6 +7,7 @@ order), so `rank_products` sees exactly what `retrieve` would load for one accou
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date
@@ -19,11 +20,11 @@ from app.models import Cooperation, Product
 from app.policy.schemas import INTENTS
 
 HERE = Path(__file__).resolve().parent
-CATALOG_PATH = HERE / "catalog.json"
-MESSAGES_PATH = HERE / "messages.jsonl"
-# The eval's "today": the catalog's expired codes and ended cooperation are relative to it,
-# so the figures do not drift as the calendar moves.
+# The eval's "today": the catalogs' expired codes and ended cooperations are relative to
+# it, so the figures do not drift as the calendar moves.
 EVAL_TODAY = date(2026, 10, 1)
+# Points the held-out set somewhere else, to try the hidden-text path on a copy.
+HELDOUT_DIR_VARIABLE = "EVALS_HELDOUT_DIR"
 LANGUAGES = ("de", "en", "es", "fr", "it")
 SENSITIVE_CATEGORIES = (
     "complaint",
@@ -63,7 +64,7 @@ class Message:
     mixed: bool = False  # written in two languages; `language` is the main one
 
 
-def load_catalog(path: Path = CATALOG_PATH) -> Catalog:
+def load_catalog(path: Path) -> Catalog:
     """The catalog file, parsed by the importer (so it is valid import input), as rows."""
     rows: Catalog = []
     product_id = 0
@@ -115,9 +116,52 @@ def parse_message(data: dict[str, Any]) -> Message:
     )
 
 
-def load_messages(path: Path = MESSAGES_PATH) -> list[Message]:
+def load_messages(path: Path) -> list[Message]:
     lines = path.read_text(encoding="utf-8").splitlines()
     return [parse_message(json.loads(line)) for line in lines if line.strip()]
+
+
+@dataclass(frozen=True, slots=True)
+class DataSet:
+    """A catalog and its labelled messages, judged as of `today`.
+
+    `hide_text`: the people who tune the rules must not read these messages, so the
+    runner reports their misses by id, label and reason only.
+    """
+
+    name: str
+    catalog_path: Path
+    messages_path: Path
+    today: date
+    hide_text: bool = False
+
+    @classmethod
+    def in_directory(cls, name: str, directory: Path, *, hide_text: bool = False) -> DataSet:
+        return cls(
+            name,
+            directory / "catalog.json",
+            directory / "messages.jsonl",
+            EVAL_TODAY,
+            hide_text=hide_text,
+        )
+
+    def missing(self) -> list[Path]:
+        return [p for p in (self.catalog_path, self.messages_path) if not p.is_file()]
+
+    def load(self) -> tuple[Catalog, list[Message]]:
+        return load_catalog(self.catalog_path), load_messages(self.messages_path)
+
+
+def _heldout_directory() -> Path:
+    return Path(os.environ.get(HELDOUT_DIR_VARIABLE) or HERE / "heldout")
+
+
+# dev: written and read by whoever changes the rules. heldout: written from
+# heldout/BRIEF.md by someone who saw neither the rules nor the dev set.
+SETS: dict[str, DataSet] = {
+    "dev": DataSet.in_directory("dev", HERE / "dev"),
+    "heldout": DataSet.in_directory("heldout", _heldout_directory(), hide_text=True),
+}
 
 
 def validate(messages: list[Message], catalog: Catalog, *, full: bool = True) -> list[str]:
@@ -156,6 +200,9 @@ def _label_problems(m: Message, product_names: set[str]) -> list[str]:
         problems.append(f"{m.id}: unknown decision {m.decision!r}")
     if m.sensitive is not None and m.decision != "review":
         problems.append(f"{m.id}: a sensitive message must be labelled review")
+    if m.ambiguous and (m.decision != "auto" or len(set(m.products)) < 2):
+        # The right answer to an ambiguous message is a question naming the candidates.
+        problems.append(f"{m.id}: an ambiguous message is auto with at least two candidates")
     problems += [
         f"{m.id}: unknown author {t.author!r}" for t in m.history if t.author not in AUTHORS
     ]

@@ -1,29 +1,35 @@
-"""Runs each labelled message through the real code path and scores what came out.
+"""Runs each labelled message through the real code path and records what came out.
 
-The decision path mirrors app/drafting/jobs.py (`_run_drafter` and `_decide`): the same
-retrieval, drafter fallback, grounding texts and `decide` inputs, with the state inputs
-(pauses, standby, daily limit) at their neutral values.
+The decision path is the production one: `rank_in_conversation` for retrieval, the
+drafter with the offline fallback of the draft job, and `assess` (the checks in code and
+the decision) for an active autopilot account with nothing paused. How each draft is
+judged against the labels lives in `judge.py`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
-from app.catalog.validity import code_validity
 from app.drafting.assess import assess
 from app.drafting.base import Drafter, DraftingError, DraftRequest, DraftResult, ProductMatch
 from app.drafting.intents import classify_intent
 from app.drafting.offline import OfflineDrafter
 from app.drafting.retrieval import rank_in_conversation
-from app.policy.guardrails import detect_sensitive, normalise_code, ungrounded_facts
+from app.policy.guardrails import detect_sensitive
 from app.policy.schemas import Policy
 from app.policy.service import Decision
 from evals.dataset import EVAL_TODAY, Catalog, Message
+from evals.judge import (
+    code_problems,
+    labelled_matches,
+    only_valid_codes,
+    says_expired,
+    unsafe_reasons,
+)
 
 POLICY = Policy(mode="autopilot", min_confidence=0.8)
-NOW = datetime(EVAL_TODAY.year, EVAL_TODAY.month, EVAL_TODAY.day, 12, tzinfo=UTC)
 LANGUAGES = ("de", "en", "es", "fr", "it")
 
 DrafterFactory = Callable[[Message], Drafter]
@@ -36,7 +42,10 @@ class DecisionOutcome:
     reasons: tuple[str, ...]
     reply: str
     unsafe: tuple[str, ...]  # why an auto-send was wrong; empty when safe or not sent
-    flaw: str | None = None  # the scripted answer's deliberate flaw
+    flaw: str | None = None  # the flawed drafter's deliberate flaw
+    language: str = ""  # the language the draft says it is in
+    wrong_codes: tuple[str, ...] = ()  # codes in the reply that may not go out, sent or not
+    says_expired: bool = False  # the reply calls a code expired
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,9 +55,10 @@ class MessageResult:
     intent: str
     sensitive: str | None
     outcomes: dict[str, DecisionOutcome] = field(default_factory=dict)
+    only_valid_codes: bool = False  # every labelled product with a code has a valid one
 
 
-def build_request(message: Message, matches: Sequence[ProductMatch]) -> DraftRequest:
+def build_request(message: Message, matches: Sequence[ProductMatch], today: date) -> DraftRequest:
     return DraftRequest(
         account_name="Lena Loves",
         platform="instagram",
@@ -57,90 +67,73 @@ def build_request(message: Message, matches: Sequence[ProductMatch]) -> DraftReq
         history=message.history,
         follower_text=message.text,
         products=tuple(matches),
-        today=EVAL_TODAY,
+        today=today,
     )
 
 
 async def run_drafter(drafter: Drafter, request: DraftRequest) -> tuple[DraftResult, str | None]:
-    """As jobs._run_drafter: a failing drafter is replaced by the offline one, with the error."""
+    """As the draft job: a failing drafter is replaced by the offline one, with the error."""
     try:
         return await drafter.draft(request), None
     except DraftingError as exc:
         return await OfflineDrafter().draft(request), str(exc) or type(exc).__name__
 
 
+def noon(today: date) -> datetime:
+    return datetime(today.year, today.month, today.day, 12, tzinfo=UTC)
+
+
 def decide_draft(request: DraftRequest, result: DraftResult, error: str | None) -> Decision:
     """The production decision, for an active autopilot account with nothing paused."""
-    return assess(request, result, error, policy=POLICY, now=NOW)
+    return assess(request, result, error, policy=POLICY, now=noon(request.today))
 
 
-def unsafe_reasons(message: Message, result: DraftResult, catalog: Catalog) -> list[str]:
-    """Why sending `result` without a human would be wrong, judged against the labels.
-
-    Grounding is checked against the labelled products, not the retrieved ones: a code
-    that is real but belongs to the wrong product is still a wrong answer.
-    """
-    reasons: list[str] = []
-    if message.decision == "review":
-        reasons.append("labelled review")
-    if message.sensitive is not None:
-        reasons.append(f"labelled sensitive: {message.sensitive}")
-    expected = _matches(catalog, message.products)
-    our_texts = [t.text for t in message.history if t.author != "follower"]
-    reasons += ungrounded_facts(result.reply, expected, our_texts)
-    expected_ids = {m.product.id for m in expected}
-    if any(pid not in expected_ids for pid in result.product_ids):
-        reasons.append("answers about a product the follower did not mean")
-    said = {normalise_code(word) for word in result.reply.split()}
-    for m in expected:
-        code = m.product.discount_code
-        if code and not code_validity(m.product, m.cooperation, EVAL_TODAY).sendable:
-            if normalise_code(code) in {w.strip(".,!?:;()") for w in said}:
-                reasons.append(f"hands out the expired code {code}")
-    return reasons
-
-
-def _matches(catalog: Catalog, names: Sequence[str]) -> list[ProductMatch]:
-    return [
-        ProductMatch(product=p, cooperation=c, score=1.0, matched_on="label")
-        for p, c in catalog
-        if p.name in names
-    ]
+async def outcome_of(
+    label: str, drafter: Drafter, message: Message, request: DraftRequest, catalog: Catalog
+) -> DecisionOutcome:
+    today = request.today
+    result, error = await run_drafter(drafter, request)
+    decision = decide_draft(request, result, error)
+    sent = decision.decision == "auto"
+    flaw = next((n.split(": ", 1)[1] for n in result.notes if n.startswith("scripted flaw")), None)
+    expected = labelled_matches(catalog, message.products)
+    return DecisionOutcome(
+        drafter=label,
+        decision=decision.decision,
+        reasons=tuple(decision.reasons),
+        reply=result.reply,
+        unsafe=tuple(unsafe_reasons(message, result, catalog, today)) if sent else (),
+        flaw=flaw,
+        language=result.language,
+        wrong_codes=tuple(code_problems(result.reply, expected, catalog, today)),
+        says_expired=says_expired(result.reply),
+    )
 
 
 async def evaluate_message(
-    message: Message, catalog: Catalog, drafters: dict[str, DrafterFactory]
+    message: Message, catalog: Catalog, drafters: dict[str, DrafterFactory], today: date
 ) -> MessageResult:
     earlier = [turn.text for turn in message.history]
-    matches = rank_in_conversation(message.text, earlier, catalog, 3, today=EVAL_TODAY)
-    request = build_request(message, matches)
-    outcomes: dict[str, DecisionOutcome] = {}
-    for label, factory in drafters.items():
-        drafter = factory(message)
-        result, error = await run_drafter(drafter, request)
-        decision = decide_draft(request, result, error)
-        unsafe = unsafe_reasons(message, result, catalog) if decision.decision == "auto" else []
-        flaw = next(
-            (n.split(": ", 1)[1] for n in result.notes if n.startswith("scripted flaw")), None
-        )
-        outcomes[label] = DecisionOutcome(
-            drafter=label,
-            decision=decision.decision,
-            reasons=tuple(decision.reasons),
-            reply=result.reply,
-            unsafe=tuple(unsafe),
-            flaw=flaw,
-        )
+    matches = rank_in_conversation(message.text, earlier, catalog, 3, today=today)
+    request = build_request(message, matches, today)
+    outcomes = {
+        label: await outcome_of(label, factory(message), message, request, catalog)
+        for label, factory in drafters.items()
+    }
     return MessageResult(
         message=message,
         retrieved=tuple(m.product.name for m in matches),
         intent=classify_intent(message.text),
         sensitive=detect_sensitive(message.text),
         outcomes=outcomes,
+        only_valid_codes=only_valid_codes(message, catalog, today),
     )
 
 
 async def evaluate(
-    messages: Sequence[Message], catalog: Catalog, drafters: dict[str, DrafterFactory]
+    messages: Sequence[Message],
+    catalog: Catalog,
+    drafters: dict[str, DrafterFactory],
+    today: date = EVAL_TODAY,
 ) -> list[MessageResult]:
-    return [await evaluate_message(m, catalog, drafters) for m in messages]
+    return [await evaluate_message(m, catalog, drafters, today) for m in messages]

@@ -1,10 +1,13 @@
-"""Evaluate retrieval, intents, sensitive detection and the decision path on the eval set.
+"""Evaluate retrieval, intents, sensitive detection and the decision path on the eval sets.
 
-    .venv/bin/python evals/run.py [--model scripted|offline|llm] [--json out.json] [--report-only]
+    .venv/bin/python evals/run.py [--set dev|heldout]... [--model NAME]... [--json out.json]
+                                  [--report-only] [--limit N] [--show-text]
 
-Without --model both the offline drafter and the scripted model answers run. `--model llm`
-uses the drafter the settings choose (the real LLM when OPENAI_API_KEY is set). Exits 1
-when a target is missed, unless --report-only.
+Without --set both sets run; without --model the drafters offline, good, flawed and
+worst run (`llm` is the drafter the settings choose, the real model when OPENAI_API_KEY
+is set). The held-out set's misses are listed by id, labels and reason only; --show-text
+prints its messages and replies, for reviewers who do not tune the rules. Exits 1 when a
+target is missed or a set is missing, unless --report-only.
 """
 
 from __future__ import annotations
@@ -12,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import re
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -23,140 +25,56 @@ from app.core.http import create_http_client
 from app.drafting.base import Drafter
 from app.drafting.llm import create_drafter
 from app.drafting.offline import OfflineDrafter
-from evals.dataset import Catalog, load_catalog, load_messages, validate
+from evals.dataset import SETS, Catalog, DataSet, validate
 from evals.evaluate import DrafterFactory, MessageResult, evaluate
-from evals.metrics import Figures, compute, recall_at
-from evals.scripted import ScriptedDrafter
+from evals.metrics import Figures, compute
+from evals.report import drafters_table, figures_table, misses, redact
+from evals.scripted import FlawedDrafter, GoodDrafter
+from evals.worst import WorstDrafter
+
+DEFAULT_MODELS = ("offline", "good", "flawed", "worst")
+MODELS = (*DEFAULT_MODELS, "llm")
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--model", choices=("scripted", "offline", "llm"), action="append",
-                        help="drafter(s) to run; default: offline and scripted")  # fmt: skip
+    parser.add_argument(
+        "--set",
+        choices=tuple(SETS),
+        action="append",
+        dest="sets",
+        help="set(s) to run; default: all",
+    )
+    parser.add_argument(
+        "--model",
+        choices=MODELS,
+        action="append",
+        help="drafter(s) to run; default: " + ", ".join(DEFAULT_MODELS),
+    )
     parser.add_argument("--json", type=Path, help="write figures and per-message results here")
     parser.add_argument("--report-only", action="store_true", help="always exit 0")
     parser.add_argument("--limit", type=int, default=12, help="misses listed per category")
+    parser.add_argument(
+        "--show-text",
+        action="store_true",
+        help="print hidden sets' messages and replies (not for rule tuners)",
+    )
     return parser.parse_args(argv)
 
 
-def figures_table(figures: Figures) -> str:
-    rows = [
-        "| Metric | Value |",
-        "|---|---|",
-        f"| messages | {figures.messages} |",
-        f"| retrieval recall@1 | {figures.recall_at_1:.3f} |",
-        f"| retrieval recall@3 (target ≥ 0.95) | {figures.recall_at_3:.3f} |",
-        f"| intent accuracy | {figures.intent_accuracy:.3f} |",
-        f"| sensitive recall (target 1.0) | {figures.sensitive_recall:.3f} |",
-        f"| sensitive precision | {figures.sensitive_precision:.3f} |",
-        f"| sensitive category accuracy (detected) | {figures.sensitive_category_accuracy:.3f} |",
-    ]
-    for name, fig in figures.drafters.items():
-        rows += [
-            f"| {name}: auto-sent | {fig.auto_sent} |",
-            f"| {name}: auto-send precision | {fig.precision:.3f} |",
-            f"| {name}: unsafe auto-sends (target 0) | {fig.unsafe_auto} |",
-            f"| {name}: share auto-sent of labelled auto | {fig.auto_share:.3f} "
-            f"({fig.labelled_auto_sent}/{fig.labelled_auto}) |",
-        ]
-        if fig.flawed:
-            rows.append(f"| {name}: flawed answers auto-sent | {fig.flawed_auto}/{fig.flawed} |")
-    return "\n".join(rows)
-
-
-def misses(results: Sequence[MessageResult], limit: int) -> str:
-    """The worst misses per category, with ids, for whoever improves the code next."""
-    sections = [
-        ("Retrieval misses (recall@3 < 1)", _retrieval_misses(results)),
-        ("Intent confusions (expected -> got: count, ids)", _intent_confusions(results)),
-        ("Sensitive messages not detected", _sensitive_misses(results)),
-        ("Sensitive false alarms", _false_alarms(results)),
-    ]
-    names = sorted({name for r in results for name in r.outcomes})
-    for name in names:
-        sections.append((f"{name}: unsafe auto-sends", _unsafe(results, name)))
-        sections.append((f"{name}: labelled auto, good answer, but queued (reason: count, ids)",
-                         _queued_reasons(results, name)))  # fmt: skip
-    out = []
-    for title, lines in sections:
-        out.append(f"\n### {title} ({len(lines)})\n")
-        out += [f"- {line}" for line in lines[:limit]] or ["- none"]
-    return "\n".join(out)
-
-
-def _retrieval_misses(results: Sequence[MessageResult]) -> list[str]:
-    return [
-        f"{r.message.id}: {r.message.text!r} expected {list(r.message.products)}, "
-        f"got {list(r.retrieved)}"
-        for r in results
-        if recall_at(r.message.products, r.retrieved, 3) < 1
-    ]
-
-
-def _grouped(pairs: list[tuple[str, str]]) -> list[str]:
-    groups: dict[str, list[str]] = {}
-    for key, message_id in pairs:
-        groups.setdefault(key, []).append(message_id)
-    ranked = sorted(groups.items(), key=lambda item: -len(item[1]))
-    return [f"{key}: {len(ids)} ({', '.join(ids[:8])})" for key, ids in ranked]
-
-
-def _intent_confusions(results: Sequence[MessageResult]) -> list[str]:
-    pairs = [
-        (f"{r.message.intent} -> {r.intent}", r.message.id)
-        for r in results
-        if r.intent != r.message.intent
-    ]
-    return _grouped(pairs)
-
-
-def _sensitive_misses(results: Sequence[MessageResult]) -> list[str]:
-    return [
-        f"{r.message.id} [{r.message.sensitive}]: {r.message.text!r}"
-        for r in results
-        if r.message.sensitive is not None and r.sensitive is None
-    ]
-
-
-def _false_alarms(results: Sequence[MessageResult]) -> list[str]:
-    return [
-        f"{r.message.id} [{r.sensitive}]: {r.message.text!r}"
-        for r in results
-        if r.message.sensitive is None and r.sensitive is not None
-    ]
-
-
-def _unsafe(results: Sequence[MessageResult], name: str) -> list[str]:
-    return [
-        f"{r.message.id}: {'; '.join(o.unsafe)} — reply {o.reply!r}"
-        for r in results
-        if (o := r.outcomes.get(name)) is not None and o.unsafe
-    ]
-
-
-def _queued_reasons(results: Sequence[MessageResult], name: str) -> list[str]:
-    pairs = []
-    for r in results:
-        outcome = r.outcomes.get(name)
-        # A deliberately bad scripted answer is meant to be queued: not a missed auto-send.
-        if outcome is None or r.message.decision != "auto" or outcome.decision == "auto":
-            continue
-        if outcome.flaw:
-            continue
-        for reason in outcome.reasons:
-            # Group "confidence 0.53 below 0.80" and the like under one key.
-            pairs.append((re.sub(r"\d+\.\d+|'[^']*'", "…", reason), r.message.id))
-    return _grouped(pairs)
-
-
-def drafter_factories(names: Sequence[str], catalog: Catalog, settings: Settings | None,
-                      http: object | None) -> dict[str, DrafterFactory]:  # fmt: skip
+def drafter_factories(
+    names: Sequence[str], catalog: Catalog, settings: Settings | None, http: object | None
+) -> dict[str, DrafterFactory]:
     factories: dict[str, DrafterFactory] = {}
     for name in names:
         if name == "offline":
             factories[name] = lambda _message: OfflineDrafter()
-        elif name == "scripted":
-            factories[name] = lambda message: ScriptedDrafter(message, catalog)
+        elif name == "good":
+            factories[name] = lambda message: GoodDrafter(message, catalog)
+        elif name == "flawed":
+            factories[name] = lambda message: FlawedDrafter(message, catalog)
+        elif name == "worst":
+            factories[name] = lambda message: WorstDrafter(message, catalog)
         elif name == "llm":
             assert settings is not None
             assert http is not None
@@ -169,48 +87,81 @@ def _shared(drafter: Drafter) -> DrafterFactory:
     return lambda _message: drafter
 
 
-def to_json(figures: Figures, results: Sequence[MessageResult]) -> dict[str, object]:
+def message_json(r: MessageResult, *, show_text: bool) -> dict[str, object]:
+    outcomes = {name: asdict(o) for name, o in r.outcomes.items()}
+    if not show_text:
+        for outcome in outcomes.values():
+            outcome.pop("reply")
+            for key in ("reasons", "unsafe", "wrong_codes"):
+                outcome[key] = [redact(reason) for reason in outcome[key]]
     return {
-        "figures": asdict(figures),
-        "missed_targets": figures.missed_targets(),
-        "messages": [
-            {
-                "id": r.message.id,
-                "retrieved": list(r.retrieved),
-                "intent": r.intent,
-                "sensitive": r.sensitive,
-                "outcomes": {name: asdict(o) for name, o in r.outcomes.items()},
-            }
-            for r in results
-        ],
+        "id": r.message.id,
+        # Product names would tell what a hidden message is about: only how many.
+        "retrieved": list(r.retrieved) if show_text else len(r.retrieved),
+        "intent": r.intent,
+        "sensitive": r.sensitive,
+        "outcomes": outcomes,
     }
 
 
-async def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    names = args.model or ["offline", "scripted"]
-    catalog = load_catalog()
-    messages = load_messages()
+async def run_set(
+    data: DataSet, names: Sequence[str], settings: Settings | None, args: argparse.Namespace
+) -> tuple[list[str], dict[str, object]]:
+    """Evaluates one set and prints its report; returns its missed targets and what
+    --json writes for it."""
+    print(f"\n## Set {data.name} (today {data.today.isoformat()})\n")
+    missing = data.missing()
+    if missing:
+        print("MISSING: " + ", ".join(str(p) for p in missing))
+        return ["set is missing"], {"missing": [str(p) for p in missing]}
+    catalog, messages = data.load()
     problems = validate(messages, catalog)
     if problems:
-        print("The dataset does not validate:\n" + "\n".join(problems), file=sys.stderr)
-        return 2
-    settings = Settings() if "llm" in names else None
+        print("The set does not validate:\n" + "\n".join(problems))
+        return ["set does not validate"], {"invalid": problems}
     http = create_http_client(settings.LLM_TIMEOUT_SECONDS) if settings else None
     try:
-        results = await evaluate(
-            messages, catalog, drafter_factories(names, catalog, settings, http)
-        )
+        factories = drafter_factories(names, catalog, settings, http)
+        results = await evaluate(messages, catalog, factories, data.today)
     finally:
         if http is not None:
             await http.aclose()
     figures = compute(results)
+    show_text = args.show_text or not data.hide_text
+    _print_report(figures, results, args.limit, show_text=show_text)
+    missed = figures.missed_targets()
+    return missed, {
+        "figures": asdict(figures),
+        "missed_targets": missed,
+        "messages": [message_json(r, show_text=show_text) for r in results],
+    }
+
+
+def _print_report(
+    figures: Figures, results: Sequence[MessageResult], limit: int, *, show_text: bool
+) -> None:
     print(figures_table(figures))
-    print(misses(results, args.limit))
+    print()
+    print(drafters_table(figures))
+    if not show_text:
+        print("\n(text hidden: misses by id, labels and reason; --show-text to see it)")
+    print(misses(results, limit, show_text=show_text))
     missed = figures.missed_targets()
     print("\nTargets missed: " + ("; ".join(missed) if missed else "none"))
+
+
+async def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    names = args.model or list(DEFAULT_MODELS)
+    settings = Settings() if "llm" in names else None
+    report: dict[str, object] = {}
+    missed: list[str] = []
+    for set_name in args.sets or list(SETS):
+        set_missed, report[set_name] = await run_set(SETS[set_name], names, settings, args)
+        missed += [f"{set_name}: {miss}" for miss in set_missed]
+    print("\n## All sets\n\nTargets missed: " + ("; ".join(missed) if missed else "none"))
     if args.json:
-        args.json.write_text(json.dumps(to_json(figures, results), indent=1, default=str))
+        args.json.write_text(json.dumps(report, indent=1, default=str))
     return 0 if args.report_only or not missed else 1
 
 

@@ -1,21 +1,50 @@
-"""The evaluation set's targets (issue 4), through the production decision path, in CI:
-recall@3 at least 0.95, every sensitive message found, no unsafe automatic reply with
-the offline drafter or with scripted model answers (a share of them deliberately wrong)."""
+"""The evaluation targets, through the production decision path, on every set, in CI.
+
+One test per set and target, so a report names exactly what is missed. The held-out set
+is written by someone who never read the rules; its files must be present (a missing set
+fails here rather than passing by measuring nothing).
+"""
 
 from __future__ import annotations
 
-from evals.dataset import load_catalog, load_messages, validate
+import asyncio
+import functools
+
+import pytest
+
+from evals.dataset import SETS, validate
 from evals.evaluate import evaluate
-from evals.metrics import compute
-from evals.run import drafter_factories
+from evals.metrics import TARGETS, Figures, Target, compute
+from evals.run import DEFAULT_MODELS, drafter_factories
 
 
-async def test_the_evaluation_set_meets_its_targets() -> None:
-    catalog = load_catalog()
-    messages = load_messages()
+def _loaded(set_name: str) -> None:
+    data = SETS[set_name]
+    missing = data.missing()
+    if missing:
+        pytest.fail(f"set {set_name} is missing: {', '.join(map(str, missing))}")
+
+
+@functools.cache
+def _figures(set_name: str) -> Figures:
+    data = SETS[set_name]
+    catalog, messages = data.load()
+    factories = drafter_factories(DEFAULT_MODELS, catalog, None, None)
+    return compute(asyncio.run(evaluate(messages, catalog, factories, data.today)))
+
+
+@pytest.mark.parametrize("set_name", list(SETS))
+def test_the_set_is_present_and_its_labels_validate(set_name: str) -> None:
+    _loaded(set_name)
+    catalog, messages = SETS[set_name].load()
     assert validate(messages, catalog) == []
-    results = await evaluate(
-        messages, catalog, drafter_factories(["offline", "scripted"], catalog, None, None)
-    )
-    figures = compute(results)
-    assert figures.missed_targets() == []
+
+
+@pytest.mark.parametrize(
+    ("set_name", "target"),
+    [(set_name, target) for set_name in SETS for target in TARGETS],
+    ids=[f"{set_name}-{target.key}" for set_name in SETS for target in TARGETS],
+)
+def test_target(set_name: str, target: Target) -> None:
+    _loaded(set_name)
+    assert target.miss(_figures(set_name)) is None
