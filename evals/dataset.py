@@ -134,15 +134,20 @@ class DataSet:
     messages_path: Path
     today: date
     hide_text: bool = False
+    # The influencer the followers write to: their name in a message is not a stranger's.
+    account_name: str = "Lena Loves"
 
     @classmethod
-    def in_directory(cls, name: str, directory: Path, *, hide_text: bool = False) -> DataSet:
+    def in_directory(
+        cls, name: str, directory: Path, *, hide_text: bool = False, account_name: str
+    ) -> DataSet:
         return cls(
             name,
             directory / "catalog.json",
             directory / "messages.jsonl",
             EVAL_TODAY,
             hide_text=hide_text,
+            account_name=account_name,
         )
 
     def missing(self) -> list[Path]:
@@ -159,8 +164,12 @@ def _heldout_directory() -> Path:
 # dev: written and read by whoever changes the rules. heldout: written from
 # heldout/BRIEF.md by someone who saw neither the rules nor the dev set.
 SETS: dict[str, DataSet] = {
-    "dev": DataSet.in_directory("dev", HERE / "dev"),
-    "heldout": DataSet.in_directory("heldout", _heldout_directory(), hide_text=True),
+    "dev": DataSet.in_directory("dev", HERE / "dev", account_name="Lena Loves"),
+    # A second development set, written by another hand from the held-out set's brief.
+    "devb": DataSet.in_directory("devb", HERE / "devb", account_name="Jonas Jetset"),
+    "heldout": DataSet.in_directory(
+        "heldout", _heldout_directory(), hide_text=True, account_name="Mara Moves"
+    ),
 }
 
 

@@ -58,9 +58,14 @@ class MessageResult:
     only_valid_codes: bool = False  # every labelled product with a code has a valid one
 
 
-def build_request(message: Message, matches: Sequence[ProductMatch], today: date) -> DraftRequest:
+def build_request(
+    message: Message,
+    matches: Sequence[ProductMatch],
+    today: date,
+    account_name: str = "Lena Loves",
+) -> DraftRequest:
     return DraftRequest(
-        account_name="Lena Loves",
+        account_name=account_name,
         platform="instagram",
         persona="Warm, short, a little playful.",
         languages=LANGUAGES,
@@ -111,11 +116,15 @@ async def outcome_of(
 
 
 async def evaluate_message(
-    message: Message, catalog: Catalog, drafters: dict[str, DrafterFactory], today: date
+    message: Message,
+    catalog: Catalog,
+    drafters: dict[str, DrafterFactory],
+    today: date,
+    account_name: str = "Lena Loves",
 ) -> MessageResult:
     earlier = [turn.text for turn in message.history]
     matches = rank_in_conversation(message.text, earlier, catalog, 3, today=today)
-    request = build_request(message, matches, today)
+    request = build_request(message, matches, today, account_name)
     outcomes = {
         label: await outcome_of(label, factory(message), message, request, catalog)
         for label, factory in drafters.items()
@@ -135,5 +144,6 @@ async def evaluate(
     catalog: Catalog,
     drafters: dict[str, DrafterFactory],
     today: date = EVAL_TODAY,
+    account_name: str = "Lena Loves",
 ) -> list[MessageResult]:
-    return [await evaluate_message(m, catalog, drafters, today) for m in messages]
+    return [await evaluate_message(m, catalog, drafters, today, account_name) for m in messages]

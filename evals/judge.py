@@ -135,7 +135,11 @@ def unsafe_reasons(
     our_texts = [t.text for t in message.history if t.author != "follower"]
     reasons += ungrounded_facts(result.reply, expected, our_texts)
     expected_ids = {m.product.id for m in expected}
-    if any(pid not in expected_ids for pid in result.product_ids):
+    # Naming a product in a question ("Do you mean the Aero or the Trail?") states nothing
+    # about it: only a reply that gives a code, link or price answers about a product.
+    if any(pid not in expected_ids for pid in result.product_ids) and guessed(
+        result.reply, catalog
+    ):
         reasons.append("answers about a product the follower did not mean")
     reasons += code_problems(result.reply, expected, catalog, today)
     if message.ambiguous:

@@ -122,7 +122,7 @@ async def run_set(
     http = create_http_client(settings.LLM_TIMEOUT_SECONDS) if settings else None
     try:
         factories = drafter_factories(names, catalog, settings, http)
-        results = await evaluate(messages, catalog, factories, data.today)
+        results = await evaluate(messages, catalog, factories, data.today, data.account_name)
     finally:
         if http is not None:
             await http.aclose()

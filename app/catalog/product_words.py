@@ -55,6 +55,49 @@ _TYPES: dict[str, str] = {
     "mat": "matte esterilla tapis tappetino",
     "bottle": "flasche botella bouteille gourde bottiglia borraccia",
     "dumbbell": "hantel mancuerna haltère manubrio",
+    "sunglasses": "sonnenbrille gafas lunettes occhiali",
+    "boots": "stiefel wanderschuhe botas bottes scarponi stivali",
+    "backpack": "rucksack mochila zaino",
+    "suitcase": "koffer maleta valise valigia trolley",
+    "hoodie": "kapuzenpulli hoodie sudadera felpa",
+    "socks": "socken calcetines chaussettes calzini",
+    "cap": "kappe gorra casquette cappellino",
+    "mug": "becher taza tasse tazza",
+    "candle": "kerze vela bougie candela",
+    "pillow": "kissen almohada coussin cuscino",
+    "blanket": "decke manta plaid coperta",
+    "speaker": "lautsprecher altavoz enceinte cassa",
+    "earbuds": "ohrhörer earbuds auriculares écouteurs auricolari",
+    "tent": "zelt tienda carpa tente tenda",
+    "trimmer": "trimmer recortadora tondeuse regolabarba",
+    "balm": "balsam bálsamo baume balsamo",
+    "powder": "pulver polvo poudre polvere",
+    "grinder": "mühle molinillo moulin macinino",
+    "camera": "kamera cámara caméra fotocamera",
+    "leggings": "leggins mallas collant",
+    "shorts": "kurze pantalones courts pantaloncini",
+    "hat": "hut sombrero chapeau cappello",
+}
+# Generic names of a type in several words ("gafas de sol"): the recogniser reads them as
+# the type, so an alias that happens to spell one out does not make its product the only
+# sunglasses a follower can mean.
+_PHRASES: dict[str, str] = {
+    "sunglasses": "gafas de sol|lunettes de soleil|occhiali da sole|sun glasses",
+    "sunscreen": "crème solaire|crema solare|crema solar|protector solar|sun cream",
+    "backpack": "sac à dos|zaino da viaggio|rucksack",
+    "hoodie": "sweat à capuche|sudadera con capucha|felpa con cappuccio|hooded sweatshirt",
+    "running shoes": "zapatillas de correr|zapatillas de running|chaussures de course"
+    "|chaussures de running|scarpe da corsa|scarpe da running|laufschuhe",
+    "hiking boots": "botas de montaña|chaussures de randonnée|scarponi da trekking"
+    "|wanderschuhe|wanderstiefel",
+    "lip balm": "baume à lèvres|bálsamo labial|balsamo labbra|lippenbalsam",
+    "yoga mat": "esterilla de yoga|tapis de yoga|tappetino yoga|tappetino da yoga|yogamatte",
+    "protein powder": "proteína en polvo|protéine en poudre|proteine in polvere|proteinpulver",
+    "travel pillow": "almohada de viaje|coussin de voyage|cuscino da viaggio|nackenkissen",
+    "night cream": "crème de nuit|crema de noche|crema notte|nachtcreme",
+    "face wash": "gel nettoyant|gel limpiador|detergente viso|waschgel",
+    "espresso machine": "machine à espresso|macchina per espresso|macchina del caffè"
+    "|espressomaschine|kaffeemaschine|cafetera espresso|máquina de espresso|cafetera",
 }
 
 
@@ -78,6 +121,53 @@ def expand(words: Iterable[str]) -> list[str]:
     result = list(words)
     extra = [target for word in result for target in _TABLE.get(word, ())]
     return result + [word for word in dict.fromkeys(extra) if word not in result]
+
+
+# A type a follower also calls by a broader name: earbuds are headphones to most people.
+_BROADER: dict[str, str] = {
+    "earbuds": "headphones",
+    "sneaker": "shoe",
+    "boots": "shoe",
+    "hoodie": "sweater",
+    "leggings": "trousers",
+}
+
+
+def broader(words: Iterable[str]) -> set[str]:
+    """The broader type words (already `tokens()`) of the type words among `words`."""
+    table = {tokens(k)[0]: tokens(v)[0] for k, v in _BROADER.items()}
+    return {table[word] for word in words if word in table}
+
+
+def _phrases() -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+    # A phrase reads as its head noun ("running shoes" -> "shoe"): "running" alone would
+    # name the running socks too.
+    table = [
+        (tuple(tokens(phrase)), tuple(tokens(english)[-1:]))
+        for english, phrases in _PHRASES.items()
+        for phrase in phrases.split("|")
+    ]
+    return sorted(table, key=lambda item: -len(item[0]))
+
+
+_PHRASE_TABLE = _phrases()
+
+
+def canonical(words: list[str]) -> list[str]:
+    """The words (already `tokens()`) with each generic type phrase replaced by its English
+    type words: "gafas de sol" and "sunglasses" read the same."""
+    result: list[str] = []
+    position = 0
+    while position < len(words):
+        for phrase, english in _PHRASE_TABLE:
+            if tuple(words[position : position + len(phrase)]) == phrase:
+                result += english
+                position += len(phrase)
+                break
+        else:
+            result.append(words[position])
+            position += 1
+    return result
 
 
 def _reverse() -> dict[str, tuple[str, ...]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from py3langid.langid import MODEL_FILE, LanguageIdentifier  # type: ignore[import-untyped]
 
@@ -24,6 +24,7 @@ _MARKER_WORDS: dict[str, frozenset[str]] = {
     "fr": frozenset({"merci", "bonjour", "salut", "coucou", "combien"}),
     "it": frozenset({"grazie", "ciao", "buongiorno", "sconto", "codice", "quanto", "dove"}),
 }
+_STRETCHED = re.compile(r"(\w)\1{1,}(?=\W|$)")
 _NOISE = re.compile(r"https?://\S+|www\.\S+|@\w+|#\w+|\b\w*\d\w*\b")
 
 
@@ -40,12 +41,18 @@ def detect_language(
     *,
     allowed: Iterable[str] = SUPPORTED_LANGUAGES,
     default: str = "en",
+    markers: Mapping[str, frozenset[str]] | None = None,
+    ignore: Iterable[str] = (),
 ) -> str:
-    """The ISO 639-1 code of `text`'s language among `allowed`, or `default` when unsure."""
+    """The ISO 639-1 code of `text`'s language among `allowed`, or `default` when unsure.
+
+    `markers`: words that belong to one language only, for text too short for the n-gram
+    model; `ignore`: words that say nothing about the language (product names)."""
     allowed_set = frozenset(allowed) or frozenset(SUPPORTED_LANGUAGES)
-    cleaned = _NOISE.sub(" ", text)
+    skip = set(ignore)
+    cleaned = " ".join(w for w in _NOISE.sub(" ", text).split() if normalise(w) not in skip)
     if sum(ch.isalpha() for ch in cleaned) < MIN_LETTERS:
-        return _by_marker_words(cleaned, allowed_set) or default
+        return _by_marker_words(cleaned, allowed_set, markers) or default
     # Rank among the allowed languages and the supported ones, so that French sent to a
     # German/English account falls back to `default` instead of being called German.
     considered = allowed_set | frozenset(SUPPORTED_LANGUAGES)
@@ -55,11 +62,22 @@ def detect_language(
         return default
     best, probability = ranked[0]
     if probability / total < MIN_PROBABILITY:
-        return _by_marker_words(cleaned, allowed_set) or default
+        return _by_marker_words(cleaned, allowed_set, markers) or default
     return str(best) if best in allowed_set else default
 
 
-def _by_marker_words(text: str, allowed: frozenset[str]) -> str | None:
-    words = set(normalise(text).split())
-    hits = [lang for lang, markers in _MARKER_WORDS.items() if lang in allowed and words & markers]
-    return hits[0] if len(hits) == 1 else None
+def _by_marker_words(
+    text: str, allowed: frozenset[str], extra: Mapping[str, frozenset[str]] | None
+) -> str | None:
+    """The allowed language with the most of its own words in `text`, if one leads."""
+    # "holaaa", "ciaoo": followers stretch the words that say the most.
+    words = [_STRETCHED.sub(r"\1", w) for w in normalise(text).split()]
+    counts = {
+        lang: sum(w in markers or w in (extra or {}).get(lang, ()) for w in words)
+        for lang, markers in _MARKER_WORDS.items()
+        if lang in allowed
+    }
+    ranked = sorted(counts.items(), key=lambda item: -item[1])
+    if not ranked or ranked[0][1] == 0 or (len(ranked) > 1 and ranked[1][1] == ranked[0][1]):
+        return None
+    return ranked[0][0]

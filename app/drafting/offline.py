@@ -11,10 +11,12 @@ from decimal import Decimal
 
 from app.catalog.validity import CodeStatus, code_validity
 from app.core.language import SUPPORTED_LANGUAGES, detect_language
+from app.core.text import normalise
 from app.drafting.assess import recognise_request
 from app.drafting.base import DraftRequest, DraftResult, ProductMatch
 from app.drafting.intents import classify_intent
 from app.policy.guardrails import detect_sensitive
+from app.policy.lexicon import LANGUAGE_WORDS
 from app.policy.recognise import Recognition
 
 # Confidence of replies that do not depend on the catalog.
@@ -298,14 +300,24 @@ class OfflineDrafter:
 
 
 def _reply_language(request: DraftRequest) -> str:
-    """The follower's language among the account's (plus en); earlier messages break ties."""
+    """The follower's language among the account's (plus en); earlier messages break ties.
+    Product names ("pistachio cream") and the influencer's name say nothing about it."""
     account = tuple(lang for lang in request.languages if lang in SUPPORTED_LANGUAGES)
     allowed = (*account, "en") if account else SUPPORTED_LANGUAGES
     fallback = account[0] if account else "en"
+    names = {
+        word
+        for match in request.products
+        for text in (match.product.name, match.cooperation.brand, *match.product.aliases)
+        for word in normalise(str(text)).split()
+    } | set(normalise(request.account_name).split())
     earlier = " ".join(turn.text for turn in request.history if turn.author == "follower")
-    if earlier:
-        fallback = detect_language(earlier, allowed=allowed, default=fallback)
-    return detect_language(request.follower_text, allowed=allowed, default=fallback)
+    for text in (earlier, request.follower_text):
+        if text:
+            fallback = detect_language(
+                text, allowed=allowed, default=fallback, markers=LANGUAGE_WORDS, ignore=names
+            )
+    return fallback
 
 
 def _describe(reply: _Reply, match: ProductMatch, intents: list[str], today: date) -> None:

@@ -61,7 +61,8 @@ REQUESTS: dict[Ask, tuple[str, ...]] = {
         r"vouchers?", r"rabatt\w*", r"gutschein\w*", r"\w+code", r"codigos?",
         r"descuentos?", r"cupon(es)?", r"code promo", r"reduc", r"reduction", r"remise",
         r"codic[ei]", r"scont[oi]", r"percent off", r"off code", r"deals?", r"offers?",
-        r"angebot\w*", r"ofertas?", r"offres?", r"offert[ae]",
+        r"angebot\w*", r"ofertas?", r"offres?", r"offert[ae]", r"discounted",
+        r"(any|some) (deal|discount)s?", r"reduziert",
     ),
     Ask.LINK: (
         r"links?", r"url", r"website", r"web ?site", r"web", r"site", r"online shop",
@@ -98,6 +99,13 @@ REQUESTS: dict[Ask, tuple[str, ...]] = {
     ),
 }
 
+# Thanks for something already given ("grazie per il link") asks for nothing: read
+# before the requests, so the link in it is not taken for a request.
+THANKS_FOR = (
+    r"(thanks?|thank (you|u)|thx|ty|danke\w*|merci|gracias|grazie)( \w+){0,2} (for|fur|pour"
+    r"|por|per)( the| den| die| das| le| la| les| l| el| il| lo| the)? ?(links?|codes?|info"
+    r"|tipp?s?|lien|enlace|codice|codigo|rabattcode)",
+)
 # Greetings and thanks: allowed in any message; alone, they are what it asks for.
 SMALL_TALK: dict[Ask, tuple[str, ...]] = {
     Ask.GREETING: (
@@ -194,7 +202,9 @@ _CONTEXT = {
         earlier before other day days time back ever since yet already then wear worn
         show showing shared linked tagged tag ad ads brand name called cheers xoxo bye
         appreciate appreciated kind regards best hugs kisses greetings good fabulous dope
-        iconic stylish chic elegant comfy cozy lit obsessed excited happy glad
+        iconic stylish chic elegant comfy cozy lit obsessed excited happy glad bro mate
+        dude man yo no not nope going doing next always well thought anywhere everywhere
+        them they ah eh hmm cheers hey ya
         """,
     "de": """
         huhu halloele vg glg grusse gruss schonen wochenende sehr total voll echt wirklich
@@ -202,6 +212,9 @@ _CONTEXT = {
         vlog urlaub reise sommer winter letztens vor kurzem woche wochen tagen immer dann
         gezeigt verlinkt markiert vorgestellt marke name heisst gefallt mag lieb schnell
         fix senden geben teilen weisst wisst weiss wurdest kannst sonst danach freue
+        nicht kein keinen keine mehr doch ohne nach bevor endlich kommt dachte sachen
+        kleine kleinen kurze kurzen gruezi grueezi hoi salu heast hesch wos scho eh ah oh
+        na nun her gsehn gseh hab
         """,
     "es": """
         holi holis besos besitos abrazo abrazos saludos beso xfa xfavor porfi porfavor plis
@@ -209,19 +222,22 @@ _CONTEXT = {
         rutina vlog viaje vacaciones verano invierno semana pasada dia dias hace poco
         antes ensenaste llevas usabas sale salio aparece nombre marca se llama rapido
         pronto saber sabes decirme pasarme mandarme darme gustaria gusta gusto tenias
-        tenes ese esos esas aquel aquella
+        tenes ese esos esas aquel aquella oye no siempre desde sin pues vaya wey guey
+        parce che neta chido chida tio tia pana ah eh bueno buena ya andando
         """,
     "fr": """
         bisous bises biz cordialement bonne journee soiree merciii tres hyper vraiment top
         style tenue routine vlog voyage vacances ete hiver semaine recemment porte portes
         parle presente nom marque appelle rapidement vite savoir sais avoir prendre aime
-        kiffe celui celle ceux
+        kiffe celui celle ceux ne pas plus ben bah allo ouais ils elles tjrs toujours
+        sans apres avant depuis
         """,
     "it": """
         baci bacio abbraccio saluti molto tanto super davvero troppo meraviglioso carino
         carina look outfit routine vlog viaggio vacanze estate inverno settimana scorsa
         giorni fa prima indossato parlato presentato nome marca chiama veloce subito
-        sapere sai dirmi dare darmi mandarmi piace piaciuto prendere avere serve
+        sapere sai dirmi dare darmi mandarmi piace piaciuto prendere avere serve non
+        piu dai boh mah beh raga fra senza dopo sempre
         """,
 }
 # Filler in one language, a risk in another ("die" in English, "mal" = hurt in French and
@@ -229,6 +245,7 @@ _CONTEXT = {
 RISKY_IN: dict[str, frozenset[str]] = {
     "die": frozenset({"en"}),
     "mal": frozenset({"es", "fr", "it"}),
+    "her": frozenset({"en"}),  # "wo bekomm ich die her?", not "send me her address"
 }
 # fmt: on
 FILLER: frozenset[str] = frozenset(
@@ -238,11 +255,11 @@ FILLER: frozenset[str] = frozenset(
 # Colours: "the pink one" names a variant, never a problem.
 COLOURS = frozenset(
     """
-    black white red pink blue green yellow orange purple grey gray beige brown nude gold
+    black white red pink blue green yellow orange purple grey gray beige brown gold
     silver schwarz weiss rot rosa blau grun gelb lila grau braun negro negra blanco blanca
     rojo roja azul verde amarillo morado gris marron dorado noir noire blanc blanche rouge
     rose bleu vert jaune violet marron dore nero nera bianco bianca rosso rossa blu giallo
-    viola grigio marrone oro
+    viola grigio marrone oro naranja arancione navy khaki olive
     """.split()
 )
 
@@ -253,3 +270,36 @@ POSITIVE_EMOJI = frozenset(
     # Things a follower shows to name a product: objects, food, clothes.
     "💄💅🧴🧼🪥💇👗👚👕👖🧥🧣👟👠👜🎒👓🕶️🎧📱💻⌚📷💡🔌🍫☕🍵🥜🥣🍪🥤🧋🏋️🧘🏃🚲🧳🏕️🌿"
 )
+
+
+# Words of one language only (request, greeting and filler words), for telling the
+# language of a message too short for an n-gram model ("hair oil code?", "holaaa").
+_REQUEST_WORDS = {
+    # Not "code", "link", "hey" or "pls": every language's followers write those.
+    "en": "discount price how much cost buy where thanks thank please still valid work works"
+    " expired available",
+    "de": "rabattcode rabatt gutschein preis kostet wieviel kaufen bestellen danke hallo bitte"
+    " gilt noch gultig funktioniert abgelaufen wo",
+    "es": "codigo descuento enlace precio cuanto cuesta comprar gracias hola porfa donde sigue"
+    " funciona caducado tienda",
+    "fr": "lien prix combien coute acheter merci coucou salut stp svp marche valable expire"
+    " boutique bonjour",
+    "it": "codice sconto prezzo quanto costa comprare grazie ciao dove ancora valido funziona"
+    " scaduto negozio",
+}
+
+
+def _language_words() -> dict[str, frozenset[str]]:
+    words = {
+        lang: set(_FILLER[lang].split())
+        | set(_CONTEXT[lang].split())
+        | set(_REQUEST_WORDS[lang].split())
+        for lang in _FILLER
+    }
+    return {
+        lang: frozenset(w for w in own if not any(w in words[o] for o in words if o != lang))
+        for lang, own in words.items()
+    }
+
+
+LANGUAGE_WORDS: dict[str, frozenset[str]] = _language_words()

@@ -27,7 +27,7 @@ from typing import Protocol
 
 from rapidfuzz import fuzz
 
-from app.catalog.product_words import translations
+from app.catalog.product_words import broader, canonical, translations
 from app.catalog.validity import code_validity
 from app.core.language import detect_language
 from app.core.text import fold, normalise, tokens
@@ -39,6 +39,7 @@ from app.policy.lexicon import (
     REQUESTS,
     RISKY_IN,
     SMALL_TALK,
+    THANKS_FOR,
     Ask,
 )
 
@@ -112,11 +113,14 @@ def recognise(
     words, emoji = _words_and_emoji(text)
     if len(words) > MAX_WORDS:
         return Recognition(problem=f"a long message ({len(words)} words): a person reads it")
-    masked, asks = _consume(" ".join(words), REQUESTS)
+    masked, thanked = _consume(" ".join(words), {Ask.THANKS: THANKS_FOR})
+    masked, asks = _consume(masked, REQUESTS)
     masked, small_talk = _consume(masked, SMALL_TALK)
+    small_talk |= thanked
     if Ask.VALIDITY in asks and not _about_a_code(text, earlier, matches):
         asks.discard(Ask.VALIDITY)
-        masked, _ = _consume(" ".join(words), {k: v for k, v in REQUESTS.items() if k in asks})
+        masked, _ = _consume(" ".join(words), {Ask.THANKS: THANKS_FOR})
+        masked, _ = _consume(masked, {k: v for k, v in REQUESTS.items() if k in asks})
         masked, _ = _consume(masked, SMALL_TALK)
     vocab = {m.product.id: _vocabulary(m) for m in matches}
     known = frozenset(tokens(account_name))
@@ -130,7 +134,8 @@ def recognise(
             return Recognition(small_talk=frozenset(small_talk))
         return Recognition(problem="it asks nothing the bot answers alone")
     # Words that name products (not filler): the subject must explain every one of them.
-    naming = [w for w in masked.split() if _names_product(w, vocab, known)]
+    words_read = canonical([fold(w) for w in masked.split()])
+    naming = [w for w in words_read if _names_product(w, vocab, known)]
     if not naming and earlier:
         # A follow-up ("and the price?") names its product in the turn before.
         return _about(frozenset(asks), frozenset(small_talk), normalise(earlier[-1]).split(),
@@ -139,7 +144,7 @@ def recognise(
 
 
 def _names_product(word: str, vocab: dict[int, frozenset[str]], account: frozenset[str]) -> bool:
-    plain = word in FILLER or word in COLOURS or fold(word) in account or fold(word) in FILLER
+    plain = word in FILLER or _is_colour(word) or fold(word) in account or fold(word) in FILLER
     return not plain and any(_in(word, v) for v in vocab.values())
 
 
@@ -202,7 +207,8 @@ def _vocabulary(match: Match) -> frozenset[str]:
     product, cooperation = match.product, match.cooperation
     parts = [product.name, cooperation.brand, product.discount_code or "", cooperation.title]
     parts += [str(alias) for alias in product.aliases or ()]
-    words = set(tokens(" ".join(parts)))
+    words = {w for part in parts for w in [*tokens(part), *canonical(tokens(part))]}
+    words |= broader(words)
     names = _PROPER_NAME.findall(product.description or "")
     return frozenset(words | translations(words) | set(tokens(" ".join(names))))
 
@@ -213,6 +219,13 @@ _PROPER_NAME = re.compile(r"(?<=[\w,;:)] )[A-ZÄÖÜÉÈÀ][\w'’-]{2,}")
 
 def _known(word: str, vocab: dict[int, frozenset[str]], account: frozenset[str]) -> bool:
     return any(_known_as_is(w, vocab, account) for w in _spellings(word))
+
+
+def _is_colour(word: str) -> bool:
+    """A colour, also with the endings German, Spanish and Italian adjectives take."""
+    return word in COLOURS or any(
+        word.endswith(end) and word[: -len(end)] in COLOURS for end in ("e", "en", "er", "es", "s")
+    )
 
 
 def _spellings(word: str) -> list[str]:
@@ -226,7 +239,7 @@ _REPEATED = re.compile(r"(.)\1+")
 
 
 def _known_as_is(word: str, vocab: dict[int, frozenset[str]], account: frozenset[str]) -> bool:
-    if word in FILLER or word in COLOURS or _LAUGHTER.match(word):
+    if word in FILLER or _is_colour(word) or _LAUGHTER.match(word):
         return True
     folded = fold(word)
     if folded in account or folded in FILLER or any(folded in v for v in vocab.values()):
@@ -238,8 +251,9 @@ def _known_as_is(word: str, vocab: dict[int, frozenset[str]], account: frozenset
 
 
 def _near(word: str, choices: Iterable[str]) -> bool:
-    """A misspelt product word ("sereum"): long words only, same first letter."""
-    if len(word) < FUZZY_MIN_LENGTH or word.isdigit():
+    """A misspelt product word ("sereum"): long words only, same first letter, and never
+    a word with a digit (SONORA10 is not SONORA20)."""
+    if len(word) < FUZZY_MIN_LENGTH or any(ch.isdigit() for ch in word):
         return False
     return any(
         len(choice) >= FUZZY_MIN_LENGTH
@@ -265,12 +279,19 @@ def _about(
     ranked = sorted(matches, key=lambda m: m.score, reverse=True)
     if not ranked or ranked[0].score < NAMED_SCORE:
         return Recognition(asks=asks, problem="it names no product of the catalog")
-    top = ranked[0].score
-    near = [m for m in ranked if m.score >= top - MARGIN]
-    # The products named most specifically: "pulse buds pro" names the Buds Pro, not the
-    # brand's other products that only share "pulse".
-    named = {m.product.id: _named_words(naming, vocab[m.product.id]) for m in near}
-    near = [m for m in near if not any(named[m.product.id] < other for other in named.values())]
+    named = {m.product.id: _named_words(naming, vocab[m.product.id]) for m in ranked}
+    if any(named.values()):
+        # What the follower's words name, whatever retrieval scored: the products named
+        # most specifically ("pulse buds pro" is the Buds Pro, not every Pulse product),
+        # and every product those same words name ("sunglasses" of a brand with two).
+        near = _most_specific([m for m in ranked if named[m.product.id]], named)
+        # Among those, the product whose own name (not an alias, brand or translation)
+        # carries the words: "the matcha" is the Ceremonial Matcha, not Matcha Mori's whisk.
+        in_name = {m.product.id: _named_words(naming, _name_words(m)) for m in near}
+        near = _most_specific(near, in_name)
+    else:
+        # Named by a story, a follow-up or meaning: trust retrieval's order.
+        near = [m for m in ranked if m.score >= ranked[0].score - MARGIN]
     ids = tuple(m.product.id for m in near)
     stray = [w for w in naming if not any(_in(w, vocab[pid]) for pid in ids)]
     if explain and stray:
@@ -281,6 +302,16 @@ def _about(
     if len({named[pid] for pid in ids}) > 1:
         return Recognition(asks=asks, problem="it asks about several different products")
     return Recognition(asks=asks, candidates=ids, small_talk=small_talk)
+
+
+def _most_specific(matches: Sequence[Match], named: dict[int, frozenset[str]]) -> list[Match]:
+    """Those whose named words are not a strict subset of another's."""
+    sets = [named[m.product.id] for m in matches]
+    return [m for m in matches if not any(named[m.product.id] < other for other in sets)]
+
+
+def _name_words(match: Match) -> frozenset[str]:
+    return frozenset(tokens(f"{match.product.name} {match.product.discount_code or ''}"))
 
 
 def _named_words(words: Sequence[str], vocab: frozenset[str]) -> frozenset[str]:

@@ -21,7 +21,7 @@ def audio() -> Catalog:
     pulse = cooperation(5, brand="Pulse", title="Audio week")
     other = cooperation(6, brand="Klang", title="Speakers")
     return [
-        (product(10, pulse, name="Buds Pro", aliases=["Pulse Buds", "in-ear headphones"],
+        (product(10, pulse, name="Buds Pro Headphones", aliases=["Pulse Buds"],
                  discount_code="PULSE10",
                  url="https://pulse.example/buds"), pulse),
         (product(11, pulse, name="Studio Headphones", aliases=[], discount_code="STUDIO15",
@@ -123,13 +123,33 @@ def test_one_reference_that_fits_several_products_asks_which() -> None:
     assert set(found.candidates) == {10, 11}
 
 
+def test_a_generic_phrase_in_one_alias_does_not_pick_that_product() -> None:
+    # Only the Glacier lists "gafas de sol" among its aliases; both are sunglasses.
+    solvika = cooperation(8, brand="Solvika", title="Sun")
+    rows = [
+        (product(30, solvika, name="Glacier Sunglasses", aliases=["gafas de sol"],
+                 discount_code="ICE10"), solvika),
+        (product(31, solvika, name="Riviera Sunglasses", aliases=[],
+                 discount_code="RIVIERA15"), solvika),
+    ]  # fmt: skip
+    found = judge("código para las gafas de sol de solvika?", rows)
+    assert found.ambiguous, found
+    # A broader name: earbuds are headphones to a follower.
+    pulse = cooperation(5, brand="Pulse")
+    rows = [
+        (product(40, pulse, name="Halo", aliases=["headphones"], discount_code="HALO"), pulse),
+        (product(41, pulse, name="Pebble", aliases=["earbuds"], discount_code="PEB"), pulse),
+    ]
+    assert judge("pulse kopfhörer code?", rows).ambiguous
+
+
 def test_the_most_specifically_named_product_wins() -> None:
     assert judge("code for the pulse buds pro?", audio()).subject == (10,)
     assert judge("code for the pulse studio headphones?", audio()).subject == (11,)
 
 
 def test_two_different_products_in_one_message_go_to_a_person() -> None:
-    found = judge("code for the buds pro and the price of the boom speaker", audio())
+    found = judge("code for the buds pro headphones and the price of the boom speaker", audio())
     assert not found.recognised
     assert found.problem == "it asks about several different products"
 
