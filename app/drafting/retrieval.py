@@ -27,6 +27,7 @@ from app.drafting.catalog_index import (
     load_index,
 )
 from app.models import Cooperation, Product
+from app.policy.recognise import only_small_talk
 
 __all__ = ["MIN_SCORE", "Query", "rank_in_conversation", "rank_products"]
 
@@ -56,6 +57,8 @@ def rank(index: CatalogIndex, query: Query, limit: int = 3) -> list[Scored]:
         query_vector=query.vector,
         story_id=query.story_id,
     )
+    if found or only_small_talk(query.text):
+        return found  # "thanks!" after a conversation about a product asks about nothing
     # The newest turn that names a product is what "and the price?" refers to: our last
     # answer named one product, even if the follower's question before it fitted several.
     for turn in reversed(query.earlier[-FOLLOW_UP_TURNS:]):

@@ -38,23 +38,34 @@ REQUESTS: dict[Ask, tuple[str, ...]] = {
         r"work(s|ing)? (anymore|still)", r"expired?", r"expires?", r"expiry", r"valid",
         r"validity", r"until when", r"till when", r"how long", r"still (on|running)",
         r"invalid", r"(did not|didn t|does not|doesn t|not) work(ed)?", r"work(ed|s)? for me",
+        r"work(s)? (on|for)", r"(can|could) (i|we) (still )?use", r"use it until",
+        # "the collab ended in June, does the code still work?"
+        r"(the |die |der |la |le |el |il )?(collab|collaboration|cooperation|campaign|kooperation"
+        r"|zusammenarbeit|kampagne|colaboracion|campana|campagne|collaborazione|campagna)"
+        r"( \w+)? (ended|is over|was over|finished|is done|ist vorbei|war vorbei|vorbei"
+        r"|ist zu ende|ist beendet|termino|ha terminado|se acabo|ya termino|est finie|est"
+        r" terminee|s est terminee|e finita|finita|e terminata)",
         # de
         r"(noch|immer noch) (gultig|aktiv|gut)", r"gultig\w*", r"funktioniert\w*",
         r"funktionieren", r"geht (der|er|es|das)? ?(noch|nicht)", r"abgelaufen",
         r"bis wann", r"wie lange", r"gilt", r"gelten", r"funktioniert (nicht|nicht mehr)",
-        r"ungultig", r"lauft (der|er|das)? ?(noch|ab)",
+        r"ungultig", r"geht", r"gehts", r"(kann|darf) (ich|man) (den|ihn|es)? ?(noch )?"
+        r"(nutzen|benutzen|verwenden|einlosen)", r"lauft (der|er|das)? ?(noch|ab)",
         # es
         r"sigue (funcionando|valido|activo|vigente|sirviendo)", r"funciona\w*",
         r"valid[oa]s?", r"caducad\w*", r"caduca", r"vigente", r"hasta cuando",
         r"cuanto (tiempo )?dura", r"expirad[oa]", r"(todavia |aun )?sirve( todavia| aun)?",
-        r"no funciona", r"caduc\w*",
+        r"no funciona", r"caduc\w*", r"sigue (valiendo|andando)", r"sigue", r"siguen",
+        r"(puedo|se puede) (usar|utilizar)",
         # fr
         r"marche\w*", r"fonctionne\w*", r"valable\w*", r"valide\w*", r"expire\w*",
         r"jusqu (a|au) quand", r"combien de temps", r"toujours (actif|bon|valable)",
-        r"(ne )?(marche|fonctionne) (pas|plus)",
+        r"(ne )?(marche|fonctionne) (pas|plus)", r"(encore|toujours) bon",
+        r"(je peux|on peut|peut on) (l )?(utiliser|encore utiliser)",
         # it
         r"(ancora )?(valido|attivo|buono)", r"funziona\w*", r"scadut\w*", r"scade",
         r"fino a quando", r"quanto dura", r"non funziona( piu)?",
+        r"(va|vale) (ancora|anche|pure)", r"(posso|si puo) (ancora )?usar(e|lo)",
     ),
     Ask.CODE: (
         r"codes?", r"discount( codes?)?", r"coupons?", r"promo ?codes?", r"promos?",
@@ -72,6 +83,10 @@ REQUESTS: dict[Ask, tuple[str, ...]] = {
         r"where (is|s) (it|this|that) (sold|available)", r"(still )?available",
         r"(want|like|wanna|need) to (buy|order|get) (it|this|that|them|one)",
         r"buy (it|this|that|them|one)", r"order (it|this|that|them|one)", r"to buy",
+        r"(still )?in stock", r"sold out", r"still sell(ing)?( it| them)?",
+        r"(noch )?(auf lager|ausverkauft|lieferbar)", r"(agotad[oa]s?|en stock)",
+        r"(siguen |todavia )?(vendiendo|venden)", r"epuise\w*", r"(vous )?vendez",
+        r"esaurit[oa]", r"(ancora )?(vendete|vendono)",
         # de
         r"wo (kann|konnte|bekomm|bekommt|kauf|kaufe|kauft|gibt|find|finde|bestell)\w*"
         r"( (ich|man|du|es|das|den|die|ihn|sie))*", r"kaufen", r"bestellen", r"erhaltlich",
@@ -105,6 +120,10 @@ THANKS_FOR = (
     r"(thanks?|thank (you|u)|thx|ty|danke\w*|merci|gracias|grazie)( \w+){0,2} (for|fur|pour"
     r"|por|per)( the| den| die| das| le| la| les| l| el| il| lo| the)? ?(links?|codes?|info"
     r"|tipp?s?|lien|enlace|codice|codigo|rabattcode)",
+    # "it worked!" reports, it does not ask whether the code works.
+    r"(it|that|hat|hats|das|ha|a|ca|c a|lo|ha) (really |super |gut |perfekt |bien |"
+    r"benissimo )?(worked|funktioniert|funcionado|funciono|fonctionne|marche|marche"
+    r" bien|funzionato)",
 )
 # Greetings and thanks: allowed in any message; alone, they are what it asks for.
 SMALL_TALK: dict[Ask, tuple[str, ...]] = {
@@ -116,7 +135,8 @@ SMALL_TALK: dict[Ask, tuple[str, ...]] = {
         r"salve",
     ),
     Ask.THANKS: (
-        r"thanks?", r"thank (you|u)", r"thx", r"ty", r"tysm", r"many thanks",
+        r"thanks?", r"thank (you|u)", r"thx", r"ty", r"tysm", r"many thanks", r"cheers",
+        r"merci vielmal", r"merci villmal",
         r"danke\w*", r"vielen dank", r"dankeschon", r"merci( beaucoup)?", r"gracias",
         r"mil gracias", r"muchas gracias", r"grazie", r"grazie mille", r"mille grazie",
     ),
@@ -204,7 +224,10 @@ _CONTEXT = {
         appreciate appreciated kind regards best hugs kisses greetings good fabulous dope
         iconic stylish chic elegant comfy cozy lit obsessed excited happy glad bro mate
         dude man yo no not nope going doing next always well thought anywhere everywhere
-        them they ah eh hmm cheers hey ya
+        them they ah eh hmm cheers hey ya sweet legend flight flights airport hotel train
+        camping roadtrip road camp january february march april may june july august
+        september october november december monday tuesday wednesday thursday friday
+        saturday sunday ended over
         """,
     "de": """
         huhu halloele vg glg grusse gruss schonen wochenende sehr total voll echt wirklich
@@ -214,7 +237,10 @@ _CONTEXT = {
         fix senden geben teilen weisst wisst weiss wurdest kannst sonst danach freue
         nicht kein keinen keine mehr doch ohne nach bevor endlich kommt dachte sachen
         kleine kleinen kurze kurzen gruezi grueezi hoi salu heast hesch wos scho eh ah oh
-        na nun her gsehn gseh hab
+        na nun her gsehn gseh hab flug fluge flieger flughafen hotel zug camping roadtrip
+        januar februar marz april mai juni juli august september oktober november dezember
+        montag dienstag mittwoch donnerstag freitag samstag sonntag vorbei irgendeinen
+        irgendeine ganze
         """,
     "es": """
         holi holis besos besitos abrazo abrazos saludos beso xfa xfavor porfi porfavor plis
@@ -223,21 +249,30 @@ _CONTEXT = {
         antes ensenaste llevas usabas sale salio aparece nombre marca se llama rapido
         pronto saber sabes decirme pasarme mandarme darme gustaria gusta gusto tenias
         tenes ese esos esas aquel aquella oye no siempre desde sin pues vaya wey guey
-        parce che neta chido chida tio tia pana ah eh bueno buena ya andando
+        parce che neta chido chida tio tia pana ah eh bueno buena ya andando pa crack
+        hermano vuelo vuelos aeropuerto hotel tren camping enero febrero marzo abril mayo
+        junio julio agosto septiembre octubre noviembre diciembre lunes martes miercoles
+        jueves viernes sabado domingo manana
         """,
     "fr": """
         bisous bises biz cordialement bonne journee soiree merciii tres hyper vraiment top
         style tenue routine vlog voyage vacances ete hiver semaine recemment porte portes
         parle presente nom marque appelle rapidement vite savoir sais avoir prendre aime
         kiffe celui celle ceux ne pas plus ben bah allo ouais ils elles tjrs toujours
-        sans apres avant depuis
+        sans apres avant depuis gentil vol vols aeroport hotel train camping janvier
+        fevrier mars avril mai juin juillet aout septembre octobre novembre decembre lundi
+        mardi mercredi jeudi vendredi samedi dimanche fois aux chez
         """,
     "it": """
         baci bacio abbraccio saluti molto tanto super davvero troppo meraviglioso carino
         carina look outfit routine vlog viaggio vacanze estate inverno settimana scorsa
         giorni fa prima indossato parlato presentato nome marca chiama veloce subito
         sapere sai dirmi dare darmi mandarmi piace piaciuto prendere avere serve non
-        piu dai boh mah beh raga fra senza dopo sempre
+        piu dai boh mah beh raga fra senza dopo sempre qual degli delle sulle sugli nelle
+        negli dalle dagli quelli quelle mito sei volo voli aereo aeroporto hotel treno
+        campeggio gennaio febbraio marzo aprile maggio giugno luglio agosto settembre
+        ottobre novembre dicembre lunedi martedi mercoledi giovedi venerdi sabato domenica
+        frate allora volevo chiedere
         """,
 }
 # Filler in one language, a risk in another ("die" in English, "mal" = hurt in French and
@@ -269,6 +304,7 @@ POSITIVE_EMOJI = frozenset(
     "👋🥺🥹🙈😅😂🤣😋🤤💪👌✌️🤞🎉🎁🛍️💫☀️🌞"
     # Things a follower shows to name a product: objects, food, clothes.
     "💄💅🧴🧼🪥💇👗👚👕👖🧥🧣👟👠👜🎒👓🕶️🎧📱💻⌚📷💡🔌🍫☕🍵🥜🥣🍪🥤🧋🏋️🧘🏃🚲🧳🏕️🌿"
+    "🧔♂️♀️🏔️⛰️🌄🌊🏝️🌌🍁✈️🚐🚗🗺️📸🎥"
 )
 
 

@@ -148,6 +148,17 @@ def _names_product(word: str, vocab: dict[int, frozenset[str]], account: frozens
     return not plain and any(_in(word, v) for v in vocab.values())
 
 
+def only_small_talk(text: str) -> bool:
+    """A greeting or a thanks and nothing else ("merci vielmal, hat funktioniert!"): it
+    refers to no product, even after a conversation about one."""
+    masked, thanked = _consume(" ".join(normalise(text).split()), {Ask.THANKS: THANKS_FOR})
+    masked, asks = _consume(masked, REQUESTS)
+    masked, small_talk = _consume(masked, SMALL_TALK)
+    if asks or not (small_talk or thanked):
+        return False
+    return all(_known(word, {}, frozenset()) for word in masked.split())
+
+
 def _risky(text: str, words: list[str]) -> list[str]:
     """Filler words that are a risk in the language the message is written in."""
     risky = [w for w in words if w in RISKY_IN]

@@ -42,16 +42,19 @@ def test_recall_without_expected_products_rewards_an_empty_retrieval() -> None:
     assert recall_at([], ["a"], 3) == 0.0
 
 
-def test_both_sets_are_judged_on_the_same_day_and_only_heldout_hides_text() -> None:
-    assert set(SETS) == {"dev", "heldout"}
+def test_the_sets_are_judged_on_the_same_day_and_only_heldout_hides_text() -> None:
+    assert set(SETS) == {"dev", "devb", "heldout"}
     assert {data.today for data in SETS.values()} == {TODAY}
     assert SETS["heldout"].hide_text
     assert not SETS["dev"].hide_text
+    assert not SETS["devb"].hide_text
     assert SETS["dev"].missing() == []
+    # Each set's followers write to their own influencer, whose name is no stranger's.
+    assert len({data.account_name for data in SETS.values()}) == 3
 
 
 def test_a_set_without_files_reports_them_missing(tmp_path: Path) -> None:
-    data = DataSet.in_directory("gone", tmp_path / "nowhere")
+    data = DataSet.in_directory("gone", tmp_path / "nowhere", account_name="Nobody")
     assert data.missing() == [data.catalog_path, data.messages_path]
 
 
