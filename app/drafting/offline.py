@@ -17,7 +17,7 @@ from app.drafting.base import DraftRequest, DraftResult, ProductMatch
 from app.drafting.intents import classify_intent
 from app.policy.guardrails import detect_sensitive
 from app.policy.lexicon import LANGUAGE_WORDS
-from app.policy.recognise import Recognition
+from app.policy.recognise import MARGIN, Recognition
 
 # Confidence of replies that do not depend on the catalog.
 SMALL_TALK_CONFIDENCE = 0.8
@@ -252,14 +252,16 @@ class OfflineDrafter:
             reply.add(intent)
             return self._result(reply, intent, SMALL_TALK_CONFIDENCE)
         matches = sorted(request.products, key=lambda match: match.score, reverse=True)
-        if not matches:
+        # Two products alike: a suggestion about either may be about the wrong one.
+        close = len(matches) > 1 and matches[0].score - matches[1].score <= MARGIN
+        if not matches or close:
             reply.add("holding")
             return self._result(
                 reply,
                 intent,
                 NO_MATCH_CONFIDENCE,
                 needs_human=True,
-                notes=("no catalog product matched",),
+                notes=("no single catalog product matched",),
             )
         best = matches[0]
         _describe(reply, best, [intent], request.today)
@@ -301,22 +303,27 @@ class OfflineDrafter:
 
 def _reply_language(request: DraftRequest) -> str:
     """The follower's language among the account's (plus en); earlier messages break ties.
-    Product names ("pistachio cream") and the influencer's name say nothing about it."""
+    Product names ("pistachio cream") and the influencer's name say nothing about it;
+    aliases do, as they are mostly translations ("Haaröl", "crème de nuit")."""
     account = tuple(lang for lang in request.languages if lang in SUPPORTED_LANGUAGES)
     allowed = (*account, "en") if account else SUPPORTED_LANGUAGES
     fallback = account[0] if account else "en"
     names = {
         word
         for match in request.products
-        for text in (match.product.name, match.cooperation.brand, *match.product.aliases)
+        for text in (match.product.name, match.cooperation.brand)
         for word in normalise(str(text)).split()
     } | set(normalise(request.account_name).split())
     earlier = " ".join(turn.text for turn in request.history if turn.author == "follower")
     for text in (earlier, request.follower_text):
-        if text:
-            fallback = detect_language(
-                text, allowed=allowed, default=fallback, markers=LANGUAGE_WORDS, ignore=names
+        # Without the names first; with them only when nothing else tells ("hair oil code?").
+        for ignore in (names, set()):
+            found = detect_language(
+                text, allowed=allowed, default="", markers=LANGUAGE_WORDS, ignore=ignore
             )
+            if text and found:
+                fallback = found
+                break
     return fallback
 
 
@@ -349,7 +356,9 @@ def _add_code(reply: _Reply, match: ProductMatch, today: date, *, asked: bool) -
             reply.add("no_code")
         return
     if not validity.sendable or not product.discount_code:
-        if asked or validity.status is CodeStatus.EXPIRED:
+        # Said only when asked: volunteered beside a price or a link, "the code expired"
+        # would be wrong whenever the follower meant another product.
+        if asked:
             _add_unsendable(reply, match, validity.status)
         return
     code = product.discount_code

@@ -129,6 +129,9 @@ def recognise(
     if unknown:
         shown = ", ".join(f"'{w}'" for w in dict.fromkeys(unknown))
         return Recognition(unknown=tuple(unknown), problem=f"words the bot does not know: {shown}")
+    if not asks and not small_talk:
+        # "The B one" after "Do you mean A or B?": the request is the one before.
+        asks = _asks_before(earlier)
     if not asks:
         if small_talk:
             return Recognition(small_talk=frozenset(small_talk))
@@ -146,6 +149,16 @@ def recognise(
 def _names_product(word: str, vocab: dict[int, frozenset[str]], account: frozenset[str]) -> bool:
     plain = word in FILLER or _is_colour(word) or fold(word) in account or fold(word) in FILLER
     return not plain and any(_in(word, v) for v in vocab.values())
+
+
+def _asks_before(earlier: Sequence[str]) -> set[Ask]:
+    """What the last two turns asked for, when the message only names a product."""
+    for turn in reversed(earlier[-2:]):
+        masked, _ = _consume(" ".join(normalise(turn).split()), {Ask.THANKS: THANKS_FOR})
+        _, asks = _consume(masked, REQUESTS)
+        if asks:
+            return asks - {Ask.VALIDITY}
+    return set()
 
 
 def only_small_talk(text: str) -> bool:
