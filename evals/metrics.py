@@ -156,6 +156,16 @@ class Target:
     bound: float
     at_least: bool  # True: figure >= bound; False: figure <= bound
 
+    def worse_than(self, figures: Figures, floor: float) -> str | None:
+        """Why the figure fell below what was measured before, or None."""
+        value = self.measure(figures)
+        if value is None:
+            return f"{self.name}: not measured"
+        held = value >= floor if self.at_least else value <= floor
+        if held:
+            return None
+        return f"{self.name} {_figure(value)}, worse than the {_figure(floor)} measured before"
+
     def miss(self, figures: Figures, *, strict: bool = True) -> str | None:
         """Why the target is missed, or None; unmeasured misses only when `strict`."""
         value = self.measure(figures)
@@ -233,3 +243,9 @@ TARGETS: tuple[Target, ...] = (
         for name in SCRIPTED_AND_OFFLINE
     ),
 )
+
+
+# Targets not met yet, per set: the figure measured when this table last changed. CI
+# holds each at least there (a change may not make it worse) and reports the target as
+# missed until it is met; then its line goes. Issue 11 stays open while any line remains.
+FLOORS: dict[tuple[str, str], float] = {}
