@@ -224,7 +224,7 @@ _CONTEXT = {
         appreciate appreciated kind regards best hugs kisses greetings good fabulous dope
         iconic stylish chic elegant comfy cozy lit obsessed excited happy glad bro mate
         dude man yo no not nope going doing next always well thought anywhere everywhere
-        them they ah eh hmm cheers hey ya sweet legend flight flights airport hotel train
+        them they ah eh hmm cheers hey ya sweet legend flight flights airport hotel train lot lots
         camping roadtrip road camp january february march april may june july august
         september october november december monday tuesday wednesday thursday friday
         saturday sunday ended over

@@ -21,7 +21,8 @@ from app.worker.runner import Worker
 from tests.harness import Harness, sign, text_event
 
 IG_ID = "17841400000000001"
-SECRET_SENTENCE = "Greetings from Tegernsee"
+# Words the recogniser knows, so the reply goes out and every worker line is written.
+SECRET_SENTENCE = "Good evening my dear"
 
 Lines = Callable[[], list[dict[str, Any]]]
 

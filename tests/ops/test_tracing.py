@@ -16,7 +16,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from tests.harness import make_settings, running_app, text_event
 
 IG_ID = "17841400000000001"
-DM = "Hi! What's the code for the Vitamin C Serum? my number is private"
+DM = "Hi! What's the code for the Vitamin C Serum? pleaseee 🙏"
 
 
 class Collector:
