@@ -53,7 +53,10 @@ async def draft_reply(runtime: Runtime, job: Job) -> None:
     async with unit_of_work(runtime.sessionmaker) as session:
         # Re-read: the thread may have been handed to another app while the drafter ran.
         # Locked: concurrent runs of this job (a lease that expired under load) take turns.
-        conversation = await session.get(Conversation, conversation_id, with_for_update=True)
+        # FOR NO KEY UPDATE: messages being ingested meanwhile only need a key share on it.
+        conversation = await session.get(
+            Conversation, conversation_id, with_for_update={"key_share": True}
+        )
         held = conversation is not None and conversation.thread_owner_app_id is not None
         standby = bool(job.payload.get("standby")) or held
         await _record(session, runtime, context, result, error, standby=standby)
