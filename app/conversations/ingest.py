@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.conversations import events, repository
+from app.conversations.answered import answered_by_hand
 from app.conversations.entries import Incoming, entry_values, insert_entry, note_inbound, quote_of
 from app.conversations.profiles import refresh_profile_if_due
 from app.conversations.replies import DRAFT_JOB, schedule_reply, supersede_pending_drafts
@@ -113,7 +114,9 @@ async def _apply_echo(incoming: Incoming) -> None:
     if inserted is None or ours:
         return
     conversation.last_outbound_at = incoming.at
-    # Someone answered by hand: the bot steps back for a while and drops its waiting draft.
+    # Someone answered by hand: what had reached us so far counts as answered, and the bot
+    # steps back for a while and drops its waiting draft.
+    await answered_by_hand(session, conversation.id, through_id=inserted)
     minutes = Policy.of(account.policy).pause_after_human_reply_minutes
     conversation.paused_until = utc_now() + timedelta(minutes=minutes)
     await supersede_pending_drafts(session, conversation.id, reason=f"{author} replied")

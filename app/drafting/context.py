@@ -10,6 +10,7 @@ from numpy.typing import NDArray
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.conversations.answered import unanswered_messages
 from app.core.clock import utc_now
 from app.drafting.base import DraftRequest, ProductMatch, Turn
 from app.drafting.catalog_index import CatalogIndexes
@@ -17,14 +18,16 @@ from app.drafting.retrieval import retrieve
 from app.models import Account, Conversation, Draft, Message
 
 HISTORY_LIMIT = 12
-ANSWERABLE_KINDS = {"text", "attachment", "postback", "unsupported"}
+# A follower who wrote more than this since the last answer: the draft reads the newest
+# ones and still answers (covers) them all.
+UNANSWERED_LIMIT = 20
 
 
 @dataclass(frozen=True, slots=True)
 class DraftContext:
     account: Account
     conversation: Conversation
-    reply_to: Message  # the follower's latest unanswered message
+    reply_to: Message  # the unanswered message that reached us last; the draft covers it
     request: DraftRequest
     products: tuple[ProductMatch, ...]
     auto_replies_today: int
@@ -42,20 +45,22 @@ async def _recent_messages(session: AsyncSession, conversation_id: int) -> list[
         select(Message)
         .where(Message.conversation_id == conversation_id)
         .order_by(Message.sent_at.desc(), Message.id.desc())
-        .limit(HISTORY_LIMIT + 8)
+        .limit(HISTORY_LIMIT + UNANSWERED_LIMIT)
     )
     return list(reversed(rows.all()))
 
 
-def _split_unanswered(messages: list[Message]) -> tuple[list[Message], list[Message]]:
-    """(history, unanswered): the follower's messages after our or anyone's last reply."""
-    cut = len(messages)
-    while cut > 0 and messages[cut - 1].direction == "in":
-        cut -= 1
-    unanswered = [
-        m for m in messages[cut:] if m.author == "follower" and m.kind in ANSWERABLE_KINDS
-    ]
-    return messages[:cut], unanswered
+async def _history_and_unanswered(
+    session: AsyncSession, conversation_id: int
+) -> tuple[list[Message], list[Message]]:
+    """(history, unanswered), both in the order the follower wrote them (Meta's time).
+    What is unanswered is decided by what replies covered (app.conversations.answered);
+    the history is the rest of the recent thread."""
+    unanswered = await unanswered_messages(session, conversation_id, limit=UNANSWERED_LIMIT)
+    waiting = {m.id for m in unanswered}
+    recent = await _recent_messages(session, conversation_id)
+    history = [m for m in recent if m.id not in waiting]
+    return history, sorted(unanswered, key=lambda m: (m.sent_at, m.id))
 
 
 async def load_context(
@@ -65,19 +70,18 @@ async def load_context(
     indexes: CatalogIndexes | None = None,
     vector: NDArray[np.float32] | None = None,
 ) -> DraftContext | None:
-    """None when there is nothing to answer, or the latest message has a draft already.
+    """None when there is nothing to answer (every follower message is covered already).
     `vector` is the unanswered text embedded by EMBEDDING_MODEL, for semantic retrieval."""
     conversation = await session.get(Conversation, conversation_id)
     if conversation is None:
         return None
     account = await session.get(Account, conversation.account_id)
     assert account is not None
-    history, unanswered = _split_unanswered(await _recent_messages(session, conversation_id))
+    history, unanswered = await _history_and_unanswered(session, conversation_id)
     if not unanswered:
         return None
-    latest = unanswered[-1]
-    if await has_live_draft(session, latest.id):
-        return None
+    # The draft covers every unanswered message: it replies to the newest one to reach us.
+    latest = max(unanswered, key=lambda m: m.id)
     follower_text = "\n".join(_describe(m) for m in unanswered)
     today = utc_now().date()
     earlier = [_describe(m) for m in history[-HISTORY_LIMIT:]]
@@ -129,8 +133,3 @@ async def has_live_draft(session: AsyncSession, message_id: int) -> bool:
         )
     )
     return found is not None
-
-
-async def latest_follower_message_id(session: AsyncSession, conversation_id: int) -> int | None:
-    _history, unanswered = _split_unanswered(await _recent_messages(session, conversation_id))
-    return unanswered[-1].id if unanswered else None
