@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import numpy as np
+import structlog
 from numpy.typing import NDArray
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,6 +17,10 @@ from app.drafting.base import DraftRequest, ProductMatch, Turn
 from app.drafting.catalog_index import CatalogIndexes
 from app.drafting.retrieval import retrieve
 from app.models import Account, Conversation, Draft, Message
+from app.ops.metrics import DRAFTS_OUTSIDE_WINDOW
+from app.outbox.service import MESSAGING_WINDOW
+
+log = structlog.get_logger("app.drafting")
 
 HISTORY_LIMIT = 12
 # A follower who wrote more than this since the last answer: the draft reads the newest
@@ -63,6 +68,29 @@ async def _history_and_unanswered(
     return history, sorted(unanswered, key=lambda m: (m.sent_at, m.id))
 
 
+def _outside_window(conversation: Conversation, unanswered: list[Message], latest: Message) -> bool:
+    """True (and recorded) when no reply could go out any more: Meta's 24 hours run from
+    when the follower wrote, their newest unanswered message or any later input that
+    opened the window again (what the outbox checks before a send). No LLM call and no
+    draft then; the messages stay unanswered for a person, who may still answer under
+    Meta's Human Agent rules."""
+    opened = max(m.sent_at for m in unanswered)
+    if conversation.last_inbound_at is not None:
+        opened = max(opened, conversation.last_inbound_at)
+    age = utc_now() - opened
+    if age <= MESSAGING_WINDOW:
+        return False
+    DRAFTS_OUTSIDE_WINDOW.inc()
+    log.info(
+        "drafting.outside_window",
+        conversation_id=conversation.id,
+        message_id=latest.id,
+        unanswered=len(unanswered),
+        hours_since_follower_wrote=round(age.total_seconds() / 3600, 1),
+    )
+    return True
+
+
 async def load_context(
     session: AsyncSession,
     conversation_id: int,
@@ -70,7 +98,8 @@ async def load_context(
     indexes: CatalogIndexes | None = None,
     vector: NDArray[np.float32] | None = None,
 ) -> DraftContext | None:
-    """None when there is nothing to answer (every follower message is covered already).
+    """None when there is nothing to answer (every follower message is covered already),
+    or when Meta's window to answer has closed (see `_outside_window`).
     `vector` is the unanswered text embedded by EMBEDDING_MODEL, for semantic retrieval."""
     conversation = await session.get(Conversation, conversation_id)
     if conversation is None:
@@ -82,6 +111,8 @@ async def load_context(
         return None
     # The draft covers every unanswered message: it replies to the newest one to reach us.
     latest = max(unanswered, key=lambda m: m.id)
+    if _outside_window(conversation, unanswered, latest):
+        return None
     follower_text = "\n".join(_describe(m) for m in unanswered)
     today = utc_now().date()
     earlier = [_describe(m) for m in history[-HISTORY_LIMIT:]]

@@ -26,15 +26,12 @@ from app.meta.limits import Usage
 from app.models import Account, Contact, Conversation, Draft, Job, Message, OutboundMessage
 from app.ops.metrics import GRAPH_THROTTLED, record_send
 from app.outbox import pacing
-from app.outbox.service import SEND_JOB
+from app.outbox.service import HUMAN_AGENT_WINDOW, MESSAGING_WINDOW, SEND_JOB
 from app.runtime import Runtime
 from app.worker.runner import PermanentFailure, Postpone, RetryLater
 
 log = structlog.get_logger("app.outbox")
 
-MESSAGING_WINDOW = timedelta(hours=24)
-# Meta's Human Agent tag: a person may answer up to 7 days after the follower's message.
-HUMAN_AGENT_WINDOW = timedelta(days=7)
 # Meta throttled an account without saying for how long: leave it alone this long.
 THROTTLE_PAUSE_SECONDS = 60.0
 # Usage at or above this share of Meta's limit: space the account's next sends out.
