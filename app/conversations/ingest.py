@@ -19,8 +19,8 @@ from app.conversations.entries import Incoming, entry_values, insert_entry, note
 from app.conversations.profiles import refresh_profile_if_due
 from app.conversations.replies import DRAFT_JOB, schedule_reply, supersede_pending_drafts
 from app.core.clock import utc_now
-from app.meta.events import MetaEvent
-from app.models import Account
+from app.meta.events import ANNOTATION_KINDS, MetaEvent
+from app.models import Account, Contact, Conversation
 from app.policy.schemas import Policy
 from app.worker.queue import enqueue
 
@@ -56,11 +56,29 @@ async def apply_event(
             events.log_unknown_once(event)
         log.info("ingest.no_follower", kind=event.kind)
         return
-    contact = await repository.get_or_create_contact(session, account.id, event.follower_id)
-    conversation = await repository.get_or_create_conversation(session, account.id, contact.id)
+    thread = await _thread(session, account, event.kind, event.follower_id)
+    if thread is None:
+        return
+    contact, conversation = thread
     structlog.contextvars.bind_contextvars(conversation_id=conversation.id)
     incoming = Incoming(session, settings, account, contact, conversation, event, inbox_event_id)
     await _HANDLERS.get(event.kind, _apply_follower_event)(incoming)
+
+
+async def _thread(
+    session: AsyncSession, account: Account, kind: str, follower_id: str
+) -> tuple[Contact, Conversation] | None:
+    """The follower's contact and conversation, created on their first event; None for a
+    receipt or a reaction from someone we have no thread with: nothing to mark, and no
+    empty conversation to create (the raw event stays in the inbox)."""
+    if kind in ANNOTATION_KINDS:
+        found = await repository.find_conversation(session, account.id, follower_id)
+        if found is None:
+            log.info("ingest.unknown_follower", kind=kind)
+        return found
+    contact = await repository.get_or_create_contact(session, account.id, follower_id)
+    conversation = await repository.get_or_create_conversation(session, account.id, contact.id)
+    return contact, conversation
 
 
 async def _apply_follower_event(incoming: Incoming) -> None:
