@@ -8,7 +8,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import Account, Contact, Conversation, Cooperation, Product
+from app.core.clock import utc_now
+from app.models import Account, Contact, Conversation, Cooperation, Draft, Message, Product
 
 
 async def create_account(session: AsyncSession, **overrides: Any) -> Account:
@@ -87,3 +88,44 @@ async def create_conversation(
     session.add(conversation)
     await session.flush()
     return conversation
+
+
+async def create_message(
+    session: AsyncSession, conversation: Conversation, **overrides: Any
+) -> Message:
+    """A follower's text message, written `sent_at` (now unless given)."""
+    values: dict[str, Any] = {
+        "account_id": conversation.account_id,
+        "conversation_id": conversation.id,
+        "direction": "in",
+        "author": "follower",
+        "kind": "text",
+        "text": "hello",
+        "payload": {},
+        "sent_at": utc_now(),
+    }
+    values.update(overrides)
+    message = Message(**values)
+    session.add(message)
+    await session.flush()
+    return message
+
+
+async def create_draft(
+    session: AsyncSession, conversation: Conversation, reply_to: Message, **overrides: Any
+) -> Draft:
+    values: dict[str, Any] = {
+        "account_id": conversation.account_id,
+        "conversation_id": conversation.id,
+        "reply_to_message_id": reply_to.id,
+        "status": "pending",
+        "decision": "review",
+        "reasons": [],
+        "text": "Hi!",
+        "drafter": "offline",
+    }
+    values.update(overrides)
+    draft = Draft(**values)
+    session.add(draft)
+    await session.flush()
+    return draft

@@ -14,12 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.conversations import events, repository
+from app.conversations.answered import answered_by_hand
 from app.conversations.entries import Incoming, entry_values, insert_entry, note_inbound, quote_of
 from app.conversations.profiles import refresh_profile_if_due
 from app.conversations.replies import DRAFT_JOB, schedule_reply, supersede_pending_drafts
 from app.core.clock import utc_now
-from app.meta.events import MetaEvent
-from app.models import Account
+from app.meta.events import ANNOTATION_KINDS, MetaEvent
+from app.models import Account, Contact, Conversation
 from app.policy.schemas import Policy
 from app.worker.queue import enqueue
 
@@ -55,11 +56,29 @@ async def apply_event(
             events.log_unknown_once(event)
         log.info("ingest.no_follower", kind=event.kind)
         return
-    contact = await repository.get_or_create_contact(session, account.id, event.follower_id)
-    conversation = await repository.get_or_create_conversation(session, account.id, contact.id)
+    thread = await _thread(session, account, event.kind, event.follower_id)
+    if thread is None:
+        return
+    contact, conversation = thread
     structlog.contextvars.bind_contextvars(conversation_id=conversation.id)
     incoming = Incoming(session, settings, account, contact, conversation, event, inbox_event_id)
     await _HANDLERS.get(event.kind, _apply_follower_event)(incoming)
+
+
+async def _thread(
+    session: AsyncSession, account: Account, kind: str, follower_id: str
+) -> tuple[Contact, Conversation] | None:
+    """The follower's contact and conversation, created on their first event; None for a
+    receipt or a reaction from someone we have no thread with: nothing to mark, and no
+    empty conversation to create (the raw event stays in the inbox)."""
+    if kind in ANNOTATION_KINDS:
+        found = await repository.find_conversation(session, account.id, follower_id)
+        if found is None:
+            log.info("ingest.unknown_follower", kind=kind)
+        return found
+    contact = await repository.get_or_create_contact(session, account.id, follower_id)
+    conversation = await repository.get_or_create_conversation(session, account.id, contact.id)
+    return contact, conversation
 
 
 async def _apply_follower_event(incoming: Incoming) -> None:
@@ -113,7 +132,9 @@ async def _apply_echo(incoming: Incoming) -> None:
     if inserted is None or ours:
         return
     conversation.last_outbound_at = incoming.at
-    # Someone answered by hand: the bot steps back for a while and drops its waiting draft.
+    # Someone answered by hand: what had reached us so far counts as answered, and the bot
+    # steps back for a while and drops its waiting draft.
+    await answered_by_hand(session, conversation.id, through_id=inserted)
     minutes = Policy.of(account.policy).pause_after_human_reply_minutes
     conversation.paused_until = utc_now() + timedelta(minutes=minutes)
     await supersede_pending_drafts(session, conversation.id, reason=f"{author} replied")

@@ -53,6 +53,20 @@ async def get_or_create_conversation(
     return conversation
 
 
+async def find_conversation(
+    session: AsyncSession, account_id: int, external_id: str
+) -> tuple[Contact, Conversation] | None:
+    """The follower's contact and conversation, if we have them (never creates them)."""
+    row = (
+        await session.execute(
+            select(Contact, Conversation)
+            .join(Conversation, Conversation.contact_id == Contact.id)
+            .where(Contact.account_id == account_id, Contact.external_id == external_id)
+        )
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
 async def insert_message(session: AsyncSession, values: dict[str, Any]) -> int | None:
     """Inserts a message; None when one with the same (account, mid) is stored already."""
     statement = (

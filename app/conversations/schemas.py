@@ -56,6 +56,9 @@ class ConversationOut(BaseModel):
 class ConversationDetail(ConversationOut):
     contact: ContactOut
     messages: list[MessageOut] = Field(default_factory=list)
+    # Follower messages no reply has taken into account yet (app.conversations.answered):
+    # waiting for a draft, or for a person once Meta's 24-hour window has closed.
+    unanswered_message_ids: list[int] = Field(default_factory=list)
 
 
 class OutboundOut(BaseModel):

@@ -8,6 +8,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record
+from app.conversations.answered import unanswered_messages
 from app.conversations.schemas import ContactOut, ConversationDetail, MessageOut, OutboundOut
 from app.errors import NotFound
 from app.models import (
@@ -71,10 +72,13 @@ async def conversation_detail(
             **{
                 k: getattr(conversation, k)
                 for k in ConversationDetail.model_fields
-                if k not in {"contact", "messages"}
+                if k not in {"contact", "messages", "unanswered_message_ids"}
             },
             "contact": ContactOut.model_validate(contact),
             "messages": [MessageOut.model_validate(m) for m in messages],
+            "unanswered_message_ids": [
+                m.id for m in await unanswered_messages(session, conversation.id)
+            ],
         }
     )
 
@@ -156,6 +160,7 @@ class Thread:
     # Replies not (or not yet) delivered: queued, sending, failed or expired.
     unsent: list[OutboundMessage] = field(default_factory=list)
     history: list[AuditEntry] = field(default_factory=list)
+    unanswered: set[int] = field(default_factory=set)  # message ids no reply covers yet
 
 
 def _like(text: str) -> str:
@@ -280,4 +285,5 @@ async def thread(session: AsyncSession, *, user: User, conversation_id: int) -> 
         pending=sorted((d for d in drafts.values() if d.status == "pending"), key=lambda d: d.id),
         unsent=[o for o in outbound.values() if o.id not in delivered and o.status != "sent"],
         history=history,
+        unanswered={m.id for m in await unanswered_messages(session, conversation.id)},
     )

@@ -86,15 +86,22 @@ def dialect_name(session: AsyncSession) -> str:
 
 
 def insert_ignore(
-    bind: AsyncSession | AsyncConnection, table: Any, conflict_columns: Sequence[str]
+    bind: AsyncSession | AsyncConnection,
+    table: Any,
+    conflict_columns: Sequence[str],
+    *,
+    index_where: Any = None,
 ) -> Insert:
-    """An INSERT that silently skips rows violating the unique key on `conflict_columns`."""
+    """An INSERT that silently skips rows violating the unique key on `conflict_columns`
+    (a partial unique index: give its condition as `index_where`)."""
     dialect = bind.dialect.name if isinstance(bind, AsyncConnection) else dialect_name(bind)
     if dialect == "postgresql":
         return postgresql.insert(table).on_conflict_do_nothing(
-            index_elements=list(conflict_columns)
+            index_elements=list(conflict_columns), index_where=index_where
         )
-    return sqlite.insert(table).on_conflict_do_nothing(index_elements=list(conflict_columns))
+    return sqlite.insert(table).on_conflict_do_nothing(
+        index_elements=list(conflict_columns), index_where=index_where
+    )
 
 
 def for_update_skip_locked(session: AsyncSession, statement: Select[Any]) -> Select[Any]:

@@ -6,25 +6,33 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import numpy as np
+import structlog
 from numpy.typing import NDArray
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.conversations.answered import unanswered_messages
 from app.core.clock import utc_now
 from app.drafting.base import DraftRequest, ProductMatch, Turn
 from app.drafting.catalog_index import CatalogIndexes
 from app.drafting.retrieval import retrieve
 from app.models import Account, Conversation, Draft, Message
+from app.ops.metrics import DRAFTS_OUTSIDE_WINDOW
+from app.outbox.service import MESSAGING_WINDOW
+
+log = structlog.get_logger("app.drafting")
 
 HISTORY_LIMIT = 12
-ANSWERABLE_KINDS = {"text", "attachment", "postback", "unsupported"}
+# A follower who wrote more than this since the last answer: the draft reads the newest
+# ones and still answers (covers) them all.
+UNANSWERED_LIMIT = 20
 
 
 @dataclass(frozen=True, slots=True)
 class DraftContext:
     account: Account
     conversation: Conversation
-    reply_to: Message  # the follower's latest unanswered message
+    reply_to: Message  # the unanswered message that reached us last; the draft covers it
     request: DraftRequest
     products: tuple[ProductMatch, ...]
     auto_replies_today: int
@@ -42,20 +50,45 @@ async def _recent_messages(session: AsyncSession, conversation_id: int) -> list[
         select(Message)
         .where(Message.conversation_id == conversation_id)
         .order_by(Message.sent_at.desc(), Message.id.desc())
-        .limit(HISTORY_LIMIT + 8)
+        .limit(HISTORY_LIMIT + UNANSWERED_LIMIT)
     )
     return list(reversed(rows.all()))
 
 
-def _split_unanswered(messages: list[Message]) -> tuple[list[Message], list[Message]]:
-    """(history, unanswered): the follower's messages after our or anyone's last reply."""
-    cut = len(messages)
-    while cut > 0 and messages[cut - 1].direction == "in":
-        cut -= 1
-    unanswered = [
-        m for m in messages[cut:] if m.author == "follower" and m.kind in ANSWERABLE_KINDS
-    ]
-    return messages[:cut], unanswered
+async def _history_and_unanswered(
+    session: AsyncSession, conversation_id: int
+) -> tuple[list[Message], list[Message]]:
+    """(history, unanswered), both in the order the follower wrote them (Meta's time).
+    What is unanswered is decided by what replies covered (app.conversations.answered);
+    the history is the rest of the recent thread."""
+    unanswered = await unanswered_messages(session, conversation_id, limit=UNANSWERED_LIMIT)
+    waiting = {m.id for m in unanswered}
+    recent = await _recent_messages(session, conversation_id)
+    history = [m for m in recent if m.id not in waiting]
+    return history, sorted(unanswered, key=lambda m: (m.sent_at, m.id))
+
+
+def _outside_window(conversation: Conversation, unanswered: list[Message], latest: Message) -> bool:
+    """True (and recorded) when no reply could go out any more: Meta's 24 hours run from
+    when the follower wrote, their newest unanswered message or any later input that
+    opened the window again (what the outbox checks before a send). No LLM call and no
+    draft then; the messages stay unanswered for a person, who may still answer under
+    Meta's Human Agent rules."""
+    opened = max(m.sent_at for m in unanswered)
+    if conversation.last_inbound_at is not None:
+        opened = max(opened, conversation.last_inbound_at)
+    age = utc_now() - opened
+    if age <= MESSAGING_WINDOW:
+        return False
+    DRAFTS_OUTSIDE_WINDOW.inc()
+    log.info(
+        "drafting.outside_window",
+        conversation_id=conversation.id,
+        message_id=latest.id,
+        unanswered=len(unanswered),
+        hours_since_follower_wrote=round(age.total_seconds() / 3600, 1),
+    )
+    return True
 
 
 async def load_context(
@@ -65,18 +98,20 @@ async def load_context(
     indexes: CatalogIndexes | None = None,
     vector: NDArray[np.float32] | None = None,
 ) -> DraftContext | None:
-    """None when there is nothing to answer, or the latest message has a draft already.
+    """None when there is nothing to answer (every follower message is covered already),
+    or when Meta's window to answer has closed (see `_outside_window`).
     `vector` is the unanswered text embedded by EMBEDDING_MODEL, for semantic retrieval."""
     conversation = await session.get(Conversation, conversation_id)
     if conversation is None:
         return None
     account = await session.get(Account, conversation.account_id)
     assert account is not None
-    history, unanswered = _split_unanswered(await _recent_messages(session, conversation_id))
+    history, unanswered = await _history_and_unanswered(session, conversation_id)
     if not unanswered:
         return None
-    latest = unanswered[-1]
-    if await has_live_draft(session, latest.id):
+    # The draft covers every unanswered message: it replies to the newest one to reach us.
+    latest = max(unanswered, key=lambda m: m.id)
+    if _outside_window(conversation, unanswered, latest):
         return None
     follower_text = "\n".join(_describe(m) for m in unanswered)
     today = utc_now().date()
@@ -129,8 +164,3 @@ async def has_live_draft(session: AsyncSession, message_id: int) -> bool:
         )
     )
     return found is not None
-
-
-async def latest_follower_message_id(session: AsyncSession, conversation_id: int) -> int | None:
-    _history, unanswered = _split_unanswered(await _recent_messages(session, conversation_id))
-    return unanswered[-1].id if unanswered else None

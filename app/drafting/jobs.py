@@ -10,16 +10,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record
+from app.conversations.answered import newest_unanswered_id
 from app.core.clock import utc_now
 from app.core.db import unit_of_work
 from app.drafting.assess import assess
 from app.drafting.base import DraftingError, DraftResult
-from app.drafting.context import (
-    DraftContext,
-    has_live_draft,
-    latest_follower_message_id,
-    load_context,
-)
+from app.drafting.context import DraftContext, has_live_draft, load_context
 from app.drafting.cost import BudgetState, budget_state, estimate_cost
 from app.drafting.offline import OfflineDrafter
 from app.models import Account, Conversation, Draft, Job, Message
@@ -53,7 +49,10 @@ async def draft_reply(runtime: Runtime, job: Job) -> None:
     async with unit_of_work(runtime.sessionmaker) as session:
         # Re-read: the thread may have been handed to another app while the drafter ran.
         # Locked: concurrent runs of this job (a lease that expired under load) take turns.
-        conversation = await session.get(Conversation, conversation_id, with_for_update=True)
+        # FOR NO KEY UPDATE: messages being ingested meanwhile only need a key share on it.
+        conversation = await session.get(
+            Conversation, conversation_id, with_for_update={"key_share": True}
+        )
         held = conversation is not None and conversation.thread_owner_app_id is not None
         standby = bool(job.payload.get("standby")) or held
         await _record(session, runtime, context, result, error, standby=standby)
@@ -113,8 +112,8 @@ async def _record(
         return  # another run drafted this message while we were drafting
     decision = _decide(context, result, error, standby)
     DRAFTS.labels(decision=decision.decision, reason=reason_code(decision)).inc()
-    # Re-read the state: a message may have arrived or a human replied while we drafted.
-    latest = await latest_follower_message_id(session, context.conversation.id)
+    # Re-read the state: a message may have arrived, or a person replied, while we drafted.
+    latest = await newest_unanswered_id(session, context.conversation.id)
     # An edit or an unsend while we drafted: the reply answers text that no longer exists.
     now = (
         await session.execute(

@@ -21,6 +21,9 @@ Platform = Literal["instagram", "messenger"]
 # "reaction", "postback", "referral", "edit", "deleted", "handover", "policy", "optin",
 # "comment", "unsupported" (a message Meta cannot show), "unknown" (kept raw).
 EventKind = str
+# Events about messages already in a thread (read and delivery receipts, reactions): on
+# their own they never start a conversation with someone we have not heard from.
+ANNOTATION_KINDS = frozenset({"read", "delivery", "reaction"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,3 +26,7 @@ class Conversation(Timestamped, Base):
     # Another app (or a person in Meta's inbox) holds the thread: draft, never send.
     thread_owner_app_id: Mapped[str | None] = mapped_column(String(64))
     handed_over_at: Mapped[datetime | None]
+    # A person answered everything that had reached us up to this message id: a reply by
+    # hand in the desk, or one made in Meta's apps or by another app (its echo). No foreign
+    # key: messages -> conversations already, and erasure deletes both together.
+    answered_by_hand_through_id: Mapped[int | None]

@@ -16,6 +16,8 @@ class Message(Timestamped, Base):
     __table_args__ = (
         UniqueConstraint("account_id", "mid"),
         Index("ix_messages_conversation_id_sent_at", "conversation_id", "sent_at"),
+        # What is unanswered is a range of ids within a conversation (conversations.answered).
+        Index("ix_messages_conversation_id_id", "conversation_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -12,6 +12,7 @@ from app.audit.service import record
 from app.catalog.schemas import ProductOut
 from app.catalog.validity import CodeValidity, code_validity
 from app.config import Settings
+from app.conversations.answered import answered_by_hand
 from app.conversations.replies import supersede_pending_drafts
 from app.conversations.schemas import MessageOut
 from app.conversations.service import get_conversation
@@ -318,7 +319,8 @@ async def reply_by_hand(
     outbound = await queue_reply(
         session, settings, account=account, conversation=conversation, text=final, user=user
     )
-    # The person answered: a draft still waiting would be a second reply.
+    # The person answered what they could see: a draft still waiting would be a second reply.
+    await answered_by_hand(session, conversation.id)
     await supersede_pending_drafts(
         session, conversation.id, reason=f"answered by hand by {user.email}"
     )

@@ -99,6 +99,14 @@ DRAFTS = Counter(
     "Drafts decided, by decision (auto, review) and main reason",
     ["decision", "reason"],
 )
+# Draft jobs that drafted nothing (and called no LLM) because the follower's newest
+# unanswered message was older than Meta's 24-hour window: no reply could go out. The
+# messages stay unanswered in the conversation for a person (Human Agent rules).
+DRAFTS_OUTSIDE_WINDOW = Counter(
+    "inboxpilot_drafts_outside_window_total",
+    "Draft jobs that made no draft because the follower's messages were older than Meta's "
+    "24-hour window (left unanswered for a person)",
+)
 # One observation per chat completion call; outcome ok|error|timeout|invalid_output.
 LLM_REQUEST_SECONDS = Histogram(
     "inboxpilot_llm_request_seconds",

@@ -26,15 +26,12 @@ from app.meta.limits import Usage
 from app.models import Account, Contact, Conversation, Draft, Job, Message, OutboundMessage
 from app.ops.metrics import GRAPH_THROTTLED, record_send
 from app.outbox import pacing
-from app.outbox.service import SEND_JOB
+from app.outbox.service import HUMAN_AGENT_WINDOW, MESSAGING_WINDOW, SEND_JOB
 from app.runtime import Runtime
 from app.worker.runner import PermanentFailure, Postpone, RetryLater
 
 log = structlog.get_logger("app.outbox")
 
-MESSAGING_WINDOW = timedelta(hours=24)
-# Meta's Human Agent tag: a person may answer up to 7 days after the follower's message.
-HUMAN_AGENT_WINDOW = timedelta(days=7)
 # Meta throttled an account without saying for how long: leave it alone this long.
 THROTTLE_PAUSE_SECONDS = 60.0
 # Usage at or above this share of Meta's limit: space the account's next sends out.
@@ -42,6 +39,11 @@ NEAR_LIMIT_PERCENT = 90.0
 NEAR_LIMIT_PAUSE_SECONDS = 10.0
 # After a send that may have reached Meta, how long to wait for its echo before deciding.
 ECHO_GRACE_SECONDS = 30.0
+# FOR NO KEY UPDATE on PostgreSQL: it still makes senders take turns on an account, but
+# lets the foreign-key checks of rows being inserted for that account (messages, drafts:
+# FOR KEY SHARE) through. A plain FOR UPDATE made those wait, and closed a deadlock with
+# the draft job's conversation lock under a backlog.
+_ROW_LOCK = {"key_share": True}
 
 
 async def send_reply(runtime: Runtime, job: Job) -> None:
@@ -79,7 +81,9 @@ async def _start_sending(
         return None
     # Locked for a send to Meta: the account's pace is taken in this transaction.
     account = await session.get(
-        Account, outbound.account_id, with_for_update=outbound.channel == "graph"
+        Account,
+        outbound.account_id,
+        with_for_update=_ROW_LOCK if outbound.channel == "graph" else None,
     )
     assert account is not None
     paused_until = account.sends_paused_until
@@ -280,7 +284,7 @@ async def _send_to_graph(
 
 async def pause_account_sends(session: AsyncSession, account_id: int, *, until: datetime) -> None:
     """Holds back one account's sends until `until`; other accounts go on at full speed."""
-    account = await session.get(Account, account_id, with_for_update=True)
+    account = await session.get(Account, account_id, with_for_update=_ROW_LOCK)
     if account is not None and (account.sends_paused_until or until) <= until:
         account.sends_paused_until = until
     await session.execute(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,6 +14,11 @@ from app.models import Account, Conversation, Draft, OutboundMessage, User
 from app.worker.queue import enqueue
 
 SEND_JOB = "send_reply"
+# Meta's standard messaging window: a reply may go out as RESPONSE up to 24 hours after
+# the follower's last message (their own timestamp: when they wrote it).
+MESSAGING_WINDOW = timedelta(hours=24)
+# Meta's Human Agent tag: a person may answer up to 7 days after the follower's message.
+HUMAN_AGENT_WINDOW = timedelta(days=7)
 # Sending first: a drafted reply should not wait behind the drafting of newer messages.
 SEND_PRIORITY = 1
 

@@ -18,12 +18,12 @@ from app.deps import Id, OptionalId, SessionDep, SettingsDep
 from app.errors import AppError, NotFound
 from app.models import Contact, Conversation
 from app.moderation import service as moderation
+from app.outbox.service import MESSAGING_WINDOW
 from app.web import CheckedWebUser, WebUser, message_page, page
 
 router = APIRouter(include_in_schema=False)
 
 PAGE_SIZE = 50
-MESSAGING_WINDOW = timedelta(hours=24)
 WINDOW_WARN = timedelta(hours=3)
 
 

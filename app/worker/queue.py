@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy import and_, exists, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from app.core.clock import utc_now
-from app.core.db import dialect_name, for_update_skip_locked
+from app.core.db import dialect_name, for_update_skip_locked, insert_ignore
 from app.models import InboxEvent, Job
 
 QueueModel = TypeVar("QueueModel", Job, InboxEvent)
@@ -26,6 +26,15 @@ QUEUED = "queued"
 RUNNING = "running"
 DONE = "done"
 FAILED = "failed"
+
+
+# The condition of the partial unique index uq_jobs_dedupe_key_queued, literally (a bound
+# parameter would not match the index on PostgreSQL).
+_QUEUED_KEY_INDEX = text("status = 'queued'")
+# Each try finds the waiting job or inserts one; it finds neither only when another
+# transaction queued one meanwhile (found by the next try) or a worker took it (the next
+# try inserts): a second try nearly always settles it.
+_DEDUPE_TRIES = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,27 +62,51 @@ async def enqueue(
     """Adds a job in the caller's transaction. With a `dedupe_key`, a job already waiting
     under that key is pushed to `run_at` instead (a burst of messages makes one draft)."""
     run_at = run_at or utc_now()
-    if dedupe_key is not None:
-        waiting = await session.scalar(
-            select(Job).where(Job.dedupe_key == dedupe_key, Job.status == QUEUED)
-        )
+    values: dict[str, Any] = {
+        "kind": kind,
+        "payload": payload,
+        "status": QUEUED,
+        "run_at": run_at,
+        "dedupe_key": dedupe_key,
+        "account_id": account_id,
+        "max_attempts": max_attempts,
+        "priority": priority,
+    }
+    if dedupe_key is None:
+        job = Job(**values)
+        session.add(job)
+        await session.flush()
+        return job
+    for _ in range(_DEDUPE_TRIES):
+        waiting = await _push_waiting(session, dedupe_key, run_at=run_at, payload=payload)
         if waiting is not None:
-            waiting.run_at = max(waiting.run_at, run_at)
-            waiting.payload = payload
             return waiting
-    job = Job(
-        kind=kind,
-        payload=payload,
-        status=QUEUED,
-        run_at=run_at,
-        dedupe_key=dedupe_key,
-        account_id=account_id,
-        max_attempts=max_attempts,
-        priority=priority,
+        # Concurrent transactions may queue under the same key at once (two messages of
+        # one follower ingested side by side): the loser skips its insert and pushes the
+        # winner's job instead of failing on the unique index.
+        inserted: Job | None = await session.scalar(
+            insert_ignore(session, Job, ["dedupe_key"], index_where=_QUEUED_KEY_INDEX)
+            .values(**values)
+            .returning(Job)
+        )
+        if inserted is not None:
+            return inserted
+    raise RuntimeError(f"could not queue a job under {dedupe_key!r}")
+
+
+async def _push_waiting(
+    session: AsyncSession, dedupe_key: str, *, run_at: datetime, payload: dict[str, Any]
+) -> Job | None:
+    """The job waiting under `dedupe_key`, moved to `run_at` and given `payload`. Locked
+    until this transaction ends: a worker skips it meanwhile (SKIP LOCKED), so it cannot
+    start before the data this transaction writes for it is committed."""
+    waiting = await session.scalar(
+        select(Job).where(Job.dedupe_key == dedupe_key, Job.status == QUEUED).with_for_update()
     )
-    session.add(job)
-    await session.flush()
-    return job
+    if waiting is not None:
+        waiting.run_at = max(waiting.run_at, run_at)
+        waiting.payload = payload
+    return waiting
 
 
 async def ensure_scheduled(session: AsyncSession, kind: str, *, every_seconds: float) -> None:

@@ -352,6 +352,42 @@ async def test_delivery_and_read_mark_our_messages(harness: Harness) -> None:
     assert len(entries) == 2  # receipts update our message, they add no entry
 
 
+async def test_receipts_and_reactions_from_unknown_followers_start_no_conversation(
+    harness: Harness,
+) -> None:
+    account = await _messenger_account(harness)
+    with capture_logs() as logs:
+        await _deliver(
+            harness,
+            fb("PSID-U1", {"read": {"watermark": _ts()}}),
+            fb("PSID-U2", {"delivery": {"mids": ["m_before_us"], "watermark": _ts()}}),
+            fb(
+                "PSID-U3",
+                {"reaction": {"mid": "m_before_us", "action": "react", "reaction": "love"}},
+            ),
+        )
+
+    listed = await harness.api("GET", "/api/v1/conversations", params={"account_id": account["id"]})
+    assert listed.json() == []
+    contacts = await harness.api("GET", "/api/v1/contacts", params={"account_id": account["id"]})
+    assert contacts.json() == []
+    ignored = [e["kind"] for e in logs if e["event"] == "ingest.unknown_follower"]
+    assert ignored == ["read", "delivery", "reaction"]
+    await _inbox_done(harness)  # recorded: the raw events stay stored, processed
+    async with unit_of_work(harness.runtime.sessionmaker) as session:
+        bodies = (await session.scalars(select(InboxEvent.body))).all()
+    assert len(bodies) == 3
+    assert any("PSID-U3" in b and "love" in b for b in bodies)
+
+    # Once the follower writes, their thread exists and their reactions are recorded.
+    await _deliver(harness, fb("PSID-U3", {"message": {"mid": "m_hi", "text": "hi"}}))
+    await _deliver(
+        harness, fb("PSID-U3", {"reaction": {"mid": "m_hi", "action": "react", "reaction": "love"}})
+    )
+    entries = (await _conversation(harness, account["id"], "PSID-U3"))["messages"]
+    assert [e["kind"] for e in entries] == ["text", "reaction"]
+
+
 async def test_echo_of_another_app_is_recorded_and_pauses(harness: Harness) -> None:
     account = await _autopilot(harness)
     await _deliver(harness, echo_event(IG_ID, "IGSID-I", "Hi from the other tool", app_id=4242))

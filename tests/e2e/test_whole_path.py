@@ -207,15 +207,15 @@ async def test_worker_killed_during_the_send_never_sends_twice(harness: Harness)
     assert harness.graph.sent == []
 
 
-async def test_message_older_than_the_window_is_not_sent(harness: Harness) -> None:
+async def test_a_draft_approved_after_the_window_closed_is_not_sent(harness: Harness) -> None:
     account = await harness.create_account(external_id=IG_ID)
     await harness.add_serum(account["id"])
-    old_ms = int((utc_now() - timedelta(hours=25)).timestamp() * 1000)
-    await harness.post_webhook(text_event(IG_ID, "IGSID-9", "serum code?", timestamp_ms=old_ms))
+    await harness.post_webhook(text_event(IG_ID, "IGSID-9", "serum code?"))
     await harness.run_worker()
     [draft] = await _drafts(harness)
-    await harness.api("POST", f"/api/v1/drafts/{draft.id}/approve", json={})
-    await harness.run_worker()
+    with time_machine.travel(utc_now() + timedelta(hours=25), tick=True):
+        await harness.api("POST", f"/api/v1/drafts/{draft.id}/approve", json={})
+        await harness.run_worker()
     assert harness.graph.sent == []
     [draft] = await _drafts(harness)
     assert draft.status == "expired"
@@ -273,22 +273,22 @@ async def test_human_agent_tag_only_for_a_person_and_only_with_the_feature(
 ) -> None:
     account = await harness.create_account(external_id=IG_ID)
     await harness.add_serum(account["id"])
-    two_days_ago = int((utc_now() - timedelta(days=2)).timestamp() * 1000)
     for follower in ("IGSID-H1", "IGSID-H2"):
-        await harness.post_webhook(
-            text_event(IG_ID, follower, "serum code?", timestamp_ms=two_days_ago)
-        )
+        await harness.post_webhook(text_event(IG_ID, follower, "serum code?"))
     await harness.run_worker()
     first, second = await _drafts(harness)
 
-    await harness.api("POST", f"/api/v1/drafts/{first.id}/approve", json={})
-    await harness.run_worker()
-    assert harness.graph.sent == []  # no Human Agent feature: expired, not sent
-    assert (await _drafts(harness))[0].status == "expired"
+    # Approved two days later, outside the 24-hour window.
+    with time_machine.travel(utc_now() + timedelta(days=2), tick=True):
+        await harness.api("POST", f"/api/v1/drafts/{first.id}/approve", json={})
+        await harness.run_worker()
+        assert harness.graph.sent == []  # no Human Agent feature: expired, not sent
+        assert (await _drafts(harness))[0].status == "expired"
 
-    await harness.api("PATCH", f"/api/v1/accounts/{account['id']}", json={"has_human_agent": True})
-    await harness.api("POST", f"/api/v1/drafts/{second.id}/approve", json={})
-    await harness.run_worker()
+        patch = {"has_human_agent": True}
+        await harness.api("PATCH", f"/api/v1/accounts/{account['id']}", json=patch)
+        await harness.api("POST", f"/api/v1/drafts/{second.id}/approve", json={})
+        await harness.run_worker()
     [sent] = harness.graph.sent
     assert (sent.messaging_type, sent.tag) == ("MESSAGE_TAG", "HUMAN_AGENT")
 

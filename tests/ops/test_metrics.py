@@ -48,6 +48,7 @@ async def test_every_product_metric_is_exposed(harness: Harness) -> None:
         "inboxpilot_inbox_oldest_age_seconds",
         "inboxpilot_llm_cost_usd_total",
         "inboxpilot_llm_budget_fallbacks_total",
+        "inboxpilot_drafts_outside_window_total",
     ):
         assert expected in names, expected
 

@@ -239,6 +239,27 @@ async def test_a_reply_by_hand_outside_the_window_is_not_sent(harness: Harness) 
     assert "expired" in html
 
 
+async def test_a_message_no_reply_covers_is_marked_until_a_person_answers(
+    harness: Harness,
+) -> None:
+    seeded = await _seed(harness, inbound_age=timedelta(hours=30))
+    await sign_in(harness)
+    path = f"/conversations/{seeded.conversation_id}"
+    assert ">unanswered</span>" not in (await harness.client.get(path)).text  # a draft waits
+    async with unit_of_work(harness.runtime.sessionmaker) as session:
+        draft = await session.get(Draft, seeded.draft_id)
+        assert draft is not None
+        draft.status = "superseded"  # as if withdrawn: it no longer answers the message
+    page = (await harness.client.get(path)).text
+    assert page.count(">unanswered</span>") == 1
+    await harness.client.post(
+        f"{path}/reply",
+        data={"text": "late, sorry"},
+        headers={**HX, "X-CSRF-Token": csrf_token(page)},
+    )
+    assert ">unanswered</span>" not in (await harness.client.get(path)).text
+
+
 async def test_a_moderator_gets_404_for_another_accounts_conversation(harness: Harness) -> None:
     mine = await _seed(harness, follower="Mine Follower")
     theirs = await _seed(harness, follower="Their Follower")

@@ -96,6 +96,51 @@ async def test_debounced_enqueue_keeps_one_waiting_job(
     assert jobs[0].payload == {"n": 2}
 
 
+async def test_concurrent_debounced_enqueues_make_one_waiting_job(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """Two messages of one follower ingested side by side: the second transaction finds
+    the first's job only once that one commits, and pushes it instead of failing on the
+    one-waiting-job-per-key index (which used to fail, and retry, the whole ingest)."""
+    later = utc_now() + timedelta(seconds=9)
+    async with sessionmaker() as first, sessionmaker() as second:
+        await queue.enqueue(first, "draft_reply", {"n": 1}, dedupe_key="draft:3")
+        racing = asyncio.create_task(
+            queue.enqueue(second, "draft_reply", {"n": 2}, dedupe_key="draft:3", run_at=later)
+        )
+        await asyncio.sleep(0.2)  # PostgreSQL: waiting on the first insert; SQLite: on BEGIN
+        await first.commit()
+        pushed = await racing
+        await second.commit()
+    assert pushed is not None
+    async with unit_of_work(sessionmaker) as session:
+        [job] = (await session.scalars(select(Job))).all()
+    assert (job.id, job.payload, job.run_at) == (pushed.id, {"n": 2}, later)
+
+
+async def test_a_job_being_pushed_is_not_claimed_before_its_data_commits(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """A message's transaction pushes the conversation's waiting draft job: no worker may
+    start that job before the message is committed, or the draft would miss it."""
+    async with unit_of_work(sessionmaker) as session:
+        await queue.enqueue(session, "draft_reply", {"n": 1}, dedupe_key="draft:4")
+
+    async def claim() -> list[Job]:
+        async with unit_of_work(sessionmaker) as session:
+            return await queue.claim(session, Job, worker_id="w", limit=5, lease_seconds=60)
+
+    async with sessionmaker() as ingest:
+        await queue.enqueue(ingest, "draft_reply", {"n": 2}, dedupe_key="draft:4")
+        early = asyncio.create_task(claim())
+        await asyncio.sleep(0.2)
+        # PostgreSQL skips the locked job; SQLite waits for the writer to finish.
+        assert not early.done() or early.result() == []
+        await ingest.commit()
+    claimed = await early or await claim()
+    assert [job.payload for job in claimed] == [{"n": 2}]
+
+
 @pytest.mark.parametrize("outcome", ["fail", "postpone"])
 async def test_a_job_cannot_requeue_over_a_newer_one_with_its_key(
     sessionmaker: async_sessionmaker[AsyncSession], outcome: str

@@ -1,0 +1,96 @@
+"""Which follower messages still wait for an answer: the one rule, for the drafter, the
+draft job's last check and the pages that show a thread.
+
+A follower message is unanswered until a reply has taken it into account, and that is
+decided in the order messages reached us (their ids), never by comparing Meta's
+timestamps with our clock: a backlog, or Meta's late and repeated deliveries after an
+outage, bring messages written before our last reply, and they deserve an answer too.
+
+- A draft covers the follower messages it was drafted from: every message of its
+  conversation up to its `reply_to_message_id`, the newest of them by id. A superseded
+  draft covers nothing (a newer message, an edit, an unsend or a person's reply replaced
+  it), so what it covered is drafted for again unless something else covers it.
+- A person's reply covers every message that had reached us before it: a reply by hand
+  in the desk, or an echo of one made in Meta's apps or by another app
+  (`conversations.answered_by_hand_through_id`).
+
+A conversation's unanswered messages are its answerable follower messages with an id
+above both.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select, case, func, literal, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import Conversation, Draft, Message
+
+# Entry kinds a reply can answer; reactions, referrals, receipts, unsent messages... not.
+ANSWERABLE_KINDS = ("text", "attachment", "postback", "unsupported")
+
+
+def unanswered_statement(conversation_id: int) -> Select[Message]:
+    drafted = (
+        select(func.max(Draft.reply_to_message_id))
+        .where(Draft.conversation_id == conversation_id, Draft.status != "superseded")
+        .scalar_subquery()
+    )
+    by_hand = (
+        select(Conversation.answered_by_hand_through_id)
+        .where(Conversation.id == conversation_id)
+        .scalar_subquery()
+    )
+    return select(Message).where(
+        Message.conversation_id == conversation_id,
+        Message.direction == "in",
+        Message.author == "follower",
+        Message.kind.in_(ANSWERABLE_KINDS),
+        Message.id > func.coalesce(drafted, 0),
+        Message.id > func.coalesce(by_hand, 0),
+    )
+
+
+async def unanswered_messages(
+    session: AsyncSession, conversation_id: int, *, limit: int | None = None
+) -> list[Message]:
+    """The conversation's unanswered follower messages in the order they reached us; with
+    `limit`, the newest `limit` of them."""
+    statement = unanswered_statement(conversation_id).order_by(Message.id.desc()).limit(limit)
+    return list(reversed((await session.scalars(statement)).all()))
+
+
+async def newest_unanswered_id(session: AsyncSession, conversation_id: int) -> int | None:
+    """The id a draft written now would reply to; None when nothing waits for an answer."""
+    newest: int | None = await session.scalar(
+        unanswered_statement(conversation_id).with_only_columns(func.max(Message.id))
+    )
+    return newest
+
+
+async def answered_by_hand(
+    session: AsyncSession, conversation_id: int, *, through_id: int | None = None
+) -> None:
+    """A person replied: everything that reached us up to `through_id` (an echo's own
+    entry) or, without it, everything stored so far counts as answered.
+
+    One UPDATE that only ever raises the mark, so concurrent replies cannot lower it."""
+    newest: Any = (
+        select(func.max(Message.id))
+        .where(Message.conversation_id == conversation_id)
+        .scalar_subquery()
+        if through_id is None
+        else literal(through_id)
+    )
+    current = Conversation.answered_by_hand_through_id
+    await session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation_id)
+        .values(
+            answered_by_hand_through_id=case(
+                (current.is_(None), newest), (current < newest, newest), else_=current
+            )
+        )
+        .execution_options(synchronize_session=False)
+    )
