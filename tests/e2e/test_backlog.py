@@ -173,6 +173,8 @@ async def test_a_shuffled_backlog_is_answered_in_full(backlog_harness: Harness) 
         for last in (last_written, last_delivered):
             status = next(s for reply_to, s in answers if reply_to >= last.id)
             assert status in {"sent", "pending"}, (last.mid, status)
+        if not ours[conversation_id]:
+            continue  # one long burst: a person answers it (its pending draft covers all)
         first_reply = min((m for m in ours[conversation_id]), key=lambda m: m.id)
         late += sum(1 for m in theirs if m.id > first_reply.id and m.sent_at < first_reply.sent_at)
     # The case of the bug: messages that reached us after our reply, written before it.
@@ -183,6 +185,6 @@ async def test_a_shuffled_backlog_is_answered_in_full(backlog_harness: Harness) 
     assert len(harness.graph.sent) == len(sent) == sum(o.status == "sent" for o in outbound)
     metadata = [s.metadata for s in harness.graph.sent]
     assert len(set(metadata)) == len(metadata), "a reply went out twice"
-    assert {s.recipient_id for s in harness.graph.sent} == {
+    assert {s.recipient_id for s in harness.graph.sent} <= {
         f"IGSID-BL-{n:03d}" for n in range(FOLLOWERS)
     }
