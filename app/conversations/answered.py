@@ -15,14 +15,16 @@ outage, bring messages written before our last reply, and they deserve an answer
   (`conversations.answered_by_hand_through_id`).
 
 A conversation's unanswered messages are its answerable follower messages with an id
-above both.
+above both. Ids are a sound order because ingest stores a conversation's events one at a
+time (it holds the conversation's row lock while it does): a message never becomes
+visible after another one of the same conversation with a higher id.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, case, func, literal, select, update
+from sqlalchemy import ColumnElement, Select, case, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Conversation, Draft, Message
@@ -43,12 +45,18 @@ def unanswered_statement(conversation_id: int) -> Select[Message]:
         .scalar_subquery()
     )
     return select(Message).where(
+        *_answerable(conversation_id),
+        Message.id > func.coalesce(drafted, 0),
+        Message.id > func.coalesce(by_hand, 0),
+    )
+
+
+def _answerable(conversation_id: int) -> tuple[ColumnElement[bool], ...]:
+    return (
         Message.conversation_id == conversation_id,
         Message.direction == "in",
         Message.author == "follower",
         Message.kind.in_(ANSWERABLE_KINDS),
-        Message.id > func.coalesce(drafted, 0),
-        Message.id > func.coalesce(by_hand, 0),
     )
 
 
@@ -73,13 +81,11 @@ async def answered_by_hand(
     session: AsyncSession, conversation_id: int, *, through_id: int | None = None
 ) -> None:
     """A person replied: everything that reached us up to `through_id` (an echo's own
-    entry) or, without it, everything stored so far counts as answered.
+    entry) or, without it, every follower message stored so far counts as answered.
 
     One UPDATE that only ever raises the mark, so concurrent replies cannot lower it."""
     newest: Any = (
-        select(func.max(Message.id))
-        .where(Message.conversation_id == conversation_id)
-        .scalar_subquery()
+        select(func.max(Message.id)).where(*_answerable(conversation_id)).scalar_subquery()
         if through_id is None
         else literal(through_id)
     )

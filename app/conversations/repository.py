@@ -39,15 +39,19 @@ async def get_or_create_contact(
 async def get_or_create_conversation(
     session: AsyncSession, account_id: int, contact_id: int
 ) -> Conversation:
+    """The conversation, created if need be, and locked until the caller commits."""
     await session.execute(
         insert_ignore(session, Conversation.__table__, ["account_id", "contact_id"]).values(
             account_id=account_id, contact_id=contact_id, is_paused=False
         )
     )
+    # Locked for the rest of the caller's transaction (FOR NO KEY UPDATE): the events of
+    # one conversation are stored one after the other, so its messages' ids follow the
+    # order they were committed, which is what app.conversations.answered relies on.
     conversation = await session.scalar(
-        select(Conversation).where(
-            Conversation.account_id == account_id, Conversation.contact_id == contact_id
-        )
+        select(Conversation)
+        .where(Conversation.account_id == account_id, Conversation.contact_id == contact_id)
+        .with_for_update(key_share=True)
     )
     assert conversation is not None
     return conversation

@@ -5,6 +5,7 @@ on rows built directly."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -13,8 +14,9 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.conversations import repository
 from app.conversations.answered import (
     answered_by_hand,
     newest_unanswered_id,
@@ -291,3 +293,42 @@ async def test_only_drafts_still_standing_and_replies_by_hand_cover(session: Asy
     await answered_by_hand(session, conversation.id)  # a reply by hand: all stored so far
     assert await waiting() == []
     assert await newest_unanswered_id(session, conversation.id) is None
+
+
+async def test_a_conversations_messages_become_visible_in_id_order(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """Two messages of one follower stored side by side: the second waits for the first
+    to commit, so no draft can see a higher id while a lower one is still to come (it
+    would count the lower one as answered without having read it)."""
+    async with unit_of_work(sessionmaker) as session:
+        account = await create_account(session)
+        contact = await create_contact(session, account)
+        await create_conversation(session, account, contact)
+
+    async def store(session: AsyncSession, mid: str) -> int:
+        conversation = await repository.get_or_create_conversation(session, account.id, contact.id)
+        values = {
+            "account_id": account.id,
+            "conversation_id": conversation.id,
+            "mid": mid,
+            "direction": "in",
+            "author": "follower",
+            "kind": "text",
+            "text": mid,
+            "payload": {},
+            "sent_at": utc_now(),
+        }
+        inserted = await repository.insert_message(session, values)
+        assert inserted is not None
+        await session.commit()
+        return inserted
+
+    async with sessionmaker() as first, sessionmaker() as second:
+        await repository.get_or_create_conversation(first, account.id, contact.id)
+        racing = asyncio.create_task(store(second, "m2"))
+        await asyncio.sleep(0.2)
+        assert not racing.done()  # waits for the first event of the conversation
+        first_id = await store(first, "m1")
+        second_id = await racing
+    assert first_id < second_id
