@@ -19,12 +19,12 @@ import httpx
 import respx
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
 from app.config import Settings
 from app.core.db import create_engine, unit_of_work
 from app.main import create_app
-from app.models import Base
+from app.models import Base, InboxEvent, Job
 from app.registry import build_worker
 from app.runtime import Runtime
 from app.users import service as users
@@ -228,3 +228,24 @@ async def truncate_all(url: str) -> None:
             await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     finally:
         await engine.dispose()
+
+
+# What a DM goes through after its webhook: drafting, then sending.
+PATH_KINDS = ("draft_reply", "send_reply")
+
+
+async def pending_path_items(harness: Harness) -> int:
+    """Inbox events and path jobs still queued or running (periodic and profile jobs keep
+    their own schedule): 0 once a whole-path test has drained."""
+    async with unit_of_work(harness.runtime.sessionmaker) as session:
+        jobs = await session.scalar(
+            select(func.count())
+            .select_from(Job)
+            .where(Job.status.in_(["queued", "running"]), Job.kind.in_(PATH_KINDS))
+        )
+        events = await session.scalar(
+            select(func.count())
+            .select_from(InboxEvent)
+            .where(InboxEvent.status.in_(["queued", "running"]))
+        )
+    return int(jobs or 0) + int(events or 0)

@@ -16,14 +16,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 from structlog.testing import capture_logs
 
 from app.core.clock import utc_now
 from app.core.db import unit_of_work
-from app.models import Draft, InboxEvent, Job, Message, OutboundMessage
+from app.models import Draft, Job, Message, OutboundMessage
 from app.registry import build_worker
-from tests.harness import Harness, make_settings, running_app, text_event
+from tests.harness import (
+    PATH_KINDS,
+    Harness,
+    make_settings,
+    pending_path_items,
+    running_app,
+    text_event,
+)
 
 IG_ID = "17841400000000001"
 FOLLOWERS = 200
@@ -41,7 +48,6 @@ TEXTS = (
     "ok thank you!",
 )
 DRAIN_SECONDS = 300
-PATH_KINDS = ("draft_reply", "send_reply")
 
 
 @pytest.fixture
@@ -80,21 +86,6 @@ def _backlog(seed: int) -> list[dict[str, Any]]:
     return payloads
 
 
-async def _pending(harness: Harness) -> int:
-    async with unit_of_work(harness.runtime.sessionmaker) as session:
-        jobs = await session.scalar(
-            select(func.count())
-            .select_from(Job)
-            .where(Job.status.in_(["queued", "running"]), Job.kind.in_(PATH_KINDS))
-        )
-        events = await session.scalar(
-            select(func.count())
-            .select_from(InboxEvent)
-            .where(InboxEvent.status.in_(["queued", "running"]))
-        )
-    return int(jobs or 0) + int(events or 0)
-
-
 async def _deliver_then_drain(harness: Harness, payloads: list[dict[str, Any]]) -> None:
     """Stores the whole backlog first, as when Meta delivers faster than the workers drain
     (or they were down), then runs a worker as `inboxpilot worker` would until nothing is
@@ -106,7 +97,7 @@ async def _deliver_then_drain(harness: Harness, payloads: list[dict[str, Any]]) 
     running = asyncio.create_task(build_worker(harness.runtime).run_forever(stop))
     try:
         deadline = time.monotonic() + DRAIN_SECONDS
-        while await _pending(harness) and time.monotonic() < deadline:  # noqa: ASYNC110
+        while await pending_path_items(harness) and time.monotonic() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.25)
     finally:
         stop.set()
@@ -147,7 +138,7 @@ async def test_a_shuffled_backlog_is_answered_in_full(backlog_harness: Harness) 
     with capture_logs() as logs:  # also spares rendering some 10,000 log lines
         await _deliver_then_drain(harness, _backlog(seed=11))
 
-    assert await _pending(harness) == 0, "not drained"
+    assert await pending_path_items(harness) == 0, "not drained"
     assert [e for e in logs if e["log_level"] in {"error", "critical"}] == []
     messages, drafts, outbound, jobs = await _rows(harness)
     assert {status for _kind, status in jobs} == {"done"}

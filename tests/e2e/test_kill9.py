@@ -18,15 +18,21 @@ import pytest
 from sqlalchemy import func, select
 
 from app.core.db import unit_of_work
-from app.models import InboxEvent, Job, OutboundMessage
+from app.models import InboxEvent, OutboundMessage
 from tests.fakes.send_api_server import SendApiServer
-from tests.harness import Harness, make_settings, running_app, text_event, truncate_all
+from tests.harness import (
+    Harness,
+    make_settings,
+    pending_path_items,
+    running_app,
+    text_event,
+    truncate_all,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 IG_ID = "17841400000000099"
 DMS = 40
 CONCURRENCY = 4
-PATH_KINDS = ("draft_reply", "send_reply")
 
 
 @pytest.fixture
@@ -58,28 +64,12 @@ def _start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
         )
 
 
-async def _pending(harness: Harness) -> int:
-    async with unit_of_work(harness.runtime.sessionmaker) as session:
-        # The path under test; periodic and profile jobs keep their own schedule.
-        jobs = await session.scalar(
-            select(func.count())
-            .select_from(Job)
-            .where(Job.status.in_(["queued", "running"]), Job.kind.in_(PATH_KINDS))
-        )
-        events = await session.scalar(
-            select(func.count())
-            .select_from(InboxEvent)
-            .where(InboxEvent.status.in_(["queued", "running"]))
-        )
-    return int(jobs or 0) + int(events or 0)
-
-
 async def _sent_at_least(send_api: SendApiServer, count: int) -> bool:
     return send_api.count() >= count
 
 
 async def _drained(harness: Harness) -> bool:
-    return await _pending(harness) == 0
+    return await pending_path_items(harness) == 0
 
 
 async def _wait_until(condition: Callable[[], Awaitable[bool]], seconds: float) -> None:
@@ -140,7 +130,7 @@ async def test_kill_nine_loses_nothing_and_never_sends_twice(
             worker.wait(timeout=30)
 
     assert kills == 3
-    assert await _pending(harness) == 0, log.read_text()[-3000:]
+    assert await pending_path_items(harness) == 0, log.read_text()[-3000:]
     per_recipient = send_api.replies_per_recipient()
     assert max(per_recipient.values()) == 1, "a follower got the same reply twice"
     async with unit_of_work(harness.runtime.sessionmaker) as session:
