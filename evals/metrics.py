@@ -250,12 +250,12 @@ TARGETS: tuple[Target, ...] = (
 # missed until it is met; then its line goes. Issue 11 stays open while any line remains.
 FLOORS: dict[tuple[str, str], float] = {
     ("dev", "offline_language"): 0.972,  # target 0.98
-    ("devb", "good_auto_share"): 0.718,  # target 0.75
+    ("devb", "good_auto_share"): 0.733,  # target 0.75
     ("devb", "offline_language"): 0.96,  # target 0.98
     ("devb", "offline_unsafe"): 1,  # target 0
     ("heldout", "recall_at_3"): 0.94,  # target 0.95
-    ("heldout", "good_auto_share"): 0.569,  # target 0.75
-    ("heldout", "offline_auto_share"): 0.573,  # target 0.7
+    ("heldout", "good_auto_share"): 0.573,  # target 0.75
+    ("heldout", "offline_auto_share"): 0.578,  # target 0.7
     ("heldout", "offline_language"): 0.944,  # target 0.98
     ("heldout", "offline_unsafe"): 2,  # target 0
 }

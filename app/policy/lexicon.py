@@ -281,6 +281,7 @@ RISKY_IN: dict[str, frozenset[str]] = {
     "die": frozenset({"en"}),
     "mal": frozenset({"es", "fr", "it"}),
     "her": frozenset({"en"}),  # "wo bekomm ich die her?", not "send me her address"
+    "son": frozenset({"en"}),  # "¿son caros?", not "my son"
 }
 # fmt: on
 FILLER: frozenset[str] = frozenset(
@@ -339,3 +340,46 @@ def _language_words() -> dict[str, frozenset[str]]:
 
 
 LANGUAGE_WORDS: dict[str, frozenset[str]] = _language_words()
+
+# Where a follower saw a product: the influencer's posts and trips. The words just before
+# one ("the lapland aurora video") or in a place phrase after one ("the reel from
+# Lisbon") only say where it was seen, so the recogniser accepts up to `SIGHTING_SLOT`
+# words it does not know there (`recognise._sightings`).
+# fmt: off
+SIGHTINGS = frozenset(
+    """
+    video videos reel reels vlog vlogs story stories storys storie post posts shoot shooting
+    shots photo photos pic pics clip clips tiktok tiktoks youtube live lives beitrag
+    beitrage foto fotos bild bilder historia historias publicacion publication storia
+    diretta directo trip trips flight flight flug vuelo vol volo reise viaje voyage viaggio
+    urlaub vacation holiday vacaciones vacances vacanze tour
+    """.split()
+)
+# Prepositions of place or origin that open a place phrase after a sighting word ("from",
+# "aus", "de", "du", "dal"): not "about" or "for", whose phrase says what a post is about.
+PLACE_PREPOSITIONS = frozenset(
+    """
+    from in at to aus ausm von vom im am nach de del desde en a al du des au aux dans di da
+    dal dalla dai nel nella nei sulle sul sulla alle ad della dello delle degli dei
+    """.split()
+)
+# Words that end a sighting slot: a phrase with one of them is the follower's own life or
+# something else, not where they saw a product ("the video of my son").
+SIGHTING_STOPS = frozenset(
+    """
+    i me my mine we our us mein meine meinen meinem meiner mich mir ich wir unser unsere yo
+    mi mis nosotros nuestro nuestra je j moi mon ma mes nous notre nos io mio mia miei mie
+    noi nostro nostra
+    """.split()
+)
+# Articles and the follower's "your": they open a slot, they are never one of its words.
+SIGHTING_DETERMINERS = frozenset(
+    """
+    the your ur yr this that those these a an dein deine deinen deinem deiner der die das
+    dem den des ein eine einem einen einer el la los las lo tu tus ese esa esos esas un una
+    le les l ton ta tes ce cet cette il gli i tuo tua tuoi tue quel quello quella della
+    dello delle degli dei
+    """.split()
+)
+# fmt: on
+SIGHTING_SLOT = 2

@@ -35,9 +35,14 @@ from app.models import Cooperation, Product
 from app.policy.lexicon import (
     COLOURS,
     FILLER,
+    PLACE_PREPOSITIONS,
     POSITIVE_EMOJI,
     REQUESTS,
     RISKY_IN,
+    SIGHTING_DETERMINERS,
+    SIGHTING_SLOT,
+    SIGHTING_STOPS,
+    SIGHTINGS,
     SMALL_TALK,
     THANKS_FOR,
     Ask,
@@ -124,7 +129,10 @@ def recognise(
         masked, _ = _consume(masked, SMALL_TALK)
     vocab = {m.product.id: _vocabulary(m) for m in matches}
     known = frozenset(tokens(account_name))
-    unknown = [w for w in masked.split() if not _known(w, vocab, known)] + emoji
+    left = masked.split()
+    sighted = _sightings(left)
+    unknown = [w for i, w in enumerate(left) if i not in sighted and not _known(w, vocab, known)]
+    unknown += emoji
     unknown += _risky(text, masked.split())
     if unknown:
         shown = ", ".join(f"'{w}'" for w in dict.fromkeys(unknown))
@@ -144,6 +152,41 @@ def recognise(
         return _about(frozenset(asks), frozenset(small_talk), normalise(earlier[-1]).split(),
                       matches, vocab, today, explain=False)  # fmt: skip
     return _about(frozenset(asks), frozenset(small_talk), naming, matches, vocab, today)
+
+
+def _sightings(words: Sequence[str]) -> set[int]:
+    """Positions of the words that only say where the follower saw a product: a few words
+    before a post or trip word ("the lapland aurora video") and the place phrases after
+    one ("the reel from Lisbon", "del video de Japon")."""
+    marked: set[int] = set()
+    for i, word in enumerate(words):
+        if word not in SIGHTINGS:
+            continue
+        marked |= _slot(words, i - 1, -1)
+        j = i + 1
+        while j < len(words) and words[j] in PLACE_PREPOSITIONS:
+            slot = _slot(words, j + 1, 1)
+            if not slot:
+                break
+            marked |= slot
+            j = max(slot) + 1
+    return marked
+
+
+def _slot(words: Sequence[str], start: int, step: int) -> set[int]:
+    """Up to `SIGHTING_SLOT` words from `start` going `step`, up to an article, a place
+    preposition or the follower's own "my" (after a preposition, its article is skipped)."""
+    k = start
+    while step > 0 and k < len(words) and words[k] in SIGHTING_DETERMINERS:
+        k += step
+    found: set[int] = set()
+    while 0 <= k < len(words) and len(found) < SIGHTING_SLOT:
+        word = words[k]
+        if word in SIGHTING_STOPS or word in PLACE_PREPOSITIONS or word in SIGHTING_DETERMINERS:
+            break
+        found.add(k)
+        k += step
+    return found
 
 
 def _names_product(word: str, vocab: dict[int, frozenset[str]], account: frozenset[str]) -> bool:

@@ -174,3 +174,32 @@ def test_words_of_the_description_that_name_where_it_was_shown_are_product_words
     text = "code for the organic hoodie from lisbon?"
     found = recognise(text, rank_products(text, rows, 3), today=date(2026, 10, 1))
     assert found.recognised, found.problem
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "code for the vitamin c serum from the lapland aurora video?",
+        "link zum vitamin c serum aus dem patagonien video",
+        "precio del vitamin c serum del video de Japón",
+        "le code du vitamin c serum du reel à Marrakech ?",
+        "il codice del vitamin c serum nel vlog sulle Dolomiti?",
+    ],
+)
+def test_where_the_follower_saw_the_product_is_not_read_as_a_request(text: str) -> None:
+    found = judge(text)
+    assert found.recognised, found.problem
+    assert found.subject == (1,)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "code for the vitamin c serum? saw it in the video of my son",  # the follower's life
+        "code for the vitamin c serum? video about eczema",  # what a post is about
+        "code for the vitamin c serum? the video, it burns my skin",  # outside any slot
+        "code for the vitamin c serum from the lapland aurora northern video?",  # 3 words
+    ],
+)
+def test_a_sighting_slot_holds_only_a_place_or_a_post_name(text: str) -> None:
+    assert not judge(text).recognised
