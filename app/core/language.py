@@ -25,6 +25,7 @@ _MARKER_WORDS: dict[str, frozenset[str]] = {
     "it": frozenset({"grazie", "ciao", "buongiorno", "sconto", "codice", "quanto", "dove"}),
 }
 _STRETCHED = re.compile(r"(\w)\1{1,}(?=\W|$)")
+_STRETCHED_INSIDE = re.compile(r"(\w)\1{2,}")  # "graciaaas": no word has a letter thrice
 _NOISE = re.compile(r"https?://\S+|www\.\S+|@\w+|#\w+|\b\w*\d\w*\b")
 
 
@@ -71,7 +72,9 @@ def _by_marker_words(
 ) -> str | None:
     """The allowed language with the most of its own words in `text`, if one leads."""
     # "holaaa", "ciaoo": followers stretch the words that say the most.
-    words = [_STRETCHED.sub(r"\1", w) for w in normalise(text).split()]
+    words = [
+        _STRETCHED.sub(r"\1", _STRETCHED_INSIDE.sub(r"\1", w)) for w in normalise(text).split()
+    ]
     counts = {
         lang: sum(w in markers or w in (extra or {}).get(lang, ()) for w in words)
         for lang, markers in _MARKER_WORDS.items()

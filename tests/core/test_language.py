@@ -29,7 +29,14 @@ def test_short_or_empty_text_falls_back_to_default(text: str) -> None:
 
 @pytest.mark.parametrize(
     ("text", "language"),
-    [("Danke!", "de"), ("gracias!!", "es"), ("Merci beaucoup !", "fr"), ("Grazie mille", "it")],
+    [
+        ("Danke!", "de"),
+        ("gracias!!", "es"),
+        ("Merci beaucoup !", "fr"),
+        ("Grazie mille", "it"),
+        ("graciaaas 💛", "es"),  # stretched inside the word, not only at its end
+        ("Dankeee", "de"),
+    ],
 )
 def test_short_text_with_a_telling_word(text: str, language: str) -> None:
     assert detect_language(text) == language
