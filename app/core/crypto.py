@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import functools
 import hashlib
 import hmac
+import os
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -50,16 +54,44 @@ def hash_api_token(token: str) -> str:
 
 _password_hasher = PasswordHasher()
 
+# An Argon2 hash or check costs ~100 ms of CPU. Run on the event loop, it stalls every
+# request of the process (a sign-in flood would delay Meta's webhook acknowledgements by
+# seconds). argon2-cffi releases the GIL, so a few threads run it beside the loop; the
+# pool is small and leaves a core to the loop, so a flood of sign-ins queues only itself.
+PASSWORD_THREADS = max(1, min(4, (os.cpu_count() or 2) - 1))
+_password_pool = ThreadPoolExecutor(PASSWORD_THREADS, thread_name_prefix="password-hash")
 
-def hash_password(password: str) -> str:
-    return _password_hasher.hash(password)
+
+async def hash_password(password: str) -> str:
+    """An Argon2 hash of the password, computed in the password thread pool."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_password_pool, _password_hasher.hash, password)
 
 
-def verify_password(password_hash: str, password: str) -> bool:
+def _verify(password_hash: str, password: str) -> bool:
     try:
         return _password_hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+async def verify_password(password_hash: str, password: str) -> bool:
+    """Whether the password matches the hash, checked in the password thread pool."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_password_pool, _verify, password_hash, password)
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    return _password_hasher.hash(secrets.token_urlsafe(16))
+
+
+async def verify_no_password(password: str) -> bool:
+    """Costs what `verify_password` costs and is always False: for an unknown email, so
+    timing does not tell which emails exist."""
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(_password_pool, lambda: _verify(_dummy_hash(), password))
+    return False
 
 
 def hmac_sha256_hex(key: str, message: bytes) -> str:
