@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import functools
 import hashlib
 import hmac
 import os
 import secrets
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from argon2 import PasswordHasher
@@ -58,8 +60,21 @@ _password_hasher = PasswordHasher()
 # request of the process (a sign-in flood would delay Meta's webhook acknowledgements by
 # seconds). argon2-cffi releases the GIL, so a few threads run it beside the loop; the
 # pool is small and leaves a core to the loop, so a flood of sign-ins queues only itself.
+# The threads also run at a lower CPU priority (nice 10): on a busy machine the
+# scheduler then gives the event loop's thread the core first.
 PASSWORD_THREADS = max(1, min(4, (os.cpu_count() or 2) - 1))
-_password_pool = ThreadPoolExecutor(PASSWORD_THREADS, thread_name_prefix="password-hash")
+PASSWORD_NICE = 10
+
+
+def _lower_priority() -> None:
+    # On Linux a thread is its own scheduling entity: this lowers this thread only.
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), PASSWORD_NICE)
+
+
+_password_pool = ThreadPoolExecutor(
+    PASSWORD_THREADS, thread_name_prefix="password-hash", initializer=_lower_priority
+)
 
 
 async def hash_password(password: str) -> str:
