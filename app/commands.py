@@ -21,6 +21,7 @@ from app.catalog.service import import_catalog as add_catalog
 from app.config import Settings
 from app.core.crypto import TokenCipher, hash_password
 from app.core.db import create_engine, create_sessionmaker, unit_of_work
+from app.core.offload import run_cpu_bound
 from app.errors import AppError, NotFound
 from app.meta.sandbox import follower_text_event
 from app.meta.signature import sign
@@ -90,7 +91,7 @@ async def rotate_token_key(settings: Settings) -> tuple[int, int]:
 async def import_catalog(
     settings: Settings, *, content: bytes, filename: str, account_id: int
 ) -> ImportResult:
-    items = parse_catalog(content, filename)
+    items = await run_cpu_bound(parse_catalog, content, filename)
     async with session_for(settings) as session:
         if await session.get(Account, account_id) is None:
             raise NotFound(f"account {account_id} not found")
@@ -160,7 +161,7 @@ async def _demo_admin(session: AsyncSession) -> str:
     if admin is None:
         await users.create_user(session, email=DEMO_EMAIL, role="admin", password=password)
     else:
-        admin.password_hash = hash_password(password)
+        admin.password_hash = await hash_password(password)
     return password
 
 

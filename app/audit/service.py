@@ -57,22 +57,6 @@ async def activity_since(
     return int(count), latest
 
 
-async def times_since(
-    session: AsyncSession,
-    *,
-    action: str,
-    since: datetime,
-    details: Mapping[str, str] | None = None,
-    limit: int = 1000,
-) -> list[datetime]:
-    """When the `action` entries since then happened, oldest first (the newest `limit`)."""
-    query = select(AuditEntry.at).where(AuditEntry.action == action, AuditEntry.at > since)
-    for key, value in (details or {}).items():
-        query = query.where(AuditEntry.details[key].as_string() == value)
-    newest = await session.scalars(query.order_by(AuditEntry.id.desc()).limit(limit))
-    return sorted(newest.all())
-
-
 @dataclass(frozen=True)
 class AuditFilter:
     action_prefix: str | None = None

@@ -12,6 +12,7 @@ from app.catalog.schemas import (
     ProductOut,
     ProductUpdate,
 )
+from app.core.offload import run_cpu_bound
 from app.deps import CurrentUser, Id, SessionDep
 from app.errors import API_ERRORS
 from app.users.service import ensure_access
@@ -53,7 +54,7 @@ async def import_catalog(
         from app.catalog.importer import ImportError_
 
         raise ImportError_([f"file larger than {MAX_IMPORT_BYTES} bytes"])
-    items = parse_catalog(content, file.filename or "")
+    items = await run_cpu_bound(parse_catalog, content, file.filename or "")
     return await service.import_catalog(session, account_id=account_id, items=items, user=user)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -102,6 +102,42 @@ def insert_ignore(
     return sqlite.insert(table).on_conflict_do_nothing(
         index_elements=list(conflict_columns), index_where=index_where
     )
+
+
+def upsert(
+    bind: AsyncSession,
+    table: Any,
+    conflict_columns: Sequence[str],
+    *,
+    values: Mapping[str, Any],
+    set_: Mapping[str, Any],
+    where: Any = None,
+) -> Insert:
+    """INSERT `values`, or on a conflict on `conflict_columns` UPDATE the row with `set_`
+    (only if `where` holds): one atomic statement, so concurrent callers each see the
+    row as the previous one left it. Add `.returning(...)`: no row comes back when `where`
+    kept the row unchanged."""
+    if dialect_name(bind) == "postgresql":
+        return (
+            postgresql.insert(table)
+            .values(dict(values))
+            .on_conflict_do_update(
+                index_elements=list(conflict_columns), set_=dict(set_), where=where
+            )
+        )
+    return (
+        sqlite.insert(table)
+        .values(dict(values))
+        .on_conflict_do_update(index_elements=list(conflict_columns), set_=dict(set_), where=where)
+    )
+
+
+async def end_transaction(session: AsyncSession) -> None:
+    """Commits what the unit of work did so far, before slow work that must hold no lock
+    (a password hash): on SQLite any open transaction holds the database's one write lock,
+    on PostgreSQL an upserted row stays locked until commit. The session's next statement
+    begins a new transaction, which the unit of work commits or rolls back as usual."""
+    await session.commit()
 
 
 def for_update_skip_locked(session: AsyncSession, statement: Select[Any]) -> Select[Any]:

@@ -1,6 +1,7 @@
 """All models, so that `import app.models` registers every table on the metadata."""
 
 from app.models.account import Account, AccountMember
+from app.models.attempt import AttemptCounter
 from app.models.audit import AuditEntry
 from app.models.base import Base
 from app.models.catalog import Cooperation, Product, ProductEmbedding
@@ -21,6 +22,7 @@ __all__ = [
     "Account",
     "AccountMember",
     "ApiToken",
+    "AttemptCounter",
     "AuditEntry",
     "Base",
     "Contact",

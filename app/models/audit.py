@@ -14,8 +14,12 @@ class AuditEntry(Base):
     """Who did what, when: every automatic send and every human decision."""
 
     __tablename__ = "audit_log"
-    # The sign-in slowdown counts recent failures of one kind: by action, then time.
-    __table_args__ = (Index("ix_audit_log_action_at", "action", "at"),)
+    # Recent entries of one kind: by action, then time; a user's own (the sign-in checks
+    # whether an address signed in as that user before): by user, action, time.
+    __table_args__ = (
+        Index("ix_audit_log_action_at", "action", "at"),
+        Index("ix_audit_log_user_id_action_at", "user_id", "action", "at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(default=utc_now, index=True)

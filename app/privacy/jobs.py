@@ -29,6 +29,7 @@ from app.models import (
 from app.privacy import repository, service
 from app.privacy.repository import UNPROCESSED, AnyDeletable
 from app.runtime import Runtime
+from app.users import attempts
 from app.worker.runner import Postpone
 
 log = structlog.get_logger("app.privacy")
@@ -186,4 +187,11 @@ async def purge_expired(runtime: Runtime, _job: Job) -> None:
         InboxEvent.status.not_in(UNPROCESSED),
     )
     purged = await _drain(runtime, raw, request_id=None, key="inbox_events")
-    log.info("privacy.retention_done", accounts=len(accounts), inbox_events=purged)
+    async with unit_of_work(runtime.sessionmaker) as session:
+        counters = await attempts.purge(session)
+    log.info(
+        "privacy.retention_done",
+        accounts=len(accounts),
+        inbox_events=purged,
+        attempt_counters=counters,
+    )

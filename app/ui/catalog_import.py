@@ -20,6 +20,7 @@ from app.catalog.importer import ImportError_, parse_catalog
 from app.catalog.router import MAX_IMPORT_BYTES
 from app.catalog.schemas import CooperationIn
 from app.catalog.service import import_catalog
+from app.core.offload import run_cpu_bound
 from app.deps import SessionDep
 from app.errors import NotFound
 from app.models import Account, User
@@ -127,7 +128,7 @@ async def import_form(
     return _render(request, web_user, account)
 
 
-def _parse(
+async def _parse(
     request: Request,
     web_user: tuple[User, Any],
     account: Account,
@@ -135,7 +136,7 @@ def _parse(
     filename: str,
 ) -> tuple[list[CooperationIn] | None, HTMLResponse | None]:
     try:
-        return parse_catalog(content, filename), None
+        return await run_cpu_bound(parse_catalog, content, filename), None
     except ImportError_ as exc:
         shown = exc.errors[:MAX_ERRORS_SHOWN]
         more = len(exc.errors) - len(shown)
@@ -164,10 +165,10 @@ async def preview(
     if len(content) > MAX_IMPORT_BYTES:
         problem = f"The file is larger than {MAX_IMPORT_BYTES // 1_000_000} MB."
         return _render(request, web_user, account, status_code=422, problem=problem)
-    items, failed = _parse(request, web_user, account, content, filename)
+    items, failed = await _parse(request, web_user, account, content, filename)
     if failed is not None or items is None:
         return failed or _render(request, web_user, account, status_code=422)
-    carried = _pack(content)
+    carried = await run_cpu_bound(_pack, content)
     if len(carried) > MAX_CARRIED:
         problem = (
             "The file is valid but too large to confirm from this page: import it with "
@@ -199,11 +200,11 @@ async def confirm(
         account = await _account(session, user, account_id)
     except NotFound:
         return _not_found(request, user)
-    content = _unpack(carried)
+    content = await run_cpu_bound(_unpack, carried)
     if content is None:
         problem = "The confirmation was damaged on its way; upload the file again."
         return _render(request, web_user, account, status_code=422, problem=problem)
-    items, failed = _parse(request, web_user, account, content, filename)
+    items, failed = await _parse(request, web_user, account, content, filename)
     if failed is not None or items is None:
         return failed or _render(request, web_user, account, status_code=422)
     result = await import_catalog(session, account_id=account.id, items=items, user=user)

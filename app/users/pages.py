@@ -11,11 +11,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 
 from app.core.crypto import same_secret
+from app.core.db import end_transaction
 from app.deps import Id, SessionDep, SettingsDep
 from app.errors import AppError, Forbidden
 from app.models import User, WebSession
 from app.users import invitations, repository, service
-from app.users.router import set_session_cookie
+from app.users.attempts import TooManyAttempts, address_key, reserve, succeeded
+from app.users.router import client_address, retry_after, set_session_cookie
 from app.users.sessions import start_session
 from app.web import CheckedWebUser, SignInRequired, WebUser, page
 
@@ -43,7 +45,13 @@ class ErrorPageRoute(APIRoute):
 
 router = APIRouter(include_in_schema=False, route_class=ErrorPageRoute)
 
-TITLES = {403: "Not allowed", 404: "Not found", 409: "Already there", 410: "Link no longer valid"}
+TITLES = {
+    403: "Not allowed",
+    404: "Not found",
+    409: "Already there",
+    410: "Link no longer valid",
+    429: "Too many attempts",
+}
 
 
 def error_page(request: Request, exc: AppError) -> HTMLResponse:
@@ -129,23 +137,39 @@ async def change_password(
     current_password: FORM_TEXT,
     new_password: FORM_TEXT,
     repeat_password: FORM_TEXT,
+    revoke_api_tokens: Annotated[bool, Form()] = False,
 ) -> Response:
     user, web_session = web_user
     try:
-        ended = await service.change_password(
+        changed = await service.change_password(
             session,
             user=user,
             keep_session_id=web_session.id,
             current=current_password,
             new=new_password,
             repeat=repeat_password,
+            address=client_address(request),
+            revoke_api_tokens=revoke_api_tokens,
         )
     except service.PasswordRejected as exc:
         return _password_page(request, web_user, status_code=400, error=exc.message)
-    others = f"{ended} other session{'' if ended == 1 else 's'}"
-    return _password_page(
-        request, web_user, notice=f"Password changed. {others} signed out; this one stays."
-    )
+    except TooManyAttempts as exc:
+        wait = retry_after(exc)
+        refused = _password_page(
+            request,
+            web_user,
+            status_code=429,
+            error=f"Too many wrong passwords; try again in {wait} seconds.",
+        )
+        refused.headers["Retry-After"] = str(wait)
+        return refused
+    ended = changed.sessions_ended
+    notice = f"Password changed. {ended} other session{'' if ended == 1 else 's'} signed out"
+    notice += "; this one stays."
+    if revoke_api_tokens:
+        revoked = changed.api_tokens_revoked
+        notice += f" {revoked} API token{'' if revoked == 1 else 's'} revoked."
+    return _password_page(request, web_user, notice=notice)
 
 
 # --- invitations: accepting --------------------------------------------------------------
@@ -197,6 +221,11 @@ async def accept_invitation(
     repeat_password: FORM_TEXT,
     csrf_token: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
+    # Counted per client address before the token is looked up (a guessed token counts),
+    # and committed at once, so a 404 below does not take the count back.
+    limited = [address_key(client_address(request))]
+    await reserve(session, limited)
+    await end_transaction(session)
     invitation = await invitations.usable_invitation(session, token[:200])
     expected = request.cookies.get(INVITE_CSRF_COOKIE)
     if not expected or not same_secret(expected, csrf_token):
@@ -209,7 +238,10 @@ async def accept_invitation(
         )
     except service.PasswordRejected as exc:
         return _accept_page(request, invitation.email, status_code=400, error=exc.message)
-    cookie_token, _web_session = await start_session(session, user=user, via="invitation")
+    await succeeded(session, limited)
+    cookie_token, _web_session = await start_session(
+        session, user=user, via="invitation", address=client_address(request)
+    )
     response = RedirectResponse("/", status_code=303)
     set_session_cookie(response, cookie_token, public_url=settings.PUBLIC_URL)
     response.delete_cookie(INVITE_CSRF_COOKIE, path="/invite")

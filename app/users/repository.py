@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, case, delete, literal, null, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import Account, AccountMember, ApiToken, User
+from app.core.db import upsert
+from app.models import Account, AccountMember, ApiToken, AttemptCounter, User
+from app.models.base import UTCDateTime
 
 
 async def get_by_email(session: AsyncSession, email: str) -> User | None:
@@ -71,5 +75,97 @@ async def revoke_api_tokens(session: AsyncSession, user_id: int, at: datetime) -
         update(ApiToken)
         .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
         .values(revoked_at=at)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+# --- attempt counters (see app/users/attempts.py) ----------------------------------------
+
+
+async def count_attempt(
+    session: AsyncSession,
+    *,
+    kind: str,
+    key_hash: str,
+    now: datetime,
+    free: int,
+    window: timedelta,
+    delays: Sequence[timedelta],
+) -> bool:
+    """Counts one attempt against the key in one atomic upsert, unless the key must wait
+    (False then, and nothing changes). Concurrent callers are serialised on the row, so
+    each sees the count the previous one left: exactly `free` attempts get through.
+
+    The run of attempts starts over when it is stale: fewer than `free` within `window`,
+    or nobody tried for `window` after the wait was over. From the `free`-th attempt on,
+    the next one waits `delays[0]`, then `delays[1]`, ..., then `delays[-1]` for good."""
+    counter = AttemptCounter
+    stale = or_(
+        and_(counter.attempts < free, counter.window_start_at < now - window),
+        and_(counter.retry_at.is_not(None), counter.retry_at < now - window),
+    )
+    attempts = case((stale, 1), else_=counter.attempts + 1)
+    waits = [(attempts == free + n, _at(now + delay)) for n, delay in enumerate(delays)]
+    retry_at = case((attempts < free, null()), *waits, else_=_at(now + delays[-1]))
+    statement = upsert(
+        session,
+        AttemptCounter.__table__,
+        ["kind", "key_hash"],
+        values={
+            "kind": kind,
+            "key_hash": key_hash,
+            "attempts": 1,
+            "window_start_at": now,
+            "last_at": now,
+            "retry_at": None,
+        },
+        set_={
+            "attempts": attempts,
+            "window_start_at": case((stale, _at(now)), else_=counter.window_start_at),
+            "last_at": now,
+            "retry_at": retry_at,
+        },
+        where=or_(counter.retry_at.is_(None), counter.retry_at <= now),
+    ).returning(AttemptCounter.__table__.c.attempts)
+    return (await session.execute(statement)).first() is not None
+
+
+def _at(moment: datetime) -> Any:
+    return literal(moment, UTCDateTime())
+
+
+async def attempt_retry_at(session: AsyncSession, *, kind: str, key_hash: str) -> datetime | None:
+    return await session.scalar(
+        select(AttemptCounter.retry_at).where(
+            AttemptCounter.kind == kind, AttemptCounter.key_hash == key_hash
+        )
+    )
+
+
+async def refund_attempt(session: AsyncSession, *, kind: str, key_hash: str, free: int) -> None:
+    """Takes back one counted attempt (it turned out right); below `free`, no wait."""
+    counter = AttemptCounter
+    await session.execute(
+        update(counter)
+        .where(counter.kind == kind, counter.key_hash == key_hash, counter.attempts > 0)
+        .values(
+            attempts=counter.attempts - 1,
+            retry_at=case((counter.attempts - 1 < free, null()), else_=counter.retry_at),
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def reset_attempts(session: AsyncSession, *, kind: str, key_hash: str) -> None:
+    await session.execute(
+        delete(AttemptCounter).where(
+            AttemptCounter.kind == kind, AttemptCounter.key_hash == key_hash
+        )
+    )
+
+
+async def purge_attempts(session: AsyncSession, *, unused_since: datetime) -> int:
+    result = await session.execute(
+        delete(AttemptCounter).where(AttemptCounter.last_at < unused_since)
     )
     return int(getattr(result, "rowcount", 0) or 0)

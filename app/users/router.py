@@ -12,11 +12,11 @@ from app.audit.service import record
 from app.core.clock import utc_now
 from app.core.crypto import same_secret
 from app.deps import SessionDep, SettingsDep
+from app.users.attempts import AttemptKind, TooManyAttempts
 from app.users.sessions import (
     COOKIE_NAME,
     SESSION_LIFETIME,
     SignInFailed,
-    SignInThrottled,
     resolve,
     sign_in,
     sign_out,
@@ -26,6 +26,13 @@ from app.web import get_csrf_checked_user, page
 router = APIRouter(tags=["sign-in"], include_in_schema=False)
 
 LOGIN_CSRF_COOKIE = "inboxpilot_login_csrf"
+
+
+def client_address(request: Request) -> str:
+    """The peer's address as the server sees it. Behind a proxy, uvicorn puts the client's
+    address there when told to trust the proxy (--proxy-headers, --forwarded-allow-ips);
+    X-Forwarded-For is never read here, anyone can send it."""
+    return request.client.host if request.client is not None else "unknown"
 
 
 def _safe_next(value: str | None) -> str:
@@ -80,8 +87,14 @@ async def login(
             user=None,
         )
     try:
-        token, _web_session = await sign_in(session, email=email, password=password)
-    except SignInThrottled as exc:
+        token, _web_session = await sign_in(
+            session,
+            email=email,
+            password=password,
+            address=client_address(request),
+            previous_token=request.cookies.get(COOKIE_NAME),
+        )
+    except TooManyAttempts as exc:
         return _throttled_page(request, exc, csrf_token=expected, next=next, email=email)
     except SignInFailed as exc:
         return page(
@@ -113,10 +126,16 @@ def set_session_cookie(response: Response, token: str, *, public_url: str) -> No
     )
 
 
+def retry_after(exc: TooManyAttempts) -> int:
+    """Whole seconds until the next attempt may be made (at least one)."""
+    return max(1, int((exc.retry_at - utc_now()).total_seconds() + 0.999))
+
+
 def _throttled_page(
-    request: Request, exc: SignInThrottled, *, csrf_token: str, next: str, email: str
+    request: Request, exc: TooManyAttempts, *, csrf_token: str, next: str, email: str
 ) -> Response:
-    wait = max(1, int((exc.retry_at - utc_now()).total_seconds() + 0.999))
+    wait = retry_after(exc)
+    where = "from this address" if exc.kind == AttemptKind.ADDRESS else "for this email"
     response = page(
         request,
         "login.html",
@@ -124,7 +143,7 @@ def _throttled_page(
         csrf_token=csrf_token,
         next=_safe_next(next),
         email=email,
-        error="Too many failed sign-ins for this email.",
+        error=f"Too many failed sign-ins {where}.",
         retry_at=exc.retry_at,
         retry_in=_duration(wait),
         user=None,

@@ -11,9 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.service import record
 from app.core.clock import utc_now
 from app.core.crypto import hash_api_token, hash_password, new_api_token, verify_password
+from app.core.db import end_transaction
 from app.errors import AppError, Conflict, Forbidden, NotFound
 from app.models import Account, AccountMember, ApiToken, User
-from app.users import repository
+from app.users import attempts, repository
 from app.users.sessions import end_sessions
 
 ROLES = ("admin", "moderator")
@@ -41,7 +42,7 @@ async def create_user(
         raise AppError("password must have at least 8 characters")
     if await repository.get_by_email(session, email) is not None:
         raise Conflict(f"a user with email {email} exists already")
-    user = User(email=email, role=role, password_hash=hash_password(password))
+    user = User(email=email, role=role, password_hash=await hash_password(password))
     session.add(user)
     await session.flush()
     for account_id in account_ids:
@@ -111,6 +112,12 @@ def check_new_password(password: str, repeat: str) -> None:
         raise PasswordRejected(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
 
 
+@dataclass(frozen=True)
+class PasswordChanged:
+    sessions_ended: int
+    api_tokens_revoked: int
+
+
 async def change_password(
     session: AsyncSession,
     *,
@@ -119,22 +126,36 @@ async def change_password(
     current: str,
     new: str,
     repeat: str,
-) -> int:
+    address: str,
+    revoke_api_tokens: bool = False,
+) -> PasswordChanged:
     """Sets a new password and signs out every other browser of the user (someone who
-    learnt the old password may be signed in); returns how many were signed out."""
-    if not verify_password(user.password_hash, current):
-        raise PasswordRejected("the current password is wrong")
+    learnt the old password may be signed in), and revokes the user's API tokens if asked.
+    A wrong current password counts like a failed sign-in (TooManyAttempts once the email
+    or address must wait); both hashes run in the password pool with no transaction open."""
     check_new_password(new, repeat)
-    user.password_hash = hash_password(new)
+    keys = await attempts.password_keys(session, email=user.email, address=address, user_id=user.id)
+    await attempts.reserve(session, keys)
+    await end_transaction(session)
+    if not await verify_password(user.password_hash, current):
+        details = {"email": user.email, "address": address, "via": "password_change"}
+        await record(session, action="user.sign_in_failed", user=user, details=details)
+        raise PasswordRejected("the current password is wrong")
+    new_hash = await hash_password(new)
+    await attempts.succeeded(session, keys)
+    user.password_hash = new_hash
     ended = await end_sessions(session, user_id=user.id, keep_id=keep_session_id)
+    revoked = 0
+    if revoke_api_tokens:
+        revoked = await repository.revoke_api_tokens(session, user.id, utc_now())
     await record(
         session,
         action="user.password_changed",
         user=user,
         entity=user,
-        details={"other_sessions_signed_out": ended},
+        details={"other_sessions_signed_out": ended, "api_tokens_revoked": revoked},
     )
-    return ended
+    return PasswordChanged(ended, revoked)
 
 
 @dataclass(frozen=True)
