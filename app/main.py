@@ -10,9 +10,11 @@ from pathlib import Path
 
 import structlog
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.accounts.oauth_router import router as connect_router
 from app.accounts.router import router as accounts_router
@@ -162,6 +164,21 @@ def _add_error_handlers(app: FastAPI) -> None:
                 link_text="Back to the queue",
             )
         return JSONResponse({"detail": exc.message}, status_code=exc.status_code)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        # An unknown address typed or followed in a browser: a page, not raw JSON.
+        if exc.status_code == 404 and _plain_browser_request(request):
+            if not request.url.path.startswith("/api/"):
+                return message_page(
+                    request,
+                    "Not found",
+                    "There is no page at this address.",
+                    status_code=404,
+                    link="/",
+                    link_text="Back to the start",
+                )
+        return await http_exception_handler(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
