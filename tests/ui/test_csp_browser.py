@@ -11,6 +11,7 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import BrowserContext, Page, expect
 
+from app.users.invitations import create_invitation, invitation_link
 from tests.ui.conftest import LiveServer
 from tests.ui.desk import seed_account, seed_draft, seed_moderator
 
@@ -80,3 +81,23 @@ async def test_main_pages_report_no_csp_violation(
     # that do not exist); anything else (a blocked script, htmx refusing to eval) is not.
     unexpected = [e for e in errors if not e.startswith("Failed to load resource")]
     assert unexpected == []
+
+
+async def test_an_invitation_link_opens_from_its_fragment(
+    live_server: LiveServer, context: BrowserContext
+) -> None:
+    async with live_server.session() as session:
+        token, _ = await create_invitation(
+            session, admin=None, email="fragment@desk.example", role="moderator"
+        )
+    page = await context.new_page()
+    await page.goto(invitation_link(live_server.url, token))
+    # static/pages.js posted the code from the fragment: the form for this invitation.
+    await expect(page.get_by_role("heading", name="Welcome to inboxpilot")).to_be_visible()
+    await expect(page.locator("main")).to_contain_text("fragment@desk.example")
+    await page.locator("#password").fill("a long enough password")
+    await page.get_by_label("Password again").fill("a long enough password")
+    await page.get_by_role("button", name="Set password and sign in").click()
+    await page.wait_for_url(f"{live_server.url}/")
+    assert token not in page.url
+    assert await _violations(page) == []
