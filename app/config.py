@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     # is set (the web process always serves GET /metrics on its own port).
     METRICS_PORT: int | None = Field(default=None, ge=1, le=65535)
     METRICS_HOST: str = "0.0.0.0"
+    # When set, the web process's GET /metrics needs `Authorization: Bearer <METRICS_TOKEN>`
+    # (401 otherwise); unset, it is public (a warning at start outside sandbox mode).
+    METRICS_TOKEN: SecretStr | None = None
     # On SIGTERM, how long requests (web) and items in flight (worker) may still finish;
     # a worker then hands what it still holds back to the queue.
     SHUTDOWN_GRACE_SECONDS: float = Field(default=20.0, ge=0)
@@ -137,16 +140,29 @@ class Settings(BaseSettings):
         return None if secret is None else secret.get_secret_value()
 
     @property
-    def webhook_secrets(self) -> list[str]:
-        """Secrets a webhook signature may be made with; in sandbox mode, one derived locally."""
+    def meta_webhook_secret(self) -> str:
+        """The Meta app secret, valid for webhooks of every `object`; in sandbox mode, one
+        derived locally."""
         if self.META_APP_SECRET is not None:
-            # Instagram-Login webhooks may be signed with the Instagram app's own secret
-            # (unconfirmed by Meta's docs): accept either.
-            extra = [] if self.INSTAGRAM_APP_SECRET is None else [self.INSTAGRAM_APP_SECRET]
-            return [s.get_secret_value() for s in (self.META_APP_SECRET, *extra)]
+            return self.META_APP_SECRET.get_secret_value()
         from app.core.crypto import derive_key
 
-        return [derive_key(self.secret_key, "sandbox-webhook").hex()]
+        return derive_key(self.secret_key, "sandbox-webhook").hex()
+
+    @property
+    def instagram_webhook_secret(self) -> str | None:
+        """The Instagram app's own secret, when it has one: Instagram-Login webhooks may be
+        signed with it (unconfirmed by Meta's docs), so it is accepted, but only for
+        `object: instagram` (app/meta/webhook.py)."""
+        if self.META_APP_SECRET is None or self.INSTAGRAM_APP_SECRET is None:
+            return None
+        return self.INSTAGRAM_APP_SECRET.get_secret_value()
+
+    @property
+    def webhook_secrets(self) -> list[str]:
+        """Secrets a signature (a webhook's or a signed request's) may be made with."""
+        extra = self.instagram_webhook_secret
+        return [self.meta_webhook_secret, *([] if extra is None else [extra])]
 
     @property
     def verify_token(self) -> str:

@@ -11,6 +11,7 @@ a future log call cannot leak them by accident.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import Mapping, MutableMapping
 from typing import Any, TextIO
@@ -98,14 +99,29 @@ class Redactor:
         return value
 
 
+# Paths whose last segment is a credential: the status page of a data deletion request
+# (its confirmation code, a URL fixed by Meta's callback contract), an invitation link of
+# the old shape (now the token travels in the fragment or a form), a tracked link's token.
+_SECRET_PATHS = re.compile(r"^(/meta/data-deletion|/invite|/l)/(?!(?:open|accept)$)[^/]+")
+_SECRET_TEMPLATES = {"/meta/data-deletion": "{code}", "/invite": "{token}", "/l": "{token}"}
+
+
+def loggable_path(target: str) -> str:
+    """A request target as it may be logged or traced: no query string (it carries
+    `hub.verify_token`, OAuth `code` and `state`) and, on the routes whose path holds a
+    credential, the route template instead of the credential."""
+    path = target.split("?", 1)[0]
+    return _SECRET_PATHS.sub(lambda m: f"{m.group(1)}/{_SECRET_TEMPLATES[m.group(1)]}", path)
+
+
 class _StripQuery(logging.Filter):
-    """uvicorn's access log prints the whole request target, and query strings carry
-    secrets (`hub.verify_token`, OAuth `code` and `state`): keep the path only."""
+    """uvicorn's access log prints the whole request target: keep what `loggable_path`
+    keeps."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         args = record.args
         if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str):
-            record.args = (args[0], args[1], args[2].split("?", 1)[0], args[3], args[4])
+            record.args = (args[0], args[1], loggable_path(args[2]), args[3], args[4])
         return True
 
 

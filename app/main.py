@@ -10,9 +10,11 @@ from pathlib import Path
 
 import structlog
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.accounts.oauth_router import router as connect_router
 from app.accounts.router import router as accounts_router
@@ -22,6 +24,7 @@ from app.config import Settings
 from app.conversations.router import router as conversations_router
 from app.core.body_limit import BodyLimit
 from app.core.request_id import RequestIdMiddleware
+from app.core.security_headers import SecurityHeaders
 from app.errors import AppError
 from app.inbox.writer import InboxWriter
 from app.meta.webhook import WebhookReceiver
@@ -85,8 +88,15 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
         version="0.1.0",
         summary="Grounded replies to an influencer's Instagram and Messenger DMs",
         lifespan=lifespan,
+        # Swagger UI from our own static files (see _add_docs), never from a CDN; no ReDoc.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
+    if not settings.sandbox and settings.METRICS_TOKEN is None:
+        # Kept public rather than refused: the figures hold no personal data or text, and
+        # a scraper set up before METRICS_TOKEN existed keeps working (docs/operations.md).
+        log.warning("metrics.public", hint="set METRICS_TOKEN to require a bearer token")
     for router in (
         webhook_router,
         ops_router,
@@ -107,13 +117,35 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    _add_docs(app)
     _add_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=settings.MAX_REQUEST_BODY_BYTES)
+    app.add_middleware(SecurityHeaders)  # the 413s too; not the webhook receiver's answers
     app.add_middleware(WebhookReceiver)
     app.add_middleware(RequestIdMiddleware)  # outermost: the webhook receiver's answers too
     if tracing is not None:
         tracing.instrument_app(app)
     return app
+
+
+DOCS_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>inboxpilot API</title>
+  <link rel="stylesheet" href="/static/swagger-ui/swagger-ui.css">
+  <script src="/static/swagger-ui/swagger-ui-bundle.js" defer></script>
+  <script src="/static/swagger-ui/init.js" defer></script>
+</head>
+<body><div id="swagger-ui"></div></body>
+</html>
+"""
+
+
+def _add_docs(app: FastAPI) -> None:
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return HTMLResponse(DOCS_PAGE)
 
 
 def _add_error_handlers(app: FastAPI) -> None:
@@ -132,6 +164,21 @@ def _add_error_handlers(app: FastAPI) -> None:
                 link_text="Back to the queue",
             )
         return JSONResponse({"detail": exc.message}, status_code=exc.status_code)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        # An unknown address typed or followed in a browser: a page, not raw JSON.
+        if exc.status_code == 404 and _plain_browser_request(request):
+            if not request.url.path.startswith("/api/"):
+                return message_page(
+                    request,
+                    "Not found",
+                    "There is no page at this address.",
+                    status_code=404,
+                    link="/",
+                    link_text="Back to the start",
+                )
+        return await http_exception_handler(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:

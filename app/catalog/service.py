@@ -114,7 +114,10 @@ async def get_product(session: AsyncSession, *, user: User, product_id: int) -> 
     product = await session.get(Product, product_id)
     if product is None:
         raise NotFound("product not found")
-    await ensure_access(session, user, product.account_id)
+    try:
+        await ensure_access(session, user, product.account_id)
+    except NotFound as exc:
+        raise NotFound("product not found") from exc  # as if it did not exist
     return product
 
 

@@ -26,6 +26,7 @@ from app.ops.metrics import record_webhook_ack
 router = APIRouter(tags=["meta"])
 WEBHOOK_PATH = "/webhooks/meta"
 log = structlog.get_logger("app.meta.webhook")
+BAD_SIGNATURE = "missing or invalid X-Hub-Signature-256"
 
 
 @router.get(WEBHOOK_PATH, response_class=PlainTextResponse)
@@ -70,9 +71,13 @@ async def acknowledge(
     raw: bytes, signature: str | None, settings: Settings, writer: InboxWriter
 ) -> tuple[int, str | None]:
     """The receiver's decision for one POST: (status, error detail or None when stored)."""
-    if not signature_valid(raw, signature, settings.webhook_secrets):
-        log.info("webhook.bad_signature", size=len(raw))
-        return 401, "missing or invalid X-Hub-Signature-256"
+    instagram_only = False
+    if not signature_valid(raw, signature, (settings.meta_webhook_secret,)):
+        instagram_secret = settings.instagram_webhook_secret
+        if instagram_secret is None or not signature_valid(raw, signature, (instagram_secret,)):
+            log.info("webhook.bad_signature", size=len(raw))
+            return 401, BAD_SIGNATURE
+        instagram_only = True
     try:
         body = raw.decode("utf-8")
         payload = json.loads(body)
@@ -80,6 +85,11 @@ async def acknowledge(
         return 400, "body is not valid UTF-8 JSON"
     if not isinstance(payload, dict):
         return 400, "body must be a JSON object"
+    if instagram_only and payload.get("object") != "instagram":
+        # The Instagram app's secret signs Instagram's events only: a Messenger event (or
+        # anything else) signed with it is as good as unsigned.
+        log.info("webhook.bad_signature", size=len(raw), reason="instagram_secret_other_object")
+        return 401, BAD_SIGNATURE
     try:
         await writer.store(body)
     except Exception:

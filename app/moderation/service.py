@@ -78,7 +78,10 @@ async def get_draft(session: AsyncSession, *, user: User, draft_id: int) -> Draf
     draft = await session.get(Draft, draft_id)
     if draft is None:
         raise NotFound("draft not found")
-    await ensure_access(session, user, draft.account_id)
+    try:
+        await ensure_access(session, user, draft.account_id)
+    except NotFound as exc:
+        raise NotFound("draft not found") from exc  # as if it did not exist
     return draft
 
 

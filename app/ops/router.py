@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hmac
+
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from fastapi import APIRouter, Request
@@ -9,6 +11,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
+from app.config import Settings
 from app.core.paths import ALEMBIC_INI
 from app.ops.metrics import render
 from app.runtime import Runtime
@@ -46,7 +49,25 @@ async def readyz(request: Request) -> Response:
 @router.get("/metrics")
 async def metrics(request: Request) -> Response:
     """This process's counters, plus the database-wide backlog; answers even when the
-    database does not (`inboxpilot_database_up 0`)."""
+    database does not (`inboxpilot_database_up 0`). With METRICS_TOKEN set, only to
+    `Authorization: Bearer <METRICS_TOKEN>`."""
+    settings: Settings = request.app.state.settings
+    if not metrics_authorized(settings, request.headers.get("authorization")):
+        return JSONResponse(
+            {"detail": "a valid metrics token is required"},
+            status_code=401,
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     runtime: Runtime | None = getattr(request.app.state, "runtime", None)
     body = await render(None if runtime is None else runtime.engine)
     return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+
+def metrics_authorized(settings: Settings, authorization: str | None) -> bool:
+    """True without METRICS_TOKEN; else when the header carries it (constant-time compare)."""
+    if settings.METRICS_TOKEN is None:
+        return True
+    scheme, _, given = (authorization or "").partition(" ")
+    expected = settings.METRICS_TOKEN.get_secret_value().encode()
+    # As bytes: compare_digest refuses str with non-ASCII characters (a TypeError, a 500).
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), expected)

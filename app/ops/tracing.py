@@ -5,8 +5,8 @@ name (`OTEL_EXPORTER_OTLP_ENDPOINT`, default http://localhost:4318; `OTEL_SERVIC
 default `inboxpilot-web` or `inboxpilot-worker`): one server span per HTTP request (the
 webhook receiver included; not /healthz, /readyz, /metrics), one client span per call to
 Meta or the LLM server, and one span per worker item (`worker <kind>`) that those calls
-nest under. Spans never carry a query string (Graph calls put the access token there)
-nor message text.
+nest under. Spans never carry a query string (Graph calls put the access token there), a
+credential in a path (`app.logging.loggable_path`), nor message text.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcess
 from opentelemetry.trace import Span, Tracer
 
 from app.config import Settings
+from app.logging import loggable_path
 
 EXCLUDED_URLS = "/healthz,/readyz,/metrics"
 _URL_ATTRIBUTES = ("url.full", "http.url")
@@ -90,10 +91,11 @@ def _drop_query(span: Span, request: Any) -> None:
 
 
 def _drop_server_query(span: Span, scope: dict[str, Any]) -> None:
-    """Query strings carry the webhook's verify token and OAuth codes: keep the path."""
+    """Query strings carry the webhook's verify token and OAuth codes, and some paths a
+    credential (a deletion request's code): keep what the access log keeps."""
     if not span.is_recording():
         return
-    path = str(scope.get("path", ""))
+    path = loggable_path(str(scope.get("path", "")))
     for attribute in ("http.target", "url.path", "http.url", "url.full"):
         span.set_attribute(attribute, path)
     span.set_attribute("url.query", "")  # set by newer instrumentations; cannot be removed

@@ -42,6 +42,17 @@ async def accounts_of_meta_user(session: AsyncSession, meta_user_id: str) -> lis
     return list(rows.all())
 
 
+async def latest_deletion_request(
+    session: AsyncSession, meta_user_hash: str
+) -> DeletionRequest | None:
+    return await session.scalar(
+        select(DeletionRequest)
+        .where(DeletionRequest.meta_user_hash == meta_user_hash)
+        .order_by(DeletionRequest.id.desc())
+        .limit(1)
+    )
+
+
 async def deletion_request_by_code(session: AsyncSession, code: str) -> DeletionRequest | None:
     return await session.scalar(
         select(DeletionRequest).where(DeletionRequest.confirmation_code == code)

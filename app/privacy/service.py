@@ -95,13 +95,22 @@ async def deauthorize(session: AsyncSession, *, meta_user_id: str) -> int:
 async def request_deletion(
     session: AsyncSession, settings: Settings, *, meta_user_id: str
 ) -> DeletionRequest:
-    """Disconnects the person's accounts now and queues the erasure of their data."""
+    """Disconnects the person's accounts now and queues the erasure of their data.
+
+    Meta (or the person) may send the request again: while an earlier request of the same
+    Meta user is not finished, or once it is and nothing of theirs was connected since,
+    the answer is that request again (same confirmation code, no second job)."""
+    user_hash = meta_user_hash(settings, meta_user_id)
     accounts = await repository.accounts_of_meta_user(session, meta_user_id)
+    earlier = await repository.latest_deletion_request(session, user_hash)
+    if earlier is not None and (earlier.status != "completed" or not accounts):
+        log.info("privacy.deletion_repeated", deletion_request_id=earlier.id)
+        return earlier
     for account in accounts:
         disconnect(account, status="disconnected", reason="data deletion requested")
     request = DeletionRequest(
         confirmation_code=secrets.token_urlsafe(24),
-        meta_user_hash=meta_user_hash(settings, meta_user_id),
+        meta_user_hash=user_hash,
         status="received",
         summary={"accounts": len(accounts), "erased": {}},
     )

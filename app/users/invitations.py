@@ -1,5 +1,11 @@
 """Invitation links: an admin invites a new person by email; the link carries a random
-token (only its hash is stored), works once, and expires after a week."""
+token (only its hash is stored), works once, and expires after a week.
+
+The token travels in the link's fragment (`/invite#inv_...`), which browsers never send:
+it reaches the server only in the body of a form post, so no access log, proxy log or
+trace holds it, and a link scanner that opens the link learns nothing and uses nothing up.
+Opening the invitation (the post that shows the form) uses nothing either; accepting it
+does, once."""
 
 from __future__ import annotations
 
@@ -28,7 +34,7 @@ class InvitationGone(AppError):
 
 
 def invitation_link(public_url: str, token: str) -> str:
-    return f"{public_url.rstrip('/')}/invite/{token}"
+    return f"{public_url.rstrip('/')}/invite#{token}"
 
 
 async def create_invitation(

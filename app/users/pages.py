@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -23,6 +24,7 @@ from app.web import CheckedWebUser, SignInRequired, WebUser, page
 
 INVITE_CSRF_COOKIE = "inboxpilot_invite_csrf"
 FORM_TEXT = Annotated[str, Form(max_length=1000)]
+TOKEN_FORM = Annotated[str, Form(max_length=200)]
 
 
 class ErrorPageRoute(APIRoute):
@@ -178,24 +180,26 @@ async def change_password(
 def _accept_page(
     request: Request,
     invitation_email: str,
+    token: str,
     *,
     status_code: int = 200,
     error: str | None = None,
 ) -> HTMLResponse:
-    token = secrets.token_urlsafe(24)
+    csrf = secrets.token_urlsafe(24)
     response = page(
         request,
         "users/accept.html",
         status_code=status_code,
         user=None,
-        csrf_token=token,
+        csrf_token=csrf,
+        invitation_token=token,
         email=invitation_email,
         error=error,
         min_length=service.MIN_PASSWORD_LENGTH,
     )
     response.set_cookie(
         INVITE_CSRF_COOKIE,
-        token,
+        csrf,
         path="/invite",
         httponly=True,
         samesite="strict",
@@ -205,39 +209,61 @@ def _accept_page(
     return response
 
 
+@router.get("/invite", response_class=HTMLResponse)
+async def invitation_opener(request: Request) -> Response:
+    """The link's page: holds no token (it is in the fragment); static/pages.js posts the
+    fragment to /invite/open, or the person pastes the code."""
+    return page(request, "users/invite_open.html", user=None)
+
+
+@router.post("/invite/open", response_class=HTMLResponse)
+async def invitation_form(request: Request, session: SessionDep, token: TOKEN_FORM) -> Response:
+    """Shows whom the invitation is for and the password form; uses nothing up. Counted
+    per client address like accepting, so the opener cannot be used to guess codes."""
+    token = token.strip()[:200]
+    limited = [address_key(client_address(request))]
+    await reserve(session, limited)
+    await end_transaction(session)
+    invitation = await invitations.usable_invitation(session, token)
+    await succeeded(session, limited)
+    return _accept_page(request, invitation.email, token)
+
+
 @router.get("/invite/{token}", response_class=HTMLResponse)
-async def invitation_form(request: Request, session: SessionDep, token: str) -> Response:
-    invitation = await invitations.usable_invitation(session, token[:200])
-    return _accept_page(request, invitation.email)
+async def old_invitation_link(token: str) -> Response:
+    """Links made before the token moved to the fragment (valid for a week after the
+    upgrade): the browser keeps the fragment across the redirect, so the opener takes it."""
+    return RedirectResponse(f"/invite#{quote(token[:200], safe='')}", status_code=303)
 
 
-@router.post("/invite/{token}", response_class=HTMLResponse)
+@router.post("/invite/accept", response_class=HTMLResponse)
 async def accept_invitation(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
-    token: str,
+    token: TOKEN_FORM,
     password: FORM_TEXT,
     repeat_password: FORM_TEXT,
     csrf_token: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
+    token = token.strip()[:200]
     # Counted per client address before the token is looked up (a guessed token counts),
     # and committed at once, so a 404 below does not take the count back.
     limited = [address_key(client_address(request))]
     await reserve(session, limited)
     await end_transaction(session)
-    invitation = await invitations.usable_invitation(session, token[:200])
+    invitation = await invitations.usable_invitation(session, token)
     expected = request.cookies.get(INVITE_CSRF_COOKIE)
     if not expected or not same_secret(expected, csrf_token):
         return _accept_page(
-            request, invitation.email, status_code=403, error="The form expired; try again."
+            request, invitation.email, token, status_code=403, error="The form expired; try again."
         )
     try:
         user = await invitations.accept_invitation(
-            session, token=token[:200], password=password, repeat=repeat_password
+            session, token=token, password=password, repeat=repeat_password
         )
     except service.PasswordRejected as exc:
-        return _accept_page(request, invitation.email, status_code=400, error=exc.message)
+        return _accept_page(request, invitation.email, token, status_code=400, error=exc.message)
     await succeeded(session, limited)
     cookie_token, _web_session = await start_session(
         session, user=user, via="invitation", address=client_address(request)

@@ -2,7 +2,7 @@
 
 Revision ID: 0008_attempt_counters
 Revises: 0007
-Create Date: 2026-12-13 10:00:00.000000
+Create Date: 2026-12-07 00:40:00.000000
 """
 
 from collections.abc import Sequence

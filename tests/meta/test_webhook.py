@@ -120,7 +120,9 @@ async def test_event_for_an_unknown_account_is_processed_without_reply(harness: 
     assert harness.graph.sent == []
 
 
-async def test_instagram_app_secret_is_accepted_too(database_url: str, tmp_path: Path) -> None:
+async def test_instagram_app_secret_is_accepted_for_instagram_events_only(
+    database_url: str, tmp_path: Path
+) -> None:
     settings = make_settings(database_url, str(tmp_path), INSTAGRAM_APP_SECRET="ig-app-secret")
     async with running_app(settings) as harness:
         for secret in ("ig-app-secret", "test-app-secret"):
@@ -128,5 +130,14 @@ async def test_instagram_app_secret_is_accepted_too(database_url: str, tmp_path:
                 text_event("1784", "IGSID", secret), secret=secret
             )
             assert response.status_code == 200
+        # Messenger (object: page), or any other object, only with the Meta app secret.
+        messenger = text_event("555", "PSID", "hi", platform="messenger")
+        refused = await harness.post_webhook(messenger, secret="ig-app-secret")
+        assert refused.status_code == 401
+        other = {**text_event("1784", "IGSID", "x"), "object": "user"}
+        assert (await harness.post_webhook(other, secret="ig-app-secret")).status_code == 401
+        accepted = await harness.post_webhook(messenger, secret="test-app-secret")
+        assert accepted.status_code == 200
         wrong = await harness.post_webhook(text_event("1784", "IGSID", "x"), secret="other")
         assert wrong.status_code == 401
+    assert await _count_events(database_url) == 3

@@ -235,3 +235,33 @@ async def test_running_the_job_again_changes_nothing(harness: Harness) -> None:
     assert again is not None
     assert again.summary == request.summary
     assert again.completed_at == request.completed_at
+
+
+async def _deletion_jobs(harness: Harness) -> int:
+    async with unit_of_work(harness.runtime.sessionmaker) as session:
+        count = await session.scalar(
+            select(func.count()).select_from(Job).where(Job.kind == "privacy.erase_meta_user")
+        )
+        return int(count or 0)
+
+
+async def test_a_repeated_request_answers_the_first_ones_confirmation(harness: Harness) -> None:
+    await connect_account(harness, IG_A, meta_user_id=USER)
+    first = await post_signed(harness, "/meta/data-deletion", signed_request(meta_payload(USER)))
+    assert first.status_code == 200
+    # Again before the job ran (a retry by Meta), and again once it is done.
+    again = await post_signed(harness, "/meta/data-deletion", signed_request(meta_payload(USER)))
+    assert again.json() == first.json()
+    assert await _deletion_jobs(harness) == 1
+    await harness.run_worker()
+    done = await post_signed(harness, "/meta/data-deletion", signed_request(meta_payload(USER)))
+    assert done.json() == first.json()
+    async with unit_of_work(harness.runtime.sessionmaker) as session:
+        assert await session.scalar(select(func.count()).select_from(DeletionRequest)) == 1
+    # Another person's request is a request of its own.
+    other = await post_signed(harness, "/meta/data-deletion", signed_request(meta_payload("77")))
+    assert other.json()["confirmation_code"] != first.json()["confirmation_code"]
+    # Someone who connected an account again after their erasure can ask again.
+    await connect_account(harness, IG_B, meta_user_id=USER)
+    later = await post_signed(harness, "/meta/data-deletion", signed_request(meta_payload(USER)))
+    assert later.json()["confirmation_code"] != first.json()["confirmation_code"]

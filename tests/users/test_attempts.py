@@ -79,8 +79,8 @@ async def test_one_address_is_limited_whatever_the_emails_and_forms(harness: Har
         assert failed == [401] * 10
         for _ in range(10):
             bogus = await client.post(
-                "/invite/inv_guessed",
-                data={"password": "x" * 12, "repeat_password": "x" * 12},
+                "/invite/accept",
+                data={"token": "inv_guessed", "password": "x" * 12, "repeat_password": "x" * 12},
             )
             assert bogus.status_code == 404
         refused = await try_sign_in(client, "random-new@test.example", "x")
@@ -88,9 +88,7 @@ async def test_one_address_is_limited_whatever_the_emails_and_forms(harness: Har
         assert "Too many failed sign-ins from this address" in refused.text
         assert int(refused.headers["retry-after"]) == 30
         assert (await try_sign_in(client, *ADMIN)).status_code == 429
-        invite = await client.post(
-            "/invite/inv_guessed", data={"password": "x" * 12, "repeat_password": "x" * 12}
-        )
+        invite = await client.post("/invite/open", data={"token": "inv_guessed"})
         assert invite.status_code == 429
     async with client_at(harness, "10.0.0.3") as other:
         assert (await try_sign_in(other, "random-new@test.example", "x")).status_code == 401

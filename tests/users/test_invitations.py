@@ -9,7 +9,6 @@ import subprocess
 import sys
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import httpx
 import time_machine
@@ -40,14 +39,28 @@ def _link(html: str) -> str:
     return found.group(1)
 
 
+def _token(link: str) -> str:
+    """The link's code: in the fragment, which browsers never send to the server."""
+    base, _, token = link.partition("#")
+    assert base.endswith("/invite"), link
+    assert token.startswith("inv_"), link
+    return token
+
+
+async def _open(client: httpx.AsyncClient, token: str) -> httpx.Response:
+    """What /invite's script does with the fragment: posts it (nothing is used up)."""
+    return await client.post("/invite/open", data={"token": token})
+
+
 async def _accept(
-    client: httpx.AsyncClient, path: str, password: str = NEW_PASSWORD, repeat: str | None = None
+    client: httpx.AsyncClient, token: str, password: str = NEW_PASSWORD, repeat: str | None = None
 ) -> httpx.Response:
-    form = await client.get(path)
+    form = await _open(client, token)
     assert form.status_code == 200, form.text
     return await client.post(
-        path,
+        "/invite/accept",
         data={
+            "token": token,
             "password": password,
             "repeat_password": password if repeat is None else repeat,
             "csrf_token": csrf_of(form.text),
@@ -65,9 +78,8 @@ async def test_invitation_happy_path_and_single_use(harness: Harness) -> None:
     created = await _invite(harness, email="New@Test.example", account=str(account))
     assert created.status_code == 200, created.text
     link = _link(created.text)
-    assert link.startswith("http://127.0.0.1:8000/invite/")
-    token = link.rsplit("/", 1)[1]
-    path = urlsplit(link).path
+    assert link.startswith("http://127.0.0.1:8000/invite#")
+    token = _token(link)
     # Shown once: the listing shows the pending invitation, never the link again.
     listing = await harness.client.get("/admin/users")
     assert "new@test.example" in listing.text
@@ -78,19 +90,28 @@ async def test_invitation_happy_path_and_single_use(harness: Harness) -> None:
     assert stored.account_ids == [account]
 
     async with browser(harness) as invitee:
-        page = await invitee.get(path)
+        opener = await invitee.get("/invite")
+        assert opener.status_code == 200
+        assert 'action="/invite/open"' in opener.text
+        # Opening it (a link scanner, or the person twice) uses nothing up.
+        for _ in range(3):
+            page = await _open(invitee, token)
+            assert page.status_code == 200
         assert "new@test.example" in page.text
         assert 'for="password"' in page.text
         assert 'for="repeat_password"' in page.text
-        accepted = await _accept(invitee, path)
+        accepted = await _accept(invitee, token)
         assert accepted.status_code == 303
         assert "inboxpilot_session" in accepted.cookies
         assert (await invitee.get("/account/password")).status_code == 200
 
-        used = await invitee.get(path)
+        used = await _open(invitee, token)
         assert used.status_code == 410
         assert "used already" in used.text
-        again = await invitee.post(path, data={"password": "x" * 12, "repeat_password": "x" * 12})
+        again = await invitee.post(
+            "/invite/accept",
+            data={"token": token, "password": "x" * 12, "repeat_password": "x" * 12},
+        )
         assert again.status_code == 410
     async with unit_of_work(harness.runtime.sessionmaker) as session:
         user = (await session.scalars(select(User).where(User.email == "new@test.example"))).one()
@@ -103,66 +124,68 @@ async def test_invitation_happy_path_and_single_use(harness: Harness) -> None:
 
 
 async def test_unknown_link_is_a_404_page(harness: Harness) -> None:
-    response = await harness.client.get("/invite/inv_not-a-real-token")
+    response = await _open(harness.client, "inv_not-a-real-token")
     assert response.status_code == 404
     assert "text/html" in response.headers["content-type"]
     assert "not valid" in response.text
     post = await harness.client.post(
-        "/invite/inv_not-a-real-token", data={"password": "x" * 12, "repeat_password": "x" * 12}
+        "/invite/accept",
+        data={"token": "inv_not-a-real-token", "password": "x" * 12, "repeat_password": "x" * 12},
     )
     assert post.status_code == 404
 
 
 async def test_expired_link_is_a_410_page(harness: Harness) -> None:
-    path = urlsplit(_link((await _invite(harness)).text)).path
+    token = _token(_link((await _invite(harness)).text))
     with time_machine.travel(utc_now() + timedelta(days=7, seconds=1)):
-        response = await harness.client.get(path)
+        response = await _open(harness.client, token)
     assert response.status_code == 410
     assert "expired" in response.text
     assert await _count(harness, User) == 1
 
 
 async def test_revoked_link_is_a_410_page_and_revoking_needs_csrf(harness: Harness) -> None:
-    path = urlsplit(_link((await _invite(harness)).text)).path
+    token = _token(_link((await _invite(harness)).text))
     async with unit_of_work(harness.runtime.sessionmaker) as session:
         invitation_id = (await session.scalars(select(Invitation.id))).one()
     forged = await harness.client.post(f"/admin/invitations/{invitation_id}/revoke")
     assert forged.status_code == 403
-    assert (await harness.client.get(path)).status_code == 200
+    assert (await _open(harness.client, token)).status_code == 200
 
     listing = await harness.client.get("/admin/users")
     revoked = await harness.client.post(
         f"/admin/invitations/{invitation_id}/revoke", data={"csrf_token": csrf_of(listing.text)}
     )
     assert revoked.status_code == 303
-    response = await harness.client.get(path)
+    response = await _open(harness.client, token)
     assert response.status_code == 410
     assert "withdrawn" in response.text
     assert "new@test.example" not in (await harness.client.get("/admin/users")).text
 
 
 async def test_a_new_invitation_replaces_the_pending_one(harness: Harness) -> None:
-    first = urlsplit(_link((await _invite(harness)).text)).path
-    second = urlsplit(_link((await _invite(harness)).text)).path
-    assert (await harness.client.get(first)).status_code == 410
-    assert (await harness.client.get(second)).status_code == 200
+    first = _token(_link((await _invite(harness)).text))
+    second = _token(_link((await _invite(harness)).text))
+    assert (await _open(harness.client, first)).status_code == 410
+    assert (await _open(harness.client, second)).status_code == 200
 
 
 async def test_refused_passwords_leave_the_link_usable(harness: Harness) -> None:
-    path = urlsplit(_link((await _invite(harness)).text)).path
+    token = _token(_link((await _invite(harness)).text))
     async with browser(harness) as invitee:
-        differ = await _accept(invitee, path, repeat="something else")
+        differ = await _accept(invitee, token, repeat="something else")
         assert differ.status_code == 400
         assert "not the same" in differ.text
-        short = await _accept(invitee, path, password="short")
+        short = await _accept(invitee, token, password="short")
         assert short.status_code == 400
         assert "at least 10 characters" in short.text
         no_csrf = await invitee.post(
-            path, data={"password": NEW_PASSWORD, "repeat_password": NEW_PASSWORD}
+            "/invite/accept",
+            data={"token": token, "password": NEW_PASSWORD, "repeat_password": NEW_PASSWORD},
         )
         assert no_csrf.status_code == 403
         assert await _count(harness, User) == 1
-        assert (await _accept(invitee, path)).status_code == 303
+        assert (await _accept(invitee, token)).status_code == 303
 
 
 async def test_invitation_form_refusals(harness: Harness) -> None:
@@ -213,7 +236,7 @@ def test_cli_prints_an_invitation_link(tmp_path: Path) -> None:
     invited = inboxpilot("users", "invite", "--email", "ada@example.com", "--role", "moderator")
     assert invited.returncode == 0, invited.stderr
     assert re.fullmatch(
-        r"https://inbox\.example/invite/inv_[\w-]+", invited.stdout.splitlines()[-1]
+        r"https://inbox\.example/invite#inv_[\w-]+", invited.stdout.splitlines()[-1]
     )
     bad = inboxpilot("users", "invite", "--email", "ada@example.com", "--role", "boss")
     assert bad.returncode != 0
