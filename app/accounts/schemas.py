@@ -94,3 +94,16 @@ class AccountOut(BaseModel):
         if self.status in ("needs_reconnect", "disconnected"):
             return reconnect_path(self.connected_via, self.graph_host)
         return None
+
+
+class MemberOut(BaseModel):
+    user_id: int
+    email: str
+    role: Literal["owner", "moderator", "suspended"]
+    is_active: bool
+
+
+class OwnerIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    user_id: int = Field(ge=1, le=2**31 - 1, description="a member of the account")
