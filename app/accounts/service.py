@@ -145,7 +145,7 @@ async def update_account(
             graph,
             settings,
             platform=account.platform,
-            graph_host=_default_host("instagram" if account.graph_host == "instagram" else ""),
+            graph_host="instagram" if account.graph_host == "instagram" else "facebook",
             external_id=account.external_id,
             page_id=account.page_id,
             access_token=changes["access_token"],

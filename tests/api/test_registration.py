@@ -196,3 +196,18 @@ async def test_sandbox_mode_still_refuses_a_moderator(sandbox: Harness) -> None:
     response = await sandbox.client.post("/api/v1/accounts", json=IG, headers=auth)
 
     assert response.status_code == 403
+
+
+@pytest.mark.parametrize("token", ["\x80", "tok en", "IGAA\u00e9"])
+async def test_a_token_that_is_not_printable_ascii_is_422_before_meta(
+    harness: Harness, token: str
+) -> None:
+    # It could not travel in an Authorization header (found by the API fuzz test: a 500).
+    created = await harness.api("POST", "/api/v1/accounts", json={**IG, "access_token": token})
+    account = await harness.create_account()
+    patched = await harness.api(
+        "PATCH", f"/api/v1/accounts/{account['id']}", json={"access_token": token}
+    )
+
+    assert (created.status_code, patched.status_code) == (422, 422)
+    assert token not in [c.access_token for c in harness.graph.me_calls]
