@@ -161,6 +161,14 @@ def users_create(
     role: Annotated[str, typer.Option(help="admin or moderator")],
     password: Annotated[str | None, typer.Option(help="prompted when not given")] = None,
     account: Annotated[list[int] | None, typer.Option(help="account id (repeatable)")] = None,
+    owner: Annotated[
+        bool,
+        typer.Option(
+            "--owner",
+            help="make the user the owner of the --account(s); the previous owner becomes "
+            "a moderator member",
+        ),
+    ] = False,
 ) -> None:
     """Creates a user."""
     from app.commands import create_user
@@ -171,10 +179,11 @@ def users_create(
             raise fail("passwords do not match")
     user_id = run(
         lambda s: create_user(
-            s, email=email, role=role, password=password, account_ids=account or []
+            s, email=email, role=role, password=password, account_ids=account or [], owner=owner
         )
     )
-    typer.echo(f"created user {user_id} ({email}, {role})")
+    owns = f", owner of account {', '.join(map(str, account or []))}" if owner else ""
+    typer.echo(f"created user {user_id} ({email}, {role}{owns})")
 
 
 @users_cli.command("invite")

@@ -45,11 +45,22 @@ async def session_for(settings: Settings) -> AsyncIterator[AsyncSession]:
 
 
 async def create_user(
-    settings: Settings, *, email: str, role: str, password: str, account_ids: Sequence[int]
+    settings: Settings,
+    *,
+    email: str,
+    role: str,
+    password: str,
+    account_ids: Sequence[int],
+    owner: bool = False,
 ) -> int:
     async with session_for(settings) as session:
         user = await users.create_user(
-            session, email=email, role=role, password=password, account_ids=account_ids
+            session,
+            email=email,
+            role=role,
+            password=password,
+            account_ids=account_ids,
+            owner=owner,
         )
         return user.id
 

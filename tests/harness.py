@@ -161,6 +161,16 @@ class Harness:
             "languages": ["de", "en"],
         }
         body.update(overrides)
+        if body.get("access_token"):
+            # The test vouches the token is the account's: Meta's GET /me says so.
+            self.graph.own_token(
+                body["access_token"],
+                platform=body["platform"],
+                external_id=body["external_id"],
+                graph_host=body.get("graph_host")
+                or ("instagram" if body["platform"] == "instagram" else "facebook"),
+                page_id=body.get("page_id"),
+            )
         response = await self.api("POST", "/api/v1/accounts", json=body)
         assert response.status_code == 201, response.text
         account: dict[str, Any] = response.json()

@@ -21,7 +21,7 @@ from app.core.crypto import TokenCipher
 from app.models import Account, Draft, OutboundMessage, User
 from app.outbox.service import SEND_JOB
 from app.policy.schemas import Policy
-from app.users.service import add_member
+from app.users.members import claim
 from app.worker.queue import enqueue
 
 log = structlog.get_logger("app.accounts")
@@ -55,7 +55,9 @@ async def save_connection(
     cipher: TokenCipher,
     settings: Settings,
 ) -> Account:
-    """Creates the account or updates the one we have; the user becomes a member."""
+    """Creates the account or updates the one we have. The user just proved through Meta
+    that they control it: they become its owner, and whoever had access before is
+    suspended until they keep them (`app.users.members.claim`)."""
     account = await session.scalar(
         select(Account)
         .where(
@@ -77,7 +79,7 @@ async def save_connection(
     was_blocked = not created and account.status != "active"
     _apply(account, connection, cipher)
     await session.flush()
-    await add_member(session, user=user, account_id=account.id)
+    suspended = await claim(session, user=user, account_id=account.id, via=connection.connected_via)
     requeued = await requeue_failed_sends(session, account_id=account.id, settings=settings)
     await record(
         session,
@@ -94,6 +96,7 @@ async def save_connection(
         created=created,
         was_blocked=was_blocked,
         requeued_sends=requeued,
+        suspended_members=len(suspended),
     )
     return account
 

@@ -16,6 +16,10 @@ Language = Annotated[
 ]
 
 
+# Meta's tokens are printable ASCII; anything else could not even travel in a header.
+AccessToken = Annotated[str, Field(min_length=1, max_length=4096, pattern=r"^[\x21-\x7e]+$")]
+
+
 def reconnect_path(connected_via: str, graph_host: str) -> str:
     """Where the influencer starts the login that gives this account a new token."""
     if connected_via == "instagram_login" or (
@@ -31,7 +35,7 @@ class AccountCreate(BaseModel):
     platform: Platform
     external_id: str = Field(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z_.:-]+$")
     name: StoredText = Field(min_length=1, max_length=200)
-    access_token: StoredText | None = Field(None, min_length=1, max_length=4096)
+    access_token: AccessToken | None = None
     page_id: StoredText | None = Field(None, max_length=64)
     graph_host: GraphHost | None = None
     persona: StoredText = Field("", max_length=4000)
@@ -45,7 +49,7 @@ class AccountUpdate(BaseModel):
     persona: StoredText | None = Field(None, max_length=4000)
     languages: list[Language] | None = Field(None, max_length=10)
     paused: bool | None = None
-    access_token: StoredText | None = Field(None, min_length=1, max_length=4096)
+    access_token: AccessToken | None = None
     retention_days: int | None = Field(
         None, ge=1, le=3650, description="purge messages older than this; null keeps them"
     )
@@ -94,3 +98,16 @@ class AccountOut(BaseModel):
         if self.status in ("needs_reconnect", "disconnected"):
             return reconnect_path(self.connected_via, self.graph_host)
         return None
+
+
+class MemberOut(BaseModel):
+    user_id: int
+    email: str
+    role: Literal["owner", "moderator", "suspended"]
+    is_active: bool
+
+
+class OwnerIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    user_id: int = Field(ge=1, le=2**31 - 1, description="a member of the account")

@@ -1,17 +1,29 @@
-"""Connected accounts: registered by hand (API) or through OAuth (later), with their rules."""
+"""Connected accounts: registered by hand (API, admins) or through a Meta login, with their
+rules. What only the owner or an admin may change is listed in OWNER_FIELDS / OWNER_RULES."""
 
 from __future__ import annotations
+
+from typing import Any, Literal
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.schemas import AccountCreate, AccountOut, AccountUpdate
+from app.accounts.token_check import check_token
 from app.audit.service import record
+from app.config import Settings
 from app.core.crypto import TokenCipher
-from app.errors import Conflict, NotFound
+from app.errors import Conflict, Forbidden, NotFound
+from app.meta.graph import GraphClient
 from app.models import Account, User
 from app.policy.schemas import Policy
+from app.users.members import ensure_owner
 from app.users.service import add_member, ensure_access, visible_account_ids
+
+# Account fields only the owner or an admin changes (app.users.members).
+OWNER_FIELDS = ("access_token", "retention_days", "daily_llm_budget_usd", "has_human_agent")
+# Rules only the owner or an admin changes: what may go out in the influencer's name.
+OWNER_RULES = ("mode", "min_confidence", "intent_min_confidence", "auto_intents")
 
 
 def to_out(account: Account) -> AccountOut:
@@ -24,9 +36,43 @@ def to_out(account: Account) -> AccountOut:
     )
 
 
-async def create_account(
-    session: AsyncSession, *, user: User | None, data: AccountCreate, cipher: TokenCipher
+async def register_account(
+    session: AsyncSession,
+    *,
+    user: User,
+    data: AccountCreate,
+    cipher: TokenCipher,
+    settings: Settings,
+    graph: GraphClient,
 ) -> Account:
+    """An account typed in by hand (the API): admins only, since typing an id proves
+    nothing; outside sandbox mode its token must be the account's (`check_token`)."""
+    if user.role != "admin":
+        raise Forbidden(
+            "only admins register accounts by hand; an influencer connects their own "
+            "account through Facebook or Instagram login"
+        )
+    await _ensure_new(session, data)
+    if data.access_token and not settings.sandbox:
+        graph_host = data.graph_host or _default_host(data.platform)
+        page_id = await check_token(
+            graph,
+            settings,
+            platform=data.platform,
+            graph_host=graph_host,
+            external_id=data.external_id,
+            page_id=data.page_id,
+            access_token=data.access_token,
+        )
+        data = data.model_copy(update={"page_id": page_id, "graph_host": graph_host})
+    return await create_account(session, user=user, data=data, cipher=cipher)
+
+
+def _default_host(platform: str) -> Literal["facebook", "instagram"]:
+    return "instagram" if platform == "instagram" else "facebook"
+
+
+async def _ensure_new(session: AsyncSession, data: AccountCreate) -> None:
     existing = await session.scalar(
         select(Account).where(
             Account.platform == data.platform, Account.external_id == data.external_id
@@ -34,7 +80,14 @@ async def create_account(
     )
     if existing is not None:
         raise Conflict(f"account {data.platform}/{data.external_id} is registered already")
-    graph_host = data.graph_host or ("instagram" if data.platform == "instagram" else "facebook")
+
+
+async def create_account(
+    session: AsyncSession, *, user: User | None, data: AccountCreate, cipher: TokenCipher
+) -> Account:
+    """Saves an account as given (no check: callers decide who may, see register_account)."""
+    await _ensure_new(session, data)
+    graph_host = data.graph_host or _default_host(data.platform)
     account = Account(
         platform=data.platform,
         external_id=data.external_id,
@@ -79,9 +132,24 @@ async def update_account(
     account_id: int,
     data: AccountUpdate,
     cipher: TokenCipher,
+    settings: Settings,
+    graph: GraphClient,
 ) -> Account:
     account = await get_account(session, user=user, account_id=account_id)
     changes = data.model_dump(exclude_unset=True)
+    owner_changes = _owner_changes(account, changes)
+    if owner_changes:
+        await ensure_owner(session, user, account.id, ", ".join(owner_changes))
+    if changes.get("access_token") and not settings.sandbox:
+        await check_token(
+            graph,
+            settings,
+            platform=account.platform,
+            graph_host="instagram" if account.graph_host == "instagram" else "facebook",
+            external_id=account.external_id,
+            page_id=account.page_id,
+            access_token=changes["access_token"],
+        )
     if "paused" in changes and changes["paused"] is not None:
         account.is_paused = changes["paused"]
     for field in ("name", "persona", "languages", "has_human_agent"):
@@ -100,6 +168,24 @@ async def update_account(
     return account
 
 
+def _owner_changes(account: Account, changes: dict[str, Any]) -> list[str]:
+    """The owner's fields this update would change (a value sent unchanged is no change)."""
+    changed = []
+    for field in OWNER_FIELDS:
+        if field not in changes:
+            continue
+        value = changes[field]
+        if field == "access_token":
+            if value:
+                changed.append(field)
+        elif field == "has_human_agent":
+            if value is not None and value != account.has_human_agent:
+                changed.append(field)
+        elif value != getattr(account, field):
+            changed.append(field)
+    return changed
+
+
 async def get_policy(session: AsyncSession, *, user: User, account_id: int) -> Policy:
     account = await get_account(session, user=user, account_id=account_id)
     return Policy.of(account.policy)
@@ -109,7 +195,11 @@ async def put_policy(
     session: AsyncSession, *, user: User, account_id: int, policy: Policy
 ) -> Policy:
     account = await get_account(session, user=user, account_id=account_id)
-    before = Policy.of(account.policy).model_dump()
+    current = Policy.of(account.policy)
+    changed = [rule for rule in OWNER_RULES if getattr(policy, rule) != getattr(current, rule)]
+    if changed:
+        await ensure_owner(session, user, account.id, ", ".join(changed))
+    before = current.model_dump()
     account.policy = policy.model_dump()
     await record(
         session,

@@ -65,6 +65,28 @@ class UserProfile:
     usage: Usage = field(default_factory=Usage)
 
 
+@dataclass(frozen=True, slots=True)
+class TokenOwner:
+    """Whose token it is, as `GET /me` answers it; any field may be missing.
+
+    `id`: the Page's id for a Page token (graph.facebook.com), the app-scoped user id for
+    an Instagram-Login token. `instagram_account_id`: the Instagram professional account
+    the token speaks for: the Page's `instagram_business_account.id`, or on
+    graph.instagram.com the `user_id` (the id webhooks carry).
+    """
+
+    id: str | None
+    instagram_account_id: str | None
+    username: str | None = None
+
+
+# What `GET /me` is asked for, by graph host (INTERFACE.md, "Security additions").
+_ME_FIELDS: dict[GraphHost, str] = {
+    "facebook": "id,instagram_business_account",
+    "instagram": "user_id,username",
+}
+
+
 _PROFILE_FIELDS = {
     "messenger": "first_name,last_name,profile_pic",
     "instagram": "name,username,profile_pic",
@@ -146,6 +168,27 @@ class GraphClient:
             username=_field(data, "username"),
             profile_pic_url=_field(data, "profile_pic"),
             usage=usage,
+        )
+
+    async def get_me(self, target: SendTarget) -> TokenOwner:
+        """Who the token belongs to (`GET /me`), on the target's graph host.
+
+        graph.facebook.com is asked for `id,instagram_business_account` (a Page token
+        answers the Page's id and its linked Instagram account), graph.instagram.com for
+        `user_id,username` (an Instagram-Login token). `target.sender_id` is ignored.
+        Raises `GraphError` subclasses: `GraphTokenInvalid` for a dead or forged token.
+        """
+        fields = _ME_FIELDS[target.graph_host]
+        data, _usage = await self._get("get_me", target, "me", {"fields": fields})
+        linked = data.get("instagram_business_account")
+        if target.graph_host == "instagram":
+            instagram_id = _identifier(data, "user_id")
+        else:
+            instagram_id = _identifier(linked, "id") if isinstance(linked, dict) else None
+        return TokenOwner(
+            id=_identifier(data, "id"),
+            instagram_account_id=instagram_id,
+            username=_field(data, "username"),
         )
 
     async def _get(
@@ -245,6 +288,14 @@ def appsecret_proof(access_token: str, app_secret: str) -> str:
 def _field(data: dict[str, Any], name: str) -> str | None:
     value = data.get(name)
     return value if isinstance(value, str) and value.strip() else None
+
+
+def _identifier(data: dict[str, Any], name: str) -> str | None:
+    """An id Meta sends as a string (sometimes as a number: Instagram's `user_id`)."""
+    value = data.get(name)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return _field(data, name)
 
 
 def _json_object(response: httpx.Response) -> dict[str, Any] | None:

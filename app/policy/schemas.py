@@ -42,8 +42,17 @@ class Policy(BaseModel):
     auto_intents: list[Intent] = Field(
         default_factory=lambda: list(DEFAULT_AUTO_INTENTS), max_length=100
     )
+    intent_min_confidence: dict[Intent, Annotated[float, Field(ge=0, le=1)]] = Field(
+        default_factory=dict,
+        max_length=100,
+        description="per intent, a minimum confidence (0..1) that overrides min_confidence",
+    )
     max_auto_replies_per_conversation_per_day: int = Field(5, ge=0, le=1000)
     pause_after_human_reply_minutes: int = Field(60, ge=0, le=60 * 24 * 30)
+
+    def threshold(self, intent: str) -> float:
+        """The confidence a draft of this intent needs to be sent alone."""
+        return self.intent_min_confidence.get(intent, self.min_confidence)
 
     @classmethod
     def of(cls, stored: dict[str, object] | None) -> Policy:

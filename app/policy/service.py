@@ -135,8 +135,9 @@ def decide(data: DecisionInput) -> Decision:
     if policy.mode != "autopilot":
         reasons.append(f"mode is {policy.mode}")
     reasons.extend(_state_reasons(data))
-    if confidence < policy.min_confidence:
-        reasons.append(f"confidence {confidence:.2f} below {policy.min_confidence:.2f}")
+    threshold = policy.threshold(data.draft.intent)
+    if confidence < threshold:
+        reasons.append(f"confidence {confidence:.2f} below {threshold:.2f}")
     if data.draft.intent not in policy.auto_intents:
         reasons.append(f"intent '{data.draft.intent}' needs review")
     held = sorted(data.recognised_intents - set(policy.auto_intents))
@@ -148,7 +149,7 @@ def decide(data: DecisionInput) -> Decision:
         "auto",
         confidence,
         [
-            f"confidence {confidence:.2f} at least {policy.min_confidence:.2f}",
+            f"confidence {confidence:.2f} at least {threshold:.2f}",
             f"intent '{data.draft.intent}' allowed",
             "the message is one the bot recognises as safe to answer alone",
             "every code, link, price and date is the asked product's, valid today",

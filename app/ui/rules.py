@@ -13,14 +13,17 @@ from starlette.datastructures import FormData
 
 from app.accounts import service as accounts
 from app.accounts.schemas import AccountUpdate
+from app.accounts.service import OWNER_RULES
 from app.core.clock import utc_now
 from app.deps import Id, RuntimeDep, SessionDep
 from app.drafting.cost import daily_budget, spent_today
-from app.errors import NotFound
+from app.errors import Forbidden, NotFound
 from app.models import Account, User
 from app.moderation.stats import approval_stats
 from app.policy.schemas import DEFAULT_AUTO_INTENTS, INTENTS, Policy
 from app.ui.catalog_forms import field_errors, split_list, text
+from app.ui.members import router as members_router
+from app.users import members
 from app.web import CheckedWebUser, WebUser, message_page, page
 
 router = APIRouter(include_in_schema=False)
@@ -30,6 +33,7 @@ router = APIRouter(include_in_schema=False)
 KNOWN_RULES = (
     "mode",
     "min_confidence",
+    "intent_min_confidence",
     "auto_intents",
     "max_auto_replies_per_conversation_per_day",
     "pause_after_human_reply_minutes",
@@ -81,11 +85,23 @@ def _extra_rules(policy: Policy) -> list[dict[str, Any]]:
     return rules
 
 
-def _policy_from(form: FormData, current: Policy) -> dict[str, Any]:
+INTENT_THRESHOLD = "intent_min_confidence."  # one input per intent: "<prefix><intent>"
+
+
+def _intent_thresholds(form: FormData) -> dict[str, str]:
+    return {
+        key.removeprefix(INTENT_THRESHOLD): value.strip()
+        for key, value in form.multi_items()
+        if key.startswith(INTENT_THRESHOLD) and isinstance(value, str) and value.strip()
+    }
+
+
+def _policy_from(form: FormData, current: Policy, *, can_decide: bool) -> dict[str, Any]:
     values: dict[str, Any] = current.model_dump()
     values |= {
         "mode": text(form, "mode"),
         "min_confidence": text(form, "min_confidence"),
+        "intent_min_confidence": _intent_thresholds(form),
         "auto_intents": [v for v in form.getlist("auto_intents") if isinstance(v, str)],
         "max_auto_replies_per_conversation_per_day": text(
             form, "max_auto_replies_per_conversation_per_day"
@@ -100,11 +116,18 @@ def _policy_from(form: FormData, current: Policy) -> dict[str, Any]:
             values[name] = split_list(text(form, name))
         else:
             values[name] = text(form, name)
+    if not can_decide:
+        # Their inputs are disabled, so browsers leave them out: what is absent stays. A
+        # value that is sent is compared with the stored one (a change is refused).
+        present = {key.split(".")[0] for key in form}
+        for name in OWNER_RULES:
+            if name not in present:
+                values[name] = getattr(current, name)
     return values
 
 
 def _parse(
-    form: FormData, current: Policy
+    form: FormData, current: Policy, *, can_decide: bool
 ) -> tuple[dict[str, Any], AccountUpdate | None, Policy | None, dict[str, str]]:
     persona, languages = text(form, "persona"), text(form, "languages")
     paused = form.get("paused") is not None
@@ -117,14 +140,20 @@ def _parse(
         errors |= field_errors(exc)
     if update is not None and not update.languages:
         errors["languages"] = "at least one language, for example: en"
-    values = _policy_from(form, current)
+    values = _policy_from(form, current, can_decide=can_decide)
     unknown = sorted(set(values["auto_intents"]) - set(INTENTS) - set(current.auto_intents))
     if unknown:
         errors["auto_intents"] = f"unknown intent(s): {', '.join(unknown)}"
+    known = set(INTENTS) | set(current.intent_min_confidence)
+    strange = sorted(set(values["intent_min_confidence"]) - known)
+    if strange:
+        errors["intent_min_confidence"] = f"unknown intent(s): {', '.join(strange)}"
     try:
         policy = Policy.model_validate(values)
     except ValidationError as exc:
         errors |= field_errors(exc)
+    if policy is None and "intent_min_confidence" in errors:
+        errors["intent_min_confidence"] = "each threshold is a number from 0 to 1, or empty"
     shown["policy"] = values
     return shown, update, policy, errors
 
@@ -157,6 +186,7 @@ async def _render(
         }
     stats = await approval_stats(session, account_id=account.id)
     settings = request.app.state.settings
+    people = await members.list_members(session, user=user, account_id=account.id)
     spending = {
         "today": await spent_today(session, account.id, utc_now()),
         "budget": daily_budget(settings, account),
@@ -179,6 +209,9 @@ async def _render(
         extra_rules=_extra_rules(policy),
         stats=stats,
         spending=spending,
+        can_decide=await members.can_decide(session, user, account.id),
+        owner=next((m for m in people if m.role == "owner"), None),
+        members=people,
         safe_share=SAFE_SHARE,
         enough=ENOUGH_DECISIONS,
         saved=request.query_params.get("saved") == "1",
@@ -210,13 +243,35 @@ async def save_settings(
     except NotFound:
         return _not_found(request, user)
     current = Policy.of(account.policy)
-    shown, update, policy, errors = _parse(await request.form(), current)
+    can_decide = await members.can_decide(session, user, account.id)
+    shown, update, policy, errors = _parse(await request.form(), current, can_decide=can_decide)
     if errors or update is None or policy is None:
         return await _render(request, session, web_user, account, shown=shown, errors=errors)
-    if _changed(account, update):
-        await accounts.update_account(
-            session, user=user, account_id=account.id, data=update, cipher=runtime.cipher
+    try:
+        # The policy first: refused, it leaves nothing half-saved.
+        if policy != current:
+            await accounts.put_policy(session, user=user, account_id=account.id, policy=policy)
+        if _changed(account, update):
+            await accounts.update_account(
+                session,
+                user=user,
+                account_id=account.id,
+                data=update,
+                cipher=runtime.cipher,
+                settings=runtime.settings,
+                graph=runtime.graph,
+            )
+    except Forbidden as exc:
+        return message_page(
+            request,
+            "Only the owner can change this",
+            exc.message[:1].upper() + exc.message[1:] + ". Nothing was saved.",
+            status_code=403,
+            link=f"/accounts/{account.id}/settings",
+            link_text="Back to the settings",
+            user=user,
         )
-    if policy != current:
-        await accounts.put_policy(session, user=user, account_id=account.id, policy=policy)
     return RedirectResponse(f"/accounts/{account.id}/settings?saved=1", status_code=303)
+
+
+router.include_router(members_router)

@@ -13,6 +13,9 @@ from app.core.db import upsert
 from app.models import Account, AccountMember, ApiToken, AttemptCounter, User
 from app.models.base import UTCDateTime
 
+# A member kept out until the account's owner keeps them (see app.users.members.claim).
+SUSPENDED = "suspended"
+
 
 async def get_by_email(session: AsyncSession, email: str) -> User | None:
     return await session.scalar(select(User).where(User.email == email.strip().lower()))
@@ -31,7 +34,9 @@ async def get_by_token_hash(session: AsyncSession, token_hash: str) -> tuple[Use
 
 async def account_ids_of(session: AsyncSession, user_id: int) -> list[int]:
     rows = await session.scalars(
-        select(AccountMember.account_id).where(AccountMember.user_id == user_id)
+        select(AccountMember.account_id).where(
+            AccountMember.user_id == user_id, AccountMember.role != SUSPENDED
+        )
     )
     return list(rows.all())
 
@@ -39,10 +44,29 @@ async def account_ids_of(session: AsyncSession, user_id: int) -> list[int]:
 async def is_member(session: AsyncSession, user_id: int, account_id: int) -> bool:
     found = await session.scalar(
         select(AccountMember.account_id).where(
-            AccountMember.user_id == user_id, AccountMember.account_id == account_id
+            AccountMember.user_id == user_id,
+            AccountMember.account_id == account_id,
+            AccountMember.role != SUSPENDED,
         )
     )
     return found is not None
+
+
+async def role_of(session: AsyncSession, user_id: int, account_id: int) -> str | None:
+    """owner, moderator, suspended, or None for no membership."""
+    member = await session.get(AccountMember, (account_id, user_id))
+    return None if member is None else member.role
+
+
+async def members_of(session: AsyncSession, account_id: int) -> list[tuple[AccountMember, User]]:
+    """The account's members with their users: the owner first, then by e-mail."""
+    rows = await session.execute(
+        select(AccountMember, User)
+        .join(User, User.id == AccountMember.user_id)
+        .where(AccountMember.account_id == account_id)
+        .order_by((AccountMember.role != "owner"), User.email)
+    )
+    return [(row[0], row[1]) for row in rows.all()]
 
 
 async def list_users(session: AsyncSession) -> list[User]:

@@ -33,6 +33,7 @@ def meta(harness: Harness) -> FakeMetaOAuth:
         instagram_api_url=INSTAGRAM_API_URL,
         app_id=harness.app.state.settings.META_APP_ID,
         app_secret=APP_SECRET,
+        graph=harness.graph,
     )
 
 

@@ -23,6 +23,11 @@ It also answers the user profile API, `GET {url}/{version}/{PSID|IGSID}?fields=.
 requests asking for `profile_pic` are routed here): the requested fields of the profile
 set in `profiles` (or one made up from the id), or Meta's error from its own failure
 queue, so planned send failures and planned profile failures never consume each other.
+
+And `GET {url}/{version}/me`, who a token belongs to: the answer set for the token with
+`own_token(...)` (a Page token answers the Page's `id` and its linked
+`instagram_business_account`, an Instagram-Login token its `user_id`), Meta's 190 for any
+other token, or a failure planned with `fail_me_next(...)`; `me_calls` records them.
 """
 
 from __future__ import annotations
@@ -103,6 +108,9 @@ class FakeGraphAPI:
         self.profiles: dict[str, dict[str, Any]] = {}
         self.profile_calls: list[RecordedLookup] = []
         self._profile_failures: deque[PlannedFailure] = deque()
+        self.token_owners: dict[str, dict[str, Any]] = {}  # token -> what GET /me answers
+        self.me_calls: list[RecordedLookup] = []
+        self._me_failures: deque[PlannedFailure] = deque()
         hosts: tuple[tuple[Host, str], ...] = (
             ("facebook", facebook_url),
             ("instagram", instagram_url),
@@ -114,6 +122,8 @@ class FakeGraphAPI:
                 rf"^{re.escape(base.rstrip('/'))}/[^/?]+/[^/?]+\?(?:.*&)?fields=[^&]*profile_pic"
             )
             router.get(url__regex=lookup).mock(side_effect=self._lookup_handler(host))
+            me = rf"^{re.escape(base.rstrip('/'))}/[^/?]+/me(?:\?.*)?$"
+            router.get(url__regex=me).mock(side_effect=self._me_handler(host))
 
     # --- failure modes -------------------------------------------------------------------
 
@@ -274,6 +284,60 @@ class FakeGraphAPI:
 
     def profile_timeout(self, *, times: int = 1) -> None:
         self._profile_failures.extend([PlannedFailure(timeout=True)] * times)
+
+    # --- who a token belongs to (GET /me) ---------------------------------------------------
+
+    def own_token(
+        self,
+        token: str,
+        *,
+        platform: str,
+        external_id: str,
+        graph_host: str = "facebook",
+        page_id: str | None = None,
+    ) -> None:
+        """From now on `token` is the account's: GET /me answers as Meta would for it."""
+        if graph_host == "instagram":
+            answer: dict[str, Any] = {"user_id": external_id, "username": f"user{external_id}"}
+        elif platform == "messenger":
+            answer = {"id": external_id}
+        else:
+            page = page_id or f"page-of-{external_id}"
+            answer = {"id": page, "instagram_business_account": {"id": external_id}}
+        self.token_owners[token] = answer
+
+    def fail_me_next(
+        self, *, status: int = 500, code: int = 2, message: str = "unexpected", times: int = 1
+    ) -> None:
+        error = {"message": message, "type": "OAuthException", "code": code}
+        self._me_failures.extend([PlannedFailure(status=status, error=error)] * times)
+
+    def _me_handler(self, host: Host) -> Any:
+        def handle(request: httpx.Request) -> httpx.Response:
+            return self.answer_me(host, request)
+
+        return handle
+
+    def answer_me(self, host: Host, request: httpx.Request) -> httpx.Response:
+        """GET /me for a token: the answer set with `own_token`, else Meta's 190."""
+        token = request.url.params.get("access_token")
+        authorization = request.headers.get("authorization", "")
+        if authorization.startswith("Bearer "):
+            token = authorization.removeprefix("Bearer ")
+        fields = tuple(request.url.params.get("fields", "").split(","))
+        version = request.url.path.strip("/").split("/")[-2]
+        self.me_calls.append(RecordedLookup(host, version, "me", fields, token))
+        if self._me_failures:
+            failure = self._me_failures.popleft()
+            return self._error_response(failure.status, failure.error, failure.headers)
+        if token is None or token not in self.token_owners:
+            error = {
+                "message": "Invalid OAuth access token - Cannot parse access token",
+                "type": "OAuthException",
+                "code": 190,
+            }
+            return self._error_response(400, error, {})
+        return httpx.Response(200, json=self.token_owners[token])
 
     def reset(self) -> None:
         """Forget planned failures, usage headers and recorded calls."""

@@ -33,6 +33,10 @@ import httpx
 import respx
 from respx.models import RouteList
 
+from tests.fakes.graph import FakeGraphAPI, Host
+
+_ME: dict[str, Host] = {"fb_me": "facebook", "ig_me": "instagram"}
+
 FACEBOOK_SCOPES = {
     "pages_show_list",
     "pages_messaging",
@@ -96,7 +100,11 @@ class FakeMetaOAuth:
         instagram_api_url: str,
         app_id: str,
         app_secret: str,
+        graph: FakeGraphAPI | None = None,
     ) -> None:
+        # `graph`: GET /me with a token this fake never issued (one typed into the API) is
+        # answered by the Graph fake, which knows the tokens tests give accounts by hand.
+        self.graph = graph
         self.app_id, self.app_secret = app_id, app_secret
         self.facebook_url = facebook_url.rstrip("/")
         self.meta_user_id = "10220000000000077"
@@ -199,6 +207,11 @@ class FakeMetaOAuth:
             params = dict(request.url.params)
             if request.method == "POST" and request.content:
                 params.update(parse_qsl(request.content.decode()))
+            if endpoint in _ME and self.graph is not None:
+                bearer = request.headers.get("authorization", "").removeprefix("Bearer ")
+                token = params.get("access_token") or bearer or None
+                if self._token_kind(token) is None and token in self.graph.token_owners:
+                    return self.graph.answer_me(_ME[endpoint], request)
             self.calls.append(Call(endpoint, request.method, request.url.path, params))
             if self._failures[endpoint]:
                 failure = self._failures[endpoint].popleft()

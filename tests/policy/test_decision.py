@@ -99,3 +99,27 @@ def test_product_questions_need_review_by_default() -> None:
     assert "product_info" not in Policy().auto_intents
     info = DraftFacts(intent="product_info", confidence=0.99, product_ids=(7,))
     assert decide(replace(GOOD, draft=info)).decision == "review"
+
+
+def test_a_per_intent_threshold_overrides_min_confidence() -> None:
+    stricter = Policy(
+        mode="autopilot", min_confidence=0.8, intent_min_confidence={"discount_code": 0.95}
+    )
+    held = decide(replace(GOOD, policy=stricter))
+    assert held.decision == "review"
+    assert "confidence 0.90 below 0.95" in held.reasons
+
+    looser = Policy(
+        mode="autopilot", min_confidence=0.95, intent_min_confidence={"discount_code": 0.85}
+    )
+    sent = decide(replace(GOOD, policy=looser))
+    assert sent.decision == "auto"
+    assert "confidence 0.90 at least 0.85" in sent.reasons
+    # Another intent keeps the general threshold.
+    assert looser.threshold("price") == 0.95
+
+
+def test_per_intent_thresholds_are_bounded() -> None:
+    with pytest.raises(ValueError, match="less than or equal to 1"):
+        Policy(intent_min_confidence={"price": 1.5})
+    assert Policy.of({}).intent_min_confidence == {}
