@@ -214,6 +214,10 @@ class Harness:
 async def running_app(settings: Settings) -> AsyncIterator[Harness]:
     async with respx.mock(assert_all_mocked=True, assert_all_called=False) as router:
         graph = FakeGraphAPI(router, facebook_url=FACEBOOK_URL, instagram_url=INSTAGRAM_URL)
+        if settings.META_GRAPH_URL not in (FACEBOOK_URL, INSTAGRAM_URL):
+            graph.answer_me_at(router, settings.META_GRAPH_URL, "facebook")
+        if settings.INSTAGRAM_GRAPH_URL not in (FACEBOOK_URL, INSTAGRAM_URL):
+            graph.answer_me_at(router, settings.INSTAGRAM_GRAPH_URL, "instagram")
         app = create_app(settings)
         async with LifespanManager(app):
             runtime: Runtime = app.state.runtime

@@ -122,8 +122,13 @@ class FakeGraphAPI:
                 rf"^{re.escape(base.rstrip('/'))}/[^/?]+/[^/?]+\?(?:.*&)?fields=[^&]*profile_pic"
             )
             router.get(url__regex=lookup).mock(side_effect=self._lookup_handler(host))
-            me = rf"^{re.escape(base.rstrip('/'))}/[^/?]+/me(?:\?.*)?$"
-            router.get(url__regex=me).mock(side_effect=self._me_handler(host))
+            self.answer_me_at(router, base, host)
+
+    def answer_me_at(self, router: respx.MockRouter, base: str, host: Host) -> None:
+        """Answers GET /me at `base` too: tests whose sends go to a real fake server (kill -9,
+        worker processes) still register accounts in process, and the API checks the token."""
+        me = rf"^{re.escape(base.rstrip('/'))}/[^/?]+/me(?:\?.*)?$"
+        router.get(url__regex=me).mock(side_effect=self._me_handler(host))
 
     # --- failure modes -------------------------------------------------------------------
 
