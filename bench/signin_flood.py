@@ -7,11 +7,12 @@ The service (`inboxpilot serve --no-worker`) runs as in bench/run.py, whose help
 and stop it. Two phases, each `--seconds` long, a paced stream of validly signed DMs
 (`--rate` per second over `--conns` connections) in both:
   alone: nothing else;
-  flood: `--loops` concurrent loops each POST /login with a fresh random email and a wrong
-         password back to back (each loop fetches the form once, for its CSRF cookie), so
-         the per-email slowdown never starts. The loops come from `--addresses` loopback
-         addresses (127.0.0.2, ...; default one per loop, a botnet), so the per-address
-         limit does not simply refuse them: what is measured is the password check itself.
+  flood: `--loops` concurrent loops (in a process of their own, as an attacker's would
+         be) each POST /login with a fresh random email and a wrong password back to
+         back (each loop fetches the form once, for its CSRF cookie), so the per-email
+         slowdown never starts. The loops come from `--addresses` loopback addresses
+         (127.0.0.2, ...; default one per loop, a botnet), so the per-address limit does
+         not simply refuse them: what is measured is the password check itself.
 Reported: acknowledgement p50/p99 in each phase, the sign-in attempts per second and their
 answers. Goal (issue 12): p99 < 100 ms during the flood. Results on stdout and in
 bench/results/signin_flood.{md,json}. Measure older code by running with PYTHONPATH
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import re
 import secrets
 import shutil
@@ -30,6 +32,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -46,9 +49,10 @@ CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 async def sign_in_loop(
-    base: str, address: str, stop_at: float, out: list[tuple[int, float]]
+    base: str, address: str, stop_at: float, out: list[tuple[int, float, float]]
 ) -> None:
-    """Wrong sign-ins with fresh random emails until `stop_at`, each (status, seconds)."""
+    """Wrong sign-ins with fresh random emails until `stop_at`, each (status, seconds,
+    monotonic time of the answer)."""
     transport = httpx.AsyncHTTPTransport(local_address=address)
     async with httpx.AsyncClient(base_url=base, transport=transport, timeout=120) as client:
         form = await client.get("/login")
@@ -63,26 +67,42 @@ async def sign_in_loop(
             started = time.perf_counter()
             try:
                 response = await client.post("/login", data=data)
-                out.append((response.status_code, time.perf_counter() - started))
+                status = response.status_code
             except httpx.HTTPError:
-                out.append((0, time.perf_counter() - started))
+                status = 0
+            out.append((status, time.perf_counter() - started, time.monotonic()))
+
+
+def attack(base: str, addresses: list[str], stop_at: float) -> list[tuple[int, float, float]]:
+    """The attacker, in a process of its own (as it would be on another machine), so that
+    setting up 64 clients does not stall the loop that measures the acknowledgements.
+    `stop_at` is on the system's monotonic clock, which every process shares."""
+    attempts: list[tuple[int, float, float]] = []
+
+    async def loops() -> None:
+        await asyncio.gather(*(sign_in_loop(base, a, stop_at, attempts) for a in addresses))
+
+    asyncio.run(loops())
+    return attempts
 
 
 async def flood_phase(
     base: str, url: str, valid: list[tuple[bytes, str]], args: argparse.Namespace
 ) -> dict[str, Any]:
-    stop_at = time.monotonic() + args.seconds + 1.0
-    attempts: list[tuple[int, float]] = []
+    warm_up = 2.0  # the loops are at full speed before the first valid event
+    stop_at = time.monotonic() + warm_up + args.seconds + 1.0
     addresses = [f"127.0.0.{2 + n % args.addresses}" for n in range(args.loops)]
-    loops = [asyncio.create_task(sign_in_loop(base, a, stop_at, attempts)) for a in addresses]
-    await asyncio.sleep(1.0)  # the loops are at full speed before the first valid event
-    started = time.monotonic()
-    sent = await loadgen.send_all(url, valid, conns=args.conns, rate=args.rate)
-    counted = list(attempts)  # the answers that came while the valid stream ran
-    took = time.monotonic() - started
-    done, pending = await asyncio.wait(loops, timeout=args.seconds + 30)
-    for task in pending:
-        task.cancel()
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(1, mp_context=spawn) as attacker:
+        loops = asyncio.wrap_future(attacker.submit(attack, base, addresses, stop_at))
+        await asyncio.sleep(warm_up)
+        started = time.monotonic()
+        sent = await loadgen.send_all(url, valid, conns=args.conns, rate=args.rate)
+        ended = time.monotonic()
+        attempts = await asyncio.wait_for(loops, timeout=args.seconds + 60)
+    # the answers that came while the valid stream ran
+    counted = [(status, took) for status, took, at in attempts if started <= at <= ended]
+    took = ended - started
     latencies = sorted(seconds for _, seconds in counted)
     return {
         "valid": sent,
@@ -92,7 +112,6 @@ async def flood_phase(
             "statuses": {str(k): v for k, v in sorted(Counter(s for s, _ in counted).items())},
             "p50_ms": loadgen.percentile(latencies, 0.5) * 1000 if latencies else 0.0,
             "p99_ms": loadgen.percentile(latencies, 0.99) * 1000 if latencies else 0.0,
-            "loops_cut_short": len(pending),
         },
     }
 

@@ -17,7 +17,9 @@ not tell which emails exist), and only counted: no audit row each.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,6 +31,26 @@ from app.audit.service import activity_since
 from app.core.clock import utc_now
 from app.errors import AppError
 from app.users import repository
+
+# At most this many password attempts of one process are past the door at a time (their
+# lookups, counters and hash); the others wait before it, holding no database connection
+# and costing the event loop nothing. The hash pool checks a few passwords at a time
+# anyway, so the door costs sign-ins no speed, but a flood's first burst can no longer
+# take the connection pool from Meta's webhooks and the pages.
+IN_FLIGHT = 4
+_doors: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def door() -> asyncio.Semaphore:
+    """The password attempts' door of the running event loop (one per loop, so tests that
+    run several loops in one process each get their own)."""
+    loop = asyncio.get_running_loop()
+    gate = _doors.get(loop)
+    if gate is None:
+        gate = _doors[loop] = asyncio.Semaphore(IN_FLIGHT)
+    return gate
 
 
 class AttemptKind(StrEnum):

@@ -12,7 +12,7 @@ from app.audit.service import record
 from app.core.clock import utc_now
 from app.core.crypto import same_secret
 from app.deps import SessionDep, SettingsDep
-from app.users.attempts import AttemptKind, TooManyAttempts
+from app.users.attempts import AttemptKind, TooManyAttempts, door
 from app.users.sessions import (
     COOKIE_NAME,
     SESSION_LIFETIME,
@@ -87,13 +87,14 @@ async def login(
             user=None,
         )
     try:
-        token, _web_session = await sign_in(
-            session,
-            email=email,
-            password=password,
-            address=client_address(request),
-            previous_token=request.cookies.get(COOKIE_NAME),
-        )
+        async with door():
+            token, _web_session = await sign_in(
+                session,
+                email=email,
+                password=password,
+                address=client_address(request),
+                previous_token=request.cookies.get(COOKIE_NAME),
+            )
     except TooManyAttempts as exc:
         return _throttled_page(request, exc, csrf_token=expected, next=next, email=email)
     except SignInFailed as exc:
