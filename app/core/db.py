@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import Select, event
+from sqlalchemy import Select, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
@@ -138,6 +138,17 @@ async def end_transaction(session: AsyncSession) -> None:
     on PostgreSQL an upserted row stays locked until commit. The session's next statement
     begins a new transaction, which the unit of work commits or rolls back as usual."""
     await session.commit()
+
+
+async def lock_for_transaction(session: AsyncSession, key: str) -> None:
+    """Waits until no other transaction holds `key`, and holds it until this one ends:
+    for check-then-insert on rows no existing row can be locked for. On PostgreSQL a
+    transaction-scoped advisory lock; on SQLite nothing, as every transaction already
+    holds the database's write lock from its BEGIN IMMEDIATE."""
+    if dialect_name(session) == "postgresql":
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key}
+        )
 
 
 def for_update_skip_locked(session: AsyncSession, statement: Select[Any]) -> Select[Any]:

@@ -22,6 +22,7 @@ from app.audit.service import record
 from app.config import Settings
 from app.core.clock import utc_now
 from app.core.crypto import derive_key
+from app.core.db import lock_for_transaction
 from app.errors import NotFound
 from app.models import Account, DeletionRequest
 from app.privacy import repository
@@ -101,6 +102,9 @@ async def request_deletion(
     Meta user is not finished, or once it is and nothing of theirs was connected since,
     the answer is that request again (same confirmation code, no second job)."""
     user_hash = meta_user_hash(settings, meta_user_id)
+    # Two requests of one person at the same moment: the second waits for the first to
+    # commit, then finds it and answers with it.
+    await lock_for_transaction(session, f"deletion-request:{user_hash}")
     accounts = await repository.accounts_of_meta_user(session, meta_user_id)
     earlier = await repository.latest_deletion_request(session, user_hash)
     if earlier is not None and (earlier.status != "completed" or not accounts):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from datetime import timedelta
@@ -243,6 +244,19 @@ async def _deletion_jobs(harness: Harness) -> int:
             select(func.count()).select_from(Job).where(Job.kind == "privacy.erase_meta_user")
         )
         return int(count or 0)
+
+
+async def test_simultaneous_requests_of_one_person_make_one_request(harness: Harness) -> None:
+    await connect_account(harness, IG_A, meta_user_id=USER)
+    body = signed_request(meta_payload(USER))
+    answers = await asyncio.gather(
+        *(post_signed(harness, "/meta/data-deletion", body) for _ in range(6))
+    )
+    assert {answer.status_code for answer in answers} == {200}
+    assert len({answer.json()["confirmation_code"] for answer in answers}) == 1
+    assert await _deletion_jobs(harness) == 1
+    async with unit_of_work(harness.runtime.sessionmaker) as session:
+        assert await session.scalar(select(func.count()).select_from(DeletionRequest)) == 1
 
 
 async def test_a_repeated_request_answers_the_first_ones_confirmation(harness: Harness) -> None:
