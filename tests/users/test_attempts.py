@@ -20,6 +20,7 @@ from app.core.clock import utc_now
 from app.core.db import unit_of_work
 from app.models import AttemptCounter, AuditEntry, Job
 from app.privacy.jobs import RETENTION_JOB, purge_expired
+from app.users.attempts import IN_FLIGHT
 from tests.harness import Harness
 from tests.users.web import ADMIN, csrf_of, try_sign_in
 
@@ -219,3 +220,53 @@ async def test_the_password_check_runs_off_the_event_loop(
     assert answered_while_held
     assert threads
     assert loop_thread not in threads
+
+
+async def test_only_a_few_password_attempts_are_past_the_door_at_once(
+    harness: Harness, monkeypatch: Any
+) -> None:
+    """While Argon2 (the library) is held, ten sign-ins from one address: only the door's
+    four reach their counters and the database; the others wait before it, holding no
+    connection, and are answered once the checks go on."""
+    started, release = threading.Event(), threading.Event()
+    verify = PasswordHasher.verify
+
+    def held_verify(self: PasswordHasher, hash: str, password: str) -> bool:
+        started.set()
+        release.wait(timeout=20)
+        return verify(self, hash, password)
+
+    async def counted() -> int:
+        async with unit_of_work(harness.runtime.sessionmaker) as session:
+            rows = (await session.scalars(select(AttemptCounter))).all()
+        return max((row.attempts for row in rows if row.kind == "address"), default=0)
+
+    monkeypatch.setattr(PasswordHasher, "verify", held_verify)
+    async with client_at(harness, "10.0.0.10") as client:
+        token = csrf_of((await client.get("/login")).text)
+        attempts = [
+            asyncio.create_task(
+                client.post(
+                    "/login",
+                    data={
+                        "email": f"nobody-{n}@test.example",
+                        "password": "x",
+                        "csrf_token": token,
+                    },
+                )
+            )
+            for n in range(10)
+        ]
+        try:
+            await asyncio.to_thread(started.wait, 10)
+            for _ in range(100):  # the door's four are counted first
+                if await counted() >= IN_FLIGHT:
+                    break
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.5)  # time enough for the six others, were they let in
+            assert await counted() == IN_FLIGHT
+        finally:
+            release.set()
+        answers = await asyncio.gather(*attempts)
+    assert [answer.status_code for answer in answers] == [401] * 10
+    assert await counted() == 10
