@@ -114,30 +114,33 @@ async def test_a_paced_account_waits_while_another_goes_at_full_speed(
         account = await harness.create_account(external_id=external_id, name=external_id)
         await harness.set_policy(account["id"], mode="autopilot", min_confidence=0.6)
         await harness.add_serum(account["id"])
-    for n in range(5):
-        await harness.post_webhook(text_event(IG_ID, f"IGSID-A{n}", ASK))
-    for n in range(2):
-        await harness.post_webhook(text_event(OTHER_ID, f"IGSID-B{n}", ASK))
-    await harness.run_worker()
+    # The clock stands still while the worker runs: on a slow machine, half a second of
+    # worker time would otherwise free the busy account's next slot and let a third go.
+    with time_machine.travel(utc_now(), tick=False):
+        for n in range(5):
+            await harness.post_webhook(text_event(IG_ID, f"IGSID-A{n}", ASK))
+        for n in range(2):
+            await harness.post_webhook(text_event(OTHER_ID, f"IGSID-B{n}", ASK))
+        await harness.run_worker()
 
-    recipients = [s.recipient_id for s in harness.graph.sent]
-    # 2 per second with a burst of 2 each: the busy account's first two, and the other
-    # account's two, not held back by the busy one's queue.
-    assert len([r for r in recipients if r.startswith("IGSID-A")]) == 2
-    assert sorted(r for r in recipients if r.startswith("IGSID-B")) == ["IGSID-B0", "IGSID-B1"]
-    async with unit_of_work(harness.runtime.sessionmaker) as session:
-        waiting = (
-            await session.scalars(
-                select(Job.run_at)
-                .where(Job.kind == "send_reply", Job.status == "queued")
-                .order_by(Job.run_at)
-            )
-        ).all()
-    assert len(waiting) == 3
-    now = utc_now()
-    # Each wakes at about its own turn, half a second apart, not all at once.
-    assert all(now < at < now + timedelta(seconds=3) for at in waiting)
-    assert len(set(waiting)) == 3
+        recipients = [s.recipient_id for s in harness.graph.sent]
+        # 2 per second with a burst of 2 each: the busy account's first two, and the other
+        # account's two, not held back by the busy one's queue.
+        assert len([r for r in recipients if r.startswith("IGSID-A")]) == 2
+        assert sorted(r for r in recipients if r.startswith("IGSID-B")) == ["IGSID-B0", "IGSID-B1"]
+        async with unit_of_work(harness.runtime.sessionmaker) as session:
+            waiting = (
+                await session.scalars(
+                    select(Job.run_at)
+                    .where(Job.kind == "send_reply", Job.status == "queued")
+                    .order_by(Job.run_at)
+                )
+            ).all()
+        assert len(waiting) == 3
+        now = utc_now()
+        # Each wakes at about its own turn, half a second apart, not all at once.
+        assert all(now < at < now + timedelta(seconds=3) for at in waiting)
+        assert len(set(waiting)) == 3
 
     with time_machine.travel(now + timedelta(seconds=5), tick=True):
         await harness.run_worker()  # a burst of two again, the third waits its turn
