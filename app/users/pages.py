@@ -10,14 +10,15 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.crypto import same_secret
 from app.core.db import end_transaction
 from app.deps import Id, SessionDep, SettingsDep
 from app.errors import AppError, Forbidden
-from app.models import User, WebSession
+from app.models import Invitation, User, WebSession
 from app.users import invitations, repository, service
-from app.users.attempts import TooManyAttempts, address_key, reserve, succeeded
+from app.users.attempts import AttemptKey, TooManyAttempts, address_key, reserve, succeeded
 from app.users.router import client_address, retry_after, set_session_cookie
 from app.users.sessions import start_session
 from app.web import CheckedWebUser, SignInRequired, WebUser, page
@@ -209,6 +210,18 @@ def _accept_page(
     return response
 
 
+async def _counted_invitation(
+    request: Request, session: AsyncSession, token: str
+) -> tuple[Invitation, list[AttemptKey]]:
+    """The usable invitation of `token`, counted per client address before it is looked
+    up (a guessed token counts) and committed at once, so a 404 does not take the count
+    back. The caller hands the attempt back (`succeeded`) once the form was right."""
+    limited = [address_key(client_address(request))]
+    await reserve(session, limited)
+    await end_transaction(session)
+    return await invitations.usable_invitation(session, token), limited
+
+
 @router.get("/invite", response_class=HTMLResponse)
 async def invitation_opener(request: Request) -> Response:
     """The link's page: holds no token (it is in the fragment); static/pages.js posts the
@@ -221,10 +234,7 @@ async def invitation_form(request: Request, session: SessionDep, token: TOKEN_FO
     """Shows whom the invitation is for and the password form; uses nothing up. Counted
     per client address like accepting, so the opener cannot be used to guess codes."""
     token = token.strip()[:200]
-    limited = [address_key(client_address(request))]
-    await reserve(session, limited)
-    await end_transaction(session)
-    invitation = await invitations.usable_invitation(session, token)
+    invitation, limited = await _counted_invitation(request, session, token)
     await succeeded(session, limited)
     return _accept_page(request, invitation.email, token)
 
@@ -247,12 +257,7 @@ async def accept_invitation(
     csrf_token: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
     token = token.strip()[:200]
-    # Counted per client address before the token is looked up (a guessed token counts),
-    # and committed at once, so a 404 below does not take the count back.
-    limited = [address_key(client_address(request))]
-    await reserve(session, limited)
-    await end_transaction(session)
-    invitation = await invitations.usable_invitation(session, token)
+    invitation, limited = await _counted_invitation(request, session, token)
     expected = request.cookies.get(INVITE_CSRF_COOKIE)
     if not expected or not same_secret(expected, csrf_token):
         return _accept_page(
