@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import re
 import subprocess
 import sys
+import threading
 from datetime import timedelta
 from pathlib import Path
 
 import httpx
+import pytest
 import time_machine
+from argon2 import PasswordHasher
 from sqlalchemy import func, select
 
+from app.audit.service import record
 from app.core.clock import utc_now
 from app.core.db import unit_of_work
 from app.models import AccountMember, AuditEntry, Invitation, User
@@ -120,6 +125,41 @@ async def test_invitation_happy_path_and_single_use(harness: Harness) -> None:
     assert user.role == "moderator"
     assert [(m.account_id, m.user_id, m.role) for m in members] == [(account, user.id, "moderator")]
     assert {"invitation.created", "invitation.accepted"} <= set(actions)
+    assert await _count(harness, User) == 2
+
+
+async def test_accepting_hashes_the_password_with_no_transaction_open(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While the new password's hash is being made (~0.1 s, held here), the accepting
+    request holds no database connection, so on SQLite no write lock: another write goes
+    through at once. The invitation is then accepted as usual."""
+    created = await _invite(harness)
+    token = _token(_link(created.text))
+    started, release = threading.Event(), threading.Event()
+    hash_ = PasswordHasher.hash
+
+    def held_hash(self: PasswordHasher, password: str | bytes, **kw: object) -> str:
+        started.set()
+        release.wait(timeout=20)
+        return hash_(self, password, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(PasswordHasher, "hash", held_hash)
+    async with browser(harness) as invitee:
+        accepting = asyncio.create_task(_accept(invitee, token))
+        try:
+            assert await asyncio.to_thread(started.wait, 10)
+            assert harness.runtime.engine.sync_engine.pool.checkedout() == 0
+
+            async def other_write() -> None:
+                async with unit_of_work(harness.runtime.sessionmaker) as session:
+                    await record(session, action="test.write_while_hashing")
+
+            await asyncio.wait_for(other_write(), timeout=5)
+        finally:
+            release.set()
+        accepted = await accepting
+    assert accepted.status_code == 303, accepted.text
     assert await _count(harness, User) == 2
 
 
