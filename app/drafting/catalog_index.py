@@ -24,7 +24,7 @@ from rapidfuzz import fuzz, process
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.catalog.product_words import expand
+from app.catalog.product_words import canonical, expand
 from app.catalog.validity import CodeStatus, validity_of
 from app.core.text import tokens
 from app.models import Cooperation, Product, ProductEmbedding
@@ -272,7 +272,10 @@ class CatalogIndex:
     # -- matching -------------------------------------------------------------------
 
     def _read(self, text: str) -> _Message:
-        words = tuple(expand(tokens(text)))
+        # A generic type phrase ("sweat à capuche") also reads as its type ("hoodie"), as
+        # the recogniser reads it: an alias that spells one out is not the only hoodie.
+        said = tokens(text)
+        words = tuple(expand(dict.fromkeys([*said, *canonical(said)])))
         windows = [
             "".join(words[i : i + size])
             for size in range(2, MAX_WINDOW + 1)
