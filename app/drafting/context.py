@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 import numpy as np
@@ -13,8 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.conversations.answered import unanswered_messages
 from app.core.clock import utc_now
-from app.drafting.base import DraftRequest, ProductMatch, Turn
+from app.drafting.base import DraftRequest, ProductMatch, Turn, VoiceExample
 from app.drafting.catalog_index import CatalogIndexes
+from app.drafting.examples import load_examples
+from app.drafting.intents import classify_intent
+from app.drafting.offline import reply_language
 from app.drafting.retrieval import retrieve
 from app.models import Account, Conversation, Draft, Message
 from app.ops.metrics import DRAFTS_OUTSIDE_WINDOW
@@ -146,6 +149,9 @@ async def load_context(
         products=products,
         today=today,
     )
+    request = replace(
+        request, examples=await _examples(session, request, conversation, indexes=indexes)
+    )
     auto_today = await session.scalar(
         select(func.count(Draft.id)).where(
             Draft.conversation_id == conversation_id,
@@ -154,6 +160,31 @@ async def load_context(
         )
     )
     return DraftContext(account, conversation, latest, request, products, int(auto_today or 0))
+
+
+async def _examples(
+    session: AsyncSession,
+    request: DraftRequest,
+    conversation: Conversation,
+    *,
+    indexes: CatalogIndexes | None,
+) -> tuple[VoiceExample, ...]:
+    """Approved replies of the account for the voice, in the language and for the intent
+    our own code reads in the follower's message (the model's are not known yet)."""
+    names = {m.product.id: m.product.name for m in request.products}
+    if indexes is not None:
+        index = await indexes.get(session, conversation.account_id)  # cached: rarely a query
+        names = {e.product_id: e.name for e in index.entries} | names
+    return await load_examples(
+        session,
+        account_id=conversation.account_id,
+        conversation_id=conversation.id,
+        intent=classify_intent(request.follower_text),
+        language=reply_language(request),
+        text=request.follower_text,
+        allowed_urls=[m.product.url for m in request.products if m.product.url],
+        product_names=names,
+    )
 
 
 async def has_live_draft(session: AsyncSession, message_id: int) -> bool:
