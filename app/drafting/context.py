@@ -15,9 +15,7 @@ from app.conversations.answered import unanswered_messages
 from app.core.clock import utc_now
 from app.drafting.base import DraftRequest, ProductMatch, Turn, VoiceExample
 from app.drafting.catalog_index import CatalogIndexes
-from app.drafting.examples import load_examples
-from app.drafting.intents import classify_intent
-from app.drafting.offline import reply_language
+from app.drafting.examples import approved_candidates, examples_for, wanted
 from app.drafting.retrieval import retrieve
 from app.models import Account, Conversation, Draft, Message
 from app.ops.metrics import DRAFTS_OUTSIDE_WINDOW
@@ -171,20 +169,17 @@ async def _examples(
 ) -> tuple[VoiceExample, ...]:
     """Approved replies of the account for the voice, in the language and for the intent
     our own code reads in the follower's message (the model's are not known yet)."""
-    names = {m.product.id: m.product.name for m in request.products}
+    names: dict[int, str] = {}
     if indexes is not None:
         index = await indexes.get(session, conversation.account_id)  # cached: rarely a query
-        names = {e.product_id: e.name for e in index.entries} | names
-    return await load_examples(
+        names = {e.product_id: e.name for e in index.entries}
+    candidates = await approved_candidates(
         session,
         account_id=conversation.account_id,
         conversation_id=conversation.id,
-        intent=classify_intent(request.follower_text),
-        language=reply_language(request),
-        text=request.follower_text,
-        allowed_urls=[m.product.url for m in request.products if m.product.url],
-        product_names=names,
+        language=wanted(request)[1],
     )
+    return examples_for(request, candidates, product_names=names)
 
 
 async def has_live_draft(session: AsyncSession, message_id: int) -> bool:

@@ -19,7 +19,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.text import normalise
-from app.drafting.base import VoiceExample
+from app.drafting.base import DraftRequest, VoiceExample
+from app.drafting.intents import classify_intent
+from app.drafting.offline import reply_language
 from app.drafting.scrub import scrub
 from app.models import Contact, Conversation, Draft, Message
 
@@ -150,22 +152,19 @@ async def approved_candidates(
     ]
 
 
-async def load_examples(
-    session: AsyncSession,
-    *,
-    account_id: int,
-    conversation_id: int,
-    intent: str,
-    language: str,
-    text: str,
-    allowed_urls: Collection[str],
-    product_names: Mapping[int, str],
+def wanted(request: DraftRequest) -> tuple[str, str]:
+    """(intent, language) the examples should have: what our own code reads in the
+    follower's message, as the model's answer is not known yet."""
+    return classify_intent(request.follower_text), reply_language(request)
+
+
+def examples_for(
+    request: DraftRequest, candidates: Sequence[Candidate], *, product_names: Mapping[int, str]
 ) -> tuple[VoiceExample, ...]:
-    """Up to EXAMPLE_LIMIT scrubbed examples for a draft answering `text`."""
-    candidates = await approved_candidates(
-        session, account_id=account_id, conversation_id=conversation_id, language=language
-    )
-    chosen = choose(candidates, intent=intent, language=language, text=text)
-    return tuple(
-        to_example(c, allowed_urls=allowed_urls, product_names=product_names) for c in chosen
-    )
+    """Up to EXAMPLE_LIMIT scrubbed examples for `request`; the links of its retrieved
+    products are the only ones an example may keep."""
+    intent, language = wanted(request)
+    chosen = choose(candidates, intent=intent, language=language, text=request.follower_text)
+    allowed = [m.product.url for m in request.products if m.product.url]
+    names = {m.product.id: m.product.name for m in request.products} | dict(product_names)
+    return tuple(to_example(c, allowed_urls=allowed, product_names=names) for c in chosen)

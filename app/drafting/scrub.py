@@ -32,10 +32,13 @@ _ORDER = re.compile(
     r"|(?<![\w.,])\d{6,}(?![\w.,]\d)",
     re.IGNORECASE,
 )
-_SPACES = re.compile(r"[ \t]{2,}")
-_SPACE_BEFORE_PUNCT = re.compile(r"[ \t]+([,.!?;:)])")
-_DOUBLED_COMMA = re.compile(r",\s*([,.!?])")
-_LEADING_PUNCT = re.compile(r"^[\s,;:]+", re.MULTILINE)
+# Where a name or handle was dropped; only there is the text tidied, so that the
+# influencer's own spacing ("Coucou toi !") is kept.
+_GONE = "\x00"
+_GONE_ENDING_CLAUSE = re.compile(r"[ \t]*,[ \t]*\x00[ \t]*(?=[.!?])")
+_GONE_BEFORE_PUNCT = re.compile(r"[ \t]*\x00(?=[,.!?;:)])")
+_GONE_AT_START = re.compile(r"^[ \t]*\x00[ \t]*[,;:]?[ \t]*", re.MULTILINE)
+_GONE_ELSEWHERE = re.compile(r"[ \t]*\x00")
 
 
 def name_parts(values: Iterable[str | None]) -> list[str]:
@@ -49,7 +52,9 @@ def name_parts(values: Iterable[str | None]) -> list[str]:
         if len(cleaned) >= 2:
             parts.add(cleaned)
         parts.update(word for word in re.split(r"[\s_.]+", cleaned) if len(word) >= 2)
-    return sorted(parts, key=len, reverse=True)
+    # Removal ignores case: one spelling of each is enough.
+    unique = {part.casefold(): part for part in sorted(parts)}
+    return sorted(unique.values(), key=lambda part: (-len(part), part.casefold()))
 
 
 def _links(text: str, allowed: Collection[str]) -> str:
@@ -82,11 +87,10 @@ def _orders(text: str) -> str:
 
 
 def _tidy(text: str) -> str:
-    text = _SPACES.sub(" ", text)
-    text = _SPACE_BEFORE_PUNCT.sub(r"\1", text)
-    text = _DOUBLED_COMMA.sub(r"\1", text)
-    text = _LEADING_PUNCT.sub("", text)
-    return text.strip()
+    text = _GONE_AT_START.sub("", text)
+    text = _GONE_ENDING_CLAUSE.sub("", text)
+    text = _GONE_BEFORE_PUNCT.sub("", text)
+    return _GONE_ELSEWHERE.sub("", text).strip()
 
 
 def scrub(text: str, *, names: Iterable[str] = (), allowed_urls: Collection[str] = ()) -> str:
@@ -96,9 +100,9 @@ def scrub(text: str, *, names: Iterable[str] = (), allowed_urls: Collection[str]
     # before order numbers, whose long digit runs they contain.
     text = _links(text, allowed_urls)
     text = _EMAIL.sub(EMAIL, text)
-    text = _HANDLE.sub("", text)
+    text = _HANDLE.sub(_GONE, text)
     text = _phones(text)
     text = _orders(text)
     for part in name_parts(names):
-        text = re.sub(rf"(?<!\w)@?{re.escape(part)}(?!\w)", "", text, flags=re.IGNORECASE)
+        text = re.sub(rf"(?<!\w)@?{re.escape(part)}(?!\w)", _GONE, text, flags=re.IGNORECASE)
     return _tidy(text)

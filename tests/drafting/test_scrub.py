@@ -80,6 +80,15 @@ def test_name_parts_longest_first_and_without_single_letters() -> None:
         "Anna M. Schmidt",
         "Schmidt",
         "anna_b",
-        "Anna",
         "anna",
     ]
+
+
+def test_the_influencers_own_spacing_is_kept() -> None:
+    reply = "Coucou toi ! Ton code : LENA15 ,  à bientôt ?\nxx Lena"
+    assert scrub(reply, names=["Zoé"]) == reply
+    assert scrub("Coucou Zoé ! Ton code : LENA15", names=["Zoé"]) == "Coucou ! Ton code : LENA15"
+
+
+def test_a_clause_left_empty_loses_its_comma() -> None:
+    assert scrub("Thanks for the tip, @anna_b. See you!") == "Thanks for the tip. See you!"
