@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from rapidfuzz import fuzz
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.clock import utc_now
 from app.core.text import normalise
 from app.drafting.base import DraftRequest, VoiceExample
 from app.drafting.intents import classify_intent
@@ -27,9 +28,11 @@ from app.models import Contact, Conversation, Draft, Message
 
 EXAMPLE_LIMIT = 3
 # The most recent approved replies read per draft, ranked in Python: one bounded query
-# on drafts(account_id, created_at).
+# on the partial index ix_drafts_person_decided (account_id, language, created_at).
 POOL_LIMIT = 100
 APPROVED_STATUSES = ("approved", "sending", "sent")
+# Older replies are not read: the voice drifts.
+MAX_AGE = timedelta(days=180)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +132,7 @@ async def approved_candidates(
         .outerjoin(Message, Message.id == Draft.reply_to_message_id)
         .where(
             Draft.account_id == account_id,
+            Draft.created_at >= utc_now() - MAX_AGE,
             Draft.conversation_id != conversation_id,
             Draft.decided_by_user_id.is_not(None),
             Draft.status.in_(APPROVED_STATUSES),

@@ -116,6 +116,15 @@ async def test_only_the_same_accounts_person_approved_replies_are_examples(
     assert await _examples(session, lena) == ["Here you go: LENA15 ✨"]
 
 
+async def test_replies_older_than_the_window_are_not_read(session: AsyncSession) -> None:
+    lena = await _account(session)
+    user = await _moderator(session)
+    await _approved(session, lena, user, reply="Ancient: LENA15", age_hours=181 * 24)
+    await _approved(session, lena, user, reply="Recent enough: LENA15", age_hours=179 * 24)
+
+    assert await _examples(session, lena) == ["Recent enough: LENA15"]
+
+
 async def test_same_language_only_same_intent_first_then_edited_then_recent(
     session: AsyncSession,
 ) -> None:
