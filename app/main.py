@@ -35,6 +35,7 @@ from app.ops.tracing import Tracing, create_tracing
 from app.privacy.router import router as privacy_router
 from app.registry import build_worker
 from app.runtime import open_runtime
+from app.ui.alerts import router as alert_pages
 from app.ui.catalog import router as catalog_pages
 from app.ui.conversations import router as conversation_pages
 from app.ui.queue import router as queue_pages
@@ -113,6 +114,7 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
         catalog_pages,
         simulator_pages,
         user_pages,
+        alert_pages,
         audit_pages,
     ):
         app.include_router(router)
