@@ -8,6 +8,7 @@ error: failures are reported as the exception's class and the server's host and 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
@@ -18,7 +19,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from app.config import Settings
 from app.core.clock import utc_now
-from app.notifications.service import Digest, Kind
+from app.notifications.service import Digest, Item, Kind
 
 SCHEMES = {"smtp": 587, "smtps": 465}
 # Sections of a digest listed item by item; beyond this many, a count and the queue link.
@@ -72,9 +73,19 @@ def smtp_target(settings: Settings) -> SmtpTarget | None:
     return parse_smtp_url(settings.SMTP_URL.get_secret_value())
 
 
+def waited(item: Item, now: datetime) -> str:
+    """How long a draft has waited, in words: "45 min", "3 h"."""
+    if item.since is None:
+        return ""
+    minutes = max(0, int((now - item.since).total_seconds() // 60))
+    return f"{minutes} min" if minutes < 120 else f"{minutes // 60} h"
+
+
 def build_message(settings: Settings, digest: Digest) -> EmailMessage:
     base = settings.PUBLIC_URL.rstrip("/")
+    now = utc_now()
     context = {
+        "waited": lambda item: waited(item, now),
         "digest": digest,
         "base": base,
         "sections": [
@@ -93,7 +104,7 @@ def build_message(settings: Settings, digest: Digest) -> EmailMessage:
     message["From"] = settings.mail_from
     message["To"] = digest.email
     message["Subject"] = f"inboxpilot: {digest.summary}"
-    message["Date"] = format_datetime(utc_now())
+    message["Date"] = format_datetime(now)
     message["Message-ID"] = make_msgid(domain=urlsplit(base).hostname or "localhost")
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(_templates.get_template("digest.txt").render(context))

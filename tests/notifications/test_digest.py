@@ -79,6 +79,7 @@ async def test_one_digest_per_person_with_their_items_only_once(app: Harness, po
         assert f"{PUBLIC_URL}/oauth/instagram/start" in text
         # The follower's words: the first ~80 characters, not the whole message.
         assert "Hi Lena!! I have been following you for ages" in text
+        assert "@fan_old (waiting 45 min)" in text
         assert "my cart is ready" not in text
         assert "my cart is ready" not in html
         # Not yet waiting long enough, already decided, or in an account they cannot see.

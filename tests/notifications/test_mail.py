@@ -59,3 +59,11 @@ def test_a_long_section_lists_some_and_counts_the_rest(tmp_path: object) -> None
     assert html.count("/queue#draft-") == MAX_LISTED
     assert "and 5 more" in html
     assert message["Subject"] == f"inboxpilot: {MAX_LISTED + 5} drafts waiting"
+
+
+def test_a_vapid_key_that_does_not_load_stops_the_start(tmp_path: object) -> None:
+    from app.main import create_app
+
+    settings = make_settings("sqlite+aiosqlite:///x.db", str(tmp_path), VAPID_PRIVATE_KEY="nope")
+    with pytest.raises(ConfigError, match="VAPID_PRIVATE_KEY"):
+        create_app(settings)
