@@ -1,7 +1,7 @@
 """notifications: alert choices, push subscriptions, what was notified
 
 Revision ID: 0011_notifications
-Revises: 0008_attempt_counters
+Revises: 0012_voice (merged after it)
 Create Date: 2026-12-07 03:30:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import app.models.base
 
 revision: str = "0011_notifications"
-down_revision: str | None = "0008_attempt_counters"
+down_revision: str | None = "0012_voice"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
