@@ -166,7 +166,10 @@ def message_key(text: str | None) -> str:
 def reply_key(text: str, contact: Contact) -> str:
     """A draft compared without the follower's name or username and without the greeting
     that opens it ("Hi Mia! Yes: LENA15..." and "Hey Tom, yes: LENA15..." are the same)."""
-    names = set(normalise(" ".join(filter(None, (contact.name, contact.username)))).split())
+    # Initials ("Mia K.") and numbers ("mia_10") are left in: removing "k" or "10" from
+    # the reply would split a group.
+    said = normalise(" ".join(filter(None, (contact.name, contact.username))))
+    names = {word for word in said.split() if len(word) > 1 and word.isalpha()}
     words = [w for w in normalise(text).split() if w not in names]
     return " ".join(_strip_greeting(words))
 

@@ -43,7 +43,7 @@ INTENT_WORDS = {
     "product_link": "where to buy",
     "price": "the price",
     "code_validity": "whether a code still works",
-    "product_info": "a question about a product",
+    "product_info": "product details",
     "greeting": "a hello",
     "thanks": "a thank-you",
     "other": "something else",
