@@ -37,9 +37,13 @@
     if (open) reasonBox.querySelector("input").focus();
   }
 
+  // Waiting drafts, not cards: a group of 19 is 19 drafts.
   function updateCount() {
     var count = document.getElementById("queue-count");
-    if (count) count.textContent = list.querySelectorAll(".qcard[data-state=pending]").length + " waiting";
+    var drafts = Array.prototype.reduce.call(
+      list.querySelectorAll(".qcard[data-state=pending]"),
+      function (n, card) { return n + (card.dataset.ids ? card.dataset.ids.split(",").length : 1); }, 0);
+    if (count) count.textContent = drafts + " waiting";
   }
 
   list.addEventListener("change", function (event) {
@@ -87,16 +91,34 @@
     if (result) result.scrollIntoView({ block: "nearest" });
   });
   // Cards appended by the poll or replaced after a decision: keep the counts right.
-  document.body.addEventListener("htmx:afterSettle", refresh);
+  document.body.addEventListener("htmx:afterSettle", function () { refresh(); updateCount(); });
 
-  // Filters apply as soon as they change (the search field on Enter or its button).
+  // Filters apply as soon as they change (the search on Enter or its button), with only
+  // the parameters that narrow anything in the address, so it stays short and shareable.
   var filters = document.getElementById("desk-filters");
+  function apply() {
+    var params = new URLSearchParams();
+    new FormData(filters).forEach(function (value, key) {
+      if (value !== "" && !(key === "sort" && value === "oldest")) params.append(key, value);
+    });
+    var query = params.toString();
+    var more = document.getElementById("desk-more");
+    if (more) sessionStorage.setItem("desk-filters-open", more.open ? "1" : "0");
+    window.location.href = "/queue" + (query ? "?" + query : "");
+  }
   if (filters) {
     filters.addEventListener("change", function (event) {
-      if (event.target.tagName === "SELECT" || event.target.type === "checkbox") filters.submit();
+      if (event.target.tagName === "SELECT" || event.target.type === "checkbox") apply();
     });
+    filters.addEventListener("submit", function (event) { event.preventDefault(); apply(); });
+    // The filters stay open (or closed) the way the moderator left them.
     var more = document.getElementById("desk-more");
-    if (more && window.matchMedia("(min-width: 700px)").matches) more.open = true;
+    if (more) {
+      if (sessionStorage.getItem("desk-filters-open") === "1") more.open = true;
+      more.addEventListener("toggle", function () {
+        sessionStorage.setItem("desk-filters-open", more.open ? "1" : "0");
+      });
+    }
   }
 
   document.addEventListener("keydown", function (event) {
