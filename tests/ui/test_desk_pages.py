@@ -432,6 +432,7 @@ async def test_the_follower_is_named_the_same_on_queue_conversations_and_outbox(
     assert "a reply to a story" in html
     conversations = (await harness.client.get("/conversations")).text
     assert f"<strong>{label}</strong>" in conversations
+    assert "a reply to a story" in conversations
     thread = (await harness.client.get(f"/conversations/{story.conversation_id}")).text
     assert f"<h1>{label}</h1>" in thread
     approved = await harness.client.post(
