@@ -329,6 +329,8 @@ async def test_bulk_reject_with_one_reason_sends_nothing(harness: Harness) -> No
     assert response.status_code == 200, response.text
     assert 'id="desk-result"' in response.text
     assert "Rejected 2." in response.text
+    for seeded in (a, b):  # each draft's outcome, one by one
+        assert f"Draft {seeded.draft_id}</a>: rejected" in response.text
     statuses = await _statuses(harness, [a.draft_id, b.draft_id, keep.draft_id])
     assert statuses == {a.draft_id: "rejected", b.draft_id: "rejected", keep.draft_id: "pending"}
     async with unit_of_work(harness.runtime.sessionmaker) as session:
