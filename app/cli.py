@@ -74,17 +74,17 @@ def serve(
     """The web process: webhooks, API (and a worker unless --no-worker)."""
     import uvicorn
 
+    from app.config import listening_settings
     from app.logging import configure_logging
     from app.main import create_app
 
-    settings = load_settings()
+    settings = listening_settings(load_settings(), host=host, port=port)
     configure_logging(
         settings.LOG_LEVEL, json=settings.LOG_JSON, personal_data=settings.LOG_PERSONAL_DATA
     )
     mode = "sandbox mode" if settings.sandbox else "Meta mode"
-    typer.echo(
-        f"inboxpilot ({mode}) on http://{host}:{port}  (API docs: http://{host}:{port}/docs)"
-    )
+    base = settings.PUBLIC_URL.rstrip("/")
+    typer.echo(f"inboxpilot ({mode}) on http://{host}:{port}  (open {base}/, API docs {base}/docs)")
     uvicorn.run(
         create_app(settings, run_worker=not no_worker),
         host=host,
