@@ -225,7 +225,8 @@ def catalog_import(
     file: Annotated[Path, typer.Argument(help="CSV or JSON file", exists=True, dir_okay=False)],
     account: Annotated[int, typer.Option(help="account id")],
 ) -> None:
-    """Imports cooperations and products; nothing is written if any row is invalid."""
+    """Imports cooperations and products: what the catalog holds (same brand and campaign,
+    same product name) is updated, the rest added; nothing is written if any row is invalid."""
     from app.catalog.importer import ImportError_
     from app.commands import import_catalog
 
@@ -238,7 +239,13 @@ def catalog_import(
         for error in exc.errors:
             typer.echo(error, err=True)
         raise fail(f"{len(exc.errors)} error(s); nothing imported") from None
-    typer.echo(f"imported {result.cooperations} cooperation(s), {result.products} product(s)")
+    c, p = result.cooperation_counts, result.product_counts
+    typer.echo(
+        f"imported {result.cooperations} cooperation(s), {result.products} product(s): "
+        f"new {c.new}/{p.new}, changed {c.changed}/{p.changed}, "
+        f"unchanged {c.unchanged}/{p.unchanged}; kept (not in the file) {c.kept}/{p.kept} "
+        "(cooperations/products)"
+    )
 
 
 @cli.command()
