@@ -267,11 +267,18 @@ def simulate(
 
 
 @cli.command()
-def demo() -> None:
-    """Sandbox only: creates a demo admin, account and catalog (once) and prints how to use them."""
+def demo(
+    host: Annotated[str, typer.Option(help="the --host serve will listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="the --port serve will listen on")] = 8000,
+    # serve's own option, accepted so scripts/serve can pass its arguments to both.
+    no_worker: Annotated[bool, typer.Option("--no-worker", hidden=True)] = False,  # noqa: ARG001
+) -> None:
+    """Sandbox only: creates a demo admin, account and catalog (once) and prints how to use
+    them, with links for `serve` on the same --host/--port (scripts/serve passes its own)."""
     from app.commands import seed_demo
+    from app.config import listening_settings
 
-    info: dict[str, Any] = run(seed_demo)
+    info: dict[str, Any] = run(lambda s: seed_demo(listening_settings(s, host=host, port=port)))
     for line in info["lines"]:
         typer.echo(line)
 

@@ -97,3 +97,30 @@ def test_serve_announces_the_address_it_listens_on(tmp_path: Path) -> None:
             process.wait(timeout=30)
     assert f"open http://127.0.0.1:{port}/" in banner, banner
     assert "8000" not in banner
+
+
+def test_the_demo_prints_links_for_the_port_serve_will_use(tmp_path: Path) -> None:
+    """scripts/serve passes its --port to `inboxpilot demo` too."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("META_", "OPENAI_"))}
+    env.pop("PUBLIC_URL", None)
+    env |= {
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/demo.db",
+        "PYTHONPATH": str(ROOT),
+        "LOG_LEVEL": "WARNING",
+    }
+
+    def inboxpilot(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "app", *args]
+        return subprocess.run(
+            command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+        )
+
+    assert inboxpilot("migrate").returncode == 0
+    demo = inboxpilot("demo", "--port", "8123", "--no-worker")
+    assert demo.returncode == 0, demo.stderr
+    assert "Open http://127.0.0.1:8123/ " in demo.stdout
+    assert "simulate --url http://127.0.0.1:8123 --account" in demo.stdout
+    assert "8000" not in demo.stdout
+    plain = inboxpilot("demo")
+    assert "Open http://127.0.0.1:8000/ " in plain.stdout
+    assert "simulate --account" in plain.stdout
