@@ -25,6 +25,7 @@ from app.catalog.schemas import (
     ProductOut,
     ProductUpdate,
 )
+from app.core.db import lock_for_transaction
 from app.core.offload import run_cpu_bound
 from app.errors import AppError, NotFound
 from app.models import Cooperation, Product, User
@@ -93,7 +94,9 @@ async def import_catalog(
     apply: bool = True,
 ) -> ImportResult:
     """Imports a parsed file: matched cooperations and products are updated, new ones
-    added, the rest kept (app/catalog/merge.py). With `apply=False`, only what it would do."""
+    added, the rest kept (app/catalog/merge.py). With `apply=False`, only what it would do.
+    Imports of one account take turns: two at once would each add the same new entries."""
+    await lock_for_transaction(session, f"catalog-import:{account_id}")
     cooperations = (
         await session.scalars(select(Cooperation).where(Cooperation.account_id == account_id))
     ).all()

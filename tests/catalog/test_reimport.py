@@ -4,6 +4,7 @@ added, absent ones kept and listed; a preview first in the web page, `dry_run` i
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -242,3 +243,14 @@ async def test_a_catalog_changed_since_the_preview_is_previewed_again(harness: H
     )
     assert done.status_code == 303
     assert await _counts(harness) == (4, 6)  # the mask matched by name, not added twice
+
+
+async def test_two_imports_at_once_add_the_file_once(harness: Harness) -> None:
+    account = await harness.create_account()
+    first, second = await asyncio.gather(
+        _import(harness, account["id"], FIRST), _import(harness, account["id"], FIRST)
+    )
+    assert (first.status_code, second.status_code) == (201, 201)
+    news = sorted(r.json()["cooperation_counts"]["new"] for r in (first, second))
+    assert news == [0, 3]
+    assert await _counts(harness) == (3, 4)
