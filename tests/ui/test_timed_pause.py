@@ -69,6 +69,8 @@ async def test_the_pause_is_shown_with_its_end_and_resume_now_ends_it(harness: H
     assert f"Paused until {until} because you answered from Instagram" in page
     assert "Resume now" in page
     assert "Automation on" not in page
+    listing = (await harness.client.get("/conversations")).text
+    assert f"paused until {conversation.paused_until:%H:%M}</span>" in listing
 
     refused = await harness.client.post(f"{path}/resume", headers={**HX, "X-CSRF-Token": "no"})
     assert refused.status_code == 403
