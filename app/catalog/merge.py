@@ -107,7 +107,8 @@ def _plan_products(
         matched.add(row.id)
         changes = _changes(row.values, product_values(data))
         status = "changed" if changes else "unchanged"
-        planned.append(ProductChange(status=status, id=row.id, name=data.name, changes=changes))
+        name = row.values["name"]  # as the catalog spells it
+        planned.append(ProductChange(status=status, id=row.id, name=name, changes=changes))
         setattr(counts, status, getattr(counts, status) + 1)
     kept = [r.values["name"] for r in stored if r.id not in matched]
     counts.kept += len(kept)
@@ -138,8 +139,8 @@ def plan_import(
             CooperationChange(
                 status=status,
                 id=None if row is None else row.id,
-                brand=data.brand,
-                title=data.title,
+                brand=data.brand if row is None else row.values["brand"],
+                title=data.title if row is None else row.values["title"],
                 changes=changes,
                 products=product_plan,
                 kept_products=kept,

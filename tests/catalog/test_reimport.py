@@ -99,11 +99,12 @@ async def test_a_changed_file_is_previewed_by_dry_run_then_applied(harness: Harn
     glowlab = plan["items"][0]
     assert (glowlab["status"], glowlab["id"]) == ("changed", before[("GlowLab", "Autumn")]["id"])
     # Matched regardless of spelling, and not respelled.
+    assert (glowlab["brand"], glowlab["title"]) == ("GlowLab", "Autumn")
     assert {c["field"]: (c["old"], c["new"]) for c in glowlab["changes"]} == {
         "notes": ("Skincare week", "Skincare  week 2"),
     }
     serum, cream, mask = glowlab["products"]
-    assert (serum["status"], serum["id"]) == ("changed", serum_id)
+    assert (serum["status"], serum["id"], serum["name"]) == ("changed", serum_id, "Serum")
     assert {c["field"]: (c["old"], c["new"]) for c in serum["changes"]} == {
         "price": ("29.90", "34.00"),
         "discount_code": ("LENA15", "LENA20"),

@@ -83,6 +83,8 @@ async def test_the_import_preview_lists_the_changes_and_apply_applies_them(
         await expect(page.locator("ins", has_text="LENA20")).to_be_visible()
         await expect(page.get_by_role("link", name="Cancel")).to_be_visible()
         await _fits(page, size)
+        counts_fit = "(t => t.scrollWidth <= t.parentElement.clientWidth)"
+        assert await page.evaluate(f"{counts_fit}(document.querySelector('table.import-counts'))")
         await page.screenshot(
             path=str(screenshots_dir() / f"catalog-import-preview-{size}.png"), full_page=True
         )
