@@ -74,17 +74,17 @@ def serve(
     """The web process: webhooks, API (and a worker unless --no-worker)."""
     import uvicorn
 
+    from app.config import listening_settings
     from app.logging import configure_logging
     from app.main import create_app
 
-    settings = load_settings()
+    settings = listening_settings(load_settings(), host=host, port=port)
     configure_logging(
         settings.LOG_LEVEL, json=settings.LOG_JSON, personal_data=settings.LOG_PERSONAL_DATA
     )
     mode = "sandbox mode" if settings.sandbox else "Meta mode"
-    typer.echo(
-        f"inboxpilot ({mode}) on http://{host}:{port}  (API docs: http://{host}:{port}/docs)"
-    )
+    base = settings.PUBLIC_URL.rstrip("/")
+    typer.echo(f"inboxpilot ({mode}) on http://{host}:{port}  (open {base}/, API docs {base}/docs)")
     uvicorn.run(
         create_app(settings, run_worker=not no_worker),
         host=host,
@@ -225,7 +225,8 @@ def catalog_import(
     file: Annotated[Path, typer.Argument(help="CSV or JSON file", exists=True, dir_okay=False)],
     account: Annotated[int, typer.Option(help="account id")],
 ) -> None:
-    """Imports cooperations and products; nothing is written if any row is invalid."""
+    """Imports cooperations and products: what the catalog holds (same brand and campaign,
+    same product name) is updated, the rest added; nothing is written if any row is invalid."""
     from app.catalog.importer import ImportError_
     from app.commands import import_catalog
 
@@ -238,7 +239,13 @@ def catalog_import(
         for error in exc.errors:
             typer.echo(error, err=True)
         raise fail(f"{len(exc.errors)} error(s); nothing imported") from None
-    typer.echo(f"imported {result.cooperations} cooperation(s), {result.products} product(s)")
+    c, p = result.cooperation_counts, result.product_counts
+    typer.echo(
+        f"imported {result.cooperations} cooperation(s), {result.products} product(s): "
+        f"new {c.new}/{p.new}, changed {c.changed}/{p.changed}, "
+        f"unchanged {c.unchanged}/{p.unchanged}; kept (not in the file) {c.kept}/{p.kept} "
+        "(cooperations/products)"
+    )
 
 
 @cli.command()
@@ -260,11 +267,18 @@ def simulate(
 
 
 @cli.command()
-def demo() -> None:
-    """Sandbox only: creates a demo admin, account and catalog (once) and prints how to use them."""
+def demo(
+    host: Annotated[str, typer.Option(help="the --host serve will listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="the --port serve will listen on")] = 8000,
+    # serve's own option, accepted so scripts/serve can pass its arguments to both.
+    no_worker: Annotated[bool, typer.Option("--no-worker", hidden=True)] = False,  # noqa: ARG001
+) -> None:
+    """Sandbox only: creates a demo admin, account and catalog (once) and prints how to use
+    them, with links for `serve` on the same --host/--port (scripts/serve passes its own)."""
     from app.commands import seed_demo
+    from app.config import listening_settings
 
-    info: dict[str, Any] = run(seed_demo)
+    info: dict[str, Any] = run(lambda s: seed_demo(listening_settings(s, host=host, port=port)))
     for line in info["lines"]:
         typer.echo(line)
 

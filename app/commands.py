@@ -151,12 +151,16 @@ async def seed_demo(settings: Settings) -> dict[str, Any]:
         password = await _demo_admin(session)
         token = await users.create_token(session, email=DEMO_EMAIL)
     base = settings.PUBLIC_URL.rstrip("/")
+    # `simulate` posts to PUBLIC_URL as the environment sets it (by default port 8000):
+    # when the service will listen elsewhere, the hint says where.
+    default = str(Settings.model_fields["PUBLIC_URL"].default).rstrip("/")
+    url = "" if base == default else f"--url {base} "
     lines = [
         f"Open {base}/ - sandbox mode: replies go to the sandbox outbox, never to Meta.",
         f"Sign in: {DEMO_EMAIL} / {password}   (API docs: {base}/docs)",
         f"API token: {token}",
         f"Demo account id: {account.id}. Try:",
-        f"  .venv/bin/inboxpilot simulate --account {account.id} "
+        f"  .venv/bin/inboxpilot simulate {url}--account {account.id} "
         '"Hi! What was the code for the vitamin C serum?"',
         f"  curl -H 'Authorization: Bearer {token}' {base}/api/v1/accounts/{account.id}/outbox",
         f"  curl -H 'Authorization: Bearer {token}' {base}/api/v1/drafts",

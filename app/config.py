@@ -206,3 +206,17 @@ class Settings(BaseSettings):
     @property
     def llm_enabled(self) -> bool:
         return self.OPENAI_API_KEY is not None
+
+
+def listening_settings(settings: Settings, *, host: str, port: int) -> Settings:
+    """The settings `inboxpilot serve` runs with: in sandbox mode with PUBLIC_URL unset,
+    the links the service makes (invitations, deletion status, the demo's hints) point at
+    the address it listens on, not at the default port. Outside sandbox mode, and whenever
+    PUBLIC_URL is set (environment or `.env`), unchanged."""
+    if not settings.sandbox or "PUBLIC_URL" in settings.model_fields_set:
+        return settings
+    # A wildcard address is not one a browser can open: loopback is where it answers too.
+    shown = "127.0.0.1" if host in {"", "0.0.0.0"} else ("::1" if host == "::" else host)
+    if ":" in shown:
+        shown = f"[{shown}]"
+    return settings.model_copy(update={"PUBLIC_URL": f"http://{shown}:{port}"})

@@ -43,7 +43,7 @@ from app.ui.queue import router as queue_pages
 from app.ui.simulator import router as simulator_pages
 from app.users.pages import router as user_pages
 from app.users.router import router as users_router
-from app.web import CsrfRejected, SignInRequired, message_page
+from app.web import SignInRequired, error_page, wants_page
 from app.worker.router import router as worker_router
 
 log = structlog.get_logger("app")
@@ -158,31 +158,17 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def app_error(request: Request, exc: AppError) -> Response:
         if isinstance(exc, SignInRequired):
             return RedirectResponse(exc.location, status_code=303)
-        if isinstance(exc, CsrfRejected) and _plain_browser_request(request):
-            return message_page(
-                request,
-                "Not saved",
-                exc.message,
-                status_code=exc.status_code,
-                # Never the Referer: a forged form's referer is the other site.
-                link="/",
-                link_text="Back to the queue",
-            )
+        if wants_page(request):
+            # A page a role may not see, an id of another account's: a page, not raw JSON.
+            return error_page(request, exc.status_code, exc.message, link_home=True)
         return JSONResponse({"detail": exc.message}, status_code=exc.status_code)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         # An unknown address typed or followed in a browser: a page, not raw JSON.
-        if exc.status_code == 404 and _plain_browser_request(request):
-            if not request.url.path.startswith("/api/"):
-                return message_page(
-                    request,
-                    "Not found",
-                    "There is no page at this address.",
-                    status_code=404,
-                    link="/",
-                    link_text="Back to the start",
-                )
+        if exc.status_code in (404, 405) and wants_page(request):
+            message = "there is no page at this address"
+            return error_page(request, exc.status_code, message, link_home=True)
         return await http_exception_handler(request, exc)
 
     @app.exception_handler(RequestValidationError)
@@ -192,8 +178,3 @@ def _add_error_handlers(app: FastAPI) -> None:
             for e in exc.errors()
         ]
         return JSONResponse({"detail": errors}, status_code=422)
-
-
-def _plain_browser_request(request: Request) -> bool:
-    """A form a browser posted itself (not htmx, not a script): it wants a page back."""
-    return "hx-request" not in request.headers and "text/html" in request.headers.get("accept", "")

@@ -95,3 +95,52 @@ def message_page(
         is_error=status_code >= 400,
         user=user,
     )
+
+
+ERROR_TITLES = {
+    400: "Not understood",
+    403: "Not allowed",
+    404: "Not found",
+    405: "Not here",
+    409: "Already there",
+    410: "Link no longer valid",
+    413: "Too large",
+    422: "Not understood",
+    429: "Too many attempts",
+}
+
+
+def wants_page(request: Request) -> bool:
+    """A browser that typed or followed an address (not htmx, not a script, not the API):
+    it gets an error as a page in the layout; everyone else gets `{"detail": ...}`."""
+    return (
+        "hx-request" not in request.headers
+        and "text/html" in request.headers.get("accept", "")
+        and not request.url.path.startswith("/api/")
+    )
+
+
+def error_page(
+    request: Request,
+    status_code: int,
+    message: str,
+    *,
+    user: User | None = None,
+    csrf_token: str | None = None,
+    link_home: bool = False,
+) -> HTMLResponse:
+    """The one error page of the HTML side: a title by status, the message as a sentence."""
+    sentence = message[:1].upper() + message[1:]
+    return page(
+        request,
+        "message.html",
+        status_code=status_code,
+        title=ERROR_TITLES.get(status_code, "Something is wrong"),
+        message=sentence if sentence.endswith((".", "!", "?")) else sentence + ".",
+        hint=None,
+        link="/" if user or link_home else "/login",
+        link_text="Back to the start" if user or link_home else "Sign in",
+        is_error=True,
+        user=user,
+        csrf_token=csrf_token,
+    )

@@ -84,6 +84,9 @@ def test_migrate_users_tokens_catalog_and_demo(cli_env: dict[str, str], tmp_path
     imported = inboxpilot("catalog", "import", str(catalog), "--account", "1", env=cli_env)
     assert imported.returncode == 0, imported.stderr
     assert "1 cooperation(s), 1 product(s)" in imported.stdout
+    again = inboxpilot("catalog", "import", str(catalog), "--account", "1", env=cli_env)
+    assert again.returncode == 0, again.stderr
+    assert "new 0/0, changed 0/0, unchanged 1/1" in again.stdout  # matched, not duplicated
 
     broken = tmp_path / "broken.csv"
     broken.write_text("brand,name,price\nPulse,Buds,abc\n")

@@ -1,10 +1,14 @@
 """Catalog files (CSV or JSON) parsed and validated as a whole before anything is written.
 
 JSON: a list of cooperations, or {"cooperations": [...]}, each as the API's CooperationIn.
-CSV: one product per row; rows with the same brand and title form one cooperation.
-Columns: brand, title, starts_on, ends_on, notes, platform_posts (post URLs separated by
-"|"), name, aliases (separated by "|"), description, price, currency, url, discount_code,
-discount_details, code_valid_until.
+CSV: one product per row; rows with the same brand and title (regardless of case and
+spacing) form one cooperation. Columns: brand, title, starts_on, ends_on, notes,
+platform_posts (post URLs separated by "|"), name, aliases (separated by "|"), description,
+price, currency, url, discount_code, discount_details, code_valid_until.
+
+A file names each cooperation once and each product once within its cooperation (by the
+matching of app/catalog/merge.py): importing it again updates what it names instead of
+adding it twice, so a name given twice is an error, not a guess.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from app.catalog.merge import cooperation_key, norm
 from app.catalog.schemas import CooperationIn
 from app.errors import AppError
 
@@ -74,14 +79,32 @@ def _parse_json(text: str) -> list[CooperationIn]:
         raise ImportError_(['expected a list of cooperations or {"cooperations": [...]}'])
     result: list[CooperationIn] = []
     errors: list[str] = []
+    seen: dict[tuple[str, str], int] = {}
     for index, item in enumerate(data):
+        where = f"cooperation {index + 1}"
         try:
-            result.append(CooperationIn.model_validate(item))
+            cooperation = CooperationIn.model_validate(item)
         except ValidationError as exc:
-            errors.extend(_format(exc, f"cooperation {index + 1}"))
+            errors.extend(_format(exc, where))
+            continue
+        first = seen.setdefault(cooperation_key(cooperation.brand, cooperation.title), index + 1)
+        if first != index + 1:
+            errors.append(f"{where}: same brand and campaign as cooperation {first}")
+        errors.extend(f"{where}: {e}" for e in _repeated_products(cooperation))
+        result.append(cooperation)
     if errors:
         raise ImportError_(errors)
     return result
+
+
+def _repeated_products(cooperation: CooperationIn) -> list[str]:
+    names: set[str] = set()
+    repeated: list[str] = []
+    for product in cooperation.products:
+        if norm(product.name) in names:
+            repeated.append(f"product {product.name!r} named twice")
+        names.add(norm(product.name))
+    return repeated
 
 
 def _parse_csv(text: str) -> list[CooperationIn]:
@@ -100,24 +123,34 @@ def _read_csv(reader: csv.DictReader[str]) -> list[CooperationIn]:
     if unknown:
         raise ImportError_([f"line 1: unknown column(s): {', '.join(sorted(unknown))}"])
     groups: dict[tuple[str, str], dict[str, Any]] = {}
+    names: dict[tuple[str, str], set[str]] = {}
     errors: list[str] = []
     for row in reader:
         line = reader.line_num
         values = {k: (v or "").strip() for k, v in row.items() if k is not None}
-        key = (values.get("brand", ""), values.get("title", ""))
-        # Blank cells are absent values: the schema's defaults apply.
+        key = cooperation_key(values.get("brand", ""), values.get("title", ""))
+        # Blank cells are absent values: a new entry takes the schema's defaults, a
+        # matched one keeps what is stored.
         cooperation: dict[str, Any] = {c: values[c] for c in COOPERATION_COLUMNS if values.get(c)}
         if "platform_posts" in cooperation:
             posts = cooperation["platform_posts"].split("|")
             cooperation["platform_posts"] = [p.strip() for p in posts if p.strip()]
         group = groups.setdefault(key, cooperation | {"products": []})
         product: dict[str, Any] = {c: values[c] for c in PRODUCT_COLUMNS if values.get(c)}
-        product["aliases"] = [a for a in (values.get("aliases") or "").split("|") if a.strip()]
+        if "aliases" in product:  # a blank cell keeps the stored aliases on a re-import
+            product["aliases"] = [a for a in product["aliases"].split("|") if a.strip()]
         try:
             CooperationIn.model_validate({**group, "products": [product]})
         except ValidationError as exc:
             errors.extend(_format(exc, f"line {line}"))
             continue
+        name = norm(product["name"])
+        if name in names.setdefault(key, set()):
+            errors.append(
+                f"line {line}: product {product['name']!r} named twice in its cooperation"
+            )
+            continue
+        names[key].add(name)
         group["products"].append(product)
     if errors:
         raise ImportError_(errors)

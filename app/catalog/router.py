@@ -1,9 +1,11 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, UploadFile, status
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, UploadFile, status
 
 from app.catalog import service
-from app.catalog.importer import parse_catalog
+from app.catalog.importer import ImportError_, parse_catalog
 from app.catalog.schemas import (
     CooperationIn,
     CooperationOut,
@@ -44,18 +46,35 @@ async def list_cooperations(
     "/accounts/{account_id}/catalog/import",
     response_model=ImportResult,
     status_code=status.HTTP_201_CREATED,
+    responses={200: {"description": "dry run: what the import would change, nothing written"}},
 )
 async def import_catalog(
-    account_id: Id, file: UploadFile, session: SessionDep, user: CurrentUser
+    account_id: Id,
+    file: UploadFile,
+    session: SessionDep,
+    user: CurrentUser,
+    response: Response,
+    dry_run: Annotated[
+        bool, Query(description="only say what the import would change (200), write nothing")
+    ] = False,
 ) -> ImportResult:
+    """Imports a CSV or JSON file (the CLI's format) and applies it at once: cooperations
+    matched by brand and campaign (title), products by name within their cooperation, both
+    without regard to case or spacing, are updated; new ones are added; entries the file
+    does not name are kept and listed in `kept` / `kept_products`. All or nothing: any
+    invalid row is a 422 listing every problem. `dry_run=true` answers the same report
+    (`applied: false`) without writing: the preview the web page shows."""
     await ensure_access(session, user, account_id)
     content = await file.read(MAX_IMPORT_BYTES + 1)
     if len(content) > MAX_IMPORT_BYTES:
-        from app.catalog.importer import ImportError_
-
         raise ImportError_([f"file larger than {MAX_IMPORT_BYTES} bytes"])
     items = await run_cpu_bound(parse_catalog, content, file.filename or "")
-    return await service.import_catalog(session, account_id=account_id, items=items, user=user)
+    result = await service.import_catalog(
+        session, account_id=account_id, items=items, user=user, apply=not dry_run
+    )
+    if dry_run:
+        response.status_code = status.HTTP_200_OK
+    return result
 
 
 @router.get("/products/{product_id}", response_model=ProductOut)

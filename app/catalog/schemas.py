@@ -128,6 +128,65 @@ class CooperationOut(BaseModel):
     products: list[ProductOut]
 
 
+ImportStatus = Literal["new", "changed", "unchanged"]
+
+
+class FieldChange(BaseModel):
+    """One field an import changes, with the stored value and the file's (as JSON)."""
+
+    field: str
+    old: Any
+    new: Any
+
+
+class ProductChange(BaseModel):
+    status: ImportStatus
+    id: int | None = Field(description="the product's id; null for a new one not yet applied")
+    name: str
+    changes: list[FieldChange] = Field(default_factory=list)
+
+
+class CooperationChange(BaseModel):
+    """A cooperation of the file, matched to the catalog by brand and campaign (title),
+    regardless of case and spacing; its products matched by name the same way. `changed`
+    when its own fields or any of its products are new or changed."""
+
+    status: ImportStatus
+    id: int | None
+    brand: str
+    title: str
+    changes: list[FieldChange] = Field(default_factory=list)
+    products: list[ProductChange] = Field(default_factory=list)
+    kept_products: list[str] = Field(
+        default_factory=list,
+        description="products of this cooperation the file does not name: kept as they are",
+    )
+
+
+class KeptCooperation(BaseModel):
+    id: int
+    brand: str
+    title: str
+    products: int
+
+
+class ImportCounts(BaseModel):
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    kept: int = Field(0, description="in the catalog, not in the file: left as they are")
+
+
 class ImportResult(BaseModel):
+    """What an import did (or, with `dry_run`, would do). `cooperations` and `products`
+    count the file's entries; every one of them is in the catalog afterwards."""
+
+    applied: bool = True
     cooperations: int
     products: int
+    cooperation_counts: ImportCounts = Field(default_factory=ImportCounts)
+    product_counts: ImportCounts = Field(default_factory=ImportCounts)
+    items: list[CooperationChange] = Field(default_factory=list)
+    kept: list[KeptCooperation] = Field(
+        default_factory=list, description="cooperations the file does not name: kept as they are"
+    )

@@ -8,6 +8,14 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record
+from app.catalog.merge import (
+    COOPERATION_FIELDS,
+    PRODUCT_FIELDS,
+    Stored,
+    cooperation_values,
+    plan_import,
+    product_values,
+)
 from app.catalog.schemas import (
     CooperationIn,
     CooperationOut,
@@ -17,6 +25,8 @@ from app.catalog.schemas import (
     ProductOut,
     ProductUpdate,
 )
+from app.core.db import lock_for_transaction
+from app.core.offload import run_cpu_bound
 from app.errors import AppError, NotFound
 from app.models import Cooperation, Product, User
 from app.users.service import ensure_access
@@ -76,18 +86,86 @@ async def create_cooperation(
 
 
 async def import_catalog(
-    session: AsyncSession, *, account_id: int, items: Sequence[CooperationIn], user: User | None
+    session: AsyncSession,
+    *,
+    account_id: int,
+    items: Sequence[CooperationIn],
+    user: User | None,
+    apply: bool = True,
 ) -> ImportResult:
-    created = await add_cooperations(session, account_id=account_id, items=items)
-    result = ImportResult(cooperations=len(created), products=sum(len(p) for _, p in created))
+    """Imports a parsed file: matched cooperations and products are updated, new ones
+    added, the rest kept (app/catalog/merge.py). With `apply=False`, only what it would do.
+    Imports of one account take turns: two at once would each add the same new entries."""
+    await lock_for_transaction(session, f"catalog-import:{account_id}")
+    cooperations = (
+        await session.scalars(select(Cooperation).where(Cooperation.account_id == account_id))
+    ).all()
+    products = (
+        await session.scalars(select(Product).where(Product.account_id == account_id))
+    ).all()
+    stored = [Stored(c.id, {f: getattr(c, f) for f in COOPERATION_FIELDS}) for c in cooperations]
+    stored_products = [
+        Stored(p.id, {f: getattr(p, f) for f in PRODUCT_FIELDS}, p.cooperation_id) for p in products
+    ]
+    plan = await run_cpu_bound(plan_import, items, stored, stored_products)
+    if not apply:
+        return plan
+    await _apply(
+        session,
+        account_id=account_id,
+        items=items,
+        plan=plan,
+        cooperations={c.id: c for c in cooperations},
+        products={p.id: p for p in products},
+    )
+    plan.applied = True
     await record(
         session,
         action="catalog.imported",
         user=user,
         account_id=account_id,
-        details=result.model_dump(),
+        details={
+            "cooperations": plan.cooperation_counts.model_dump(),
+            "products": plan.product_counts.model_dump(),
+        },
     )
-    return result
+    return plan
+
+
+async def _apply(
+    session: AsyncSession,
+    *,
+    account_id: int,
+    items: Sequence[CooperationIn],
+    plan: ImportResult,
+    cooperations: dict[int, Cooperation],
+    products: dict[int, Product],
+) -> None:
+    """Writes `plan` (made from `items`) and fills in the new entries' ids."""
+    for data, change in zip(items, plan.items, strict=True):
+        if change.id is None:
+            [(cooperation, created)] = await add_cooperations(
+                session, account_id=account_id, items=[data]
+            )
+            change.id = cooperation.id
+            for product_change, product in zip(change.products, created, strict=True):
+                product_change.id = product.id
+            continue
+        cooperation = cooperations[change.id]
+        wanted = cooperation_values(data)
+        for field_change in change.changes:
+            setattr(cooperation, field_change.field, wanted[field_change.field])
+        for product_data, product_change in zip(data.products, change.products, strict=True):
+            if product_change.id is None:
+                product = _product(account_id, cooperation.id, product_data)
+                session.add(product)
+                await session.flush()
+                product_change.id = product.id
+                continue
+            values = product_values(product_data)
+            for field_change in product_change.changes:
+                setattr(products[product_change.id], field_change.field, values[field_change.field])
+    await session.flush()
 
 
 async def list_cooperations(

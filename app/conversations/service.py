@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -10,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.service import record
 from app.conversations.answered import unanswered_messages
 from app.conversations.schemas import ContactOut, ConversationDetail, MessageOut, OutboundOut
+from app.core.clock import utc_now
 from app.errors import NotFound
 from app.models import (
     Account,
@@ -87,6 +89,14 @@ async def set_paused(
     session: AsyncSession, *, user: User, conversation_id: int, paused: bool
 ) -> Conversation:
     conversation = await get_conversation(session, user=user, conversation_id=conversation_id)
+    details: dict[str, Any] = {}
+    if (
+        not paused
+        and conversation.paused_until is not None
+        and conversation.paused_until > utc_now()
+    ):
+        # Resuming also ends the timed pause after a reply by hand ("Resume now").
+        details["ended_pause_until"] = conversation.paused_until.isoformat()
     conversation.is_paused = paused
     if not paused:
         conversation.paused_until = None
@@ -96,6 +106,7 @@ async def set_paused(
         user=user,
         account_id=conversation.account_id,
         entity=conversation,
+        details=details or None,
     )
     return conversation
 

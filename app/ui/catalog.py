@@ -66,9 +66,13 @@ async def catalog_page(
         else await catalog.search_cooperations(session, user=user, account_id=selected, query=q)
     )
     imported = re.fullmatch(r"(\d{1,9})-(\d{1,9})", request.query_params.get("imported", ""))
+    changes = re.fullmatch(
+        r"(\d{1,9})-(\d{1,9})-(\d{1,9})-(\d{1,9})", request.query_params.get("changes", "")
+    )
     context = {
         **_common(web_user),
         "imported": imported.groups() if imported else None,
+        "import_changes": [int(n) for n in changes.groups()] if changes else None,
         "accounts": accounts,
         "selected": selected,
         "q": q,

@@ -1,15 +1,19 @@
-"""Pages: importing a catalog file in two steps, a preview (or the file's line-numbered
-errors) and a confirmation that imports all or nothing.
+"""Pages: importing a catalog file in two steps, a preview of what changes (or the file's
+line-numbered errors) and a confirmation that applies it all or nothing.
 
-The confirmation carries the uploaded file itself (compressed, in a hidden field) and
-parses it again: what is imported is always what the parser accepts, never a preview the
-browser could have changed.
+The preview says, against the catalog as it is, which cooperations and products are new,
+which change (each field, old -> new), how many stay as they are, and which entries the
+file does not name (kept). The confirmation carries the uploaded file itself (compressed,
+in a hidden field) and parses and compares it again: what is applied is always what the
+parser accepts, never a preview the browser could have changed; if the catalog changed
+since the preview (someone edited it meanwhile), the new preview is shown instead.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import zlib
 from typing import Annotated, Any
 
@@ -18,7 +22,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.catalog.importer import ImportError_, parse_catalog
 from app.catalog.router import MAX_IMPORT_BYTES
-from app.catalog.schemas import CooperationIn
+from app.catalog.schemas import CooperationIn, ImportResult
 from app.catalog.service import import_catalog
 from app.core.offload import run_cpu_bound
 from app.deps import SessionDep
@@ -65,18 +69,24 @@ def _unpack(carried: str) -> bytes | None:
     return content
 
 
-def _summary(items: list[CooperationIn]) -> list[dict[str, Any]]:
-    return [
-        {
-            "brand": item.brand,
-            "title": item.title,
-            "period": " – ".join(str(d) for d in (item.starts_on, item.ends_on) if d),
-            "posts": len(item.platform_posts),
-            "products": [p.name for p in item.products],
-            "codes": sum(1 for p in item.products if p.discount_code),
-        }
-        for item in items
-    ]
+def fingerprint(plan: ImportResult) -> str:
+    """Stands for the previewed changes: the confirmation applies only these."""
+    dump = plan.model_dump_json(include={"items", "kept"})
+    return hashlib.sha256(dump.encode()).hexdigest()[:32]
+
+
+def shown(value: Any) -> str:
+    """A stored value as the preview shows it."""
+    if value is None or value == "" or value == []:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(
+            str(v.get("url") or v.get("media_id")) if isinstance(v, dict) else str(v) for v in value
+        )
+    text = str(value)
+    return text if len(text) <= 120 else text[:119] + "…"
 
 
 def _render(
@@ -91,9 +101,10 @@ def _render(
     values: dict[str, Any] = {
         "errors": [],
         "problem": None,
-        "preview": None,
+        "plan": None,
         "carried": None,
         "filename": "",
+        "shown": shown,
     }
     values |= context
     return page(
@@ -175,14 +186,28 @@ async def preview(
             "`inboxpilot catalog import` or the API (POST /api/v1/accounts/{id}/catalog/import)."
         )
         return _render(request, web_user, account, status_code=422, problem=problem)
+    plan = await import_catalog(session, account_id=account.id, items=items, user=user, apply=False)
+    return _preview(request, web_user, account, plan, carried=carried, filename=filename)
+
+
+def _preview(
+    request: Request,
+    web_user: tuple[User, Any],
+    account: Account,
+    plan: ImportResult,
+    **context: Any,
+) -> HTMLResponse:
     return _render(
         request,
         web_user,
         account,
-        preview=_summary(items),
-        carried=carried,
-        filename=filename,
-        totals=(len(items), sum(len(i.products) for i in items)),
+        plan=plan,
+        fingerprint=fingerprint(plan),
+        changes=plan.cooperation_counts.new
+        + plan.product_counts.new
+        + sum(1 for c in plan.items for _ in c.changes)
+        + sum(1 for c in plan.items for p in c.products if p.status == "changed"),
+        **context,
     )
 
 
@@ -194,6 +219,7 @@ async def confirm(
     account_id: AccountQuery,
     carried: Annotated[str, Form(max_length=MAX_CARRIED)] = "",
     filename: Annotated[str, Form(max_length=200)] = "",
+    expected: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
     user = web_user[0]
     try:
@@ -207,8 +233,15 @@ async def confirm(
     items, failed = await _parse(request, web_user, account, content, filename)
     if failed is not None or items is None:
         return failed or _render(request, web_user, account, status_code=422)
+    plan = await import_catalog(session, account_id=account.id, items=items, user=user, apply=False)
+    if fingerprint(plan) != expected:
+        return _preview(
+            request, web_user, account, plan, carried=carried, filename=filename, moved=True
+        )
     result = await import_catalog(session, account_id=account.id, items=items, user=user)
+    c, p = result.cooperation_counts, result.product_counts
     return RedirectResponse(
-        f"/catalog?account_id={account.id}&imported={result.cooperations}-{result.products}",
+        f"/catalog?account_id={account.id}&imported={result.cooperations}-{result.products}"
+        f"&changes={c.new}-{p.new}-{c.changed}-{p.changed}",
         status_code=303,
     )

@@ -19,6 +19,7 @@ from app.errors import AppError, NotFound
 from app.models import Contact, Conversation
 from app.moderation import service as moderation
 from app.outbox.service import MESSAGING_WINDOW
+from app.ui.automation import automation
 from app.ui.words import follower_label
 from app.web import CheckedWebUser, WebUser, message_page, page
 
@@ -144,6 +145,7 @@ async def conversation_page(
         thread = await conversations.thread(session, user=user, conversation_id=conversation_id)
     except NotFound:
         return not_found(request, user, "conversation")
+    now = utc_now()
     return page(
         request,
         "ui/conversation.html",
@@ -151,7 +153,10 @@ async def conversation_page(
         csrf_token=web_session.csrf_token,
         nav="conversations",
         t=thread,
-        **display(utc_now()),
+        automation=automation(
+            thread.conversation, platform=thread.account.platform, messages=thread.messages, now=now
+        ),
+        **display(now),
     )
 
 
@@ -174,10 +179,12 @@ async def _set_paused(
     )
     if not is_htmx(request):
         return RedirectResponse(f"/conversations/{conversation_id}", status_code=303)
+    state = automation(conversation, platform="", messages=(), now=utc_now())
     return page(
         request,
         "ui/conversation_automation.html",
         conversation=conversation,
+        automation=state,
         csrf_token=web_session.csrf_token,
         changed=True,
     )

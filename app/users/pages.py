@@ -22,6 +22,7 @@ from app.users.attempts import AttemptKey, TooManyAttempts, address_key, reserve
 from app.users.router import client_address, retry_after, set_session_cookie
 from app.users.sessions import start_session
 from app.web import CheckedWebUser, SignInRequired, WebUser, page
+from app.web import error_page as web_error_page
 
 INVITE_CSRF_COOKIE = "inboxpilot_invite_csrf"
 FORM_TEXT = Annotated[str, Form(max_length=1000)]
@@ -48,27 +49,13 @@ class ErrorPageRoute(APIRoute):
 
 router = APIRouter(include_in_schema=False, route_class=ErrorPageRoute)
 
-TITLES = {
-    403: "Not allowed",
-    404: "Not found",
-    409: "Already there",
-    410: "Link no longer valid",
-    429: "Too many attempts",
-}
-
 
 def error_page(request: Request, exc: AppError) -> HTMLResponse:
     web_user: tuple[User, WebSession] | None = getattr(request.state, "web_user", None)
-    return page(
+    return web_error_page(
         request,
-        "message.html",
-        status_code=exc.status_code,
-        title=TITLES.get(exc.status_code, "Something is wrong"),
-        message=exc.message[:1].upper() + exc.message[1:] + ".",
-        hint=None,
-        link="/" if web_user else "/login",
-        link_text="Back to the start" if web_user else "Sign in",
-        is_error=True,
+        exc.status_code,
+        exc.message,
         user=None if web_user is None else web_user[0],
         csrf_token=None if web_user is None else web_user[1].csrf_token,
     )

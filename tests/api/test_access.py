@@ -113,7 +113,9 @@ async def test_catalog_import_is_all_or_nothing(harness: Harness) -> None:
         files={"file": ("catalog.csv", fixed, "text/csv")},
     )
     assert response.status_code == 201, response.text
-    assert response.json() == {"cooperations": 1, "products": 2}
+    result = response.json()
+    assert (result["cooperations"], result["products"], result["applied"]) == (1, 2, True)
+    assert result["product_counts"] == {"new": 2, "changed": 0, "unchanged": 0, "kept": 0}
 
 
 async def test_reject_records_the_reason(harness: Harness) -> None:

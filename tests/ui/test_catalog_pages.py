@@ -311,7 +311,7 @@ async def test_forms_without_the_csrf_token_are_refused_and_change_nothing(
         )
         assert page.status_code == 403, path
         assert page.headers["content-type"].startswith("text/html"), path
-        assert "the form expired or came from another site" in page.text, path
+        assert "the form expired or came from another site" in page.text.lower(), path
     rows = await _cooperations(harness, account["id"])
     assert [(c["brand"], [p["name"] for p in c["products"]]) for c in rows] == [
         ("GlowLab", ["Vitamin C Serum"])
@@ -368,10 +368,13 @@ async def test_an_import_is_previewed_then_confirmed(harness: Harness) -> None:
     await sign_in(harness)
     preview = await _preview(harness, account["id"], "catalog.csv", CSV_GOOD)
     assert preview.status_code == 200, preview.text
-    assert "2 cooperations" in preview.text
-    assert "3 products" in preview.text
-    assert re.search(r"GlowLab · Autumn</th>\s*<td></td>\s*<td class=\"num\">2</td>", preview.text)
+    assert re.search(r"Cooperations</th><td class=\"num\">2</td>", preview.text)
+    assert re.search(r"Products</th><td class=\"num\">3</td>", preview.text)
+    assert "GlowLab · Autumn" in preview.text
+    assert "Apply 5 changes" in preview.text
     assert await _count(harness, Cooperation) == 0  # a preview writes nothing
+    expected = re.search(r'name="expected" value="([^"]+)"', preview.text)
+    assert expected is not None
 
     carried = re.search(r'name="carried" value="([^"]+)"', preview.text)
     assert carried is not None
@@ -389,6 +392,7 @@ async def test_an_import_is_previewed_then_confirmed(harness: Harness) -> None:
             "csrf_token": csrf_of(preview.text),
             "carried": carried.group(1),
             "filename": "catalog.csv",
+            "expected": expected.group(1),
         },
     )
     assert done.status_code == 303, done.text
