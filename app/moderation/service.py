@@ -71,6 +71,8 @@ async def draft_out(session: AsyncSession, draft: Draft) -> DraftOut:
     )
     if outbound is not None:
         out.send_status, out.send_error = outbound.status, outbound.last_error
+        if outbound.status == "queued" and outbound.hold_until is not None:
+            out.hold_until = outbound.hold_until
     return out
 
 
@@ -121,6 +123,7 @@ async def approve(
         text=final,
         draft=draft,
         user=user,
+        hold_seconds=settings.UNDO_SECONDS,
     )
     await record(
         session,
