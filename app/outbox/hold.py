@@ -18,7 +18,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.clock import utc_now
-from app.models import Draft, OutboundMessage
+from app.models import Account, Contact, Conversation, Draft, Message, OutboundMessage
 from app.outbox import pacing
 
 QUEUED = "queued"
@@ -27,10 +27,14 @@ CANCELLED = "cancelled"
 
 @dataclass(frozen=True, slots=True)
 class Held:
-    """A reply waiting for its hold to end, as the queue's "about to send" strip shows it."""
+    """A reply waiting for its hold to end, as the queue's "about to send" strip shows it:
+    with the follower and the message it answers."""
 
     outbound: OutboundMessage
     draft: Draft
+    contact: Contact
+    account: Account
+    message: Message | None
 
 
 async def take_back(session: AsyncSession, draft_id: int, *, now: datetime) -> bool:
@@ -72,8 +76,12 @@ async def held_replies(
     """Replies still held at `now`, the soonest to go first; `automatic` keeps those the
     bot decided (no moderator approved them). `account_ids` None: every account."""
     statement = (
-        select(OutboundMessage, Draft)
+        select(OutboundMessage, Draft, Contact, Account, Message)
         .join(Draft, Draft.id == OutboundMessage.draft_id)
+        .join(Conversation, Conversation.id == OutboundMessage.conversation_id)
+        .join(Contact, Contact.id == Conversation.contact_id)
+        .join(Account, Account.id == OutboundMessage.account_id)
+        .outerjoin(Message, Message.id == Draft.reply_to_message_id)
         .where(OutboundMessage.status == QUEUED, OutboundMessage.hold_until > now)
         .order_by(OutboundMessage.hold_until, OutboundMessage.id)
     )
@@ -82,4 +90,4 @@ async def held_replies(
     if account_ids is not None:
         statement = statement.where(OutboundMessage.account_id.in_(account_ids))
     rows = (await session.execute(statement)).all()
-    return [Held(outbound=o, draft=d) for o, d in rows]
+    return [Held(*row) for row in rows]

@@ -100,8 +100,9 @@ class _Server(uvicorn.Server):
 
 
 @asynccontextmanager
-async def serve(database_url: str, tmp_path: Path) -> AsyncIterator[LiveServer]:
-    """The app with its worker, served by uvicorn on a free loopback port in a thread."""
+async def serve(database_url: str, tmp_path: Path, **overrides: Any) -> AsyncIterator[LiveServer]:
+    """The app with its worker, served by uvicorn on a free loopback port in a thread;
+    `overrides` are settings (e.g. UNDO_SECONDS for the tests of Undo)."""
     with SendApiServer() as send_api:
         port = _free_port()
         settings = make_settings(
@@ -111,6 +112,7 @@ async def serve(database_url: str, tmp_path: Path) -> AsyncIterator[LiveServer]:
             INSTAGRAM_GRAPH_URL=send_api.url,
             PUBLIC_URL=f"http://127.0.0.1:{port}",
             WORKER_POLL_SECONDS=0.1,
+            **overrides,
         )
         app = create_app(settings, run_worker=True)
         config = uvicorn.Config(
