@@ -138,7 +138,7 @@
   function focusCard(card, scroll) {
     cards().forEach(function (c) { c.classList.toggle("focused", c === card); });
     if (!card) return;
-    if (!typing(document.activeElement)) card.focus({ preventScroll: true });
+    card.focus({ preventScroll: true });
     if (scroll !== false) {
       steered = Date.now();
       card.scrollIntoView({ block: scroll === "start" ? "start" : "nearest" });
