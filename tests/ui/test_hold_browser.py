@@ -249,3 +249,33 @@ async def test_a_half_typed_edit_survives_a_session_expiry(
     await card.get_by_role("button", name="Approve edited").click()
     await expect(card).to_contain_text("Approved with your edit.")
     assert await _sent_to(held_server, seeded.follower_id, UNDO + 6) == [edited]
+
+
+async def test_a_half_typed_reply_by_hand_survives_a_session_expiry(
+    held_server: LiveServer, context: BrowserContext
+) -> None:
+    email, (seeded,) = await _desk(held_server)
+    page = await _signed_in(held_server, context, email)
+    await page.goto(f"{held_server.url}/conversations/{seeded.conversation_id}")
+    typed = "Hi! I'll check your order myself and write back today."
+    await page.get_by_label("Write a reply").fill(typed)
+    async with held_server.session() as session:
+        user_id = await session.scalar(select(User.id).where(User.email == email))
+        await session.execute(delete(WebSession).where(WebSession.user_id == user_id))
+
+    await page.get_by_role("button", name="Send reply").click()
+
+    banner = page.locator("#session-expired")
+    await expect(banner).to_contain_text("Your session has expired, so nothing was sent.")
+    await banner.get_by_role("link", name="Sign in again").click()
+    await page.get_by_label("Email").fill(email)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page).to_have_url(re.compile(rf"/conversations/{seeded.conversation_id}(#.*)?$"))
+    await expect(page.get_by_label("Write a reply")).to_have_value(typed)
+    await page.get_by_role("button", name="Send reply").click()
+    await expect(page.locator("#reply")).to_contain_text("Your reply is queued")
+    assert await _sent_to(held_server, seeded.follower_id) == [typed]
+    # Sent: nothing is restored on the next visit.
+    await page.reload()
+    await expect(page.get_by_label("Write a reply")).to_have_value("")
