@@ -154,8 +154,10 @@
   }
   var near = new Set();  // cards the IntersectionObserver says touch the window
   function inView() {
-    var candidates = near.size ? cards().filter(function (c) { return near.has(c); }) : cards();
-    return candidates.filter(onScreen)[0] || null;  // in page order: the nearest the top
+    var all = cards();
+    var found = all.filter(function (c) { return near.has(c) && onScreen(c); })[0];
+    // A card swapped in a moment ago may not be observed yet: then look at them all.
+    return found || all.filter(onScreen)[0] || null;  // in page order: the nearest the top
   }
   var moderatorScrolled = 0;
   ["wheel", "touchmove", "mousedown"].forEach(function (kind) {

@@ -88,10 +88,13 @@ def _card(page: Page, draft_id: int) -> Any:
     return page.locator(f"#draft-{draft_id}")
 
 
-async def _shots(page: Page, name: str) -> None:
-    """The page at laptop and phone size, then back to the laptop."""
+async def _shots(page: Page, name: str, show: Any = None) -> None:
+    """The page at laptop and phone size (with `show`, a locator, in view), then back to
+    the laptop."""
     for size, viewport in (("laptop", LAPTOP), ("phone", PHONE)):
         await page.set_viewport_size(viewport)
+        if show is not None:
+            await show.scroll_into_view_if_needed()
         await page.screenshot(path=str(screenshots_dir() / f"{name}-{size}.png"))
     await page.set_viewport_size(LAPTOP)
 
@@ -279,3 +282,15 @@ async def test_a_half_typed_reply_by_hand_survives_a_session_expiry(
     # Sent: nothing is restored on the next visit.
     await page.reload()
     await expect(page.get_by_label("Write a reply")).to_have_value("")
+
+
+async def test_the_rules_page_shows_the_hold_read_only_to_a_moderator(
+    held_server: LiveServer, context: BrowserContext
+) -> None:
+    email, (seeded,) = await _desk(held_server)
+    page = await _signed_in(held_server, context, email)
+    await page.goto(f"{held_server.url}/accounts/{seeded.account_id}/settings")
+    hold = page.get_by_label("Seconds an automatic reply waits before it is sent")
+    await expect(hold).to_have_value("0")
+    await expect(hold).to_be_disabled()
+    await _shots(page, "hold-rules", show=hold)
