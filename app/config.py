@@ -5,11 +5,13 @@ from __future__ import annotations
 import secrets
 from functools import cached_property
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SECRET_KEY_FILE = ".inboxpilot-secret-key"
+VAPID_KEY_FILE = ".inboxpilot-vapid-key"
 DEFAULT_LLM_MODEL = "gpt-4.1-mini"
 DEFAULT_GRAPH_VERSION = "v25.0"
 
@@ -61,6 +63,17 @@ class Settings(BaseSettings):
 
     REPLY_DEBOUNCE_SECONDS: float = Field(default=4.0, ge=0)
 
+    # Alerts (app/notifications): e-mail digests through SMTP_URL
+    # (`smtp://user:pass@host:port`, `smtps://` for TLS); unset, no e-mail is sent.
+    SMTP_URL: SecretStr | None = None
+    # The digests' sender; unset: inboxpilot <no-reply@the host of PUBLIC_URL>.
+    MAIL_FROM: str | None = None
+    # Web push (VAPID): the private key as base64url (the raw 32 bytes, or DER), the public
+    # key as the browser wants it (base64url of the 65-byte point; derived when unset). In
+    # sandbox mode a key pair is generated once and kept in a file beside SECRET_KEY_FILE.
+    VAPID_PRIVATE_KEY: SecretStr | None = None
+    VAPID_PUBLIC_KEY: str | None = None
+
     # Operational knobs beyond INTERFACE.md.
     LOG_LEVEL: str = "INFO"
     LOG_JSON: bool = False
@@ -106,6 +119,12 @@ class Settings(BaseSettings):
     def _require_secret_outside_sandbox(self) -> Settings:
         if not self.sandbox and self.SECRET_KEY is None:
             raise ConfigError("SECRET_KEY is required when Meta credentials are set")
+        if self.SMTP_URL is not None:
+            parts = urlsplit(self.SMTP_URL.get_secret_value())
+            if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+                raise ConfigError(
+                    "SMTP_URL must look like smtp://user:pass@host:port (or smtps://)"
+                )
         return self
 
     @property
@@ -174,6 +193,18 @@ class Settings(BaseSettings):
         from app.core.crypto import derive_key
 
         return derive_key(self.secret_key, "sandbox-verify-token").hex()[:32]
+
+    @property
+    def mail_from(self) -> str:
+        if self.MAIL_FROM:
+            return self.MAIL_FROM
+        host = urlsplit(self.PUBLIC_URL).hostname or "localhost"
+        return f"inboxpilot <no-reply@{host}>"
+
+    @property
+    def vapid_key_file(self) -> Path:
+        """Where sandbox mode keeps the VAPID key it generated (beside the secret key)."""
+        return Path(self.SECRET_KEY_FILE).with_name(VAPID_KEY_FILE)
 
     @property
     def llm_enabled(self) -> bool:

@@ -30,11 +30,13 @@ from app.inbox.writer import InboxWriter
 from app.meta.webhook import WebhookReceiver
 from app.meta.webhook import router as webhook_router
 from app.moderation.router import router as drafts_router
+from app.notifications.push import vapid_keys
 from app.ops.router import router as ops_router
 from app.ops.tracing import Tracing, create_tracing
 from app.privacy.router import router as privacy_router
 from app.registry import build_worker
 from app.runtime import open_runtime
+from app.ui.alerts import router as alert_pages
 from app.ui.catalog import router as catalog_pages
 from app.ui.conversations import router as conversation_pages
 from app.ui.queue import router as queue_pages
@@ -93,6 +95,8 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    if settings.VAPID_PRIVATE_KEY is not None:
+        vapid_keys(settings)  # a key that does not load fails here, not on the alerts page
     if not settings.sandbox and settings.METRICS_TOKEN is None:
         # Kept public rather than refused: the figures hold no personal data or text, and
         # a scraper set up before METRICS_TOKEN existed keeps working (docs/operations.md).
@@ -113,6 +117,7 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
         catalog_pages,
         simulator_pages,
         user_pages,
+        alert_pages,
         audit_pages,
     ):
         app.include_router(router)

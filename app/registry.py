@@ -8,6 +8,7 @@ from app.conversations.jobs import process_inbox_event
 from app.conversations.profiles import PROFILE_JOB, fetch_profile
 from app.drafting.embeddings import EMBED_EVERY_SECONDS, EMBED_JOB, embed_catalog
 from app.drafting.jobs import draft_reply
+from app.notifications.jobs import DIGEST_EVERY_SECONDS, DIGEST_JOB, send_digests
 from app.outbox.jobs import confirm_send, send_reply
 from app.outbox.service import SEND_JOB
 from app.privacy.jobs import RETENTION_EVERY_SECONDS, RETENTION_JOB, erase_meta_user, purge_expired
@@ -24,6 +25,7 @@ JOB_HANDLERS: dict[str, JobHandler] = {
     DELETION_JOB: erase_meta_user,
     RETENTION_JOB: purge_expired,
     EMBED_JOB: embed_catalog,
+    DIGEST_JOB: send_digests,
 }
 
 
@@ -32,6 +34,7 @@ PERIODIC_JOBS: dict[str, float] = {
     RETENTION_JOB: RETENTION_EVERY_SECONDS,
     TOKENS_JOB: TOKENS_JOB_EVERY_SECONDS,
     EMBED_JOB: EMBED_EVERY_SECONDS,
+    DIGEST_JOB: DIGEST_EVERY_SECONDS,
 }
 
 

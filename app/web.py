@@ -13,9 +13,12 @@ from fastapi.templating import Jinja2Templates
 from app.deps import SessionDep
 from app.errors import AppError
 from app.models import User, WebSession
+from app.ui.words import jinja_globals
 from app.users.sessions import COOKIE_NAME, csrf_valid, resolve
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+# Plain words every page shows the same way (the follower, why a draft waits).
+templates.env.globals.update(jinja_globals())
 
 
 class SignInRequired(AppError):

@@ -46,19 +46,22 @@ import loadgen  # noqa: E402
 import run as bench  # noqa: E402
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+Attempt = tuple[int, float, float]  # status, seconds, monotonic time of the answer
 
 
 async def sign_in_loop(
-    base: str, address: str, stop_at: float, out: list[tuple[int, float, float]]
+    base: str, address: str, ready: asyncio.Queue[None], stop_at: list[float], out: list[Attempt]
 ) -> None:
-    """Wrong sign-ins with fresh random emails until `stop_at`, each (status, seconds,
-    monotonic time of the answer)."""
+    """Wrong sign-ins with fresh random emails until `stop_at[0]` (set once every loop is
+    ready), each (status, seconds, monotonic time of the answer). Puts one item on `ready`
+    once its form (and CSRF cookie) is fetched."""
     transport = httpx.AsyncHTTPTransport(local_address=address)
     async with httpx.AsyncClient(base_url=base, transport=transport, timeout=120) as client:
         form = await client.get("/login")
         found = CSRF.search(form.text)
         token = found.group(1) if found else ""
-        while time.monotonic() < stop_at:
+        ready.put_nowait(None)
+        while time.monotonic() < stop_at[0]:
             data = {
                 "email": f"{secrets.token_hex(6)}@flood.example",
                 "password": "wrong password",
@@ -73,33 +76,63 @@ async def sign_in_loop(
             out.append((status, time.perf_counter() - started, time.monotonic()))
 
 
-def attack(base: str, addresses: list[str], stop_at: float) -> list[tuple[int, float, float]]:
+def attack(base: str, addresses: list[str], ready: Path, run_for: float) -> list[Attempt]:
     """The attacker, in a process of its own (as it would be on another machine), so that
     setting up 64 clients does not stall the loop that measures the acknowledgements.
-    `stop_at` is on the system's monotonic clock, which every process shares."""
-    attempts: list[tuple[int, float, float]] = []
+    Creates the file `ready` once every loop has its form, then runs for `run_for` seconds.
+    Answer times are on the system's monotonic clock, which every process shares."""
+    attempts: list[Attempt] = []
+    stop_at = [float("inf")]
 
     async def loops() -> None:
-        await asyncio.gather(*(sign_in_loop(base, a, stop_at, attempts) for a in addresses))
+        queue: asyncio.Queue[None] = asyncio.Queue()
+        running = [
+            asyncio.create_task(sign_in_loop(base, a, queue, stop_at, attempts)) for a in addresses
+        ]
+        for _ in addresses:
+            await queue.get()
+        stop_at[0] = time.monotonic() + run_for
+        _signal(ready)
+        await asyncio.gather(*running)
 
     asyncio.run(loops())
     return attempts
+
+
+def _signal(path: Path) -> None:
+    path.touch()
+
+
+async def wait_for_file(path: Path, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while not await asyncio.to_thread(path.exists):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the attacker did not start within {seconds:.0f} s")
+        await asyncio.sleep(0.05)
 
 
 async def flood_phase(
     base: str, url: str, valid: list[tuple[bytes, str]], args: argparse.Namespace
 ) -> dict[str, Any]:
     warm_up = 2.0  # the loops are at full speed before the first valid event
-    stop_at = time.monotonic() + warm_up + args.seconds + 1.0
     addresses = [f"127.0.0.{2 + n % args.addresses}" for n in range(args.loops)]
+    signals = Path(tempfile.mkdtemp(prefix="inboxpilot-attacker-"))
+    ready = signals / "ready"
+    run_for = warm_up + args.seconds + 1.0
     spawn = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(1, mp_context=spawn) as attacker:
-        loops = asyncio.wrap_future(attacker.submit(attack, base, addresses, stop_at))
-        await asyncio.sleep(warm_up)
-        started = time.monotonic()
-        sent = await loadgen.send_all(url, valid, conns=args.conns, rate=args.rate)
-        ended = time.monotonic()
-        attempts = await asyncio.wait_for(loops, timeout=args.seconds + 60)
+    try:
+        with ProcessPoolExecutor(1, mp_context=spawn) as attacker:
+            loops = asyncio.wrap_future(attacker.submit(attack, base, addresses, ready, run_for))
+            # spawning the attacker and its first burst of 64 forms take a few seconds
+            # that are not the flood's steady state: wait them out, then warm up
+            await wait_for_file(ready, 60)
+            await asyncio.sleep(warm_up)
+            started = time.monotonic()
+            sent = await loadgen.send_all(url, valid, conns=args.conns, rate=args.rate)
+            ended = time.monotonic()
+            attempts = await asyncio.wait_for(loops, timeout=120)
+    finally:
+        shutil.rmtree(signals, ignore_errors=True)
     # the answers that came while the valid stream ran
     counted = [(status, took) for status, took, at in attempts if started <= at <= ended]
     took = ended - started

@@ -167,6 +167,7 @@ SETS: dict[str, DataSet] = {
     "dev": DataSet.in_directory("dev", HERE / "dev", account_name="Lena Loves"),
     # A second development set, written by another hand from the held-out set's brief.
     "devb": DataSet.in_directory("devb", HERE / "devb", account_name="Jonas Jetset"),
+    "devc": DataSet.in_directory("devc", HERE / "devc", account_name="Nico Nomad"),
     "heldout": DataSet.in_directory(
         "heldout", _heldout_directory(), hide_text=True, account_name="Mara Moves"
     ),

@@ -30,6 +30,7 @@ from evals.evaluate import DrafterFactory, MessageResult, evaluate
 from evals.metrics import Figures, compute
 from evals.report import drafters_table, figures_table, misses, redact
 from evals.scripted import FlawedDrafter, GoodDrafter
+from evals.voice import VOICE_SETS, evaluate_voice, voice_table
 from evals.worst import WorstDrafter
 
 DEFAULT_MODELS = ("offline", "good", "flawed", "worst")
@@ -130,11 +131,17 @@ async def run_set(
     show_text = args.show_text or not data.hide_text
     _print_report(figures, results, args.limit, show_text=show_text)
     missed = figures.missed_targets()
-    return missed, {
+    report: dict[str, object] = {
         "figures": asdict(figures),
         "missed_targets": missed,
         "messages": [message_json(r, show_text=show_text) for r in results],
     }
+    if data.name in VOICE_SETS:  # development sets only
+        voice = await evaluate_voice(messages, catalog, data.today, data.account_name)
+        print("\nVoice: drafts a moderator would approve unchanged (evals/voice.py)\n")
+        print(voice_table(voice))
+        report["voice"] = {name: asdict(f) for name, f in voice.items()}
+    return missed, report
 
 
 def _print_report(

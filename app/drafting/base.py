@@ -24,6 +24,19 @@ class Turn:
 
 
 @dataclass(frozen=True, slots=True)
+class VoiceExample:
+    """An earlier reply of the account that a person approved, shown to the model for the
+    influencer's voice: the reply with the other follower's personal data removed, and
+    what it was about (intent, catalog product names), never that follower's words."""
+
+    intent: str
+    language: str
+    products: tuple[str, ...]
+    reply: str
+    edited: bool  # a person changed the draft before approving it
+
+
+@dataclass(frozen=True, slots=True)
 class DraftRequest:
     account_name: str
     platform: str  # instagram | messenger
@@ -33,6 +46,7 @@ class DraftRequest:
     follower_text: str  # the follower's latest message(s), joined, to be answered
     products: tuple[ProductMatch, ...]
     today: date
+    examples: tuple[VoiceExample, ...] = ()  # approved replies of the account, best first
 
 
 @dataclass(frozen=True, slots=True)

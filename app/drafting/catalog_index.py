@@ -24,10 +24,11 @@ from rapidfuzz import fuzz, process
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.catalog.product_words import expand
+from app.catalog.product_words import canonical, expand
 from app.catalog.validity import CodeStatus, validity_of
 from app.core.text import tokens
 from app.models import Cooperation, Product, ProductEmbedding
+from app.policy.lexicon import NOT_PRODUCT_WORDS
 
 # Below this a match is noise ("hi how are you" against a catalog scores ~0).
 MIN_SCORE = 0.5
@@ -272,7 +273,10 @@ class CatalogIndex:
     # -- matching -------------------------------------------------------------------
 
     def _read(self, text: str) -> _Message:
-        words = tuple(expand(tokens(text)))
+        # A generic type phrase ("sweat à capuche") also reads as its type ("hoodie"), as
+        # the recogniser reads it: an alias that spells one out is not the only hoodie.
+        said = tokens(text)
+        words = tuple(expand(dict.fromkeys([*said, *canonical(said)])))
         windows = [
             "".join(words[i : i + size])
             for size in range(2, MAX_WINDOW + 1)
@@ -280,15 +284,17 @@ class CatalogIndex:
         ]
         everything = frozenset(words) | frozenset(windows)
         word_sim = np.zeros(self._word_count, dtype=np.float32)
-        long_text = sorted({w for w in words if len(w) >= EXACT_BELOW})
+        long_text = sorted(
+            {w for w in words if len(w) >= EXACT_BELOW and w not in NOT_PRODUCT_WORDS}
+        )
         word_sim[self._long_ids] = _best(long_text, self._long_words)
-        for word in words:  # short words and numbers match exactly
-            if _is_short(word) and word in self._word_ids:
+        for word in words:  # short words, numbers and the lexicon's words match exactly
+            if (_is_short(word) or word in NOT_PRODUCT_WORDS) and word in self._word_ids:
                 word_sim[self._word_ids[word]] = 1.0
         glued_sim = np.zeros(self._glued_count, dtype=np.float32)
         by_letter: dict[str, list[str]] = defaultdict(list)
         for piece in everything:
-            if len(piece) >= EXACT_BELOW:
+            if len(piece) >= EXACT_BELOW and piece not in NOT_PRODUCT_WORDS:
                 by_letter[piece[0]].append(piece)
             if piece in self._glued_digits:
                 glued_sim[self._glued_digits[piece]] = 1.0

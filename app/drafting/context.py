@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 import numpy as np
@@ -13,8 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.conversations.answered import unanswered_messages
 from app.core.clock import utc_now
-from app.drafting.base import DraftRequest, ProductMatch, Turn
+from app.drafting.base import DraftRequest, ProductMatch, Turn, VoiceExample
 from app.drafting.catalog_index import CatalogIndexes
+from app.drafting.examples import approved_candidates, examples_for, wanted
 from app.drafting.retrieval import retrieve
 from app.models import Account, Conversation, Draft, Message
 from app.ops.metrics import DRAFTS_OUTSIDE_WINDOW
@@ -146,6 +147,9 @@ async def load_context(
         products=products,
         today=today,
     )
+    request = replace(
+        request, examples=await _examples(session, request, conversation, indexes=indexes)
+    )
     auto_today = await session.scalar(
         select(func.count(Draft.id)).where(
             Draft.conversation_id == conversation_id,
@@ -154,6 +158,28 @@ async def load_context(
         )
     )
     return DraftContext(account, conversation, latest, request, products, int(auto_today or 0))
+
+
+async def _examples(
+    session: AsyncSession,
+    request: DraftRequest,
+    conversation: Conversation,
+    *,
+    indexes: CatalogIndexes | None,
+) -> tuple[VoiceExample, ...]:
+    """Approved replies of the account for the voice, in the language and for the intent
+    our own code reads in the follower's message (the model's are not known yet)."""
+    names: dict[int, str] = {}
+    if indexes is not None:
+        index = await indexes.get(session, conversation.account_id)  # cached: rarely a query
+        names = {e.product_id: e.name for e in index.entries}
+    candidates = await approved_candidates(
+        session,
+        account_id=conversation.account_id,
+        conversation_id=conversation.id,
+        language=wanted(request)[1],
+    )
+    return examples_for(request, candidates, product_names=names)
 
 
 async def has_live_draft(session: AsyncSession, message_id: int) -> bool:

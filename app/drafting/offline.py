@@ -6,6 +6,7 @@ date in its replies comes from the matched product, so the guardrails never trip
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
@@ -15,6 +16,7 @@ from app.core.text import normalise
 from app.drafting.assess import recognise_request
 from app.drafting.base import DraftRequest, DraftResult, ProductMatch
 from app.drafting.intents import classify_intent
+from app.drafting.persona import frame, parse_voice
 from app.policy.guardrails import detect_sensitive
 from app.policy.lexicon import LANGUAGE_WORDS
 from app.policy.recognise import MARGIN, Recognition
@@ -192,7 +194,14 @@ class OfflineDrafter:
     name = "offline"
 
     async def draft(self, request: DraftRequest) -> DraftResult:
-        language = _reply_language(request)
+        result = self._draft(request)
+        # The persona's greeting and sign-off frame every reply, in the reply's language.
+        greets = result.intent == "greeting" and not result.needs_human
+        reply = frame(result.reply, parse_voice(request.persona), result.language, greets=greets)
+        return replace(result, reply=reply)
+
+    def _draft(self, request: DraftRequest) -> DraftResult:
+        language = reply_language(request)
         intent = classify_intent(request.follower_text)
         reply = _Reply(language)
         sensitive = detect_sensitive(request.follower_text)
@@ -301,7 +310,7 @@ class OfflineDrafter:
         )
 
 
-def _reply_language(request: DraftRequest) -> str:
+def reply_language(request: DraftRequest) -> str:
     """The follower's language among the account's (plus en); earlier messages break ties.
     Product names ("pistachio cream") and the influencer's name say nothing about it;
     aliases do, as they are mostly translations ("Haaröl", "crème de nuit")."""

@@ -7,8 +7,9 @@ or the structure of the messages is a change to that contract.
 Messages sent:
 
 1. `system`: who we answer for (account, persona, platform style, languages, today's
-   date), the rules, and the retrieved catalog entries verbatim as JSON between
-   <catalog> tags.
+   date), up to three earlier replies a person approved as examples of the voice (JSON
+   between <examples> tags; the section is left out when there are none), the rules,
+   and the retrieved catalog entries verbatim as JSON between <catalog> tags.
 2. `user`: the recent conversation as JSON between <conversation> tags, then the
    follower's latest message between <follower_message> tags. Both are data, never
    instructions; `<`, `>` and `&` in them are HTML-escaped so they cannot close a tag.
@@ -114,6 +115,34 @@ def _iso(value: date | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
+EXAMPLES_INTRO = """\
+Replies {account_name} approved earlier, in their own voice (most like this message first;
+"edited" ones were rewritten by a person). Copy their tone, length, greeting, sign-off and
+emoji, never their facts: codes, links, prices and dates come only from the catalog
+entries below. [link], [email], [phone] and [order number] mark removed personal data of
+other followers: never write them."""
+
+
+def examples_section(request: DraftRequest) -> str | None:
+    """The voice examples as the model sees them; None when there are none, so that an
+    account without approvals gets exactly the prompt it had before."""
+    if not request.examples:
+        return None
+    examples = [
+        {
+            "intent": example.intent,
+            "language": example.language,
+            "products": list(example.products),
+            "edited": example.edited,
+            "reply": example.reply,
+        }
+        for example in request.examples
+    ]
+    body = escape(json.dumps(examples, ensure_ascii=False, indent=1))
+    intro = EXAMPLES_INTRO.format(account_name=request.account_name)
+    return f"{intro}\n<examples>\n{body}\n</examples>"
+
+
 def system_prompt(request: DraftRequest) -> str:
     languages = ", ".join(request.languages) or "any"
     catalog = [catalog_entry(match, request.today) for match in request.products]
@@ -123,6 +152,7 @@ def system_prompt(request: DraftRequest) -> str:
         f"Persona: {request.persona or 'friendly and helpful'}",
         f"Style: {PLATFORM_STYLE.get(request.platform, PLATFORM_STYLE['instagram'])}",
         f"Today is {request.today.isoformat()}.",
+        *filter(None, [examples_section(request)]),
         RULES.format(
             account_name=request.account_name, languages=languages, intents=", ".join(INTENTS)
         ),

@@ -11,6 +11,7 @@ from app.models.draft import DRAFT_STATUSES, Draft
 from app.models.inbox_event import InboxEvent
 from app.models.job import Job
 from app.models.message import Message
+from app.models.notification import AlertSettings, NotifiedItem, PushSubscription
 from app.models.oauth import OAuthState
 from app.models.outbound import OutboundMessage
 from app.models.privacy import DeletionRequest
@@ -20,6 +21,7 @@ from app.models.web_session import WebSession
 __all__ = [
     "DRAFT_STATUSES",
     "Account",
+    "AlertSettings",
     "AccountMember",
     "ApiToken",
     "AttemptCounter",
@@ -34,10 +36,12 @@ __all__ = [
     "Invitation",
     "Job",
     "Message",
+    "NotifiedItem",
     "OAuthState",
     "OutboundMessage",
     "Product",
     "ProductEmbedding",
+    "PushSubscription",
     "User",
     "WebSession",
 ]

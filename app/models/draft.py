@@ -4,7 +4,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Numeric, String
+from sqlalchemy import ForeignKey, Index, Numeric, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, Timestamped
@@ -25,8 +25,20 @@ class Draft(Timestamped, Base):
     """A reply drafted for a conversation, and what was decided about it."""
 
     __tablename__ = "drafts"
-    # Today's LLM spending of one account is summed over its recent drafts.
-    __table_args__ = (Index("ix_drafts_account_id_created_at", "account_id", "created_at"),)
+    __table_args__ = (
+        # Today's LLM spending of one account is summed over its recent drafts.
+        Index("ix_drafts_account_id_created_at", "account_id", "created_at"),
+        # Voice examples: an account's most recent replies a person approved, per language
+        # (app/drafting/examples.py); few drafts are, so the scan stays short.
+        Index(
+            "ix_drafts_person_decided",
+            "account_id",
+            "language",
+            "created_at",
+            sqlite_where=text("decided_by_user_id IS NOT NULL"),
+            postgresql_where=text("decided_by_user_id IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record
@@ -31,8 +31,11 @@ from app.models import (
     Product,
     User,
 )
+from app.moderation import desk
+from app.moderation.desk import QueueQuery
 from app.moderation.schemas import DraftOut
 from app.outbox.service import queue_reply
+from app.policy.schemas import Policy
 from app.users.service import ensure_access, visible_account_ids
 
 RECENT_MESSAGES = 10
@@ -180,6 +183,10 @@ class QueueCard:
     products: list[Product]
     # How each product's code stands today, by product id (app.catalog.validity's rule).
     codes: dict[int, CodeValidity]
+    # The follower's message the draft answers (else their latest in `messages`).
+    question: Message | None = None
+    # The confidence this draft's intent needs to go out alone, from the account's rules.
+    threshold: float = 0.8
 
 
 @dataclass(slots=True)
@@ -197,28 +204,60 @@ async def queue_cards(
     session: AsyncSession,
     *,
     user: User,
-    account_id: int | None,
+    account_id: int | None = None,
     after_id: int | None = None,
     limit: int = QUEUE_LIMIT,
+    query: QueueQuery | None = None,
 ) -> list[QueueCard]:
-    """Pending drafts the user may see, oldest first; with `after_id`, only newer ones."""
-    statement = (
-        select(Draft)
-        .where(Draft.status == "pending")
-        .order_by(Draft.created_at, Draft.id)
-        .limit(limit)
-    )
+    """Pending drafts the user may see, searched, filtered and sorted as `query` says
+    (oldest first by default); with `after_id`, only newer ones."""
+    query = query or QueueQuery(account_id=account_id)
+    statement = await _pending(session, user, query)
     if after_id is not None:
         statement = statement.where(Draft.id > after_id)
-    if account_id is not None:
-        await ensure_access(session, user, account_id)
-        statement = statement.where(Draft.account_id == account_id)
+    statement = desk.order(statement, query.sort).limit(limit)
+    drafts = list((await session.scalars(statement)).all())
+    return await _cards(session, drafts)
+
+
+async def queue_count(session: AsyncSession, *, user: User, query: QueueQuery) -> int:
+    """How many pending drafts `query` matches (the list itself is capped)."""
+    statement = await _pending(session, user, query, select(func.count(Draft.id)))
+    return int(await session.scalar(statement) or 0)
+
+
+async def _pending(
+    session: AsyncSession, user: User, query: QueueQuery, columns: Any = None
+) -> Any:
+    base: Any = select(Draft) if columns is None else columns
+    statement: Any = base.where(Draft.status == "pending")
+    if query.account_id is not None:
+        await ensure_access(session, user, query.account_id)
+        statement = statement.where(Draft.account_id == query.account_id)
     else:
         ids = await visible_account_ids(session, user)
         if ids is not None:
             statement = statement.where(Draft.account_id.in_(ids))
-    drafts = list((await session.scalars(statement)).all())
-    return await _cards(session, drafts)
+    return desk.apply(statement, query)
+
+
+@dataclass(slots=True)
+class DeskOptions:
+    """What the desk's filters offer: the languages and products of the waiting drafts."""
+
+    languages: list[str]
+    products: list[Product]
+
+
+async def desk_options(session: AsyncSession, *, user: User, account_id: int | None) -> DeskOptions:
+    statement = await _pending(
+        session, user, QueueQuery(account_id=account_id), select(Draft.language, Draft.product_ids)
+    )
+    rows = (await session.execute(statement.limit(5000))).all()
+    languages = sorted({language for language, _ in rows})
+    ids = {int(p) for _, products in rows for p in products if isinstance(p, int)}
+    products = sorted((await _by_id(session, Product, ids)).values(), key=lambda p: p.name)
+    return DeskOptions(languages=languages, products=products)
 
 
 async def queue_card(session: AsyncSession, *, user: User, draft_id: int) -> QueueCard:
@@ -251,15 +290,7 @@ async def _cards(session: AsyncSession, drafts: list[Draft]) -> list[QueueCard]:
         pid: code_validity(product, cooperations[product.cooperation_id], today)
         for pid, product in products.items()
     }
-    recent: dict[int, list[Message]] = {}
-    for conversation_id in conversations:
-        rows = await session.scalars(
-            select(Message)
-            .where(Message.conversation_id == conversation_id)
-            .order_by(Message.sent_at.desc(), Message.id.desc())
-            .limit(CARD_MESSAGES)
-        )
-        recent[conversation_id] = list(reversed(rows.all()))
+    recent = await _recent_messages(session, set(conversations))
     cards = []
     for draft in drafts:
         conversation = conversations[draft.conversation_id]
@@ -272,9 +303,46 @@ async def _cards(session: AsyncSession, drafts: list[Draft]) -> list[QueueCard]:
                 messages=recent[conversation.id],
                 products=[products[p] for p in draft.product_ids if p in products],
                 codes=codes,
+                question=_question(draft, recent[conversation.id]),
+                threshold=Policy.of(accounts[draft.account_id].policy).threshold(draft.intent),
             )
         )
     return cards
+
+
+async def _recent_messages(
+    session: AsyncSession, conversation_ids: set[int]
+) -> dict[int, list[Message]]:
+    """The last CARD_MESSAGES messages of each conversation, oldest first, in one query."""
+    recent: dict[int, list[Message]] = {cid: [] for cid in conversation_ids}
+    if not conversation_ids:
+        return recent
+    rank = (
+        func.row_number()
+        .over(
+            partition_by=Message.conversation_id,
+            order_by=(Message.sent_at.desc(), Message.id.desc()),
+        )
+        .label("rank")
+    )
+    ranked = (
+        select(Message.id, rank).where(Message.conversation_id.in_(conversation_ids)).subquery()
+    )
+    rows = await session.scalars(
+        select(Message)
+        .join(ranked, ranked.c.id == Message.id)
+        .where(ranked.c.rank <= CARD_MESSAGES)
+        .order_by(Message.sent_at, Message.id)
+    )
+    for message in rows:
+        recent[message.conversation_id].append(message)
+    return recent
+
+
+def _question(draft: Draft, messages: list[Message]) -> Message | None:
+    inbound = [m for m in messages if m.direction == "in" and m.text]
+    answered = next((m for m in inbound if m.id == draft.reply_to_message_id), None)
+    return answered or (inbound[-1] if inbound else None)
 
 
 async def draft_outcome(session: AsyncSession, *, user: User, draft_id: int) -> DraftOutcome:

@@ -341,6 +341,13 @@ def _language_words() -> dict[str, frozenset[str]]:
 
 LANGUAGE_WORDS: dict[str, frozenset[str]] = _language_words()
 
+# Every word the lexicon reads as something other than a product: a request, filler,
+# context. Retrieval matches these only exactly, never as a misspelt product word
+# ("cuesta" is not the "Cresta" trail shoe).
+NOT_PRODUCT_WORDS: frozenset[str] = FILLER | frozenset(
+    word for words in _REQUEST_WORDS.values() for word in words.split()
+)
+
 # Where a follower saw a product: the influencer's posts and trips. The words just before
 # one ("the lapland aurora video") or in a place phrase after one ("the reel from
 # Lisbon") only say where it was seen, so the recogniser accepts up to `SIGHTING_SLOT`

@@ -19,6 +19,7 @@ from app.errors import AppError, NotFound
 from app.models import Contact, Conversation
 from app.moderation import service as moderation
 from app.outbox.service import MESSAGING_WINDOW
+from app.ui.words import follower_label
 from app.web import CheckedWebUser, WebUser, message_page, page
 
 router = APIRouter(include_in_schema=False)
@@ -31,11 +32,8 @@ WINDOW_WARN = timedelta(hours=3)
 
 
 def follower_name(contact: Contact) -> str:
-    if contact.name:
-        return contact.name
-    if contact.username:
-        return f"@{contact.username}"
-    return f"Follower …{contact.external_id[-4:]}"
+    """Kept for callers; the one rule is app/ui/words.py's `follower_label`."""
+    return follower_label(contact)
 
 
 def initial(contact: Contact) -> str:

@@ -285,7 +285,7 @@ async def progress_fragment(
 @dataclass
 class OutboxRow:
     outbound: OutboundMessage
-    follower: str
+    contact: Contact
     how: str  # automatic | approved | by hand
 
 
@@ -304,8 +304,7 @@ async def _outbox(session: AsyncSession, account_id: int) -> list[OutboxRow]:
             how = "automatic"
         else:
             how = "approved by a moderator" if outbound.draft_id else "written by hand"
-        follower = contact.name or (f"@{contact.username}" if contact.username else None)
-        result.append(OutboxRow(outbound, follower or contact.external_id, how))
+        result.append(OutboxRow(outbound, contact, how))
     return result
 
 

@@ -1,7 +1,7 @@
 """outbound messages held for Undo and hold_auto_seconds
 
 Revision ID: 0009_draft_hold
-Revises: 0008_attempt_counters
+Revises: 0011_notifications
 Create Date: 2026-12-07 03:40:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import app.models.base
 
 revision: str = "0009_draft_hold"
-down_revision: str | None = "0008_attempt_counters"
+down_revision: str | None = "0011_notifications"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -43,14 +43,15 @@ def test_recall_without_expected_products_rewards_an_empty_retrieval() -> None:
 
 
 def test_the_sets_are_judged_on_the_same_day_and_only_heldout_hides_text() -> None:
-    assert set(SETS) == {"dev", "devb", "heldout"}
+    assert set(SETS) == {"dev", "devb", "devc", "heldout"}
     assert {data.today for data in SETS.values()} == {TODAY}
     assert SETS["heldout"].hide_text
     assert not SETS["dev"].hide_text
     assert not SETS["devb"].hide_text
+    assert not SETS["devc"].hide_text
     assert SETS["dev"].missing() == []
     # Each set's followers write to their own influencer, whose name is no stranger's.
-    assert len({data.account_name for data in SETS.values()}) == 3
+    assert len({data.account_name for data in SETS.values()}) == 4
 
 
 def test_a_set_without_files_reports_them_missing(tmp_path: Path) -> None:

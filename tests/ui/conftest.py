@@ -102,7 +102,7 @@ class _Server(uvicorn.Server):
 @asynccontextmanager
 async def serve(database_url: str, tmp_path: Path, **overrides: Any) -> AsyncIterator[LiveServer]:
     """The app with its worker, served by uvicorn on a free loopback port in a thread;
-    `overrides` are settings (e.g. UNDO_SECONDS for the tests of Undo)."""
+    `overrides` are settings."""
     with SendApiServer() as send_api:
         port = _free_port()
         settings = make_settings(

@@ -25,6 +25,13 @@ from tests.ui.desk import Seeded, seed_account, seed_draft, seed_moderator
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 _people = itertools.count(1)
+# Different questions, so drafts seeded together are not grouped as near-identical.
+_QUESTIONS = (
+    "Hi! Is there a code for the vitamin C serum?",
+    "Does the night cream work for dry skin too?",
+    "Where can I buy the serum in Austria?",
+    "How long does shipping usually take?",
+)
 
 
 async def _desk(
@@ -33,7 +40,10 @@ async def _desk(
     """An account of its own with its moderators and pending drafts."""
     async with server.session() as session:
         account = await seed_account(session, server.cipher, name="Lena Loves")
-        seeded = [await seed_draft(session, account, **draft) for _ in range(drafts)]
+        seeded = [
+            await seed_draft(session, account, **{"follower_text": _QUESTIONS[i % 4], **draft})
+            for i in range(drafts)
+        ]
         emails = [f"mod{next(_people)}@desk.example" for _ in range(moderators)]
         for email in emails:
             await seed_moderator(session, email, [account.id])

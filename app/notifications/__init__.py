@@ -1,0 +1,1 @@
+"""Alerts when a person is needed: e-mail digests, web push, the waiting count."""
