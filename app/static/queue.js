@@ -54,7 +54,11 @@
       note.className = "notice restored";
       note.setAttribute("role", "status");
       note.textContent = "Your unsent text was restored. Nothing of it has been sent yet.";
-      field.parentNode.insertBefore(note, field);
+      // On a card, a row of its own (the card's form only lays out its parts).
+      var card = field.closest(".qcard");
+      var form = card && card.querySelector("form.qform");
+      if (form && form.parentNode === card) card.insertBefore(note, form);
+      else field.parentNode.insertBefore(note, field);
     });
   }
   // The server took it (the card became an outcome, the reply was queued): forget it.

@@ -252,6 +252,7 @@ async def test_a_half_typed_edit_survives_a_session_expiry(
     card = _card(page, seeded.draft_id)
     await expect(card.get_by_label("Reply to send")).to_have_value(edited)
     await expect(card).to_contain_text("Your unsent text was restored.")
+    await _shots(page, "hold-edit-restored", show=card)
     await card.get_by_role("button", name="Approve edited").click()
     await expect(card).to_contain_text("Approved with your edit.")
     assert await _sent_to(held_server, seeded.follower_id, UNDO + 6) == [edited]
