@@ -107,6 +107,9 @@ class Settings(BaseSettings):
     # Messages per second to one account's followers, across every process (Meta allows
     # 300 text calls per second per account; see app/outbox/pacing.py).
     SEND_RATE_PER_ACCOUNT: float = Field(default=20.0, gt=0, le=300)
+    # How long an approved reply waits on the server before it is handed to the send job:
+    # the moderator's Undo works until then (app/outbox/hold.py).
+    UNDO_SECONDS: float = Field(default=8.0, ge=0, le=60)
     # Connections each process keeps open to PostgreSQL, and as many again under bursts.
     # Mind the server's max_connections: (web + worker processes) x 2 x this.
     DATABASE_POOL_SIZE: int = Field(default=10, ge=1, le=200)

@@ -55,6 +55,8 @@ def make_settings(database_url: str, tmp_dir: str, **overrides: Any) -> Settings
         "REPLY_DEBOUNCE_SECONDS": 0,
         "JOB_BACKOFF_BASE_SECONDS": 0,
         "JOB_BACKOFF_MAX_SECONDS": 0,
+        # Approvals go out at once unless a test is about Undo (tests/outbox/test_hold.py).
+        "UNDO_SECONDS": 0,
         "SECRET_KEY_FILE": f"{tmp_dir}/secret-key",
     }
     values.update(overrides)

@@ -101,16 +101,28 @@ async def _seed_replies(url: str) -> dict[int, int | None]:
                         )
                         session.add(draft)
                         await session.flush()
-                    outbound = OutboundMessage(
-                        account_id=account.id,
-                        conversation_id=conversation_id,
-                        draft_id=None if draft is None else draft.id,
-                        idempotency_key=f"k-{n}-{m}",
-                        channel="graph",
-                        status="sent",
-                    )
-                    session.add(outbound)
-                    await session.flush()
+                    # Columns the schema had at 0006 only: the model has grown since.
+                    outbound_id = (
+                        await session.execute(
+                            insert(OutboundMessage.__table__)
+                            .values(
+                                account_id=account.id,
+                                conversation_id=conversation_id,
+                                draft_id=None if draft is None else draft.id,
+                                idempotency_key=f"k-{n}-{m}",
+                                channel="graph",
+                                status="sent",
+                                parts=[],
+                                parts_sent=0,
+                                external_ids=[],
+                                messaging_type="RESPONSE",
+                                attempts=0,
+                                created_at=utc_now(),
+                                updated_at=utc_now(),
+                            )
+                            .returning(OutboundMessage.__table__.c.id)
+                        )
+                    ).scalar_one()
                     reply = Message(
                         account_id=account.id,
                         conversation_id=conversation_id,
@@ -121,7 +133,7 @@ async def _seed_replies(url: str) -> dict[int, int | None]:
                         text="LENA15",
                         payload={},
                         sent_at=utc_now(),
-                        outbound_id=None if author == "influencer" else outbound.id,
+                        outbound_id=None if author == "influencer" else outbound_id,
                     )
                     session.add(reply)
                     await session.flush()

@@ -23,7 +23,13 @@ from app.users.service import add_member, ensure_access, visible_account_ids
 # Account fields only the owner or an admin changes (app.users.members).
 OWNER_FIELDS = ("access_token", "retention_days", "daily_llm_budget_usd", "has_human_agent")
 # Rules only the owner or an admin changes: what may go out in the influencer's name.
-OWNER_RULES = ("mode", "min_confidence", "intent_min_confidence", "auto_intents")
+OWNER_RULES = (
+    "mode",
+    "min_confidence",
+    "intent_min_confidence",
+    "auto_intents",
+    "hold_auto_seconds",
+)
 
 
 def to_out(account: Account) -> AccountOut:

@@ -166,6 +166,7 @@ async def _record(
         conversation=conversation,
         text=result.reply,
         draft=draft,
+        hold_seconds=Policy.of(account.policy).hold_auto_seconds,
     )
     await record(
         session,

@@ -35,4 +35,7 @@ class OutboundMessage(Timestamped, Base):
     error_code: Mapped[str | None] = mapped_column(String(64))
     last_error: Mapped[str | None]
     sent_at: Mapped[datetime | None]
+    # Not handed to the send job before this time: the moderator's Undo (UNDO_SECONDS) or
+    # the account's `hold_auto_seconds`. Until then Undo or Cancel may still stop it.
+    hold_until: Mapped[datetime | None]
     sent_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

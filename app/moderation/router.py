@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query
 from app.deps import CurrentUser, Id, OptionalId, SessionDep, SettingsDep
 from app.errors import API_ERRORS
 from app.models import DRAFT_STATUSES
-from app.moderation import service, stats
+from app.moderation import holding, service, stats
 from app.moderation.schemas import ApproveIn, DraftOut, RejectIn
 from app.moderation.stats import BandStats
 from app.users.service import ensure_access
@@ -63,3 +63,17 @@ async def reject(
 ) -> DraftOut:
     reason = None if data is None else data.reason
     return await service.reject(session, user=user, draft_id=draft_id, reason=reason)
+
+
+@router.post("/drafts/{draft_id}/undo", response_model=DraftOut)
+async def undo(draft_id: Id, session: SessionDep, user: CurrentUser) -> DraftOut:
+    """Takes an approval back while the reply is held (`UNDO_SECONDS`): the draft is
+    `pending` again and nothing is sent. 409 once the reply is sent or on its way."""
+    return await holding.undo(session, user=user, draft_id=draft_id)
+
+
+@router.post("/drafts/{draft_id}/cancel", response_model=DraftOut)
+async def cancel(draft_id: Id, session: SessionDep, user: CurrentUser) -> DraftOut:
+    """Stops a draft whose reply is held (`hold_auto_seconds`) or not yet handed to Meta:
+    `rejected` with `reject_reason` `cancelled`. 409 once it is `sending` or `sent`."""
+    return await holding.cancel(session, user=user, draft_id=draft_id)

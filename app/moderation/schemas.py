@@ -37,6 +37,9 @@ class DraftOut(BaseModel):
     created_at: datetime
     send_status: str | None = None
     send_error: str | None = None
+    hold_until: datetime | None = Field(
+        None, description="until then the reply is held: Undo (or Cancel) still stops it"
+    )
     products: list[ProductOut] = Field(default_factory=list)
     messages: list[MessageOut] = Field(default_factory=list)
 

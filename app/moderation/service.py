@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import func, select, update
@@ -74,6 +75,8 @@ async def draft_out(session: AsyncSession, draft: Draft) -> DraftOut:
     )
     if outbound is not None:
         out.send_status, out.send_error = outbound.status, outbound.last_error
+        if outbound.status == "queued" and outbound.hold_until is not None:
+            out.hold_until = outbound.hold_until
     return out
 
 
@@ -124,6 +127,7 @@ async def approve(
         text=final,
         draft=draft,
         user=user,
+        hold_seconds=settings.UNDO_SECONDS,
     )
     await record(
         session,
@@ -192,6 +196,8 @@ class DraftOutcome:
     draft: Draft
     decided_by: str | None
     send_status: str | None
+    # Until then the reply is held and Undo still stops it (app/outbox/hold.py).
+    hold_until: datetime | None = None
 
 
 async def queue_cards(
@@ -364,15 +370,23 @@ async def _outcomes(session: AsyncSession, drafts: list[Draft]) -> list[DraftOut
     sends = await session.scalars(
         select(OutboundMessage).where(OutboundMessage.draft_id.in_([d.id for d in drafts]))
     )
-    status = {o.draft_id: o.status for o in sends}
+    by_draft = {o.draft_id: o for o in sends}
+    now = utc_now()
     return [
         DraftOutcome(
             draft=d,
             decided_by=users[d.decided_by_user_id].email if d.decided_by_user_id in users else None,
-            send_status=status.get(d.id),
+            send_status=by_draft[d.id].status if d.id in by_draft else None,
+            hold_until=_held_until(by_draft.get(d.id), now),
         )
         for d in drafts
     ]
+
+
+def _held_until(outbound: OutboundMessage | None, now: datetime) -> datetime | None:
+    if outbound is None or outbound.status != "queued" or outbound.hold_until is None:
+        return None
+    return outbound.hold_until if outbound.hold_until > now else None
 
 
 async def reply_by_hand(

@@ -77,8 +77,12 @@ async def _start_sending(
     session: AsyncSession, outbound_id: int, settings: Settings
 ) -> tuple[OutboundMessage, Account, Conversation, Contact] | None:
     outbound = await session.get(OutboundMessage, outbound_id, with_for_update=True)
-    if outbound is None or outbound.status in {"sent", "failed", "expired"}:
-        return None
+    if outbound is None or outbound.status not in {"queued", "sending"}:
+        return None  # sent or settled already, taken back (Undo) or cancelled
+    hold_until = outbound.hold_until
+    if outbound.status == "queued" and hold_until is not None and hold_until > utc_now():
+        # Still held for Undo or Cancel: woken early (wake_next), it waits for its time.
+        raise Postpone("held for undo", until=hold_until)
     # Locked for a send to Meta: the account's pace is taken in this transaction.
     account = await session.get(
         Account,

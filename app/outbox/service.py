@@ -8,6 +8,7 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
+from app.core.clock import utc_now
 from app.errors import AppError
 from app.meta.limits import TextTooLong, split_text
 from app.models import Account, Conversation, Draft, OutboundMessage, User
@@ -40,8 +41,10 @@ async def queue_reply(
     text: str,
     draft: Draft | None = None,
     user: User | None = None,
+    hold_seconds: float = 0.0,
 ) -> OutboundMessage:
-    """Writes the reply and its send job in the caller's transaction."""
+    """Writes the reply and its send job in the caller's transaction. The job starts after
+    `hold_seconds` (Undo, or the account's hold of automatic replies: app/outbox/hold.py)."""
     try:
         parts = split_text(text, account.platform)
     except TextTooLong as exc:
@@ -62,6 +65,7 @@ async def queue_reply(
         messaging_type="RESPONSE",
         attempts=0,
         sent_by_user_id=None if user is None else user.id,
+        hold_until=utc_now() + timedelta(seconds=hold_seconds),
     )
     session.add(outbound)
     await session.flush()
@@ -69,6 +73,7 @@ async def queue_reply(
         session,
         SEND_JOB,
         {"outbound_id": outbound.id},
+        run_at=outbound.hold_until,
         account_id=account.id,
         max_attempts=settings.JOB_MAX_ATTEMPTS,
         priority=SEND_PRIORITY,

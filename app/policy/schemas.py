@@ -49,6 +49,13 @@ class Policy(BaseModel):
     )
     max_auto_replies_per_conversation_per_day: int = Field(5, ge=0, le=1000)
     pause_after_human_reply_minutes: int = Field(60, ge=0, le=60 * 24 * 30)
+    hold_auto_seconds: int = Field(
+        0,
+        ge=0,
+        le=600,
+        description="seconds an automatic reply waits, shown in the queue with Cancel, "
+        "before it is sent; 0 sends it at once",
+    )
 
     def threshold(self, intent: str) -> float:
         """The confidence a draft of this intent needs to be sent alone."""

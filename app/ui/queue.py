@@ -16,10 +16,12 @@ from app.core.clock import utc_now
 from app.deps import Id, OptionalId, SessionDep, SettingsDep
 from app.errors import AppError, Conflict, NotFound
 from app.models import User, WebSession
+from app.moderation import holding
 from app.moderation import service as moderation
 from app.moderation.bulk import BulkAction, decide_many, grouped
 from app.moderation.desk import Family, QueueQuery, Sort
 from app.ui.conversations import display, is_htmx, not_found
+from app.ui.queue_hold import router as hold_router
 from app.web import CheckedWebUser, WebUser, page
 
 router = APIRouter(include_in_schema=False)
@@ -97,6 +99,7 @@ async def queue_page(
         account_id=account_id,
         last_id=max((c.draft.id for c in cards), default=0),
         poll_seconds=POLL_SECONDS,
+        held=await holding.about_to_send(session, user=user, account_id=account_id),
         **display(utc_now()),
     )
 
@@ -135,6 +138,7 @@ async def queue_items(
         last_id=max([after, *(c.draft.id for c in cards)]),
         poll_seconds=POLL_SECONDS,
         me=user.id,
+        held=await holding.about_to_send(session, user=user, account_id=account_id),
         **display(utc_now()),
     )
 
@@ -181,7 +185,13 @@ async def bulk(
 
 
 async def _outcome(
-    request: Request, session: SessionDep, user: User, draft_id: int, *, conflict: bool
+    request: Request,
+    session: SessionDep,
+    user: User,
+    draft_id: int,
+    *,
+    conflict: bool,
+    csrf_token: str,
 ) -> Response:
     if not is_htmx(request):
         return RedirectResponse("/queue", status_code=303)
@@ -191,6 +201,7 @@ async def _outcome(
         "ui/queue_outcome.html",
         outcome=outcome,
         conflict=conflict,
+        csrf_token=csrf_token,
         me=user.id,
         **display(utc_now()),
     )
@@ -238,10 +249,12 @@ async def _decide(
         await session.rollback()
         fresh = await session.get(User, user_id)
         assert fresh is not None
-        return await _outcome(request, session, fresh, draft_id, conflict=True)
+        return await _outcome(
+            request, session, fresh, draft_id, conflict=True, csrf_token=csrf_token
+        )
     except AppError as exc:
         return await _failed(request, session, user_id, csrf_token, draft_id, exc)
-    return await _outcome(request, session, user, draft_id, conflict=False)
+    return await _outcome(request, session, user, draft_id, conflict=False, csrf_token=csrf_token)
 
 
 @router.post("/queue/{draft_id}/approve", response_class=HTMLResponse)
@@ -272,3 +285,7 @@ async def reject(
         await moderation.reject(session, user=user, draft_id=draft_id, reason=cleaned or None)
 
     return await _decide(request, session, web_user, draft_id, decision)
+
+
+# Undo and Cancel (app/ui/queue_hold.py) share the queue's paths.
+router.include_router(hold_router)

@@ -37,6 +37,7 @@ KNOWN_RULES = (
     "auto_intents",
     "max_auto_replies_per_conversation_per_day",
     "pause_after_human_reply_minutes",
+    "hold_auto_seconds",
 )
 DEFAULTS = Policy()
 # Shown next to the band a share of unchanged approvals at least this high, with this many
@@ -107,6 +108,7 @@ def _policy_from(form: FormData, current: Policy, *, can_decide: bool) -> dict[s
             form, "max_auto_replies_per_conversation_per_day"
         ),
         "pause_after_human_reply_minutes": text(form, "pause_after_human_reply_minutes"),
+        "hold_auto_seconds": text(form, "hold_auto_seconds"),
     }
     for rule in _extra_rules(current):
         name = rule["name"]

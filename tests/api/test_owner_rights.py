@@ -56,6 +56,7 @@ POLICY_CHANGES = [
     {"min_confidence": 0},
     {"intent_min_confidence": {"discount_code": 0.1}},
     {"auto_intents": ["discount_code", "other", "product_info"]},
+    {"hold_auto_seconds": 60},
 ]
 
 

@@ -179,13 +179,20 @@ async def test_keyboard_shortcuts_move_edit_and_approve(
     await expect(page).to_have_url(f"{live_server.url}/conversations/{third.conversation_id}")
 
 
-async def test_an_expired_session_sends_the_poll_to_sign_in(
+async def test_an_expired_session_is_said_and_offers_to_sign_in(
     live_server: LiveServer, context: BrowserContext
 ) -> None:
-    emails, _seeded = await _desk(live_server)
+    emails, (seeded,) = await _desk(live_server)
     page = await _signed_in(live_server, context, emails[0])
     await context.clear_cookies()
-    await expect(page).to_have_url(re.compile(r"/login\?next=%2Fqueue$"), timeout=10_000)
+    # The poll finds the session gone: the page says so instead of leaving silently.
+    banner = page.locator("#session-expired")
+    await expect(banner).to_contain_text("Your session has expired", timeout=10_000)
+    await expect(page).to_have_url(f"{live_server.url}/queue")
+    await banner.get_by_role("link", name="Sign in again").click()
+    await expect(page).to_have_url(
+        re.compile(rf"/login\?next=%2Fqueue%23draft-{seeded.draft_id}$"), timeout=10_000
+    )
 
 
 async def test_new_drafts_appear_without_reloading(

@@ -122,7 +122,7 @@ async def test_sign_in_simulate_and_approve_on_a_phone(
         )
         await page.get_by_role("link", name="Sandbox outbox").tap()
         sent = page.locator(".outbox-text").filter(has_text=reply.strip()[:40])
-        for _ in range(50):  # the in-process worker sends it within a moment
+        for _ in range(100):  # held UNDO_SECONDS (8 s) for Undo, then sent by the worker
             if await sent.count():
                 break
             await asyncio.sleep(0.2)

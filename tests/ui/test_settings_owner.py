@@ -74,7 +74,8 @@ async def test_a_moderator_sees_the_owners_rules_read_only(
 
     assert page.status_code == 200
     assert f"Only the account's owner ({OWNER}) or an admin can change" in page.text
-    for name in ("mode", "min_confidence", "auto_intents", "intent_min_confidence.price"):
+    owner_rules = ("mode", "min_confidence", "auto_intents", "intent_min_confidence.price")
+    for name in (*owner_rules, "hold_auto_seconds"):
         tags = re.findall(rf'<input[^>]*name="{re.escape(name)}"[^>]*>', page.text)
         assert tags, name
         assert all(" disabled" in tag for tag in tags), name
@@ -94,6 +95,7 @@ async def test_a_moderator_sees_the_owners_rules_read_only(
         {"min_confidence": "0"},
         {"intent_min_confidence.discount_code": "0.1"},
         {"auto_intents": ["other"]},
+        {"hold_auto_seconds": "30"},
     ],
     ids=lambda f: next(iter(f)),
 )
@@ -150,6 +152,7 @@ async def test_the_owner_changes_the_rules_and_hands_over(
                 page.text,
                 mode="autopilot",
                 min_confidence="0.85",
+                hold_auto_seconds="45",
                 **{"intent_min_confidence.price": "0.95"},
             ),
         )
@@ -171,6 +174,7 @@ async def test_the_owner_changes_the_rules_and_hands_over(
     assert policy["mode"] == "autopilot"
     assert policy["min_confidence"] == 0.85
     assert policy["intent_min_confidence"] == {"price": 0.95}
+    assert policy["hold_auto_seconds"] == 45
     members = (await harness.api("GET", f"/api/v1/accounts/{account['id']}/members")).json()
     assert {m["email"]: m["role"] for m in members} == {MODERATOR: "owner", OWNER: "moderator"}
 
