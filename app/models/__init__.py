@@ -10,6 +10,7 @@ from app.models.conversation import Conversation
 from app.models.draft import DRAFT_STATUSES, Draft
 from app.models.inbox_event import InboxEvent
 from app.models.job import Job
+from app.models.mark import Mark, ReplyMark
 from app.models.message import Message
 from app.models.oauth import OAuthState
 from app.models.outbound import OutboundMessage
@@ -33,11 +34,13 @@ __all__ = [
     "InboxEvent",
     "Invitation",
     "Job",
+    "Mark",
     "Message",
     "OAuthState",
     "OutboundMessage",
     "Product",
     "ProductEmbedding",
+    "ReplyMark",
     "User",
     "WebSession",
 ]
