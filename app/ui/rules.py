@@ -22,6 +22,7 @@ from app.models import Account, User
 from app.moderation.stats import approval_stats
 from app.policy.schemas import DEFAULT_AUTO_INTENTS, INTENTS, Policy
 from app.ui.catalog_forms import field_errors, split_list, text
+from app.ui.evidence import router as evidence_router
 from app.ui.members import router as members_router
 from app.users import members
 from app.web import CheckedWebUser, WebUser, message_page, page
@@ -275,3 +276,4 @@ async def save_settings(
 
 
 router.include_router(members_router)
+router.include_router(evidence_router)
