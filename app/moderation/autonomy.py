@@ -2,11 +2,12 @@
 approved its drafts unchanged), or to stop it (people marked its answers wrong), and what
 a change of rules would do, estimated from the last days' drafts.
 
-The thresholds, documented in docs/operations.md:
+The thresholds, documented in the README (Confidence rules):
 - send alone: of the last SAMPLE drafts of an intent a person decided with a confidence
   at least a band's lower bound, at least MIN_SAMPLE and a share of UNCHANGED_SHARE
-  approved unchanged; the lowest such bound of PROPOSED_THRESHOLDS is proposed. "other"
-  is never proposed: it is whatever fits no intent.
+  approved unchanged, and as large a share of at least MIN_IN_BAND of them just above the
+  bound (within BAND_WIDTH); the lowest such bound of PROPOSED_THRESHOLDS is proposed.
+  "other" is never proposed: it is whatever fits no intent.
 - withdraw: WRONG_LIMIT or more of the last WRONG_WINDOW automatic answers of an
   intent allowed alone were marked wrong.
 """
@@ -35,6 +36,7 @@ from app.users.members import ensure_owner
 
 SAMPLE, MIN_SAMPLE, UNCHANGED_SHARE = 50, 20, 0.95
 PROPOSED_THRESHOLDS = (0.7, 0.8, 0.9)
+BAND_WIDTH, MIN_IN_BAND = 0.1, 5
 WRONG_WINDOW, WRONG_LIMIT = 20, 2
 ESTIMATE_DAYS = 14
 HISTORY_LIMIT = 5000
@@ -65,10 +67,12 @@ class Proposal:
 
 
 def a_day(rate: float) -> str:
-    """The number in "about 40 answers a day", in words."""
-    if rate >= 1:
-        return f"about {rate:.0f}"
-    return "fewer than one" if rate > 0 else "no"
+    """A rate in words: "about 40 answers a day"."""
+    if rate >= 1.5:
+        return f"about {rate:.0f} answers a day"
+    if rate >= 0.5:
+        return "about one answer a day"
+    return "fewer than one answer a day" if rate > 0 else "no answers"
 
 
 def changes(before: Policy, after: Policy) -> list[str]:
@@ -163,11 +167,20 @@ def wrong_lately(marks: list[str | None]) -> int:
 
 
 def _earned(decisions: list[tuple[float, bool]]) -> tuple[float, int, int] | None:
-    """The lowest threshold the evidence supports: (threshold, unchanged, sample)."""
+    """The lowest threshold the evidence supports: (threshold, unchanged, sample). The
+    drafts just above it must support it too (MIN_IN_BAND of them within BAND_WIDTH), so
+    that drafts at 0.95 do not vouch for a threshold of 0.70."""
     for threshold in PROPOSED_THRESHOLDS:
         sample = [ok for confidence, ok in decisions if confidence >= threshold][:SAMPLE]
+        band = [
+            ok
+            for confidence, ok in decisions[: SAMPLE * 4]
+            if threshold <= confidence < threshold + BAND_WIDTH
+        ]
+        if len(sample) < MIN_SAMPLE or len(band) < MIN_IN_BAND:
+            continue
         unchanged = sum(sample)
-        if len(sample) >= MIN_SAMPLE and unchanged >= UNCHANGED_SHARE * len(sample):
+        if unchanged >= UNCHANGED_SHARE * len(sample) and sum(band) >= UNCHANGED_SHARE * len(band):
             return threshold, unchanged, len(sample)
     return None
 

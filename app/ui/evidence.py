@@ -198,3 +198,32 @@ async def pause_page(
     except AppError as exc:
         return _refused(request, user, account_id, exc)
     return RedirectResponse(_with(_back(request, account), paused=intent), status_code=303)
+
+
+@router.post("/accounts/{account_id}/proposals", response_class=HTMLResponse)
+async def accept_proposal_page(
+    request: Request, account_id: Id, session: SessionDep, web_user: CheckedWebUser
+) -> Response:
+    """The owner's one click on a proposal of the rules page."""
+    user = web_user[0]
+    form = await request.form()
+    kind, intent = text(form, "kind"), text(form, "intent")
+    try:
+        account = await get_account(session, user=user, account_id=account_id)
+        await autonomy.accept_proposal(
+            session, user=user, account_id=account.id, kind=kind, intent=intent
+        )
+    except NotFound:
+        return _not_found(request, user)
+    except AppError as exc:
+        return message_page(
+            request,
+            "Only the owner can change this" if isinstance(exc, Forbidden) else "Not changed",
+            exc.message[:1].upper() + exc.message[1:] + ".",
+            status_code=exc.status_code,
+            link=f"/accounts/{account_id}/settings#proposals",
+            link_text="Back to the rules",
+            user=user,
+        )
+    target = f"/accounts/{account.id}/settings?{urlencode({'accepted': intent})}#proposals"
+    return RedirectResponse(target, status_code=303)
