@@ -16,7 +16,10 @@ from tests.users.web import browser, create_user, csrf_of, sign_in
 
 OWNER, MODERATOR = "lena@test.example", "mod@test.example"
 PASSWORD = "long enough password"
-GRANT = "Discount-code answers: 29 of the last 30 with a confidence of at least 0.80 were approved unchanged."
+GRANT = (
+    "Discount-code answers: 29 of the last 30 with a confidence of at least 0.80 were "
+    "approved unchanged."
+)
 WITHDRAW = "Price answers: 2 of the last 3 sent automatically were marked wrong."
 
 
@@ -95,7 +98,8 @@ async def test_proposals_from_history_and_one_click(harness: Harness, account_id
     async with browser(harness) as client:
         await sign_in(client, MODERATOR, PASSWORD)
         page = await client.get(f"/accounts/{account_id}/settings")
-        assert GRANT in page.text and WITHDRAW in page.text
+        assert GRANT in page.text
+        assert WITHDRAW in page.text
         assert (
             "From then on, about 2 answers a day go out without review "
             "(until now fewer than one answer a day)." in page.text
@@ -124,7 +128,8 @@ async def test_proposals_from_history_and_one_click(harness: Harness, account_id
             )
             assert accepted.status_code == 303, accepted.text
         page = await client.get(accepted.headers["location"])
-        assert GRANT not in page.text and WITHDRAW not in page.text
+        assert GRANT not in page.text
+        assert WITHDRAW not in page.text
         again = await client.post(
             f"/accounts/{account_id}/proposals",
             data={"csrf_token": csrf_of(page.text), "kind": "withdraw", "intent": "price"},
@@ -132,7 +137,8 @@ async def test_proposals_from_history_and_one_click(harness: Harness, account_id
         assert again.status_code == 409
 
     after = await _policy(harness, account_id)
-    assert "discount_code" in after["auto_intents"] and "price" not in after["auto_intents"]
+    assert "discount_code" in after["auto_intents"]
+    assert "price" not in after["auto_intents"]
     assert after["intent_min_confidence"] == {"discount_code": 0.8}
     async with unit_of_work(harness.runtime.sessionmaker) as session:
         accepted_count = await session.scalar(
