@@ -20,7 +20,7 @@ from app.users.service import ensure_access
 # An automatic reply: the rules let it out, nobody decided it, and it was handed to the
 # outbox (a failed or expired send never reached the follower, so there is nothing to judge).
 SENT_ALONE = ("approved", "sending", "sent")
-MarkFilter = Literal["all", "right", "wrong", "unmarked"]
+MarkFilter = Literal["all", "unmarked", "right", "wrong"]
 
 
 def sent_alone() -> ColumnElement[bool]:
