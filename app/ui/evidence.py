@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from app.accounts.service import get_account
+from app.accounts.service import get_account, list_accounts
 from app.core.clock import utc_now
 from app.deps import Id, SessionDep
 from app.errors import AppError, Forbidden, NotFound
@@ -78,6 +78,23 @@ async def dashboard_page(
     )
 
 
+@router.get("/sent", response_class=HTMLResponse)
+async def sent_choice(request: Request, session: SessionDep, web_user: WebUser) -> Response:
+    """The main navigation's "Sent automatically": the one account's list, or a choice."""
+    user, web_session = web_user
+    accounts = await list_accounts(session, user=user)
+    if len(accounts) == 1:
+        return RedirectResponse(f"/accounts/{accounts[0].id}/sent", status_code=303)
+    return page(
+        request,
+        "sent_choice.html",
+        user=user,
+        csrf_token=web_session.csrf_token,
+        nav="sent",
+        accounts=accounts,
+    )
+
+
 def _sent_url(account_id: int, *, which: str = "all", page_no: int = 1, **extra: Any) -> str:
     query: dict[str, Any] = {"mark": which, "page": page_no, **extra}
     if query.get("mark") == "all":
@@ -112,7 +129,7 @@ async def sent_page(
         "sent.html",
         user=user,
         csrf_token=web_session.csrf_token,
-        nav="accounts",
+        nav="sent",
         account=account,
         found=found,
         which=which,

@@ -192,3 +192,22 @@ async def test_a_moderator_marks_only_the_owner_pauses(
     assert sum(r["marked_wrong"] for r in stats) == 2
     async with unit_of_work(harness.runtime.sessionmaker) as session:
         assert (await session.get(Draft, right)) is not None
+
+
+async def test_the_navigation_leads_to_the_sent_list(
+    harness: Harness, seeded: dict[str, Any]
+) -> None:
+    account_id = seeded["account_id"]
+    async with browser(harness) as client:
+        await sign_in(client, MODERATOR, PASSWORD)
+        assert 'href="/sent"' in (await client.get("/queue")).text
+        one = await client.get("/sent")
+        assert one.status_code == 303
+        assert one.headers["location"] == f"/accounts/{account_id}/sent"
+    other = await harness.create_account(external_id="other-ig", name="Other Account")
+    async with browser(harness) as client:
+        await sign_in(client)  # the admin sees both
+        choice = await client.get("/sent")
+    assert choice.status_code == 200
+    assert f'href="/accounts/{account_id}/sent"' in choice.text
+    assert f'href="/accounts/{other["id"]}/sent"' in choice.text
