@@ -26,7 +26,11 @@ class Draft(Timestamped, Base):
 
     __tablename__ = "drafts"
     # Today's LLM spending of one account is summed over its recent drafts.
-    __table_args__ = (Index("ix_drafts_account_id_created_at", "account_id", "created_at"),)
+    # What an account's bot sent alone, newest first (the sent list) by decision, then id.
+    __table_args__ = (
+        Index("ix_drafts_account_id_created_at", "account_id", "created_at"),
+        Index("ix_drafts_account_id_decision_id", "account_id", "decision", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(

@@ -134,20 +134,26 @@ async def sent_alone_page(
 ) -> SentPage:
     """The account's automatic replies, newest first, with what they answered."""
     await ensure_access(session, user, account_id)
-    base = (
+    # The ids first, on drafts (and marks) alone, through ix_drafts_account_id_decision_id;
+    # then the page's 20 rows with what they answered.
+    ids = select(Draft.id).where(Draft.account_id == account_id, sent_alone())
+    condition = _mark_filter(which)
+    if condition is not None:
+        ids = ids.outerjoin(ReplyMark, ReplyMark.draft_id == Draft.id).where(condition)
+    total = await session.scalar(select(func.count()).select_from(ids.subquery())) or 0
+    chosen = list(
+        await session.scalars(
+            ids.order_by(Draft.id.desc()).offset((page - 1) * per_page).limit(per_page)
+        )
+    )
+    result = await session.execute(
         select(Draft, ReplyMark, Contact, Message.text)
         .join(Conversation, Conversation.id == Draft.conversation_id)
         .join(Contact, Contact.id == Conversation.contact_id)
         .outerjoin(ReplyMark, ReplyMark.draft_id == Draft.id)
         .outerjoin(Message, Message.id == Draft.reply_to_message_id)
-        .where(Draft.account_id == account_id, sent_alone())
-    )
-    condition = _mark_filter(which)
-    if condition is not None:
-        base = base.where(condition)
-    total = await session.scalar(select(func.count()).select_from(base.subquery())) or 0
-    result = await session.execute(
-        base.order_by(Draft.id.desc()).offset((page - 1) * per_page).limit(per_page)
+        .where(Draft.id.in_(chosen))
+        .order_by(Draft.id.desc())
     )
     found = list(result.all())
     names = await _product_names(session, [draft for draft, *_ in found])

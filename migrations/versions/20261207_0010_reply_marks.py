@@ -1,4 +1,4 @@
-"""reply marks, messages per account and day
+"""reply marks, messages per account and day, drafts per account and decision
 
 Revision ID: 0010_reply_marks
 Revises: 0008_attempt_counters
@@ -57,9 +57,15 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_messages_account_id_created_at", ["account_id", "created_at"], unique=False
         )
+    with op.batch_alter_table("drafts", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_drafts_account_id_decision_id", ["account_id", "decision", "id"], unique=False
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("drafts", schema=None) as batch_op:
+        batch_op.drop_index("ix_drafts_account_id_decision_id")
     with op.batch_alter_table("messages", schema=None) as batch_op:
         batch_op.drop_index("ix_messages_account_id_created_at")
     with op.batch_alter_table("reply_marks", schema=None) as batch_op:

@@ -122,6 +122,10 @@ async def test_dashboard_figures_and_chart(harness: Harness, seeded: dict[str, A
     assert page.text.count('<rect class="auto"') == 2
     assert 'style="' not in page.text
     assert f'href="/accounts/{account_id}"' in home.text
+    line = re.sub(r"\s+", " ", home.text.split('class="today"', 1)[1].split("</p>", 1)[0])
+    assert "3 DMs · 67% of 3 replies sent automatically" in line
+    assert "2 waiting</a> (oldest 90 min)" in line
+    assert "1 marked wrong" in line
 
 
 async def test_pages_are_for_members_only(harness: Harness, seeded: dict[str, Any]) -> None:
