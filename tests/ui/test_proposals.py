@@ -12,6 +12,7 @@ from app.core.db import unit_of_work
 from app.models import Account, AuditEntry, ReplyMark, User
 from tests.builders import create_contact, create_conversation, create_draft, create_message
 from tests.harness import Harness
+from tests.ui.test_settings_owner import _form
 from tests.users.web import browser, create_user, csrf_of, sign_in
 
 OWNER, MODERATOR = "lena@test.example", "mod@test.example"
@@ -150,3 +151,25 @@ async def test_proposals_from_history_and_one_click(harness: Harness, account_id
 async def test_too_little_history_proposes_nothing(harness: Harness) -> None:
     account = await harness.create_account()
     assert (await harness.api("GET", f"/api/v1/accounts/{account['id']}/proposals")).json() == []
+
+
+async def test_the_confirmation_estimates_from_the_last_14_days(
+    harness: Harness, account_id: int
+) -> None:
+    """Allowing discount codes by hand: the 30 held only by that rule would have gone out,
+    with the 3 price answers: about 2 a day instead of fewer than one."""
+    async with browser(harness) as client:
+        await sign_in(client, OWNER, PASSWORD)
+        page = await client.get(f"/accounts/{account_id}/settings")
+        form = _form(page.text)
+        form["auto_intents"] = [*form["auto_intents"], "discount_code"]
+        confirm = await client.post(f"/accounts/{account_id}/settings", data=form)
+    assert confirm.status_code == 200
+    assert "Discount-code answers may be sent without review." in confirm.text
+    estimate = " ".join(confirm.text.split('id="estimate">', 1)[1].split("</p>", 1)[0].split())
+    assert estimate.startswith(
+        "From now on, about 2 answers a day go out without review "
+        "(until now fewer than one answer a day)."
+    )
+    assert "Estimated from the 33 drafts of the last 14 days" in estimate
+    assert "discount_code" not in (await _policy(harness, account_id))["auto_intents"]

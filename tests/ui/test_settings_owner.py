@@ -36,7 +36,8 @@ async def account(harness: Harness) -> dict[str, Any]:
 def _form(html: str, **changes: Any) -> dict[str, Any]:
     """What a browser submits for the settings form as shown (disabled inputs left out)."""
     data: dict[str, Any] = {"csrf_token": csrf_of(html)}
-    form = html.split('action="/accounts/', 1)[1].split("</form>", 1)[0]
+    form = re.split(r'action="/accounts/\d+/settings"', html, maxsplit=1)[1]
+    form = form.split("</form>", 1)[0]
     for tag in re.findall(r"<(?:input|textarea)[^>]*>(?:[^<]*</textarea>)?", form):
         if " disabled" in tag or 'name="' not in tag:
             continue
