@@ -85,6 +85,7 @@ class SentRow:
     follower_text: str | None
     products: list[str]
     mark: ReplyMark | None
+    marked_by: str | None = None  # the e-mail of who marked it
 
     @property
     def reply(self) -> str:
@@ -147,10 +148,11 @@ async def sent_alone_page(
         )
     )
     result = await session.execute(
-        select(Draft, ReplyMark, Contact, Message.text)
+        select(Draft, ReplyMark, Contact, Message.text, User.email)
         .join(Conversation, Conversation.id == Draft.conversation_id)
         .join(Contact, Contact.id == Conversation.contact_id)
         .outerjoin(ReplyMark, ReplyMark.draft_id == Draft.id)
+        .outerjoin(User, User.id == ReplyMark.marked_by_user_id)
         .outerjoin(Message, Message.id == Draft.reply_to_message_id)
         .where(Draft.id.in_(chosen))
         .order_by(Draft.id.desc())
@@ -164,8 +166,9 @@ async def sent_alone_page(
             follower_text=text,
             products=[names[p] for p in draft.product_ids if p in names],
             mark=mark,
+            marked_by=email,
         )
-        for draft, mark, contact, text in found
+        for draft, mark, contact, text, email in found
     ]
     return SentPage(rows=rows, total=int(total), page=page, per_page=per_page)
 

@@ -200,6 +200,10 @@ async def test_mark_wrong_pause_and_accept_a_proposal(
     page = await _page(live_server, browser, seeded["owner"], LAPTOP)
     try:
         await page.goto(f"{live_server.url}/accounts/{account_id}/sent?mark=wrong")
+        await expect(page.locator("li.card").get_by_label("Note")).to_have_value(
+            "the price is 24.90 since Monday"
+        )
+        await _shot(page, "sent-marked-wrong", LAPTOP)
         await page.get_by_role("button", name="Stop sending price answers automatically").click()
         await expect(page.get_by_role("status")).to_contain_text(
             "From now on, price answers wait for review."

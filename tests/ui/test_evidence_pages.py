@@ -172,7 +172,8 @@ async def test_a_moderator_marks_only_the_owner_pauses(
         assert marked.headers["location"].startswith(f"/accounts/{account_id}/sent?mark=right&")
         wrong_only = await client.get(f"/accounts/{account_id}/sent?mark=wrong")
         assert wrong_only.text.count('class="card wrong"') == 2
-        assert "wrong link" in wrong_only.text
+        assert f"Marked wrong by {MODERATOR}, " in wrong_only.text
+        assert ": “wrong link”</p>" in wrong_only.text
         refused = await client.post(
             f"/accounts/{account_id}/intents/discount_code/pause",
             data={"csrf_token": csrf_of(listed.text)},
