@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.conversations.answered import ANSWERABLE_KINDS
 from app.core.clock import utc_now
 from app.core.db import utc_day
 from app.models import Draft, Message, ReplyMark
@@ -59,6 +60,7 @@ async def _dms_per_day(
             Message.created_at >= since,
             Message.direction == "in",
             Message.author == "follower",
+            Message.kind.in_(ANSWERABLE_KINDS),  # a DM, not a reaction, a read or a comment
         )
         .group_by(day)
     )
@@ -161,6 +163,7 @@ async def summaries(session: AsyncSession, account_ids: list[int]) -> dict[int, 
             Message.created_at >= today,
             Message.direction == "in",
             Message.author == "follower",
+            Message.kind.in_(ANSWERABLE_KINDS),  # a DM, not a reaction, a read or a comment
         )
         .group_by(Message.account_id)
     )

@@ -23,7 +23,7 @@ PASSWORD = "long enough password"
 
 
 async def _seed(harness: Harness) -> dict[str, Any]:
-    """Today: 3 DMs, 2 replies sent alone (one marked wrong, one right), 1 approved by a
+    """Today: 3 DMs (and a reply, a reaction), 2 replies sent alone (one marked wrong, one right), 1 approved by a
     person, 2 waiting (the oldest for 90 minutes). Yesterday: 2 DMs, 1 sent alone.
     40 days ago: 1 DM (outside the chart)."""
     yesterday, old = NOW - timedelta(days=1), NOW - timedelta(days=40)
@@ -46,6 +46,7 @@ async def _seed(harness: Harness) -> dict[str, Any]:
             message = await create_message(session, conversation, text=text, created_at=at)
             ids.append(message)
         await create_message(session, conversation, direction="out", author="bot", created_at=NOW)
+        await create_message(session, conversation, kind="reaction", text=None, created_at=NOW)
         auto = {"decision": "auto", "status": "sent", "intent": "discount_code"}
         wrong = await create_draft(
             session,
