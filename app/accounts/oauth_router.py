@@ -1,4 +1,4 @@
-"""The signed-in home page and the browser side of connecting accounts through Meta.
+"""The browser side of connecting accounts through Meta (the home page: app/ui/home.py).
 
 Every way a login can fail ends on a page saying what to do: the services raise
 `ConnectFailed` and this module renders it. It is caught here rather than left to the
@@ -14,22 +14,16 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from app.accounts import connect, instagram_login, service
+from app.accounts import connect, instagram_login
 from app.accounts.oauth_states import FACEBOOK_LOGIN, INSTAGRAM_LOGIN, ConnectFailed
-from app.accounts.schemas import reconnect_path
 from app.deps import RuntimeDep, SessionDep, SettingsDep
 from app.meta.oauth import MetaOAuthClient
-from app.models import Account, User
+from app.models import User
 from app.users.sessions import csrf_valid
 from app.web import WebUser, message_page, page
 
 router = APIRouter(tags=["connect"], include_in_schema=False)
 
-_STATUS_LABELS = {
-    "active": "active",
-    "needs_reconnect": "needs reconnect",
-    "disconnected": "disconnected",
-}
 _MAX_PARAM = 2000  # Meta's parameters are short; anything longer is cut, never a 422
 
 
@@ -38,38 +32,6 @@ def get_oauth(runtime: RuntimeDep) -> MetaOAuthClient:
 
 
 OAuthDep = Annotated[MetaOAuthClient, Depends(get_oauth)]
-
-
-@router.get("/", response_class=HTMLResponse)
-async def home(
-    request: Request, session: SessionDep, web: WebUser, settings: SettingsDep
-) -> Response:
-    user, web_session = web
-    accounts = await service.list_accounts(session, user=user)
-    connected = request.query_params.get("connected", "")
-    return page(
-        request,
-        "home.html",
-        user=user,
-        csrf_token=web_session.csrf_token,
-        nav="accounts",
-        sandbox=settings.sandbox,
-        accounts=[_row(a) for a in accounts],
-        connected=int(connected) if connected.isdigit() else None,
-    )
-
-
-def _row(account: Account) -> dict[str, object]:
-    status = _STATUS_LABELS.get(account.status, account.status)
-    if account.status == "active" and account.is_paused:
-        status = "paused"
-    blocked = account.status in ("needs_reconnect", "disconnected")
-    return {
-        "account": account,
-        "platform": "Instagram" if account.platform == "instagram" else "Messenger",
-        "status": status,
-        "reconnect": reconnect_path(account.connected_via, account.graph_host) if blocked else None,
-    }
 
 
 def _sandbox_page(request: Request, user: User) -> Response:

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import Select, event, text
+from sqlalchemy import Select, event, func, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
@@ -156,3 +156,12 @@ def for_update_skip_locked(session: AsyncSession, statement: Select[Any]) -> Sel
     if dialect_name(session) == "postgresql":
         return statement.with_for_update(skip_locked=True)
     return statement
+
+
+def utc_day(session: AsyncSession, column: Any) -> Any:
+    """The UTC calendar day of a timestamp column, to group by in SQL. SQLite stores UTC
+    text and answers 'YYYY-MM-DD'; PostgreSQL answers a date in the session's time zone
+    unless told UTC."""
+    if dialect_name(session) == "postgresql":
+        return func.date(func.timezone("UTC", column))
+    return func.date(column)

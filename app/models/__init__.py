@@ -10,6 +10,7 @@ from app.models.conversation import Conversation
 from app.models.draft import DRAFT_STATUSES, Draft
 from app.models.inbox_event import InboxEvent
 from app.models.job import Job
+from app.models.mark import Mark, ReplyMark
 from app.models.message import Message
 from app.models.notification import AlertSettings, NotifiedItem, PushSubscription
 from app.models.oauth import OAuthState
@@ -35,6 +36,7 @@ __all__ = [
     "InboxEvent",
     "Invitation",
     "Job",
+    "Mark",
     "Message",
     "NotifiedItem",
     "OAuthState",
@@ -42,6 +44,7 @@ __all__ = [
     "Product",
     "ProductEmbedding",
     "PushSubscription",
+    "ReplyMark",
     "User",
     "WebSession",
 ]

@@ -28,6 +28,8 @@ class Draft(Timestamped, Base):
     __table_args__ = (
         # Today's LLM spending of one account is summed over its recent drafts.
         Index("ix_drafts_account_id_created_at", "account_id", "created_at"),
+        # What an account's bot sent alone, newest first (the sent list) by decision, then id.
+        Index("ix_drafts_account_id_decision_id", "account_id", "decision", "id"),
         # Voice examples: an account's most recent replies a person approved, per language
         # (app/drafting/examples.py); few drafts are, so the scan stays short.
         Index(

@@ -18,6 +18,8 @@ class Message(Timestamped, Base):
         Index("ix_messages_conversation_id_sent_at", "conversation_id", "sent_at"),
         # What is unanswered is a range of ids within a conversation (conversations.answered).
         Index("ix_messages_conversation_id_id", "conversation_id", "id"),
+        # The dashboard counts an account's follower messages per day, as we received them.
+        Index("ix_messages_account_id_created_at", "account_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -54,3 +55,47 @@ class RejectIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: StoredText | None = Field(None, max_length=1000)
+
+
+class MarkIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    mark: Literal["right", "wrong"]
+    note: StoredText | None = Field(None, max_length=1000)
+
+
+class MarkOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    draft_id: int
+    mark: str
+    note: str | None
+    marked_by_user_id: int | None
+    marked_at: datetime
+
+
+class SentOut(BaseModel):
+    """A reply the bot sent without review, what it answered, and its mark."""
+
+    draft: DraftOut
+    follower: str
+    follower_text: str | None
+    products: list[str]
+    mark: MarkOut | None
+
+
+class ProposalOut(BaseModel):
+    kind: Literal["send_alone", "withdraw"]
+    intent: str
+    min_confidence: float | None
+    evidence: str
+    question: str
+    answers_a_day_now: float = Field(description="sent without review, last 14 days' drafts")
+    answers_a_day_after: float
+
+
+class ProposalIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["send_alone", "withdraw"]
+    intent: str = Field(min_length=1, max_length=48)

@@ -19,9 +19,12 @@ from app.deps import Id, RuntimeDep, SessionDep
 from app.drafting.cost import daily_budget, spent_today
 from app.errors import Forbidden, NotFound
 from app.models import Account, User
+from app.moderation import autonomy
 from app.moderation.stats import approval_stats
 from app.policy.schemas import DEFAULT_AUTO_INTENTS, INTENTS, Policy
 from app.ui.catalog_forms import field_errors, split_list, text
+from app.ui.evidence import router as evidence_router
+from app.ui.home import router as home_router
 from app.ui.members import router as members_router
 from app.users import members
 from app.web import CheckedWebUser, WebUser, message_page, page
@@ -210,6 +213,12 @@ async def _render(
         default_intents=DEFAULT_AUTO_INTENTS,
         extra_rules=_extra_rules(policy),
         stats=stats,
+        proposals=await autonomy.proposals(session, account_id=account.id, policy=policy),
+        a_day=autonomy.a_day,
+        min_sample=autonomy.MIN_SAMPLE,
+        wrong_limit=autonomy.WRONG_LIMIT,
+        wrong_window=autonomy.WRONG_WINDOW,
+        accepted=request.query_params.get("accepted", ""),
         spending=spending,
         can_decide=await members.can_decide(session, user, account.id),
         owner=next((m for m in people if m.role == "owner"), None),
@@ -217,6 +226,42 @@ async def _render(
         safe_share=SAFE_SHARE,
         enough=ENOUGH_DECISIONS,
         saved=request.query_params.get("saved") == "1",
+    )
+
+
+# Not carried from the form into the confirmation's hidden inputs.
+_NOT_CARRIED = {"csrf_token", "confirmed", "edit"}
+
+
+async def _confirm(
+    request: Request,
+    web_user: tuple[User, Any],
+    account: Account,
+    form: FormData,
+    before: Policy,
+    after: Policy,
+    session: SessionDep,
+) -> Response:
+    """What a change of the owner's rules will do, before it is saved: the same form again
+    as hidden inputs, with `confirmed` (saves) or `edit` (back to the form, as typed)."""
+    user, web_session = web_user
+    guess = await autonomy.estimate(session, account_id=account.id, before=before, after=after)
+    return page(
+        request,
+        "settings_confirm.html",
+        user=user,
+        csrf_token=web_session.csrf_token,
+        nav="accounts",
+        account=account,
+        changes=autonomy.changes(before, after),
+        estimate=guess,
+        a_day=autonomy.a_day,
+        mode=after.mode,
+        carried=[
+            (key, value)
+            for key, value in form.multi_items()
+            if key not in _NOT_CARRIED and isinstance(value, str)
+        ],
     )
 
 
@@ -246,9 +291,12 @@ async def save_settings(
         return _not_found(request, user)
     current = Policy.of(account.policy)
     can_decide = await members.can_decide(session, user, account.id)
-    shown, update, policy, errors = _parse(await request.form(), current, can_decide=can_decide)
-    if errors or update is None or policy is None:
+    form = await request.form()
+    shown, update, policy, errors = _parse(form, current, can_decide=can_decide)
+    if errors or update is None or policy is None or "edit" in form:
         return await _render(request, session, web_user, account, shown=shown, errors=errors)
+    if can_decide and "confirmed" not in form and autonomy.changes(current, policy):
+        return await _confirm(request, web_user, account, form, current, policy, session)
     try:
         # The policy first: refused, it leaves nothing half-saved.
         if policy != current:
@@ -277,3 +325,5 @@ async def save_settings(
 
 
 router.include_router(members_router)
+router.include_router(evidence_router)
+router.include_router(home_router)

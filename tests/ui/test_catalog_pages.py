@@ -444,6 +444,25 @@ async def test_settings_save_persona_and_rules_through_the_audited_services(
             "pause_after_human_reply_minutes": "120",
         },
     )
+    # A change of what goes out without review is confirmed first; nothing saved yet.
+    assert response.status_code == 200, response.text
+    assert "Mode: copilot becomes autopilot." in response.text
+    assert "policy.changed" not in await _actions(harness)
+    response = await _post_form(
+        harness,
+        path,
+        path,
+        {
+            "confirmed": "1",
+            "persona": "Warm and brief",
+            "languages": "de, en",
+            "mode": "autopilot",
+            "min_confidence": "0.7",
+            "auto_intents": ["discount_code", "price"],
+            "max_auto_replies_per_conversation_per_day": "3",
+            "pause_after_human_reply_minutes": "120",
+        },
+    )
     assert response.status_code == 303, response.text
     assert "Saved." in (await harness.client.get(response.headers["location"])).text
     policy = (await harness.api("GET", f"/api/v1/accounts/{account['id']}/policy")).json()

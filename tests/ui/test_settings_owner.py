@@ -4,6 +4,7 @@ with a forged form; the owner changes them, hands the account over, sees its mem
 from __future__ import annotations
 
 import re
+from html import unescape
 from typing import Any
 
 import pytest
@@ -35,7 +36,8 @@ async def account(harness: Harness) -> dict[str, Any]:
 def _form(html: str, **changes: Any) -> dict[str, Any]:
     """What a browser submits for the settings form as shown (disabled inputs left out)."""
     data: dict[str, Any] = {"csrf_token": csrf_of(html)}
-    form = html.split('action="/accounts/', 1)[1].split("</form>", 1)[0]
+    form = re.split(r'action="/accounts/\d+/settings"', html, maxsplit=1)[1]
+    form = form.split("</form>", 1)[0]
     for tag in re.findall(r"<(?:input|textarea)[^>]*>(?:[^<]*</textarea>)?", form):
         if " disabled" in tag or 'name="' not in tag:
             continue
@@ -56,6 +58,14 @@ def _form(html: str, **changes: Any) -> dict[str, Any]:
             data[name.group(1)] = value.group(1) if value else ""
     data.update(changes)
     return data
+
+
+def _hidden(html: str, **extra: str) -> dict[str, list[str]]:
+    """What the confirmation's form submits: its hidden inputs, and the button pressed."""
+    data: dict[str, list[str]] = {}
+    for name, value in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', html):
+        data.setdefault(unescape(name), []).append(unescape(value))
+    return data | {name: [value] for name, value in extra.items()}
 
 
 async def _policy(harness: Harness, account_id: int) -> dict[str, Any]:
@@ -156,6 +166,16 @@ async def test_the_owner_changes_the_rules_and_hands_over(
                 **{"intent_min_confidence.price": "0.95"},
             ),
         )
+        # Nothing is saved before the owner has read what changes.
+        assert saved.status_code == 200, saved.text
+        assert "Mode: copilot becomes autopilot." in saved.text
+        assert "Minimum confidence: 0.80 becomes 0.85." in saved.text
+        assert "Price answers: minimum confidence 0.80 becomes 0.95." in saved.text
+        assert "From now on, no answers go out without review" in saved.text
+        assert (await _policy(harness, account["id"]))["mode"] == "copilot"
+        saved = await client.post(
+            f"/accounts/{account['id']}/settings", data=_hidden(saved.text, confirmed="1")
+        )
         assert saved.status_code == 303, saved.text
         page = await client.get(f"/accounts/{account['id']}/settings")
         assert 'name="intent_min_confidence.price" value="0.95"' in page.text
@@ -195,3 +215,25 @@ async def test_a_moderator_cannot_hand_over_through_the_page(
     assert response.status_code == 403
     members = (await harness.api("GET", f"/api/v1/accounts/{account['id']}/members")).json()
     assert {m["email"]: m["role"] for m in members} == {OWNER: "owner", MODERATOR: "moderator"}
+
+
+async def test_the_confirmation_goes_back_to_the_form_as_typed(
+    harness: Harness, account: dict[str, Any]
+) -> None:
+    async with browser(harness) as client:
+        await sign_in(client, OWNER, PASSWORD)
+        page = await client.get(f"/accounts/{account['id']}/settings")
+        confirm = await client.post(
+            f"/accounts/{account['id']}/settings",
+            data=_form(page.text, persona="Brief & warm", auto_intents=["price", "other"]),
+        )
+        assert "Discount-code answers will wait for review." in confirm.text
+        assert "Other answers may be sent without review." in confirm.text
+        back = await client.post(
+            f"/accounts/{account['id']}/settings", data=_hidden(confirm.text, edit="1")
+        )
+    assert back.status_code == 200
+    assert "Brief &amp; warm</textarea>" in back.text
+    assert re.search(r'<input type="checkbox"[^>]*value="other" checked', back.text)
+    policy = await _policy(harness, account["id"])
+    assert "other" not in policy["auto_intents"]
