@@ -442,6 +442,7 @@ async def test_settings_save_persona_and_rules_through_the_audited_services(
             "auto_intents": ["discount_code", "price"],
             "max_auto_replies_per_conversation_per_day": "3",
             "pause_after_human_reply_minutes": "120",
+            "hold_auto_seconds": "0",
         },
     )
     # A change of what goes out without review is confirmed first; nothing saved yet.
@@ -461,6 +462,7 @@ async def test_settings_save_persona_and_rules_through_the_audited_services(
             "auto_intents": ["discount_code", "price"],
             "max_auto_replies_per_conversation_per_day": "3",
             "pause_after_human_reply_minutes": "120",
+            "hold_auto_seconds": "0",
         },
     )
     assert response.status_code == 303, response.text

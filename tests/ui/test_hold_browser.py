@@ -137,7 +137,11 @@ async def test_a_draft_link_puts_the_keys_on_that_draft(
     await expect(_card(page, target.draft_id)).to_contain_text("Approved.")
     assert [await _status(held_server, s.draft_id) for s in seeded[:4]] == ["pending"] * 4
 
-    # A link followed later in the same page (hashchange) moves the keys as well.
+    # A link followed later in the same page (hashchange) moves the keys as well; first the
+    # approval's swap settles (after it the keys move on to the next card by design).
+    await page.wait_for_function(
+        "() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')"
+    )
     other = seeded[1]
     await page.evaluate("id => { location.hash = 'draft-' + id; }", other.draft_id)
     await expect(_card(page, other.draft_id)).to_have_class(re.compile(r"\bfocused\b"))
