@@ -16,6 +16,7 @@ from typing import Any
 
 from app.models import Contact, Message
 from app.moderation.desk import Family
+from app.policy.words import INTENT_TOPICS, intent_topic
 
 FAMILY_WORDS: dict[Family, str] = {
     Family.SENSITIVE: "Sensitive",
@@ -38,20 +39,12 @@ SENSITIVE_WORDS = {
     "business_request": "a business or collaboration request",
 }
 
-INTENT_WORDS = {
-    "discount_code": "a discount code",
-    "product_link": "where to buy",
-    "price": "the price",
-    "code_validity": "whether a code still works",
-    "product_info": "product details",
-    "greeting": "a hello",
-    "thanks": "a thank-you",
-    "other": "something else",
-}
+# The follower's intents in words: one table, in app/policy/words.py.
+INTENT_WORDS = INTENT_TOPICS
 
 
 def intent_words(intent: str) -> str:
-    return INTENT_WORDS.get(intent, intent.replace("_", " "))
+    return intent_topic(intent)
 
 
 def _intents_in(text: str) -> str:
