@@ -120,6 +120,29 @@ def wants_page(request: Request) -> bool:
     )
 
 
+_BACK = {
+    "/": "Back to your accounts",
+    "/catalog": "Back to the catalog",
+    "/queue": "Back to the queue",
+}
+
+
+def not_found_page(
+    request: Request, user: Any, what: str = "account", *, back: str = "/"
+) -> HTMLResponse:
+    """The pages' one "not found": the same words whether the thing does not exist or
+    belongs to an account the user is not a member of, so other tenants' ids do not leak."""
+    return message_page(
+        request,
+        "Not found",
+        f"This {what} does not exist, or it belongs to an account you are not a member of.",
+        status_code=404,
+        link=back,
+        link_text=_BACK[back],
+        user=user,
+    )
+
+
 def error_page(
     request: Request,
     status_code: int,

@@ -20,25 +20,13 @@ from app.ui import catalog_forms as forms
 from app.ui.catalog_import import router as import_router
 from app.ui.rules import router as rules_router
 from app.users.service import ensure_access
-from app.web import CheckedWebUser, WebUser, message_page, page
+from app.web import CheckedWebUser, WebUser, not_found_page, page
 
 router = APIRouter(include_in_schema=False)
 router.include_router(rules_router)
 router.include_router(import_router)
 
 WebUserPair = tuple[User, Any]
-
-
-def not_found(request: Request, user: User, what: str = "account") -> HTMLResponse:
-    return message_page(
-        request,
-        "Not found",
-        f"This {what} does not exist, or it belongs to an account you are not a member of.",
-        status_code=404,
-        link="/catalog",
-        link_text="Back to the catalog",
-        user=user,
-    )
 
 
 def _common(web_user: WebUserPair) -> dict[str, Any]:
@@ -58,7 +46,7 @@ async def catalog_page(
     accounts = await list_accounts(session, user=user)
     ids = [a.id for a in accounts]
     if account_id is not None and account_id not in ids:
-        return not_found(request, user)
+        return not_found_page(request, user, back="/catalog")
     selected = account_id or (ids[0] if ids else None)
     cooperations = (
         []
@@ -126,7 +114,7 @@ async def new_cooperation(
     try:
         await ensure_access(session, web_user[0], account_id)
     except NotFound:
-        return not_found(request, web_user[0])
+        return not_found_page(request, web_user[0], back="/catalog")
     return _cooperation_form(
         request,
         web_user,
@@ -149,7 +137,7 @@ async def create_cooperation(
     try:
         await ensure_access(session, user, account_id)
     except NotFound:
-        return not_found(request, user)
+        return not_found_page(request, user, back="/catalog")
     values, data, errors = forms.parse_cooperation(await request.form())
     if data is None:
         return _cooperation_form(
@@ -206,7 +194,7 @@ async def edit_cooperation(
 ) -> Response:
     cooperation = await _find_cooperation(session, web_user[0], cooperation_id)
     if cooperation is None:
-        return not_found(request, web_user[0], "cooperation")
+        return not_found_page(request, web_user[0], "cooperation", back="/catalog")
     values = forms.cooperation_values(cooperation)
     return _edit_cooperation_form(request, web_user, cooperation, values, {})
 
@@ -218,7 +206,7 @@ async def update_cooperation(
     user = web_user[0]
     cooperation = await _find_cooperation(session, user, cooperation_id)
     if cooperation is None:
-        return not_found(request, user, "cooperation")
+        return not_found_page(request, user, "cooperation", back="/catalog")
     values, data, errors = forms.parse_cooperation(await request.form())
     if data is None:
         return _edit_cooperation_form(request, web_user, cooperation, values, errors)
@@ -302,7 +290,7 @@ async def new_product(
 ) -> Response:
     cooperation = await _find_cooperation(session, web_user[0], cooperation_id)
     if cooperation is None:
-        return not_found(request, web_user[0], "cooperation")
+        return not_found_page(request, web_user[0], "cooperation", back="/catalog")
     return _new_product_form(request, web_user, cooperation, forms.product_values(None), {})
 
 
@@ -313,7 +301,7 @@ async def create_product(
     user = web_user[0]
     cooperation = await _find_cooperation(session, user, cooperation_id)
     if cooperation is None:
-        return not_found(request, user, "cooperation")
+        return not_found_page(request, user, "cooperation", back="/catalog")
     values, data, errors = forms.parse_new_product(await request.form())
     if data is None:
         return _new_product_form(request, web_user, cooperation, values, errors)
@@ -329,7 +317,7 @@ async def edit_product(
 ) -> Response:
     product = await _find_product(session, web_user[0], product_id)
     if product is None:
-        return not_found(request, web_user[0], "product")
+        return not_found_page(request, web_user[0], "product", back="/catalog")
     values = forms.product_values(product)
     return await _edit_product_form(request, session, web_user, product, values, {})
 
@@ -341,7 +329,7 @@ async def update_product(
     user = web_user[0]
     product = await _find_product(session, user, product_id)
     if product is None:
-        return not_found(request, user, "product")
+        return not_found_page(request, user, "product", back="/catalog")
     values, data, errors = forms.parse_product_update(await request.form())
     if data is None:
         return await _edit_product_form(request, session, web_user, product, values, errors)

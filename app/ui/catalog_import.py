@@ -29,7 +29,7 @@ from app.deps import SessionDep
 from app.errors import NotFound
 from app.models import Account, User
 from app.users.service import ensure_access
-from app.web import CheckedWebUser, WebUser, message_page, page
+from app.web import CheckedWebUser, WebUser, not_found_page, page
 
 router = APIRouter(include_in_schema=False)
 
@@ -38,18 +38,6 @@ AccountQuery = Annotated[int, Query(ge=1, le=2**31 - 1)]
 # base64-encoded, must fit.
 MAX_CARRIED = 1_000_000
 MAX_ERRORS_SHOWN = 200
-
-
-def _not_found(request: Request, user: User) -> HTMLResponse:
-    return message_page(
-        request,
-        "Not found",
-        "This account does not exist, or you are not a member of it.",
-        status_code=404,
-        link="/catalog",
-        link_text="Back to the catalog",
-        user=user,
-    )
 
 
 def _pack(content: bytes) -> str:
@@ -135,7 +123,7 @@ async def import_form(
     try:
         account = await _account(session, web_user[0], account_id)
     except NotFound:
-        return _not_found(request, web_user[0])
+        return not_found_page(request, web_user[0], back="/catalog")
     return _render(request, web_user, account)
 
 
@@ -168,7 +156,7 @@ async def preview(
     try:
         account = await _account(session, user, account_id)
     except NotFound:
-        return _not_found(request, user)
+        return not_found_page(request, user, back="/catalog")
     if file is None or not file.filename:
         return _render(request, web_user, account, status_code=422, problem="Choose a file.")
     content = await file.read(MAX_IMPORT_BYTES + 1)
@@ -225,7 +213,7 @@ async def confirm(
     try:
         account = await _account(session, user, account_id)
     except NotFound:
-        return _not_found(request, user)
+        return not_found_page(request, user, back="/catalog")
     content = await run_cpu_bound(_unpack, carried)
     if content is None:
         problem = "The confirmation was damaged on its way; upload the file again."

@@ -21,7 +21,7 @@ from app.moderation import service as moderation
 from app.outbox.service import MESSAGING_WINDOW
 from app.ui.automation import automation
 from app.ui.words import follower_label
-from app.web import CheckedWebUser, WebUser, message_page, page
+from app.web import CheckedWebUser, WebUser, not_found_page, page
 
 router = APIRouter(include_in_schema=False)
 
@@ -89,18 +89,6 @@ def is_htmx(request: Request) -> bool:
     return request.headers.get("hx-request") == "true"
 
 
-def not_found(request: Request, user: Any, what: str) -> HTMLResponse:
-    return message_page(
-        request,
-        "Not found",
-        f"This {what} does not exist, or it belongs to an account you are not a member of.",
-        status_code=404,
-        link="/queue",
-        link_text="Back to the queue",
-        user=user,
-    )
-
-
 # Pages
 
 
@@ -119,7 +107,7 @@ async def conversation_list(
             session, user=user, account_id=account_id, search=q, limit=PAGE_SIZE, offset=offset
         )
     except NotFound:
-        return not_found(request, user, "account")
+        return not_found_page(request, user, "account", back="/queue")
     return page(
         request,
         "ui/conversations.html",
@@ -144,7 +132,7 @@ async def conversation_page(
     try:
         thread = await conversations.thread(session, user=user, conversation_id=conversation_id)
     except NotFound:
-        return not_found(request, user, "conversation")
+        return not_found_page(request, user, "conversation", back="/queue")
     now = utc_now()
     return page(
         request,

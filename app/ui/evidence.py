@@ -25,23 +25,11 @@ from app.policy.words import intent_words
 from app.ui.catalog_forms import text
 from app.ui.chart import chart
 from app.users import members
-from app.web import CheckedWebUser, WebUser, message_page, page
+from app.web import CheckedWebUser, WebUser, message_page, not_found_page, page
 
 router = APIRouter(include_in_schema=False)
 PER_PAGE = 20
 FILTERS = get_args(marks.MarkFilter)
-
-
-def _not_found(request: Request, user: User) -> HTMLResponse:
-    return message_page(
-        request,
-        "Not found",
-        "This account or reply does not exist, or you are not a member of the account.",
-        status_code=404,
-        link="/",
-        link_text="Back to your accounts",
-        user=user,
-    )
 
 
 def waited(delta: timedelta) -> str:
@@ -62,7 +50,7 @@ async def dashboard_page(
     try:
         account = await get_account(session, user=user, account_id=account_id)
     except NotFound:
-        return _not_found(request, user)
+        return not_found_page(request, user, "account or reply")
     figures = await dashboard(session, account_id=account.id)
     oldest = figures.oldest_waiting_since
     return page(
@@ -119,7 +107,7 @@ async def sent_page(
     try:
         account = await get_account(session, user=user, account_id=account_id)
     except NotFound:
-        return _not_found(request, user)
+        return not_found_page(request, user, "account or reply")
     found = await marks.sent_alone_page(
         session, user=user, account_id=account.id, page=page_no, per_page=PER_PAGE, which=which
     )
@@ -172,7 +160,7 @@ async def mark_page(
             session, user=user, draft_id=draft.id, mark=data.mark, note=data.note
         )
     except NotFound:
-        return _not_found(request, user)
+        return not_found_page(request, user, "account or reply")
     except ValidationError:
         return message_page(
             request,
@@ -211,7 +199,7 @@ async def pause_page(
         account = await get_account(session, user=user, account_id=account_id)
         await autonomy.pause_intent(session, user=user, account_id=account.id, intent=intent)
     except NotFound:
-        return _not_found(request, user)
+        return not_found_page(request, user, "account or reply")
     except AppError as exc:
         return _refused(request, user, account_id, exc)
     return RedirectResponse(_with(_back(request, account), paused=intent), status_code=303)
@@ -231,7 +219,7 @@ async def accept_proposal_page(
             session, user=user, account_id=account.id, kind=kind, intent=intent
         )
     except NotFound:
-        return _not_found(request, user)
+        return not_found_page(request, user, "account or reply")
     except AppError as exc:
         return message_page(
             request,

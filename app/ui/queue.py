@@ -20,9 +20,9 @@ from app.moderation import holding
 from app.moderation import service as moderation
 from app.moderation.bulk import BulkAction, decide_many, grouped
 from app.moderation.desk import Family, QueueQuery, Sort
-from app.ui.conversations import display, is_htmx, not_found
+from app.ui.conversations import display, is_htmx
 from app.ui.queue_hold import router as hold_router
-from app.web import CheckedWebUser, WebUser, page
+from app.web import CheckedWebUser, WebUser, not_found_page, page
 
 router = APIRouter(include_in_schema=False)
 
@@ -79,7 +79,7 @@ async def queue_page(
         cards = await moderation.queue_cards(session, user=user, query=query)
         total = await moderation.queue_count(session, user=user, query=query)
     except NotFound:
-        return not_found(request, user, "account")
+        return not_found_page(request, user, back="/queue")
     return page(
         request,
         "ui/queue.html",
@@ -125,7 +125,7 @@ async def queue_items(
     try:
         cards = await moderation.queue_cards(session, user=user, query=query, after_id=after)
     except NotFound:
-        return not_found(request, user, "account")
+        return not_found_page(request, user, back="/queue")
     handled = await moderation.handled_since_shown(session, user=user, draft_ids=_ids(shown))
     return page(
         request,

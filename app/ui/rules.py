@@ -27,7 +27,7 @@ from app.ui.evidence import router as evidence_router
 from app.ui.home import router as home_router
 from app.ui.members import router as members_router
 from app.users import members
-from app.web import CheckedWebUser, WebUser, message_page, page
+from app.web import CheckedWebUser, WebUser, message_page, not_found_page, page
 
 router = APIRouter(include_in_schema=False)
 
@@ -46,18 +46,6 @@ DEFAULTS = Policy()
 # Shown next to the band a share of unchanged approvals at least this high, with this many
 # decisions at least: a threshold there would have been safe.
 SAFE_SHARE, ENOUGH_DECISIONS = 0.95, 10
-
-
-def _not_found(request: Request, user: User) -> HTMLResponse:
-    return message_page(
-        request,
-        "Not found",
-        "This account does not exist, or you are not a member of it.",
-        status_code=404,
-        link="/",
-        link_text="Back to your accounts",
-        user=user,
-    )
 
 
 def _extra_rules(policy: Policy) -> list[dict[str, Any]]:
@@ -272,7 +260,7 @@ async def settings_page(
     try:
         account = await accounts.get_account(session, user=web_user[0], account_id=account_id)
     except NotFound:
-        return _not_found(request, web_user[0])
+        return not_found_page(request, web_user[0])
     return await _render(request, session, web_user, account)
 
 
@@ -288,7 +276,7 @@ async def save_settings(
     try:
         account = await accounts.get_account(session, user=user, account_id=account_id)
     except NotFound:
-        return _not_found(request, user)
+        return not_found_page(request, user)
     current = Policy.of(account.policy)
     can_decide = await members.can_decide(session, user, account.id)
     form = await request.form()

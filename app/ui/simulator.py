@@ -32,7 +32,7 @@ from app.meta.webhook import acknowledge
 from app.models import Account, Contact, Conversation, Draft, Message, OutboundMessage, User
 from app.policy.schemas import Policy
 from app.users.service import ensure_access
-from app.web import CheckedWebUser, WebUser, message_page, page
+from app.web import CheckedWebUser, WebUser, message_page, not_found_page, page
 
 router = APIRouter(include_in_schema=False)
 log = structlog.get_logger("app.ui.simulator")
@@ -53,18 +53,6 @@ def _not_sandbox(request: Request, user: User) -> HTMLResponse:
         "This inboxpilot is connected to a Meta app, so its followers' messages come from "
         "Meta and replies go to Meta: there is no simulator here.",
         hint="The simulator is available when META_APP_SECRET is not set (sandbox mode).",
-        status_code=404,
-        link="/",
-        link_text="Back to your accounts",
-        user=user,
-    )
-
-
-def _not_found(request: Request, user: User) -> HTMLResponse:
-    return message_page(
-        request,
-        "Not found",
-        "This account does not exist, or you are not a member of it.",
         status_code=404,
         link="/",
         link_text="Back to your accounts",
@@ -204,7 +192,7 @@ async def send_message(
     try:
         account = await get_account(session, user=user, account_id=account_id)
     except NotFound:
-        return _not_found(request, user)
+        return not_found_page(request, user)
     errors = _form_errors(sender, text)
     if not errors:
         return _accepted(request, settings, account, sender, text)
@@ -274,7 +262,7 @@ async def progress_fragment(
     try:
         account = await get_account(session, user=user, account_id=account_id)
     except NotFound:
-        return _not_found(request, user)
+        return not_found_page(request, user)
     progress = await _progress(session, account, mid)
     return page(request, "simulator_progress.html", progress=progress)
 
@@ -320,7 +308,7 @@ async def outbox(
     try:
         await ensure_access(session, user, account_id)
     except NotFound:
-        return _not_found(request, user)
+        return not_found_page(request, user)
     account = await session.get(Account, account_id)
     assert account is not None
     return page(
