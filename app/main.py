@@ -18,7 +18,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.accounts.oauth_router import router as connect_router
 from app.accounts.router import router as accounts_router
-from app.audit.pages import router as audit_pages
 from app.catalog.router import router as catalog_router
 from app.config import Settings
 from app.conversations.router import router as conversations_router
@@ -37,11 +36,12 @@ from app.privacy.router import router as privacy_router
 from app.registry import build_worker
 from app.runtime import open_runtime
 from app.ui.alerts import router as alert_pages
+from app.ui.audit import router as audit_pages
 from app.ui.catalog import router as catalog_pages
 from app.ui.conversations import router as conversation_pages
+from app.ui.people import router as user_pages
 from app.ui.queue import router as queue_pages
 from app.ui.simulator import router as simulator_pages
-from app.users.pages import router as user_pages
 from app.users.router import router as users_router
 from app.web import SignInRequired, error_page, wants_page
 from app.worker.router import router as worker_router

@@ -14,7 +14,7 @@ from app.models import User, WebSession
 from app.notifications import service
 from app.notifications.jobs import MIN_EMAIL_GAP
 from app.notifications.push import vapid_keys
-from app.users.pages import CheckedUser, ErrorPageRoute
+from app.ui.people import CheckedUser, ErrorPageRoute
 from app.users.sessions import COOKIE_NAME, resolve
 from app.web import WebUser, page
 
