@@ -108,8 +108,12 @@ async def _set(session: AsyncSession, draft: Draft, **values: object) -> None:
 async def about_to_send(
     session: AsyncSession, *, user: User, account_id: int | None
 ) -> list[hold.Held]:
-    """Automatic replies still held (`hold_auto_seconds`) in the accounts the user sees."""
+    """Automatic replies still held (`hold_auto_seconds`) in the accounts the user sees,
+    and the user's own approvals still inside their Undo time (a group or bulk approval,
+    or one approved before the page was reloaded, can be taken back from here)."""
     ids = await visible_account_ids(session, user)
     if account_id is not None:
         ids = [account_id] if ids is None or account_id in ids else []
-    return await hold.held_replies(session, account_ids=ids, automatic=True, now=utc_now())
+    return await hold.held_replies(
+        session, account_ids=ids, automatic=True, now=utc_now(), approved_by=user.id
+    )

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.clock import utc_now
@@ -71,10 +71,16 @@ async def cancel_send(session: AsyncSession, draft_id: int) -> bool:
 
 
 async def held_replies(
-    session: AsyncSession, *, account_ids: list[int] | None, automatic: bool, now: datetime
+    session: AsyncSession,
+    *,
+    account_ids: list[int] | None,
+    automatic: bool,
+    now: datetime,
+    approved_by: int | None = None,
 ) -> list[Held]:
     """Replies still held at `now`, the soonest to go first; `automatic` keeps those the
-    bot decided (no moderator approved them). `account_ids` None: every account."""
+    bot decided (no moderator approved them), and with `approved_by` also those that user
+    approved. `account_ids` None: every account."""
     statement = (
         select(OutboundMessage, Draft, Contact, Account, Message)
         .join(Draft, Draft.id == OutboundMessage.draft_id)
@@ -86,7 +92,12 @@ async def held_replies(
         .order_by(OutboundMessage.hold_until, OutboundMessage.id)
     )
     if automatic:
-        statement = statement.where(OutboundMessage.sent_by_user_id.is_(None))
+        by_bot = OutboundMessage.sent_by_user_id.is_(None)
+        statement = statement.where(
+            by_bot
+            if approved_by is None
+            else or_(by_bot, OutboundMessage.sent_by_user_id == approved_by)
+        )
     if account_ids is not None:
         statement = statement.where(OutboundMessage.account_id.in_(account_ids))
     rows = (await session.execute(statement)).all()

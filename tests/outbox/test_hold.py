@@ -21,6 +21,7 @@ from app.models import AuditEntry, Draft, OutboundMessage
 from app.outbox import hold
 from app.registry import build_worker
 from tests.harness import Harness, make_settings, running_app, text_event
+from tests.users.web import sign_in
 
 IG_ID = "17841400000000001"
 UNDO = 8
@@ -282,3 +283,36 @@ async def test_undo_racing_the_send_job_never_both(held: Harness) -> None:
     assert sent | set(taken_back) == set(ids)
     assert len(held.graph.sent) == len(sent)
     assert all(drafts[i] == "sent" for i in sent)
+
+
+async def test_a_bulk_approval_can_be_undone_from_the_strip_after_a_reload(held: Harness) -> None:
+    """Approvals of a group or a selection are held like any other: after the page is
+    reloaded, the approver's own held replies are in the "about to send" strip with Undo,
+    which puts the draft back in the queue."""
+    await _copilot(held)
+    first, second = await _pending(held, "IGSID-1"), await _pending(held, "IGSID-2")
+    csrf = await sign_in(held.client)
+    decided = await held.client.post(
+        "/queue/bulk",
+        data={"action": "approve", "ids": f"{first},{second}", "csrf_token": csrf},
+        headers={"HX-Request": "true"},
+    )
+    assert decided.status_code == 200, decided.text
+    page = (await held.client.get("/queue")).text  # a reload
+    assert f'action="/queue/{first}/undo"' in page
+    assert f'action="/queue/{second}/undo"' in page
+    assert "Undo your approval" in page
+    undone = await held.client.post(f"/queue/{first}/undo", data={"csrf_token": csrf})
+    assert undone.status_code == 303
+    assert undone.headers["location"] == f"/queue#draft-{first}"
+    assert (await _draft(held, first))["status"] == "pending"
+    assert (await _draft(held, second))["status"] == "approved"
+    page = (await held.client.get("/queue")).text
+    assert f'action="/queue/{first}/undo"' not in page
+    assert f'action="/queue/{second}/undo"' in page
+    # Past the hold the second one went: nothing left to undo in the strip.
+    with time_machine.travel(utc_now() + timedelta(seconds=UNDO + 1), tick=False):
+        await held.run_worker()
+        page = (await held.client.get("/queue")).text
+    assert f'action="/queue/{second}/undo"' not in page
+    assert (await _draft(held, second))["status"] == "sent"
