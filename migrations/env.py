@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 from alembic import context
+from sqlalchemy import event
 from sqlalchemy.engine import Connection
 
 import app.models  # noqa: F401  (registers every table)
@@ -51,9 +52,24 @@ def _run_sync(connection: Connection) -> None:
 
 async def _run_async() -> None:
     engine = create_engine(_url())
+    sqlite = engine.dialect.name == "sqlite"
+    if sqlite:
+        # Batch mode copies a table, drops the old one and renames the copy: with foreign
+        # keys on, dropping `accounts` would cascade to every row that refers to it.
+        @event.listens_for(engine.sync_engine, "connect")
+        def _foreign_keys_off(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA foreign_keys=OFF")
+            cursor.close()
+
     async with engine.connect() as connection:
         await connection.run_sync(_run_sync)
         await connection.commit()
+        if sqlite:
+            broken = (await connection.exec_driver_sql("PRAGMA foreign_key_check")).all()
+            await connection.commit()
+            if broken:
+                raise RuntimeError(f"the migration left broken foreign keys: {broken[:5]}")
     await engine.dispose()
 
 

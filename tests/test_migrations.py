@@ -7,13 +7,12 @@ from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import insert, select
+from sqlalchemy import MetaData, Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.clock import utc_now
 from app.core.db import create_engine, create_sessionmaker, unit_of_work
-from app.models import Base, Conversation, Draft, Message, OutboundMessage
-from tests.builders import create_account, create_contact
+from app.models import Base, Conversation
 
 
 async def test_models_match_migrations(engine: AsyncEngine) -> None:
@@ -56,92 +55,102 @@ def test_0007_keeps_replies_by_hand_made_before_it(database_url: str) -> None:
 
 async def _seed_replies(url: str) -> dict[int, int | None]:
     """Three conversations: the influencer replied; a moderator replied by hand, then sent
-    a draft they approved; only the bot replied. Returns the expected marks."""
+    a draft they approved; only the bot replied. Returns the expected marks.
+
+    Written with the tables as the database has them at 0006 (reflected), not with the
+    models, which have grown columns since."""
     engine = create_engine(url)
     expected: dict[int, int | None] = {}
+    now = utc_now()
     try:
-        async with unit_of_work(create_sessionmaker(engine)) as session:
-            account = await create_account(session)
+        async with engine.begin() as connection:
+            tables = await connection.run_sync(_reflected)
+
+            async def add(table: str, **values: Any) -> int:
+                stamped = {"created_at": now, "updated_at": now} | values
+                columns = tables[table].c
+                row = {k: v for k, v in stamped.items() if k in columns}
+                inserted = await connection.execute(
+                    insert(tables[table]).values(**row).returning(columns.id)
+                )
+                return int(inserted.scalar_one())
+
+            account_id = await add(
+                "accounts",
+                platform="instagram",
+                external_id="17841400000000001",
+                graph_host="instagram",
+                name="Lena Loves",
+                status="active",
+                is_paused=False,
+                persona="",
+                languages=[],
+                policy={},
+            )
             for n, authors in enumerate(
                 [("influencer",), ("moderator", "approved"), ("bot",)], start=1
             ):
-                contact = await create_contact(session, account, external_id=f"IGSID-{n}")
-                conversation_id = (
-                    await session.execute(
-                        insert(Conversation.__table__)
-                        .values(account_id=account.id, contact_id=contact.id, is_paused=False)
-                        .returning(Conversation.__table__.c.id)
-                    )
-                ).scalar_one()
-                follower = Message(
-                    account_id=account.id,
-                    conversation_id=conversation_id,
-                    mid=f"in-{n}",
-                    direction="in",
-                    author="follower",
-                    kind="text",
-                    text="code?",
-                    payload={},
-                    sent_at=utc_now(),
+                contact_id = await add("contacts", account_id=account_id, external_id=f"IG-{n}")
+                conversation_id = await add(
+                    "conversations", account_id=account_id, contact_id=contact_id, is_paused=False
                 )
-                session.add(follower)
-                await session.flush()
+                message = {"account_id": account_id, "conversation_id": conversation_id}
+                message |= {"kind": "text", "text": "code?", "payload": {}, "sent_at": now}
+                follower_id = await add(
+                    "messages", **message, mid=f"in-{n}", direction="in", author="follower"
+                )
                 expected[conversation_id] = None
                 for m, author in enumerate(authors):
-                    draft = None
+                    draft_id = None
                     if author in {"bot", "approved"}:
-                        draft = Draft(
-                            account_id=account.id,
+                        draft_id = await add(
+                            "drafts",
+                            account_id=account_id,
                             conversation_id=conversation_id,
-                            reply_to_message_id=follower.id,
+                            reply_to_message_id=follower_id,
                             status="sent",
                             decision="auto",
+                            reasons=[],
                             text="LENA15",
+                            intent="code",
+                            language="en",
+                            confidence=0.9,
+                            product_ids=[],
                             drafter="offline",
                         )
-                        session.add(draft)
-                        await session.flush()
-                    # Columns the schema had at 0006 only: the model has grown since.
-                    outbound_id = (
-                        await session.execute(
-                            insert(OutboundMessage.__table__)
-                            .values(
-                                account_id=account.id,
-                                conversation_id=conversation_id,
-                                draft_id=None if draft is None else draft.id,
-                                idempotency_key=f"k-{n}-{m}",
-                                channel="graph",
-                                status="sent",
-                                parts=[],
-                                parts_sent=0,
-                                external_ids=[],
-                                messaging_type="RESPONSE",
-                                attempts=0,
-                                created_at=utc_now(),
-                                updated_at=utc_now(),
-                            )
-                            .returning(OutboundMessage.__table__.c.id)
-                        )
-                    ).scalar_one()
-                    reply = Message(
-                        account_id=account.id,
+                    outbound_id = await add(
+                        "outbound_messages",
+                        account_id=account_id,
                         conversation_id=conversation_id,
+                        draft_id=draft_id,
+                        idempotency_key=f"k-{n}-{m}",
+                        channel="graph",
+                        status="sent",
+                        parts=[],
+                        parts_sent=0,
+                        external_ids=[],
+                        messaging_type="RESPONSE",
+                        attempts=0,
+                    )
+                    reply_id = await add(
+                        "messages",
+                        **message | {"text": "LENA15"},
                         mid=f"out-{n}-{m}",
                         direction="out",
                         author="moderator" if author == "approved" else author,
-                        kind="text",
-                        text="LENA15",
-                        payload={},
-                        sent_at=utc_now(),
                         outbound_id=None if author == "influencer" else outbound_id,
                     )
-                    session.add(reply)
-                    await session.flush()
                     if author in {"influencer", "moderator"}:
-                        expected[conversation_id] = reply.id
+                        expected[conversation_id] = reply_id
     finally:
         await engine.dispose()
     return expected
+
+
+def _reflected(connection: Any) -> dict[str, Table]:
+    metadata = MetaData()
+    metadata.reflect(connection)
+    return dict(metadata.tables)
 
 
 async def _marks(url: str) -> dict[int, int | None]:

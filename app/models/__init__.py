@@ -5,11 +5,13 @@ from app.models.attempt import AttemptCounter
 from app.models.audit import AuditEntry
 from app.models.base import Base
 from app.models.catalog import Cooperation, Product, ProductEmbedding
+from app.models.comment import CommentReply, CommentTrigger
 from app.models.contact import Contact
 from app.models.conversation import Conversation
 from app.models.draft import DRAFT_STATUSES, Draft
 from app.models.inbox_event import InboxEvent
 from app.models.job import Job
+from app.models.link import LinkClick, TrackedLink
 from app.models.mark import Mark, ReplyMark
 from app.models.message import Message
 from app.models.notification import AlertSettings, NotifiedItem, PushSubscription
@@ -28,6 +30,8 @@ __all__ = [
     "AttemptCounter",
     "AuditEntry",
     "Base",
+    "CommentReply",
+    "CommentTrigger",
     "Contact",
     "Conversation",
     "Cooperation",
@@ -36,6 +40,7 @@ __all__ = [
     "InboxEvent",
     "Invitation",
     "Job",
+    "LinkClick",
     "Mark",
     "Message",
     "NotifiedItem",
@@ -45,6 +50,7 @@ __all__ = [
     "ProductEmbedding",
     "PushSubscription",
     "ReplyMark",
+    "TrackedLink",
     "User",
     "WebSession",
 ]

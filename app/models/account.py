@@ -4,7 +4,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ForeignKey, Numeric, String, UniqueConstraint, false
+from sqlalchemy import ForeignKey, Numeric, String, UniqueConstraint, false, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, Timestamped
@@ -51,6 +51,11 @@ class Account(Timestamped, Base):
     has_human_agent: Mapped[bool] = mapped_column(default=False, server_default=false())
     # Messages older than this many days are purged; None keeps them.
     retention_days: Mapped[int | None]
+    # Telling followers a reply was sent automatically: first | every | off.
+    disclosure: Mapped[str] = mapped_column(String(8), default="first", server_default="first")
+    disclosure_text: Mapped[str | None]
+    # Product links in sent replies become tracked links under PUBLIC_URL (/l/{token}).
+    track_links: Mapped[bool] = mapped_column(default=True, server_default=true())
 
 
 class AccountMember(Base):

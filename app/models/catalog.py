@@ -27,6 +27,9 @@ class Cooperation(Timestamped, Base):
     notes: Mapped[str] = mapped_column(default="")
     # Links to the posts, reels and stories of the cooperation ({"url", "kind", "posted_on"}).
     platform_posts: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
+    # UTM parameters added to its products' links when a tracked link redirects
+    # ({"utm_source": "instagram", "utm_campaign": "..."}).
+    utm: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
 
 
 class Product(Timestamped, Base):

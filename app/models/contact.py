@@ -25,3 +25,5 @@ class Contact(Timestamped, Base):
     profile_pic_url: Mapped[str | None]
     profile_fetched_at: Mapped[datetime | None]
     profile_error: Mapped[str | None] = mapped_column(String(200))
+    # The follower wrote STOP: no automatic message until they write START.
+    opted_out_at: Mapped[datetime | None]

@@ -53,6 +53,9 @@ class Draft(Timestamped, Base):
         ForeignKey("messages.id", ondelete="SET NULL")
     )
     status: Mapped[str] = mapped_column(String(16), index=True)
+    # dm: a reply in the conversation; comment: a private reply to a comment (its
+    # outbound message names the comment). INTERFACE.md, "Drafts".
+    kind: Mapped[str] = mapped_column(String(8), default="dm", server_default="dm")
     decision: Mapped[str] = mapped_column(String(8))  # auto | review
     reasons: Mapped[list[Any]] = mapped_column(default=list)
     text: Mapped[str]

@@ -39,3 +39,8 @@ class OutboundMessage(Timestamped, Base):
     # the account's `hold_auto_seconds`. Until then Undo or Cancel may still stop it.
     hold_until: Mapped[datetime | None]
     sent_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # A private reply to this comment (`recipient: {"comment_id": ...}`) instead of a DM.
+    comment_id: Mapped[str | None] = mapped_column(String(128))
+    # The products whose discount code / link the parts carry (ids), for the reports.
+    codes_sent: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
+    links_sent: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")

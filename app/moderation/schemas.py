@@ -19,6 +19,7 @@ class DraftOut(BaseModel):
     conversation_id: int
     reply_to_message_id: int | None
     status: str
+    kind: str = Field("dm", description="dm, or comment: a private reply to a comment")
     decision: str
     reasons: list[str]
     text: str
@@ -29,6 +30,7 @@ class DraftOut(BaseModel):
     drafter: str
     model: str | None
     error: str | None
+    product_ids: list[int] = Field(default_factory=list)
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     llm_cost_usd: Decimal | None = Field(None, description="estimated, from LLM_*_USD_PER_MTOK")

@@ -12,6 +12,7 @@ from app.core.clock import utc_now
 from app.errors import AppError
 from app.meta.limits import TextTooLong, split_text
 from app.models import Account, Conversation, Draft, OutboundMessage, User
+from app.outbox.compose import compose
 from app.worker.queue import enqueue
 
 SEND_JOB = "send_reply"
@@ -42,11 +43,22 @@ async def queue_reply(
     draft: Draft | None = None,
     user: User | None = None,
     hold_seconds: float = 0.0,
+    comment_id: str | None = None,
 ) -> OutboundMessage:
     """Writes the reply and its send job in the caller's transaction. The job starts after
-    `hold_seconds` (Undo, or the account's hold of automatic replies: app/outbox/hold.py)."""
+    `hold_seconds` (Undo, or the account's hold of automatic replies: app/outbox/hold.py).
+    With `comment_id` it goes out as the private reply to that comment."""
+    outgoing = await compose(
+        session,
+        settings,
+        account=account,
+        conversation=conversation,
+        text=text,
+        draft=draft,
+        user=user,
+    )
     try:
-        parts = split_text(text, account.platform)
+        parts = split_text(outgoing.text, account.platform)
     except TextTooLong as exc:
         raise ReplyRefused(f"reply too long for {account.platform}: {exc}") from exc
     except ValueError as exc:
@@ -66,6 +78,9 @@ async def queue_reply(
         attempts=0,
         sent_by_user_id=None if user is None else user.id,
         hold_until=utc_now() + timedelta(seconds=hold_seconds),
+        comment_id=comment_id,
+        codes_sent=outgoing.codes_sent,
+        links_sent=outgoing.links_sent,
     )
     session.add(outbound)
     await session.flush()
