@@ -114,14 +114,20 @@ def loggable_path(target: str) -> str:
     return _SECRET_PATHS.sub(lambda m: f"{m.group(1)}/{_SECRET_TEMPLATES[m.group(1)]}", path)
 
 
+# Paths whose requests are logged without the client's address: a tracked link is followed
+# by followers, whose clicks are counted without keeping who clicked.
+_ANONYMOUS_PATHS = re.compile(r"^/l/")
+
+
 class _StripQuery(logging.Filter):
-    """uvicorn's access log prints the whole request target: keep what `loggable_path`
-    keeps."""
+    """uvicorn's access log prints the client's address and the whole request target: keep
+    what `loggable_path` keeps, and no address for a tracked link."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         args = record.args
         if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str):
-            record.args = (args[0], args[1], loggable_path(args[2]), args[3], args[4])
+            client = "-" if _ANONYMOUS_PATHS.match(args[2]) else args[0]
+            record.args = (client, args[1], loggable_path(args[2]), args[3], args[4])
         return True
 
 

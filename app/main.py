@@ -26,6 +26,7 @@ from app.core.request_id import RequestIdMiddleware
 from app.core.security_headers import SecurityHeaders
 from app.errors import AppError
 from app.inbox.writer import InboxWriter
+from app.links.router import router as links_router
 from app.meta.webhook import WebhookReceiver
 from app.meta.webhook import router as webhook_router
 from app.moderation.router import router as drafts_router
@@ -112,6 +113,7 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
         users_router,
         connect_router,
         privacy_router,
+        links_router,
         queue_pages,
         conversation_pages,
         catalog_pages,

@@ -75,6 +75,7 @@ def test_domains_do_not_import_the_composition_roots() -> None:
         "privacy",
         "audit",
         "ui",
+        "links",
     }
     for relative, tree in _modules():
         package = _package(relative)

@@ -48,9 +48,9 @@ async def update_account(
     user: CurrentUser,
     runtime: RuntimeDep,
 ) -> AccountOut:
-    """`access_token`, `retention_days`, `daily_llm_budget_usd` and `has_human_agent` are
-    the owner's (or an admin's) to change: 403 for other members. A new token is checked
-    with Meta like a registered one."""
+    """`access_token`, `retention_days`, `daily_llm_budget_usd`, `has_human_agent` and
+    `track_links` are the owner's (or an admin's) to change: 403 for other members. A new
+    token is checked with Meta like a registered one."""
     account = await service.update_account(
         session,
         user=user,

@@ -65,6 +65,9 @@ class AccountUpdate(BaseModel):
         description="the most this account's drafts may spend on the LLM per UTC day; "
         "null = the LLM_DAILY_BUDGET_USD setting",
     )
+    track_links: bool | None = Field(
+        None, description="product links in sent replies become tracked links under PUBLIC_URL"
+    )
 
 
 class AccountOut(BaseModel):
@@ -88,6 +91,7 @@ class AccountOut(BaseModel):
     retention_days: int | None
     has_human_agent: bool
     daily_llm_budget_usd: Decimal | None
+    track_links: bool
     token_expires_at: datetime | None
     created_at: datetime
 

@@ -21,7 +21,13 @@ from app.users.members import ensure_owner
 from app.users.service import add_member, ensure_access, visible_account_ids
 
 # Account fields only the owner or an admin changes (app.users.members).
-OWNER_FIELDS = ("access_token", "retention_days", "daily_llm_budget_usd", "has_human_agent")
+OWNER_FIELDS = (
+    "access_token",
+    "retention_days",
+    "daily_llm_budget_usd",
+    "has_human_agent",
+    "track_links",
+)
 # Rules only the owner or an admin changes: what may go out in the influencer's name.
 OWNER_RULES = (
     "mode",
@@ -158,7 +164,7 @@ async def update_account(
         )
     if "paused" in changes and changes["paused"] is not None:
         account.is_paused = changes["paused"]
-    for field in ("name", "persona", "languages", "has_human_agent"):
+    for field in ("name", "persona", "languages", "has_human_agent", "track_links"):
         if changes.get(field) is not None:
             setattr(account, field, changes[field])
     for nullable in ("retention_days", "daily_llm_budget_usd"):
@@ -184,8 +190,8 @@ def _owner_changes(account: Account, changes: dict[str, Any]) -> list[str]:
         if field == "access_token":
             if value:
                 changed.append(field)
-        elif field == "has_human_agent":
-            if value is not None and value != account.has_human_agent:
+        elif field in ("has_human_agent", "track_links"):
+            if value is not None and value != getattr(account, field):
                 changed.append(field)
         elif value != getattr(account, field):
             changed.append(field)

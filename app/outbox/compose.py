@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
+from app.links.service import link_products
 from app.models import Account, Conversation, Draft, Product, User
 
 
@@ -33,7 +34,7 @@ async def compose(
     user: User | None,
 ) -> Outgoing:
     """The reply as it goes out. `user` is None for a reply the bot sends alone."""
-    del settings, conversation, draft, user  # the steps that follow will need them
+    del user  # the steps that follow will need it
     rows = (
         await session.execute(
             select(Product.id, Product.discount_code, Product.url).where(
@@ -42,8 +43,16 @@ async def compose(
         )
     ).all()
     # The catalog's own spelling: grounding lets nothing else out automatically.
-    return Outgoing(
+    codes_sent = [r.id for r in rows if r.discount_code and r.discount_code in text]
+    # Product links become the conversation's tracked links (app/links), if the account
+    # tracks them; the draft keeps the catalog URL.
+    links = await link_products(
+        session,
+        settings,
+        account=account,
+        conversation=conversation,
         text=text,
-        codes_sent=[r.id for r in rows if r.discount_code and r.discount_code in text],
-        links_sent=[r.id for r in rows if r.url and r.url in text],
+        products=[(r.id, r.url) for r in rows],
+        preferred=() if draft is None else draft.product_ids,
     )
+    return Outgoing(text=links.text, codes_sent=codes_sent, links_sent=links.product_ids)

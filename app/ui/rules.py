@@ -120,15 +120,28 @@ def _policy_from(form: FormData, current: Policy, *, can_decide: bool) -> dict[s
 
 
 def _parse(
-    form: FormData, current: Policy, *, can_decide: bool
+    form: FormData, current: Policy, *, can_decide: bool, track_links: bool
 ) -> tuple[dict[str, Any], AccountUpdate | None, Policy | None, dict[str, str]]:
     persona, languages = text(form, "persona"), text(form, "languages")
     paused = form.get("paused") is not None
-    shown: dict[str, Any] = {"persona": persona, "languages": languages, "paused": paused}
+    # The owner's checkbox: disabled for other members, so absent; what is absent stays.
+    if can_decide:
+        track_links = form.get("track_links") is not None
+    shown: dict[str, Any] = {
+        "persona": persona,
+        "languages": languages,
+        "paused": paused,
+        "track_links": track_links,
+    }
     errors: dict[str, str] = {}
     update = policy = None
     try:
-        update = AccountUpdate(persona=persona, languages=split_list(languages), paused=paused)
+        update = AccountUpdate(
+            persona=persona,
+            languages=split_list(languages),
+            paused=paused,
+            track_links=track_links,
+        )
     except ValidationError as exc:
         errors |= field_errors(exc)
     if update is not None and not update.languages:
@@ -156,6 +169,7 @@ def _changed(account: Account, update: AccountUpdate) -> bool:
         update.persona != account.persona
         or update.languages != list(account.languages or ())
         or update.paused != account.is_paused
+        or update.track_links != account.track_links
     )
 
 
@@ -175,6 +189,7 @@ async def _render(
             "persona": account.persona,
             "languages": ", ".join(account.languages or ()),
             "paused": account.is_paused,
+            "track_links": account.track_links,
             "policy": policy.model_dump(),
         }
     stats = await approval_stats(session, account_id=account.id)
@@ -214,6 +229,7 @@ async def _render(
         safe_share=SAFE_SHARE,
         enough=ENOUGH_DECISIONS,
         saved=request.query_params.get("saved") == "1",
+        public_url=settings.PUBLIC_URL.rstrip("/"),
     )
 
 
@@ -280,7 +296,9 @@ async def save_settings(
     current = Policy.of(account.policy)
     can_decide = await members.can_decide(session, user, account.id)
     form = await request.form()
-    shown, update, policy, errors = _parse(form, current, can_decide=can_decide)
+    shown, update, policy, errors = _parse(
+        form, current, can_decide=can_decide, track_links=account.track_links
+    )
     if errors or update is None or policy is None or "edit" in form:
         return await _render(request, session, web_user, account, shown=shown, errors=errors)
     if can_decide and "confirmed" not in form and autonomy.changes(current, policy):

@@ -1,0 +1,118 @@
+"""The SQL of tracked links and their daily click counts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.db import insert_ignore, upsert
+from app.models import Account, Cooperation, LinkClick, Product, TrackedLink
+
+
+async def tokens_for(
+    session: AsyncSession,
+    *,
+    account_id: int,
+    conversation_id: int,
+    product_ids: Sequence[int],
+    new_token: Callable[[], str],
+) -> dict[int, str]:
+    """{product id: token} of the conversation's links to these products, created where
+    missing. Two replies composed at once for the same conversation both get the one row
+    that won: the insert skips a row another transaction already holds."""
+    for product_id in product_ids:
+        await session.execute(
+            insert_ignore(session, TrackedLink, ("conversation_id", "product_id")).values(
+                account_id=account_id,
+                conversation_id=conversation_id,
+                product_id=product_id,
+                token=new_token(),
+            )
+        )
+    rows = await session.execute(
+        select(TrackedLink.product_id, TrackedLink.token).where(
+            TrackedLink.conversation_id == conversation_id,
+            TrackedLink.product_id.in_(product_ids),
+        )
+    )
+    return {row.product_id: row.token for row in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    link_id: int
+    account_id: int
+    product_id: int
+    url: str | None
+    utm: dict[str, Any]
+    channel: str
+
+
+async def find_target(session: AsyncSession, token: str) -> Target | None:
+    """The link behind `token` and where it leads now: one lookup on the unique token."""
+    row = (
+        await session.execute(
+            select(
+                TrackedLink.id,
+                TrackedLink.account_id,
+                TrackedLink.product_id,
+                Product.url,
+                Cooperation.utm,
+                Account.platform,
+            )
+            .join(Product, Product.id == TrackedLink.product_id)
+            .join(Cooperation, Cooperation.id == Product.cooperation_id)
+            .join(Account, Account.id == TrackedLink.account_id)
+            .where(TrackedLink.token == token)
+        )
+    ).first()
+    if row is None:
+        return None
+    utm = row.utm if isinstance(row.utm, dict) else {}
+    return Target(row.id, row.account_id, row.product_id, row.url, utm, row.platform)
+
+
+async def claim_click(
+    session: AsyncSession, *, link_id: int, now: datetime, repeat_within: timedelta
+) -> bool:
+    """Marks the link clicked at `now` unless a click was counted less than `repeat_within`
+    ago. One conditional UPDATE: of two clicks at once, only one changes the row."""
+    result = await session.execute(
+        update(TrackedLink)
+        .where(
+            TrackedLink.id == link_id,
+            or_(
+                TrackedLink.last_click_at.is_(None),
+                TrackedLink.last_click_at <= now - repeat_within,
+            ),
+        )
+        .values(last_click_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0) == 1)
+
+
+async def add_click(
+    session: AsyncSession, *, account_id: int, product_id: int, channel: str, day: date
+) -> None:
+    clicks = LinkClick.__table__.c.clicks
+    await session.execute(
+        upsert(
+            session,
+            LinkClick,
+            ("product_id", "channel", "day"),
+            values={
+                "account_id": account_id,
+                "product_id": product_id,
+                "channel": channel,
+                "day": day,
+                "clicks": 1,
+            },
+            set_={"clicks": clicks + 1},
+        )
+    )

@@ -1,0 +1,43 @@
+"""`GET /l/{token}`: a tracked link. Public: the follower who got it has no account here."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from app.deps import SessionDep
+from app.errors import NotFound
+from app.links import service
+
+router = APIRouter(tags=["links"])
+
+# Where the follower goes must not learn the short link (the token), nor may a cache keep
+# the answer: each click should reach us to be counted.
+_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+
+
+class LinkNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("this link does not lead anywhere (any more)")
+
+
+@router.api_route(
+    "/l/{token}",
+    methods=["GET", "HEAD"],
+    status_code=302,
+    response_class=RedirectResponse,
+    responses={302: {"description": "to the product's page"}, 404: {"description": "unknown"}},
+)
+async def follow_link(token: str, request: Request, session: SessionDep) -> Response:
+    """302 to the product's catalog URL with its cooperation's UTM parameters, counted as a
+    click unless it comes from a link-preview fetcher or a bot, is a HEAD request, or
+    repeats a click on the same link within a minute. 404 for an unknown token."""
+    target = await service.follow(
+        session,
+        token=token,
+        method=request.method,
+        user_agent=request.headers.get("user-agent"),
+    )
+    if target is None:
+        raise LinkNotFound()
+    return RedirectResponse(target, status_code=302, headers=_HEADERS)

@@ -1,0 +1,143 @@
+"""compose(): the codes and links a reply hands out, and the tracked links it makes."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.config import Settings
+from app.core.db import unit_of_work
+from app.models import Account, Conversation, TrackedLink
+from app.outbox.compose import compose
+from tests.builders import (
+    create_account,
+    create_contact,
+    create_conversation,
+    create_cooperation,
+    create_product,
+)
+from tests.harness import make_settings
+
+SHORT = r"https://pilot\.example/l/[A-Za-z0-9_-]{24}"
+
+
+async def _catalog(session: AsyncSession) -> tuple[Account, Conversation, list[int]]:
+    account = await create_account(session)
+    cooperation = await create_cooperation(session, account)
+    serum = await create_product(session, cooperation)
+    serum_xl = await create_product(
+        session,
+        cooperation,
+        name="Vitamin C Serum XL",
+        url="https://glowlab.example/serum-xl",
+        discount_code="LENAXL",
+    )
+    cream = await create_product(
+        session, cooperation, name="Night Cream", url=None, discount_code="NIGHT10"
+    )
+    contact = await create_contact(session, account)
+    conversation = await create_conversation(session, account, contact)
+    return account, conversation, [serum.id, serum_xl.id, cream.id]
+
+
+def _settings(database_url: str, tmp_path: Path) -> Settings:
+    return make_settings(database_url, str(tmp_path), PUBLIC_URL="https://pilot.example")
+
+
+async def test_codes_and_links_sent_are_the_catalogs_own(
+    session: AsyncSession, database_url: str, tmp_path: Path
+) -> None:
+    account, conversation, [serum, serum_xl, cream] = await _catalog(session)
+    text = "XL: https://glowlab.example/serum-xl with LENAXL, and NIGHT10 for the cream."
+
+    out = await compose(
+        session,
+        _settings(database_url, tmp_path),
+        account=account,
+        conversation=conversation,
+        text=text,
+        draft=None,
+        user=None,
+    )
+
+    # The serum's URL is the start of the XL's: not a link of the serum.
+    assert out.links_sent == [serum_xl]
+    assert sorted(out.codes_sent) == sorted([serum_xl, cream])
+    assert re.fullmatch(f"XL: {SHORT} with LENAXL, and NIGHT10 for the cream.", out.text)
+    assert serum not in out.links_sent
+
+
+async def test_each_product_its_own_link_and_the_same_one_again(
+    session: AsyncSession, database_url: str, tmp_path: Path
+) -> None:
+    account, conversation, [serum, serum_xl, _] = await _catalog(session)
+    settings = _settings(database_url, tmp_path)
+    text = "https://glowlab.example/serum or https://glowlab.example/serum-xl"
+
+    first = await compose(
+        session, settings, account=account, conversation=conversation, text=text,
+        draft=None, user=None,
+    )  # fmt: skip
+    again = await compose(
+        session, settings, account=account, conversation=conversation,
+        text="https://glowlab.example/serum-xl!", draft=None, user=None,
+    )  # fmt: skip
+
+    one, two = re.findall(SHORT, first.text)
+    assert one != two
+    assert again.text == f"{two}!"
+    assert (first.links_sent, again.links_sent) == ([serum, serum_xl], [serum_xl])
+    assert await session.scalar(select(func.count()).select_from(TrackedLink)) == 2
+
+
+async def test_without_tracking_the_text_is_unchanged(
+    session: AsyncSession, database_url: str, tmp_path: Path
+) -> None:
+    account, conversation, [serum, _, _] = await _catalog(session)
+    account.track_links = False
+    text = "Here: https://glowlab.example/serum (LENA15)"
+
+    out = await compose(
+        session, _settings(database_url, tmp_path), account=account,
+        conversation=conversation, text=text, draft=None, user=None,
+    )  # fmt: skip
+
+    assert out.text == text
+    assert (out.links_sent, out.codes_sent) == ([serum], [serum])
+    assert await session.scalar(select(func.count()).select_from(TrackedLink)) == 0
+
+
+async def test_two_replies_composed_at_once_share_one_link(
+    sessionmaker: async_sessionmaker[AsyncSession], database_url: str, tmp_path: Path
+) -> None:
+    async with unit_of_work(sessionmaker) as session:
+        account, conversation, _ = await _catalog(session)
+    settings = _settings(database_url, tmp_path)
+    text = "https://glowlab.example/serum"
+
+    async def one_reply(started: asyncio.Event, go: asyncio.Event | None) -> str:
+        async with unit_of_work(sessionmaker) as session:
+            out = await compose(
+                session, settings, account=account, conversation=conversation,
+                text=text, draft=None, user=None,
+            )  # fmt: skip
+            started.set()
+            if go is not None:
+                await go.wait()  # hold the transaction open while the other composes
+        return out.text
+
+    first_started, second_started, go = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    first = asyncio.create_task(one_reply(first_started, go))
+    await first_started.wait()
+    second = asyncio.create_task(one_reply(second_started, None))
+    await asyncio.sleep(0.2)  # the second is now waiting on the first's row (or lock)
+    go.set()
+    texts = await asyncio.gather(first, second)
+
+    assert texts[0] == texts[1]
+    async with unit_of_work(sessionmaker) as session:
+        assert await session.scalar(select(func.count()).select_from(TrackedLink)) == 1
