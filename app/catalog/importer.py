@@ -3,8 +3,9 @@
 JSON: a list of cooperations, or {"cooperations": [...]}, each as the API's CooperationIn.
 CSV: one product per row; rows with the same brand and title (regardless of case and
 spacing) form one cooperation. Columns: brand, title, starts_on, ends_on, notes,
-platform_posts (post URLs separated by "|"), name, aliases (separated by "|"), description,
-price, currency, url, discount_code, discount_details, code_valid_until.
+platform_posts (post URLs separated by "|"), utm (key=value pairs separated by "&"), name,
+aliases (separated by "|"), description, price, currency, url, discount_code,
+discount_details, code_valid_until.
 
 A file names each cooperation once and each product once within its cooperation (by the
 matching of app/catalog/merge.py): importing it again updates what it names instead of
@@ -24,7 +25,15 @@ from app.catalog.merge import cooperation_key, norm
 from app.catalog.schemas import CooperationIn
 from app.errors import AppError
 
-COOPERATION_COLUMNS = ("brand", "title", "starts_on", "ends_on", "notes", "platform_posts")
+COOPERATION_COLUMNS = (
+    "brand",
+    "title",
+    "starts_on",
+    "ends_on",
+    "notes",
+    "platform_posts",
+    "utm",
+)
 PRODUCT_COLUMNS = (
     "name",
     "aliases",

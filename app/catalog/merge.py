@@ -32,7 +32,15 @@ from app.catalog.schemas import (
     ProductIn,
 )
 
-COOPERATION_FIELDS = ("brand", "title", "starts_on", "ends_on", "notes", "platform_posts")
+COOPERATION_FIELDS = (
+    "brand",
+    "title",
+    "starts_on",
+    "ends_on",
+    "notes",
+    "platform_posts",
+    "utm",
+)
 PRODUCT_FIELDS = tuple(f for f in ProductIn.model_fields)
 
 

@@ -5,6 +5,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -14,7 +15,7 @@ from pydantic import (
     model_validator,
 )
 
-from app.core.fields import StoredText
+from app.core.fields import StoredText, storable_text
 
 Alias = Annotated[StoredText, Field(max_length=300)]
 
@@ -82,6 +83,31 @@ def _posts(value: Any) -> Any:
     return value
 
 
+UTM_MAX_KEYS = 10
+
+
+def _utm_pairs(value: Any) -> Any:
+    """UTM parameters as an object, or as text: `key=value` pairs joined by `&` or put on
+    lines of their own ("utm_source=instagram&utm_campaign=autumn"), taken literally."""
+    if not isinstance(value, str):
+        return value
+    pairs: dict[str, str] = {}
+    for piece in value.replace("\r", "\n").replace("&", "\n").split("\n"):
+        if not piece.strip():
+            continue
+        key, equals, text = piece.partition("=")
+        if not equals:
+            raise ValueError(f"{piece.strip()[:40]!r} is not key=value")
+        pairs[key.strip()] = text.strip()
+    return pairs
+
+
+UtmKey = Annotated[str, Field(min_length=5, max_length=50, pattern=r"^utm_[A-Za-z0-9_.-]+$")]
+UtmValue = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(storable_text)]
+# Added to the cooperation's products' links when a tracked link redirects (app/links).
+Utm = Annotated[dict[UtmKey, UtmValue], BeforeValidator(_utm_pairs), Field(max_length=UTM_MAX_KEYS)]
+
+
 class CooperationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -92,6 +118,11 @@ class CooperationIn(BaseModel):
     notes: StoredText = Field("", max_length=4000)
     platform_posts: Annotated[list[PlatformPost], BeforeValidator(_posts)] = Field(
         default_factory=list, max_length=100
+    )
+    utm: Utm = Field(
+        default_factory=dict,
+        description="UTM parameters (keys starting with utm_, at most 10, values up to 100 "
+        "characters) added to the products' links when a tracked link redirects",
     )
     products: list[ProductIn] = Field(default_factory=list, max_length=1000)
 
@@ -125,6 +156,7 @@ class CooperationOut(BaseModel):
     ends_on: date | None
     notes: str
     platform_posts: list[PlatformPost]
+    utm: dict[str, str]
     products: list[ProductOut]
 
 

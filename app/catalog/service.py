@@ -65,6 +65,7 @@ def cooperation_out(cooperation: Cooperation, products: Sequence[Product]) -> Co
         ends_on=cooperation.ends_on,
         notes=cooperation.notes,
         platform_posts=[PlatformPost.model_validate(p) for p in cooperation.platform_posts or ()],
+        utm={k: v for k, v in (cooperation.utm or {}).items() if isinstance(v, str)},
         products=[ProductOut.model_validate(p) for p in products],
     )
 
@@ -254,8 +255,9 @@ async def _products_of(session: AsyncSession, cooperation_id: int) -> list[Produ
 async def update_cooperation(
     session: AsyncSession, *, user: User, cooperation_id: int, data: CooperationIn
 ) -> CooperationOut:
-    """Replaces the cooperation's own fields (brand, title, period, notes, platform posts);
-    its products are added and edited one by one, so `data.products` must be empty."""
+    """Replaces the cooperation's own fields (brand, title, period, notes, platform posts,
+    UTM parameters); its products are added and edited one by one, so `data.products` must
+    be empty."""
     if data.products:
         raise AppError("products are added and edited one by one, not with their cooperation")
     cooperation = await get_cooperation(session, user=user, cooperation_id=cooperation_id)

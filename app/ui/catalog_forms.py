@@ -40,6 +40,10 @@ _FRIENDLY = {
 _BY_FIELD = {
     ("currency", "string_pattern_mismatch"): "a three-letter code such as EUR",
     ("media_id", "string_pattern_mismatch"): "letters, digits, _ or - only",
+    ("[key]", "string_pattern_mismatch"): "each name starts with utm_ (letters, digits, _ . -)",
+    ("[key]", "string_too_short"): "each name starts with utm_ (letters, digits, _ . -)",
+    ("[key]", "string_too_long"): "a name of at most 50 characters",
+    ("utm", "too_long"): "at most 10 parameters",
 }
 
 
@@ -112,7 +116,12 @@ def format_posts(posts: Iterable[Mapping[str, Any]]) -> str:
 # Cooperations
 
 
-COOPERATION_FIELDS = ("brand", "title", "starts_on", "ends_on", "notes", "platform_posts")
+COOPERATION_FIELDS = ("brand", "title", "starts_on", "ends_on", "notes", "platform_posts", "utm")
+
+
+def format_utm(utm: Mapping[str, Any]) -> str:
+    """One `key=value` per line, as the form takes them."""
+    return "\n".join(f"{key}={value}" for key, value in utm.items())
 
 
 def cooperation_values(cooperation: Cooperation | None) -> dict[str, Any]:
@@ -125,6 +134,7 @@ def cooperation_values(cooperation: Cooperation | None) -> dict[str, Any]:
         "ends_on": cooperation.ends_on.isoformat() if cooperation.ends_on else "",
         "notes": cooperation.notes,
         "platform_posts": format_posts(cooperation.platform_posts or ()),
+        "utm": format_utm(cooperation.utm or {}),
     }
 
 
@@ -140,6 +150,7 @@ def parse_cooperation(
         "ends_on": values["ends_on"] or None,
         "notes": values["notes"],
         "platform_posts": parse_posts(values["platform_posts"]),
+        "utm": values["utm"],  # key=value lines, parsed by the schema
     }
     try:
         cooperation = CooperationIn.model_validate(data)
