@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -63,11 +64,14 @@ async def test_grounded_llm_answer_is_sent(llm_harness: tuple[Harness, FakeLLM])
     prompt = "\n".join(m["content"] for m in request["messages"])
     assert "LENA15" in prompt
     assert "code for the vitamin c serum?" in prompt
-    assert [s.text for s in harness.graph.sent] == [
-        "Hey! With LENA15 you get 15% off: https://glowlab.example/serum"
-    ]
+    # The follower gets the tracked link (app/links); the draft keeps the catalog URL.
+    [sent] = [s.text for s in harness.graph.sent]
+    assert re.fullmatch(
+        r"Hey! With LENA15 you get 15% off: http://127\.0\.0\.1:8000/l/[\w-]{24}", sent or ""
+    )
     draft = await _only_draft(harness)
     assert (draft.drafter, draft.model, draft.status) == ("llm", "m-1", "sent")
+    assert draft.text == "Hey! With LENA15 you get 15% off: https://glowlab.example/serum"
 
 
 async def test_invented_discount_code_is_queued(llm_harness: tuple[Harness, FakeLLM]) -> None:
