@@ -32,6 +32,15 @@ from app.logging import loggable_path
 
 EXCLUDED_URLS = "/healthz,/readyz,/metrics"
 _URL_ATTRIBUTES = ("url.full", "http.url")
+_CLIENT_ATTRIBUTES = (
+    "client.address",
+    "client.port",
+    "net.peer.ip",
+    "net.peer.port",
+    "http.client_ip",
+    "user_agent.original",
+    "http.user_agent",
+)
 
 
 @dataclass(slots=True)
@@ -95,7 +104,12 @@ def _drop_server_query(span: Span, scope: dict[str, Any]) -> None:
     credential (a deletion request's code): keep what the access log keeps."""
     if not span.is_recording():
         return
-    path = loggable_path(str(scope.get("path", "")))
+    raw_path = str(scope.get("path", ""))
+    path = loggable_path(raw_path)
     for attribute in ("http.target", "url.path", "http.url", "url.full"):
         span.set_attribute(attribute, path)
     span.set_attribute("url.query", "")  # set by newer instrumentations; cannot be removed
+    if raw_path.startswith("/l/"):
+        # Followers clicking a tracked link: counted, never identified (app/links).
+        for attribute in _CLIENT_ATTRIBUTES:
+            span.set_attribute(attribute, "")
