@@ -11,8 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.core.db import unit_of_work
+from app.meta.limits import INSTAGRAM_MAX_BYTES
 from app.models import Account, Conversation, TrackedLink
 from app.outbox.compose import compose
+from app.outbox.service import queue_reply
 from tests.builders import (
     create_account,
     create_contact,
@@ -141,3 +143,25 @@ async def test_two_replies_composed_at_once_share_one_link(
     assert texts[0] == texts[1]
     async with unit_of_work(sessionmaker) as session:
         assert await session.scalar(select(func.count()).select_from(TrackedLink)) == 1
+
+
+async def test_a_reply_the_short_link_makes_too_long_is_split_as_usual(
+    session: AsyncSession, database_url: str, tmp_path: Path
+) -> None:
+    account, conversation, [serum, _, _] = await _catalog(session)
+    base = "https://links.pilot.example/" + "x" * 60
+    settings = make_settings(database_url, str(tmp_path), PUBLIC_URL=base)
+    words = "Hello there, this is a long reply. " * 27  # 945 bytes
+    text = f"{words}Here: https://glowlab.example/serum"
+    assert len(text.encode()) <= INSTAGRAM_MAX_BYTES  # one message as drafted
+
+    outbound = await queue_reply(
+        session, settings, account=account, conversation=conversation, text=text
+    )
+
+    assert len(outbound.parts) == 2
+    assert all(len(part.encode()) <= INSTAGRAM_MAX_BYTES for part in outbound.parts)
+    [link] = re.findall(rf"{re.escape(base)}/l/[A-Za-z0-9_-]{{24}}", outbound.parts[1])
+    assert outbound.parts[1].endswith(link)
+    assert "".join(outbound.parts).count("glowlab.example") == 0
+    assert outbound.links_sent == [serum]
