@@ -8,6 +8,7 @@ from fastapi.responses import RedirectResponse, Response
 from app.deps import SessionDep
 from app.errors import NotFound
 from app.links import service
+from app.web import message_page, wants_page
 
 router = APIRouter(tags=["links"])
 
@@ -16,9 +17,12 @@ router = APIRouter(tags=["links"])
 _HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
 
+NOT_FOUND = "This link does not lead anywhere (any more)"
+
+
 class LinkNotFound(NotFound):
     def __init__(self) -> None:
-        super().__init__("this link does not lead anywhere (any more)")
+        super().__init__(NOT_FOUND[:1].lower() + NOT_FOUND[1:])
 
 
 @router.get(
@@ -38,6 +42,9 @@ async def follow_link(token: str, request: Request, session: SessionDep) -> Resp
         user_agent=request.headers.get("user-agent"),
     )
     if target is None:
+        if wants_page(request):
+            # A follower's browser: no way into the influencer's app from here.
+            return message_page(request, "Not found", NOT_FOUND + ".", status_code=404)
         raise LinkNotFound()
     return RedirectResponse(target, status_code=302, headers=_HEADERS)
 

@@ -221,6 +221,8 @@ async def test_a_browser_gets_a_not_found_page(harness: Harness) -> None:
     assert response.headers["content-type"].startswith("text/html")
     assert "This link does not lead anywhere (any more)." in response.text
     assert response.headers["cache-control"] == "no-store"
+    # A follower has no business with the app's sign-in: no link into it.
+    assert 'class="button"' not in response.text
 
 
 async def test_a_product_without_url_or_deleted_is_404(harness: Harness) -> None:

@@ -31,7 +31,11 @@ async def _seed(server: LiveServer, admin_email: str) -> dict[str, int]:
             session, email=admin_email, role="admin", password=PASSWORD, account_ids=[account.id]
         )
         seeded = await seed_draft(session, account, follower="Mia Follower")
-        cooperation = await create_cooperation(session, account)
+        cooperation = await create_cooperation(
+            session,
+            account,
+            utm={"utm_source": "instagram", "utm_campaign": "autumn-serum-" + "x" * 80},
+        )
         product = await create_product(session, cooperation, name="Tour Serum")
         return {
             "account": account.id,
@@ -105,6 +109,10 @@ async def test_every_page_at_both_sizes(
         await context.clear_cookies()
         for name, path in (("sign-in", "/login"), ("invite", "/invite")):
             await _check(page, live_server.url, name, path, 200, size)
+        # A follower's tracked link that leads nowhere (app/links).
+        await _check(
+            page, live_server.url, "link-not-found", "/l/tok_unknown_0123456789", 404, size
+        )
     finally:
         await context.close()
     assert refused == []
