@@ -4,6 +4,7 @@ Pure functions on plain values. Only a product's exact catalog URL counts, and o
 whole link: "https://glowlab.example/serum" is found in "… at https://glowlab.example/serum."
 but not in "https://glowlab.example/serum-xl" or "https://glowlab.example/serum.html".
 URLs are tried longest first, so a URL that is the start of another never takes its place.
+A catalog URL ending in "/" is also found without it.
 """
 
 from __future__ import annotations
@@ -31,13 +32,21 @@ def _ends_link(text: str, end: int) -> bool:
     return rest == len(text) or text[rest].isspace()
 
 
+def _spellings(url: str) -> list[str]:
+    """The catalog URL, and without its final "/" when it has one: the catalog stores a
+    bare domain as "https://glowlab.example/", a reply writes "https://glowlab.example"."""
+    bare = url.rstrip("/")
+    return [url, bare] if bare != url and "://" in bare and bare.split("://", 1)[1] else [url]
+
+
 def find_links(
     text: str, urls: Sequence[tuple[int, str]], *, preferred: Collection[int] = ()
 ) -> list[Found]:
     """The whole-link occurrences of the products' `(id, url)` in `text`, in text order.
     Of products sharing one URL, a `preferred` one (the draft's) takes it, else the oldest."""
     taken: list[Found] = []
-    order = sorted(urls, key=lambda item: (-len(item[1]), item[0] not in preferred, item[0]))
+    spellings = [(pid, spelled) for pid, url in urls if url for spelled in _spellings(url)]
+    order = sorted(spellings, key=lambda item: (-len(item[1]), item[0] not in preferred, item[0]))
     for product_id, url in order:
         if not url:
             continue

@@ -49,6 +49,16 @@ def test_only_whole_catalog_urls_are_found(text: str, given: list[int]) -> None:
     assert _given(text, SERUM, SERUM_XL) == given
 
 
+def test_a_catalog_url_ending_in_a_slash_is_found_without_it() -> None:
+    shop = (3, "https://glowlab.example/")  # how the catalog stores a bare domain
+    assert _given("at https://glowlab.example!", shop) == [3]
+    assert _given("at https://glowlab.example/ now", shop) == [3]
+    assert _given("at https://glowlab.example/serum", shop) == []
+    assert _given("at https://glowlab.example.com", shop) == []
+    found = find_links("https://glowlab.example/serum or https://glowlab.example", [shop, SERUM])
+    assert [(f.product_id, f.end - f.start) for f in found] == [(1, 29), (3, 23)]
+
+
 def test_products_sharing_a_url_give_it_to_the_drafts_product() -> None:
     shared = [(5, "https://shop.example/"), (4, "https://shop.example/")]
     assert _given("at https://shop.example/ now", *shared) == [4]
