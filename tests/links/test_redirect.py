@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 import time_machine
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, event, select, text
 
 from app.core.db import unit_of_work
 from app.models import Base, LinkClick, Product, TrackedLink
@@ -255,3 +255,30 @@ async def test_no_address_is_stored(harness: Harness) -> None:
                 dumped = repr(tuple(row))
                 assert address not in dumped, table.name
                 assert "198.51.100.9" not in dumped, table.name
+
+
+async def test_a_random_token_costs_one_lookup_and_a_malformed_one_none(
+    harness: Harness,
+) -> None:
+    await _link(harness)
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().upper().startswith(("SELECT", "INSERT", "UPDATE", "DELETE")):
+            statements.append(statement)
+
+    engine = harness.runtime.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        assert (await _follow(harness, token="tok_Abcdefghijklmnopqrstuw")).status_code == 404
+        one_lookup = list(statements)
+        statements.clear()
+        assert (await _follow(harness, token="not a token!")).status_code == 404
+        assert (await _follow(harness, token="x" * 3000)).status_code == 404
+        none = list(statements)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+    assert len(one_lookup) == 1
+    assert "tracked_links.token" in one_lookup[0]
+    assert none == []
