@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.config import Settings
 from app.core.db import unit_of_work
 from app.meta.limits import INSTAGRAM_MAX_BYTES
-from app.models import Account, Conversation, TrackedLink
+from app.models import Account, Conversation, TrackedLink, User
 from app.outbox.compose import compose
 from app.outbox.service import queue_reply
 from tests.builders import (
@@ -165,3 +165,27 @@ async def test_a_reply_the_short_link_makes_too_long_is_split_as_usual(
     assert outbound.parts[1].endswith(link)
     assert "".join(outbound.parts).count("glowlab.example") == 0
     assert outbound.links_sent == [serum]
+
+
+async def test_a_private_reply_written_by_hand_carries_the_same_link(
+    session: AsyncSession, database_url: str, tmp_path: Path
+) -> None:
+    account, conversation, [serum, _, _] = await _catalog(session)
+    settings = _settings(database_url, tmp_path)
+    person = User(email="mod@test.example", role="moderator", password_hash="x")
+    session.add(person)
+    await session.flush()
+    automatic = await queue_reply(
+        session, settings, account=account, conversation=conversation,
+        text="Serum: https://glowlab.example/serum",
+    )  # fmt: skip
+
+    by_hand = await queue_reply(
+        session, settings, account=account, conversation=conversation,
+        text="Here you go https://glowlab.example/serum", user=person, comment_id="c_17",
+    )  # fmt: skip
+
+    [link] = re.findall(SHORT, automatic.parts[0])
+    assert by_hand.parts == [f"Here you go {link}"]
+    assert (by_hand.comment_id, by_hand.sent_by_user_id) == ("c_17", person.id)
+    assert by_hand.links_sent == [serum]
