@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 
 from app.core.db import unit_of_work
-from app.models import Draft, Message, OutboundMessage, TrackedLink
+from app.models import Draft, LinkClick, Message, OutboundMessage, TrackedLink
 from tests.harness import Harness, make_settings, running_app, sign, text_event
 
 IG_ID = "17841400000000001"
@@ -153,3 +153,23 @@ async def test_sandbox_outbox_gets_the_short_link_under_public_url(
         followed = await harness.client.get(f"/l/{token}", headers={"User-Agent": "Mozilla/5.0"})
         assert followed.status_code == 302
         assert followed.headers["location"] == SERUM_URL
+
+
+async def test_erasing_the_follower_ends_their_links_and_keeps_the_counts(
+    harness: Harness,
+) -> None:
+    await _account(harness)
+    [token] = SHORT.findall(await _ask(harness, "IGSID-1"))
+    followed = await harness.client.get(f"/l/{token}", headers={"User-Agent": "Mozilla/5.0"})
+    assert followed.status_code == 302
+    [conversation] = (await harness.api("GET", "/api/v1/conversations")).json()
+
+    erased = await harness.api("DELETE", f"/api/v1/contacts/{conversation['contact_id']}")
+
+    assert erased.status_code == 204
+    assert await _rows(harness, TrackedLink) == []
+    gone = await harness.client.get(f"/l/{token}", headers={"User-Agent": "Mozilla/5.0"})
+    assert gone.status_code == 404
+    # A count per day and product says nothing about who clicked: it stays for the reports.
+    [clicks] = await _rows(harness, LinkClick)
+    assert clicks.clicks == 1
