@@ -8,6 +8,7 @@ from fastapi.responses import RedirectResponse, Response
 from app.deps import SessionDep
 from app.errors import NotFound
 from app.links import service
+from app.users.sessions import COOKIE_NAME
 from app.web import message_page, wants_page
 
 router = APIRouter(tags=["links"])
@@ -33,13 +34,17 @@ class LinkNotFound(NotFound):
 )
 async def follow_link(token: str, request: Request, session: SessionDep) -> Response:
     """302 to the product's catalog URL with its cooperation's UTM parameters, counted as a
-    click unless it comes from a link-preview fetcher or a bot, is a HEAD request, or
-    repeats a click on the same link within a minute. 404 for an unknown token."""
+    click unless it comes from a link-preview fetcher or a bot, is a HEAD request, comes
+    from a browser signed in to inboxpilot, or repeats a click on the same link within a
+    minute. 404 for an unknown token."""
     target = await service.follow(
         session,
         token=token,
         method=request.method,
         user_agent=request.headers.get("user-agent"),
+        # A browser signed in to inboxpilot (or that was): someone of the team, not a
+        # follower. Only the cookie's presence is looked at, so it costs no lookup.
+        our_user=COOKIE_NAME in request.cookies,
     )
     if target is None:
         if wants_page(request):

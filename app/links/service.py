@@ -76,16 +76,22 @@ async def link_products(
 
 
 async def follow(
-    session: AsyncSession, *, token: str, method: str, user_agent: str | None
+    session: AsyncSession,
+    *,
+    token: str,
+    method: str,
+    user_agent: str | None,
+    our_user: bool = False,
 ) -> str | None:
     """Where the link `token` leads now (None: nowhere), counting the request as a click
-    if it is a person's and the first on this link for a minute."""
+    if it is a follower's (not a fetcher's, not `our_user`: the influencer or a moderator
+    trying the link) and the first on this link for a minute."""
     if not TOKEN_PATTERN.fullmatch(token):
         return None
     target = await repository.find_target(session, token)
     if target is None or not target.url or not target.url.startswith(("https://", "http://")):
         return None
-    if is_click(method, user_agent):
+    if is_click(method, user_agent) and not our_user:
         now = utc_now()
         if await repository.claim_click(
             session, link_id=target.link_id, now=now, repeat_within=REPEAT_WITHIN

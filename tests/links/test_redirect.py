@@ -16,6 +16,8 @@ from sqlalchemy import delete, event, select, text
 
 from app.core.db import unit_of_work
 from app.models import Base, LinkClick, Product, TrackedLink
+from app.users.sessions import COOKIE_NAME
+from tests.accounts.conftest import sign_in
 from tests.builders import (
     create_account,
     create_contact,
@@ -282,3 +284,17 @@ async def test_a_random_token_costs_one_lookup_and_a_malformed_one_none(
     assert len(one_lookup) == 1
     assert "tracked_links.token" in one_lookup[0]
     assert none == []
+
+
+async def test_a_browser_signed_in_to_inboxpilot_is_not_a_follower(harness: Harness) -> None:
+    product = await _link(harness)
+    await sign_in(harness)  # the influencer trying the link from the outbox page
+    assert COOKIE_NAME in harness.client.cookies
+
+    tried = await _follow(harness)
+    assert tried.status_code == 302
+    assert await _clicks(harness) == []
+
+    harness.client.cookies.clear()
+    assert (await _follow(harness)).status_code == 302
+    assert [(c[0], c[3]) for c in await _clicks(harness)] == [(product, 1)]
