@@ -16,12 +16,20 @@ from app.core.crypto import TokenCipher
 from app.errors import Conflict, Forbidden, NotFound
 from app.meta.graph import GraphClient
 from app.models import Account, User
+from app.outbox.disclosure import check_text
 from app.policy.schemas import Policy
 from app.users.members import ensure_owner
 from app.users.service import add_member, ensure_access, visible_account_ids
 
 # Account fields only the owner or an admin changes (app.users.members).
-OWNER_FIELDS = ("access_token", "retention_days", "daily_llm_budget_usd", "has_human_agent")
+OWNER_FIELDS = (
+    "access_token",
+    "retention_days",
+    "daily_llm_budget_usd",
+    "has_human_agent",
+    "disclosure",
+    "disclosure_text",
+)
 # Rules only the owner or an admin changes: what may go out in the influencer's name.
 OWNER_RULES = (
     "mode",
@@ -29,6 +37,8 @@ OWNER_RULES = (
     "intent_min_confidence",
     "auto_intents",
     "hold_auto_seconds",
+    "thank_story_mentions",
+    "story_mention_thanks",
 )
 
 
@@ -161,6 +171,10 @@ async def update_account(
     for field in ("name", "persona", "languages", "has_human_agent"):
         if changes.get(field) is not None:
             setattr(account, field, changes[field])
+    if changes.get("disclosure") is not None:
+        account.disclosure = changes["disclosure"]
+    if "disclosure_text" in changes:
+        account.disclosure_text = check_text(changes["disclosure_text"], account.platform)
     for nullable in ("retention_days", "daily_llm_budget_usd"):
         if nullable in changes:
             setattr(account, nullable, changes[nullable])
@@ -184,8 +198,11 @@ def _owner_changes(account: Account, changes: dict[str, Any]) -> list[str]:
         if field == "access_token":
             if value:
                 changed.append(field)
-        elif field == "has_human_agent":
-            if value is not None and value != account.has_human_agent:
+        elif field in ("has_human_agent", "disclosure"):
+            if value is not None and value != getattr(account, field):
+                changed.append(field)
+        elif field == "disclosure_text":
+            if (value or "").strip() != (account.disclosure_text or ""):
                 changed.append(field)
         elif value != getattr(account, field):
             changed.append(field)

@@ -100,3 +100,17 @@ async def answered_by_hand(
         )
         .execution_options(synchronize_session=False)
     )
+
+
+async def has_unanswered_before(
+    session: AsyncSession, conversation_id: int, message_id: int
+) -> bool:
+    """Whether follower messages that reached us before `message_id` still wait for an
+    answer (a reply drafted now would have to cover them too)."""
+    found = await session.scalar(
+        unanswered_statement(conversation_id)
+        .with_only_columns(Message.id)
+        .where(Message.id < message_id)
+        .limit(1)
+    )
+    return found is not None

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.models import Account, Conversation, Draft, Product, User
+from app.outbox.disclosure import disclose
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +21,7 @@ class Outgoing:
     text: str  # what the follower receives
     codes_sent: list[int] = field(default_factory=list)  # products whose code it carries
     links_sent: list[int] = field(default_factory=list)  # products whose link it carries
+    disclosed: bool = False  # it ends with the line saying it was sent automatically
 
 
 async def compose(
@@ -31,9 +33,11 @@ async def compose(
     text: str,
     draft: Draft | None,
     user: User | None,
+    language: str | None = None,
 ) -> Outgoing:
-    """The reply as it goes out. `user` is None for a reply the bot sends alone."""
-    del settings, conversation, draft, user  # the steps that follow will need them
+    """The reply as it goes out. `user` is None for a reply the bot sends alone;
+    `language` is the reply's when it has no draft (else the draft's)."""
+    del settings  # the steps that follow will need it
     rows = (
         await session.execute(
             select(Product.id, Product.discount_code, Product.url).where(
@@ -42,8 +46,16 @@ async def compose(
         )
     ).all()
     # The catalog's own spelling: grounding lets nothing else out automatically.
-    return Outgoing(
+    codes_sent = [r.id for r in rows if r.discount_code and r.discount_code in text]
+    links_sent = [r.id for r in rows if r.url and r.url in text]
+    # Last: the line goes after everything else and counts within the length limit.
+    text, disclosed = await disclose(
+        session,
+        account=account,
+        conversation=conversation,
         text=text,
-        codes_sent=[r.id for r in rows if r.discount_code and r.discount_code in text],
-        links_sent=[r.id for r in rows if r.url and r.url in text],
+        draft=draft,
+        user=user,
+        language=language,
     )
+    return Outgoing(text=text, codes_sent=codes_sent, links_sent=links_sent, disclosed=disclosed)
