@@ -14,6 +14,10 @@ outage, bring messages written before our last reply, and they deserve an answer
   in the desk, or an echo of one made in Meta's apps or by another app
   (`conversations.answered_by_hand_through_id`).
 
+- A notice covers the follower message it answers when nothing else waits before it:
+  STOP, START and a thanked story mention (app/conversations/optout.py) raise the same
+  mark as a person's reply, through that message.
+
 A conversation's unanswered messages are its answerable follower messages with an id
 above both. Ids are a sound order because ingest stores a conversation's events one at a
 time (it holds the conversation's row lock while it does): a message never becomes
