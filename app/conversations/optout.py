@@ -159,12 +159,24 @@ async def apply_command(incoming: Incoming, message_id: int) -> bool:
     found = read_command(incoming.event.text) if incoming.event.kind == "message" else None
     if found is None:
         return False
-    session, contact = incoming.session, incoming.contact
-    was_out = contact.opted_out_at is not None
-    if found.command == "start" and not was_out:
+    stop = found.command == "stop"
+    was_out = incoming.contact.opted_out_at is not None
+    if not stop and not was_out:
         return False  # "start" from someone who never wrote STOP is an ordinary message
-    if found.command == "stop" and not was_out:
-        contact.opted_out_at = utc_now()
+    changed = stop != was_out  # a second STOP is answered by silence
+    if changed:
+        await _switch(incoming, stop=stop, message_id=message_id, form=found.form)
+    log.info("ingest.opt_command", command=found.command, changed=changed)
+    notice = (Notice.OPTED_OUT if stop else Notice.OPTED_IN) if changed else None
+    language = await _language(incoming, found)
+    await answer_with_notice(incoming, message_id, notice=notice, language=language)
+    return True
+
+
+async def _switch(incoming: Incoming, *, stop: bool, message_id: int, form: str) -> None:
+    session, contact = incoming.session, incoming.contact
+    contact.opted_out_at = utc_now() if stop else None
+    if stop:
         # An automatic reply still waiting to go out is not sent any more.
         await withdraw_replies(
             session,
@@ -173,28 +185,14 @@ async def apply_command(incoming: Incoming, message_id: int) -> bool:
             error_code="opted_out",
             pending=False,
         )
-    elif found.command == "start":
-        contact.opted_out_at = None
-    changed = (found.command == "stop") != was_out
-    if changed:
-        await record(
-            session,
-            action=f"contact.{'opted_out' if found.command == 'stop' else 'opted_in'}",
-            actor="follower",
-            account_id=incoming.account.id,
-            entity=contact,
-            details={"message_id": message_id, "form": found.form},
-        )
-    log.info("ingest.opt_command", command=found.command, changed=changed)
-    await answer_with_notice(
-        incoming,
-        message_id,
-        notice=(Notice.OPTED_OUT if found.command == "stop" else Notice.OPTED_IN)
-        if changed
-        else None,
-        language=await _language(incoming, found),
+    await record(
+        session,
+        action="contact.opted_out" if stop else "contact.opted_in",
+        actor="follower",
+        account_id=incoming.account.id,
+        entity=contact,
+        details={"message_id": message_id, "form": form},
     )
-    return True
 
 
 async def _language(incoming: Incoming, found: OptCommand) -> str:

@@ -85,17 +85,7 @@ async def send_notice(runtime: Runtime, job: Job) -> None:
         assert account is not None
         assert contact is not None
         policy = Policy.of(account.policy)
-        skip = _skip_reason(notice, policy, contact)
-        if skip is None and await session.scalar(
-            select(OutboundMessage.id).where(OutboundMessage.idempotency_key == key)
-        ):
-            skip = "sent already"
-        if (
-            skip is None
-            and notice is Notice.STORY_THANKS
-            and await _thanked_lately(session, conversation.id)
-        ):
-            skip = "thanked for a story mention in the last day"
+        skip = await _skip_reason(session, notice, policy, contact, conversation, key)
         if skip is not None:
             log.info("outbox.notice_skipped", notice=notice.value, reason=skip)
             return
@@ -118,14 +108,28 @@ async def send_notice(runtime: Runtime, job: Job) -> None:
         )
 
 
-def _skip_reason(notice: Notice, policy: Policy, contact: Contact) -> str | None:
+async def _skip_reason(
+    session: AsyncSession,
+    notice: Notice,
+    policy: Policy,
+    contact: Contact,
+    conversation: Conversation,
+    key: str,
+) -> str | None:
     if policy.mode == "off":
         return "mode is off"
-    if notice is Notice.STORY_THANKS:
-        if not policy.thank_story_mentions:
-            return "story mention thanks turned off"
-        if contact.opted_out_at is not None:
-            return "the follower opted out (STOP)"
+    if await session.scalar(
+        select(OutboundMessage.id).where(OutboundMessage.idempotency_key == key)
+    ):
+        return "sent already"
+    if notice is not Notice.STORY_THANKS:
+        return None
+    if not policy.thank_story_mentions:
+        return "story mention thanks turned off"
+    if contact.opted_out_at is not None:
+        return "the follower opted out (STOP)"
+    if await _thanked_lately(session, conversation.id):
+        return "thanked for a story mention in the last day"
     return None
 
 
