@@ -20,10 +20,10 @@ from app.drafting.cost import BudgetState, budget_state, estimate_cost
 from app.drafting.offline import OfflineDrafter
 from app.models import Account, Contact, Conversation, Draft, Job, Message
 from app.ops.metrics import DRAFTS, LLM_BUDGET_FALLBACKS, LLM_COST_USD, LLM_TOKENS
-from app.outbox.disclosure import fits
+from app.outbox.disclosure import NoRoomForDisclosure, fits
 from app.outbox.service import queue_reply
 from app.policy.schemas import Policy
-from app.policy.service import Decision, reason_code
+from app.policy.service import DISCLOSURE_ROOM_REASON, Decision, reason_code
 from app.runtime import Runtime
 
 log = structlog.get_logger("app.drafting")
@@ -173,15 +173,8 @@ async def _record(
     assert conversation is not None
     draft.status = "approved"
     draft.decided_at = utc_now()
-    await queue_reply(
-        session,
-        runtime.settings,
-        account=account,
-        conversation=conversation,
-        text=result.reply,
-        draft=draft,
-        hold_seconds=Policy.of(account.policy).hold_auto_seconds,
-    )
+    if not await _queue_alone(session, runtime, account, conversation, draft):
+        return
     await record(
         session,
         action="draft.auto_approved",
@@ -194,3 +187,30 @@ async def _record(
             "reasons": decision.reasons,
         },
     )
+
+
+async def _queue_alone(
+    session: AsyncSession,
+    runtime: Runtime,
+    account: Account,
+    conversation: Conversation,
+    draft: Draft,
+) -> bool:
+    """Queues the automatic reply; False when, as composed (links shortened...), its last
+    message has no room left for the disclosure line: then it waits for a person."""
+    try:
+        await queue_reply(
+            session,
+            runtime.settings,
+            account=account,
+            conversation=conversation,
+            text=draft.text,
+            draft=draft,
+            hold_seconds=Policy.of(account.policy).hold_auto_seconds,
+        )
+    except NoRoomForDisclosure:
+        draft.status, draft.decision, draft.decided_at = "pending", "review", None
+        draft.reasons = [DISCLOSURE_ROOM_REASON]
+        log.info("drafting.no_room_for_disclosure", draft_id=draft.id)
+        return False
+    return True

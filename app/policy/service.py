@@ -15,6 +15,8 @@ from app.policy.schemas import Policy
 
 # Why nothing goes out automatically to a follower who wrote STOP (until START).
 OPTED_OUT_REASON = "the follower opted out (STOP)"
+# An automatic reply must be able to end with the disclosure line (app/outbox/disclosure.py).
+DISCLOSURE_ROOM_REASON = "longer than one message with the line saying it was sent automatically"
 # Intents that need no product to be answered well.
 SMALL_TALK_INTENTS = {"greeting", "thanks"}
 
@@ -102,7 +104,7 @@ def _state_reasons(data: DecisionInput) -> list[str]:
     if data.opted_out:
         reasons.append(OPTED_OUT_REASON)
     if not data.room_for_disclosure:
-        reasons.append("longer than one message with the line saying it was sent automatically")
+        reasons.append(DISCLOSURE_ROOM_REASON)
     limit = data.policy.max_auto_replies_per_conversation_per_day
     if data.auto_replies_today >= limit:
         reasons.append(f"daily limit of {limit} automatic replies reached")
