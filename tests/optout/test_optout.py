@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -10,7 +12,7 @@ from app.core.db import unit_of_work
 from app.models import AuditEntry, Contact, Draft, OutboundMessage
 from app.policy.service import OPTED_OUT_REASON
 from tests.accounts.conftest import sign_in
-from tests.harness import Harness, text_event
+from tests.harness import Harness, make_settings, running_app, sign, text_event
 
 IG_ID = "17841400000000001"
 QUESTION = "Hi! What's the code for the Vitamin C Serum?"
@@ -175,3 +177,26 @@ async def test_the_conversation_page_says_since_when(harness: Harness) -> None:
     await _say(harness, "fan-10", "AVVIA")
     html = (await harness.client.get(f"/conversations/{conversation['id']}")).text
     assert "Opted out of automatic messages" not in html
+
+
+async def test_stop_and_start_in_sandbox_mode(database_url: str, tmp_path: Path) -> None:
+    settings = make_settings(
+        database_url, str(tmp_path), META_APP_SECRET=None, META_APP_ID=None, META_VERIFY_TOKEN=None
+    )
+    async with running_app(settings) as harness:
+        account = await harness.create_account(external_id="sandbox-ig", languages=["fr"])
+        for text in ("ARRÊT", "Démarrer"):
+            body = json.dumps(text_event("sandbox-ig", "fan-s", text)).encode()
+            answer = await harness.client.post(
+                "/webhooks/meta",
+                content=body,
+                headers={"X-Hub-Signature-256": sign(body, settings.webhook_secrets[0])},
+            )
+            assert answer.status_code == 200
+            await harness.run_worker()
+        assert harness.graph.calls == []
+        outbox = (await harness.api("GET", f"/api/v1/accounts/{account['id']}/outbox")).json()
+        parts = sorted((o["id"], o["parts"][0]) for o in outbox)
+        assert "Écris START" in parts[0][1]
+        assert "Écris STOP" in parts[1][1]
+        assert parts[0][1].endswith("— envoyé automatiquement par l'assistant de Lena Loves")
