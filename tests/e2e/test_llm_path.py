@@ -65,6 +65,8 @@ async def test_grounded_llm_answer_is_sent(llm_harness: tuple[Harness, FakeLLM])
     assert "code for the vitamin c serum?" in prompt
     assert [s.text for s in harness.graph.sent] == [
         "Hey! With LENA15 you get 15% off: https://glowlab.example/serum"
+        # The first automatic reply of the conversation says so (app/outbox/disclosure.py).
+        "\n\n— sent automatically by Lena Loves' assistant"
     ]
     draft = await _only_draft(harness)
     assert (draft.drafter, draft.model, draft.status) == ("llm", "m-1", "sent")
