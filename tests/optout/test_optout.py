@@ -173,10 +173,12 @@ async def test_the_conversation_page_says_since_when(harness: Harness) -> None:
     assert "Opted out of automatic messages since" in html
     assert contact.opted_out_at is not None
     assert contact.opted_out_at.strftime("%Y-%m-%d %H:%M") in html
+    assert ">opted out</span>" in (await harness.client.get("/conversations")).text
 
     await _say(harness, "fan-10", "AVVIA")
     html = (await harness.client.get(f"/conversations/{conversation['id']}")).text
     assert "Opted out of automatic messages" not in html
+    assert ">opted out</span>" not in (await harness.client.get("/conversations")).text
 
 
 async def test_stop_and_start_in_sandbox_mode(database_url: str, tmp_path: Path) -> None:
