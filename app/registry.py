@@ -6,10 +6,12 @@ from app.accounts.tokens import TOKENS_JOB, TOKENS_JOB_EVERY_SECONDS, maintain_t
 from app.conversations.ingest import CONFIRM_SEND_JOB, DRAFT_JOB
 from app.conversations.jobs import process_inbox_event
 from app.conversations.profiles import PROFILE_JOB, fetch_profile
+from app.conversations.replies import NOTICE_JOB
 from app.drafting.embeddings import EMBED_EVERY_SECONDS, EMBED_JOB, embed_catalog
 from app.drafting.jobs import draft_reply
 from app.notifications.jobs import DIGEST_EVERY_SECONDS, DIGEST_JOB, send_digests
 from app.outbox.jobs import confirm_send, send_reply
+from app.outbox.notices import send_notice
 from app.outbox.service import SEND_JOB
 from app.privacy.jobs import RETENTION_EVERY_SECONDS, RETENTION_JOB, erase_meta_user, purge_expired
 from app.privacy.service import DELETION_JOB
@@ -20,6 +22,7 @@ JOB_HANDLERS: dict[str, JobHandler] = {
     DRAFT_JOB: draft_reply,
     SEND_JOB: send_reply,
     CONFIRM_SEND_JOB: confirm_send,
+    NOTICE_JOB: send_notice,
     PROFILE_JOB: fetch_profile,
     TOKENS_JOB: maintain_tokens,
     DELETION_JOB: erase_meta_user,

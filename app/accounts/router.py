@@ -48,9 +48,10 @@ async def update_account(
     user: CurrentUser,
     runtime: RuntimeDep,
 ) -> AccountOut:
-    """`access_token`, `retention_days`, `daily_llm_budget_usd`, `has_human_agent` and
-    `track_links` are the owner's (or an admin's) to change: 403 for other members. A new
-    token is checked with Meta like a registered one."""
+    """`access_token`, `retention_days`, `daily_llm_budget_usd`, `has_human_agent`,
+    `disclosure`, `disclosure_text` and `track_links` are the owner's (or an admin's) to
+    change: 403 for other members. A new token is checked with Meta like a registered one;
+    a `disclosure_text` leaving under 200 characters of a message for the reply is 422."""
     account = await service.update_account(
         session,
         user=user,

@@ -65,6 +65,19 @@ class AccountUpdate(BaseModel):
         description="the most this account's drafts may spend on the LLM per UTC day; "
         "null = the LLM_DAILY_BUDGET_USD setting",
     )
+    disclosure: Literal["first", "every", "off"] | None = Field(
+        None,
+        description="first: the first automatic reply of a conversation ends with a short "
+        "line saying it was sent automatically, in the follower's language; every: each "
+        "automatic reply does; off: none. Replies a person approved or wrote never do",
+    )
+    disclosure_text: StoredText | None = Field(
+        None,
+        max_length=2000,
+        description="the line, in your words, instead of the default one per language; "
+        "empty or null = the defaults. It must leave at least 200 characters (Instagram: "
+        "bytes) of one message for the reply, else 422",
+    )
     track_links: bool | None = Field(
         None, description="product links in sent replies become tracked links under PUBLIC_URL"
     )
@@ -91,7 +104,9 @@ class AccountOut(BaseModel):
     retention_days: int | None
     has_human_agent: bool
     daily_llm_budget_usd: Decimal | None
-    track_links: bool
+    disclosure: str = "first"
+    disclosure_text: str | None = None
+    track_links: bool = True
     token_expires_at: datetime | None
     created_at: datetime
 

@@ -16,6 +16,7 @@ from app.core.crypto import TokenCipher
 from app.errors import Conflict, Forbidden, NotFound
 from app.meta.graph import GraphClient
 from app.models import Account, User
+from app.outbox.disclosure import check_text
 from app.policy.schemas import Policy
 from app.users.members import ensure_owner
 from app.users.service import add_member, ensure_access, visible_account_ids
@@ -26,6 +27,8 @@ OWNER_FIELDS = (
     "retention_days",
     "daily_llm_budget_usd",
     "has_human_agent",
+    "disclosure",
+    "disclosure_text",
     "track_links",
 )
 # Rules only the owner or an admin changes: what may go out in the influencer's name.
@@ -35,6 +38,8 @@ OWNER_RULES = (
     "intent_min_confidence",
     "auto_intents",
     "hold_auto_seconds",
+    "thank_story_mentions",
+    "story_mention_thanks",
 )
 
 
@@ -167,6 +172,10 @@ async def update_account(
     for field in ("name", "persona", "languages", "has_human_agent", "track_links"):
         if changes.get(field) is not None:
             setattr(account, field, changes[field])
+    if changes.get("disclosure") is not None:
+        account.disclosure = changes["disclosure"]
+    if "disclosure_text" in changes:
+        account.disclosure_text = check_text(changes["disclosure_text"], account.platform)
     for nullable in ("retention_days", "daily_llm_budget_usd"):
         if nullable in changes:
             setattr(account, nullable, changes[nullable])
@@ -190,8 +199,11 @@ def _owner_changes(account: Account, changes: dict[str, Any]) -> list[str]:
         if field == "access_token":
             if value:
                 changed.append(field)
-        elif field in ("has_human_agent", "track_links"):
+        elif field in ("has_human_agent", "disclosure", "track_links"):
             if value is not None and value != getattr(account, field):
+                changed.append(field)
+        elif field == "disclosure_text":
+            if (value or "").strip() != (account.disclosure_text or ""):
                 changed.append(field)
         elif value != getattr(account, field):
             changed.append(field)

@@ -14,6 +14,10 @@ outage, bring messages written before our last reply, and they deserve an answer
   in the desk, or an echo of one made in Meta's apps or by another app
   (`conversations.answered_by_hand_through_id`).
 
+- A notice covers the follower message it answers when nothing else waits before it:
+  STOP, START and a thanked story mention (app/conversations/optout.py) raise the same
+  mark as a person's reply, through that message.
+
 A conversation's unanswered messages are its answerable follower messages with an id
 above both. Ids are a sound order because ingest stores a conversation's events one at a
 time (it holds the conversation's row lock while it does): a message never becomes
@@ -100,3 +104,17 @@ async def answered_by_hand(
         )
         .execution_options(synchronize_session=False)
     )
+
+
+async def has_unanswered_before(
+    session: AsyncSession, conversation_id: int, message_id: int
+) -> bool:
+    """Whether follower messages that reached us before `message_id` still wait for an
+    answer (a reply drafted now would have to cover them too)."""
+    found = await session.scalar(
+        unanswered_statement(conversation_id)
+        .with_only_columns(Message.id)
+        .where(Message.id < message_id)
+        .limit(1)
+    )
+    return found is not None

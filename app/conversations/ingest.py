@@ -16,6 +16,8 @@ from app.config import Settings
 from app.conversations import events, repository
 from app.conversations.answered import answered_by_hand
 from app.conversations.entries import Incoming, entry_values, insert_entry, note_inbound, quote_of
+from app.conversations.mentions import apply_story_mention
+from app.conversations.optout import apply_command
 from app.conversations.profiles import refresh_profile_if_due
 from app.conversations.replies import DRAFT_JOB, schedule_reply, supersede_pending_drafts
 from app.core.clock import utc_now
@@ -91,10 +93,13 @@ async def _apply_follower_event(incoming: Incoming) -> None:
         )
         if replied is not None and replied.deleted_at is None:
             values["payload"]["reply_to"] = quote_of(replied)
-    if await repository.insert_message(incoming.session, values) is None:
+    message_id = await repository.insert_message(incoming.session, values)
+    if message_id is None:
         log.info("ingest.duplicate_message", kind=event.kind)
         return
-    if event.kind in FOLLOWER_KINDS:
+    # STOP, START or a story mention thanked: the notice is the answer, no draft.
+    answered = await _answered_by_notice(incoming, message_id)
+    if event.kind in FOLLOWER_KINDS and not answered:
         if incoming.conversation.thread_owner_app_id and not event.is_standby:
             # Delivered to us as the owner, yet a handover said otherwise: stay on review.
             owner = incoming.conversation.thread_owner_app_id
@@ -106,13 +111,21 @@ async def _apply_follower_event(incoming: Incoming) -> None:
             conversation=incoming.conversation,
             standby=event.is_standby,
         )
-    else:
+    elif not answered:
         log.info("ingest.recorded", kind=event.kind)
     if event.kind in INPUT_KINDS:
         note_inbound(incoming.conversation, values["sent_at"])
         await refresh_profile_if_due(
             incoming.session, incoming.settings, account=incoming.account, contact=incoming.contact
         )
+
+
+async def _answered_by_notice(incoming: Incoming, message_id: int) -> bool:
+    if incoming.event.kind != "message":
+        return False
+    if await apply_command(incoming, message_id):
+        return True
+    return await apply_story_mention(incoming, message_id)
 
 
 async def _apply_echo(incoming: Incoming) -> None:

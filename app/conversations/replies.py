@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from enum import StrEnum
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -103,3 +104,39 @@ async def _stop_queued_send(
         .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+# A short message the bot sends outside drafting (app/outbox/notices.py): the answer to
+# STOP or START, or the thanks for a story mention.
+NOTICE_JOB = "send_notice"
+
+
+class Notice(StrEnum):
+    OPTED_OUT = "opted_out"  # the confirmation of STOP
+    OPTED_IN = "opted_in"  # the confirmation of START
+    STORY_THANKS = "story_thanks"  # thanks for mentioning the account in a story
+
+
+async def schedule_notice(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    account: Account,
+    conversation: Conversation,
+    notice: Notice,
+    message_id: int,
+    language: str,
+) -> None:
+    await enqueue(
+        session,
+        NOTICE_JOB,
+        {
+            "conversation_id": conversation.id,
+            "notice": notice.value,
+            "message_id": message_id,
+            "language": language,
+        },
+        account_id=account.id,
+        max_attempts=settings.JOB_MAX_ATTEMPTS,
+        priority=1,  # like a send: the follower is waiting for it
+    )

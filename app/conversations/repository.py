@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.clock import utc_now
 from app.core.db import insert_ignore
-from app.models import Account, Contact, Conversation, Message, OutboundMessage
+from app.models import Account, Contact, Conversation, Draft, Message, OutboundMessage
 
 
 async def account_by_external_id(
@@ -143,3 +143,17 @@ async def outbound_outcome_unknown(
         )
     )
     return found is not None
+
+
+async def conversation_language(
+    session: AsyncSession, conversation_id: int, *, default: str
+) -> str:
+    """The language the conversation was last answered in (its newest draft's), else
+    `default` (the account's main language)."""
+    language = await session.scalar(
+        select(Draft.language)
+        .where(Draft.conversation_id == conversation_id)
+        .order_by(Draft.id.desc())
+        .limit(1)
+    )
+    return language or default

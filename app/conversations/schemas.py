@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 
 class MessageOut(BaseModel):
@@ -34,7 +34,14 @@ class ContactOut(BaseModel):
     profile_pic_url: str | None = None
     profile_fetched_at: datetime | None = None
     profile_error: str | None = None
+    # The follower wrote STOP (and not START since): no automatic message goes to them.
+    opted_out_at: datetime | None = None
     created_at: datetime
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def opted_out(self) -> bool:
+        return self.opted_out_at is not None
 
 
 class ConversationOut(BaseModel):

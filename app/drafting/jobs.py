@@ -18,11 +18,12 @@ from app.drafting.base import DraftingError, DraftResult
 from app.drafting.context import DraftContext, has_live_draft, load_context
 from app.drafting.cost import BudgetState, budget_state, estimate_cost
 from app.drafting.offline import OfflineDrafter
-from app.models import Account, Conversation, Draft, Job, Message
+from app.models import Account, Contact, Conversation, Draft, Job, Message
 from app.ops.metrics import DRAFTS, LLM_BUDGET_FALLBACKS, LLM_COST_USD, LLM_TOKENS
+from app.outbox.disclosure import NoRoomForDisclosure, fits
 from app.outbox.service import queue_reply
 from app.policy.schemas import Policy
-from app.policy.service import Decision, reason_code
+from app.policy.service import DISCLOSURE_ROOM_REASON, Decision, reason_code
 from app.runtime import Runtime
 
 log = structlog.get_logger("app.drafting")
@@ -77,7 +78,12 @@ async def _run_drafter(
 
 
 def _decide(
-    context: DraftContext, result: DraftResult, error: str | None, standby: bool
+    context: DraftContext,
+    result: DraftResult,
+    error: str | None,
+    standby: bool,
+    *,
+    opted_out: bool,
 ) -> Decision:
     return assess(
         context.request,
@@ -90,6 +96,8 @@ def _decide(
         conversation_paused=context.conversation.is_paused,
         paused_until=context.conversation.paused_until,
         standby=standby,
+        opted_out=opted_out,
+        room_for_disclosure=fits(result.reply, context.account, result.language),
         auto_replies_today=context.auto_replies_today,
     )
 
@@ -110,7 +118,13 @@ async def _record(
         LLM_COST_USD.inc(float(cost))
     if await has_live_draft(session, context.reply_to.id):
         return  # another run drafted this message while we were drafting
-    decision = _decide(context, result, error, standby)
+    # Read now, not with the context: a STOP may have arrived while the drafter ran.
+    opted_out = await session.scalar(
+        select(Contact.opted_out_at.is_not(None)).where(
+            Contact.id == context.conversation.contact_id
+        )
+    )
+    decision = _decide(context, result, error, standby, opted_out=bool(opted_out))
     DRAFTS.labels(decision=decision.decision, reason=reason_code(decision)).inc()
     # Re-read the state: a message may have arrived, or a person replied, while we drafted.
     latest = await newest_unanswered_id(session, context.conversation.id)
@@ -159,15 +173,8 @@ async def _record(
     assert conversation is not None
     draft.status = "approved"
     draft.decided_at = utc_now()
-    await queue_reply(
-        session,
-        runtime.settings,
-        account=account,
-        conversation=conversation,
-        text=result.reply,
-        draft=draft,
-        hold_seconds=Policy.of(account.policy).hold_auto_seconds,
-    )
+    if not await _queue_alone(session, runtime, account, conversation, draft):
+        return
     await record(
         session,
         action="draft.auto_approved",
@@ -180,3 +187,30 @@ async def _record(
             "reasons": decision.reasons,
         },
     )
+
+
+async def _queue_alone(
+    session: AsyncSession,
+    runtime: Runtime,
+    account: Account,
+    conversation: Conversation,
+    draft: Draft,
+) -> bool:
+    """Queues the automatic reply; False when, as composed (links shortened...), its last
+    message has no room left for the disclosure line: then it waits for a person."""
+    try:
+        await queue_reply(
+            session,
+            runtime.settings,
+            account=account,
+            conversation=conversation,
+            text=draft.text,
+            draft=draft,
+            hold_seconds=Policy.of(account.policy).hold_auto_seconds,
+        )
+    except NoRoomForDisclosure:
+        draft.status, draft.decision, draft.decided_at = "pending", "review", None
+        draft.reasons = [DISCLOSURE_ROOM_REASON]
+        log.info("drafting.no_room_for_disclosure", draft_id=draft.id)
+        return False
+    return True

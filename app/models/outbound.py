@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, Timestamped
@@ -44,3 +44,5 @@ class OutboundMessage(Timestamped, Base):
     # The products whose discount code / link the parts carry (ids), for the reports.
     codes_sent: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
     links_sent: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
+    # It ends with the line saying it was sent automatically (app/outbox/disclosure.py).
+    disclosed: Mapped[bool] = mapped_column(default=False, server_default=false())

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.config import Settings
 from app.links.service import link_products
 from app.models import Account, Conversation, Draft, Product, User
+from app.outbox.disclosure import disclose
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +22,7 @@ class Outgoing:
     text: str  # what the follower receives
     codes_sent: list[int] = field(default_factory=list)  # products whose code it carries
     links_sent: list[int] = field(default_factory=list)  # products whose link it carries
+    disclosed: bool = False  # it ends with the line saying it was sent automatically
 
 
 async def compose(
@@ -32,9 +34,10 @@ async def compose(
     text: str,
     draft: Draft | None,
     user: User | None,
+    language: str | None = None,
 ) -> Outgoing:
-    """The reply as it goes out. `user` is None for a reply the bot sends alone."""
-    del user  # the steps that follow will need it
+    """The reply as it goes out. `user` is None for a reply the bot sends alone;
+    `language` is the reply's when it has no draft (else the draft's)."""
     rows = (
         await session.execute(
             select(Product.id, Product.discount_code, Product.url).where(
@@ -55,4 +58,16 @@ async def compose(
         products=[(r.id, r.url) for r in rows],
         preferred=() if draft is None else draft.product_ids,
     )
-    return Outgoing(text=links.text, codes_sent=codes_sent, links_sent=links.product_ids)
+    # Last: the line goes after everything else and counts within the length limit.
+    text, disclosed = await disclose(
+        session,
+        account=account,
+        conversation=conversation,
+        text=links.text,
+        draft=draft,
+        user=user,
+        language=language,
+    )
+    return Outgoing(
+        text=text, codes_sent=codes_sent, links_sent=links.product_ids, disclosed=disclosed
+    )

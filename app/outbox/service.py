@@ -44,10 +44,13 @@ async def queue_reply(
     user: User | None = None,
     hold_seconds: float = 0.0,
     comment_id: str | None = None,
+    language: str | None = None,
+    idempotency_key: str | None = None,
 ) -> OutboundMessage:
     """Writes the reply and its send job in the caller's transaction. The job starts after
     `hold_seconds` (Undo, or the account's hold of automatic replies: app/outbox/hold.py).
-    With `comment_id` it goes out as the private reply to that comment."""
+    With `comment_id` it goes out as the private reply to that comment. Without a draft,
+    `language` is the reply's (for the disclosure line) and `idempotency_key` names it."""
     outgoing = await compose(
         session,
         settings,
@@ -56,6 +59,7 @@ async def queue_reply(
         text=text,
         draft=draft,
         user=user,
+        language=language,
     )
     try:
         parts = split_text(outgoing.text, account.platform)
@@ -64,6 +68,7 @@ async def queue_reply(
     except ValueError as exc:
         raise ReplyRefused(f"reply cannot be sent: {exc}") from exc
     key = f"draft:{draft.id}" if draft is not None else f"manual:{uuid.uuid4().hex}"
+    key = idempotency_key or key
     outbound = OutboundMessage(
         account_id=account.id,
         conversation_id=conversation.id,
@@ -81,6 +86,7 @@ async def queue_reply(
         comment_id=comment_id,
         codes_sent=outgoing.codes_sent,
         links_sent=outgoing.links_sent,
+        disclosed=outgoing.disclosed,
     )
     session.add(outbound)
     await session.flush()

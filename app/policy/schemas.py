@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.core.fields import StoredText, storable_text
 
@@ -56,6 +56,22 @@ class Policy(BaseModel):
         description="seconds an automatic reply waits, shown in the queue with Cancel, "
         "before it is sent; 0 sends it at once",
     )
+
+    thank_story_mentions: bool = Field(
+        False,
+        description="when a follower mentions the account in their story, thank them with "
+        "a short DM automatically (not in mode off, never to a follower who wrote STOP)",
+    )
+    story_mention_thanks: StoredText | None = Field(
+        None,
+        max_length=500,
+        description="the thank-you text; empty uses a short default in the follower's language",
+    )
+
+    @field_validator("story_mention_thanks")
+    @classmethod
+    def _blank_is_default(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
 
     def threshold(self, intent: str) -> float:
         """The confidence a draft of this intent needs to be sent alone."""

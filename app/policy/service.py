@@ -13,6 +13,10 @@ from datetime import datetime
 
 from app.policy.schemas import Policy
 
+# Why nothing goes out automatically to a follower who wrote STOP (until START).
+OPTED_OUT_REASON = "the follower opted out (STOP)"
+# An automatic reply must be able to end with the disclosure line (app/outbox/disclosure.py).
+DISCLOSURE_ROOM_REASON = "longer than one message with the line saying it was sent automatically"
 # Intents that need no product to be answered well.
 SMALL_TALK_INTENTS = {"greeting", "thanks"}
 
@@ -44,6 +48,10 @@ class DecisionInput:
     conversation_paused: bool = False
     paused_until: datetime | None = None
     standby: bool = False
+    opted_out: bool = False  # the follower wrote STOP (app/conversations/optout.py)
+    # The reply still fits in one message once the disclosure line is added to it
+    # (app/outbox/disclosure.py): an automatic reply must be able to carry it.
+    room_for_disclosure: bool = True
     auto_replies_today: int = 0
     now: datetime | None = None
 
@@ -93,6 +101,10 @@ def _state_reasons(data: DecisionInput) -> list[str]:
         )
     if data.standby:
         reasons.append("another app or a person holds the thread")
+    if data.opted_out:
+        reasons.append(OPTED_OUT_REASON)
+    if not data.room_for_disclosure:
+        reasons.append(DISCLOSURE_ROOM_REASON)
     limit = data.policy.max_auto_replies_per_conversation_per_day
     if data.auto_replies_today >= limit:
         reasons.append(f"daily limit of {limit} automatic replies reached")
@@ -111,6 +123,8 @@ _REASON_CODES = (
     ("automation paused", "paused"),
     ("a human replied recently", "human_replied"),
     ("another app", "thread_held"),
+    ("the follower opted out", "opted_out"),
+    ("longer than one message with the line", "disclosure_room"),
     ("daily limit", "daily_limit"),
     ("confidence", "low_confidence"),
     ("intent", "intent_needs_review"),

@@ -102,7 +102,7 @@ async def export_contact(session: AsyncSession, *, user: User, contact_id: int) 
     )
     return ContactExport(
         exported_at=utc_now(),
-        contact=row_dict(contact),
+        contact={**row_dict(contact), "opted_out": contact.opted_out_at is not None},
         conversations=conversations,
         audit_entries=[row_dict(a) for a in audit],
         notes=EXPORT_NOTES,

@@ -21,6 +21,14 @@ from app.errors import Forbidden, NotFound
 from app.models import Account, User
 from app.moderation import autonomy
 from app.moderation.stats import approval_stats
+from app.outbox.disclosure import (
+    DEFAULT_LINES,
+    MIN_REPLY_ROOM,
+    DisclosureTooLong,
+    check_text,
+    default_line,
+    room_left,
+)
 from app.policy.schemas import DEFAULT_AUTO_INTENTS, INTENTS, Policy
 from app.ui.catalog_forms import field_errors, split_list, text
 from app.ui.evidence import router as evidence_router
@@ -41,6 +49,8 @@ KNOWN_RULES = (
     "max_auto_replies_per_conversation_per_day",
     "pause_after_human_reply_minutes",
     "hold_auto_seconds",
+    "thank_story_mentions",
+    "story_mention_thanks",
 )
 DEFAULTS = Policy()
 # Shown next to the band a share of unchanged approvals at least this high, with this many
@@ -100,6 +110,8 @@ def _policy_from(form: FormData, current: Policy, *, can_decide: bool) -> dict[s
         ),
         "pause_after_human_reply_minutes": text(form, "pause_after_human_reply_minutes"),
         "hold_auto_seconds": text(form, "hold_auto_seconds"),
+        "thank_story_mentions": form.get("thank_story_mentions") is not None,
+        "story_mention_thanks": text(form, "story_mention_thanks") or None,
     }
     for rule in _extra_rules(current):
         name = rule["name"]
@@ -119,21 +131,33 @@ def _policy_from(form: FormData, current: Policy, *, can_decide: bool) -> dict[s
     return values
 
 
+def _disclosure_from(form: FormData, account: Account) -> tuple[dict[str, Any], dict[str, str]]:
+    """The disclosure fields as sent, and a problem with the text. Members who may not
+    change them get them disabled, so absent; a forged value is refused when saving."""
+    values = {name: text(form, name) for name in ("disclosure", "disclosure_text") if name in form}
+    if "disclosure_text" in values:
+        try:
+            check_text(values["disclosure_text"], account.platform)
+        except DisclosureTooLong as exc:
+            return values, {"disclosure_text": exc.message}
+    return values, {}
+
+
 def _parse(
-    form: FormData, current: Policy, *, can_decide: bool, track_links: bool
+    form: FormData, current: Policy, account: Account, *, can_decide: bool
 ) -> tuple[dict[str, Any], AccountUpdate | None, Policy | None, dict[str, str]]:
     persona, languages = text(form, "persona"), text(form, "languages")
     paused = form.get("paused") is not None
     # The owner's checkbox: disabled for other members, so absent; what is absent stays.
-    if can_decide:
-        track_links = form.get("track_links") is not None
+    track_links = form.get("track_links") is not None if can_decide else account.track_links
     shown: dict[str, Any] = {
         "persona": persona,
         "languages": languages,
         "paused": paused,
         "track_links": track_links,
     }
-    errors: dict[str, str] = {}
+    disclosure, errors = _disclosure_from(form, account)
+    shown |= disclosure
     update = policy = None
     try:
         update = AccountUpdate(
@@ -141,6 +165,7 @@ def _parse(
             languages=split_list(languages),
             paused=paused,
             track_links=track_links,
+            **disclosure,
         )
     except ValidationError as exc:
         errors |= field_errors(exc)
@@ -170,6 +195,11 @@ def _changed(account: Account, update: AccountUpdate) -> bool:
         or update.languages != list(account.languages or ())
         or update.paused != account.is_paused
         or update.track_links != account.track_links
+        or ("disclosure" in update.model_fields_set and update.disclosure != account.disclosure)
+        or (
+            "disclosure_text" in update.model_fields_set
+            and (update.disclosure_text or None) != account.disclosure_text
+        )
     )
 
 
@@ -192,6 +222,8 @@ async def _render(
             "track_links": account.track_links,
             "policy": policy.model_dump(),
         }
+    shown.setdefault("disclosure", account.disclosure)
+    shown.setdefault("disclosure_text", account.disclosure_text or "")
     stats = await approval_stats(session, account_id=account.id)
     settings = request.app.state.settings
     people = await members.list_members(session, user=user, account_id=account.id)
@@ -229,6 +261,12 @@ async def _render(
         safe_share=SAFE_SHARE,
         enough=ENOUGH_DECISIONS,
         saved=request.query_params.get("saved") == "1",
+        disclosure_lines={
+            language: default_line(account.name, language) for language in DEFAULT_LINES
+        },
+        disclosure_room=room_left("", account.platform) - MIN_REPLY_ROOM,
+        disclosure_unit="bytes" if account.platform == "instagram" else "characters",
+        min_reply_room=MIN_REPLY_ROOM,
         public_url=settings.PUBLIC_URL.rstrip("/"),
     )
 
@@ -296,9 +334,7 @@ async def save_settings(
     current = Policy.of(account.policy)
     can_decide = await members.can_decide(session, user, account.id)
     form = await request.form()
-    shown, update, policy, errors = _parse(
-        form, current, can_decide=can_decide, track_links=account.track_links
-    )
+    shown, update, policy, errors = _parse(form, current, account, can_decide=can_decide)
     if errors or update is None or policy is None or "edit" in form:
         return await _render(request, session, web_user, account, shown=shown, errors=errors)
     if can_decide and "confirmed" not in form and autonomy.changes(current, policy):

@@ -64,10 +64,13 @@ async def test_grounded_llm_answer_is_sent(llm_harness: tuple[Harness, FakeLLM])
     prompt = "\n".join(m["content"] for m in request["messages"])
     assert "LENA15" in prompt
     assert "code for the vitamin c serum?" in prompt
-    # The follower gets the tracked link (app/links); the draft keeps the catalog URL.
+    # The follower gets the tracked link (app/links), and the first automatic reply of the
+    # conversation says so (app/outbox/disclosure.py); the draft keeps the catalog URL.
     [sent] = [s.text for s in harness.graph.sent]
     assert re.fullmatch(
-        r"Hey! With LENA15 you get 15% off: http://127\.0\.0\.1:8000/l/[\w-]{24}", sent or ""
+        r"Hey! With LENA15 you get 15% off: http://127\.0\.0\.1:8000/l/[\w-]{24}"
+        r"\n\n— sent automatically by Lena Loves' assistant",
+        sent or "",
     )
     draft = await _only_draft(harness)
     assert (draft.drafter, draft.model, draft.status) == ("llm", "m-1", "sent")

@@ -64,7 +64,9 @@ async def _statuses(harness: Harness) -> dict[int, str]:
 async def test_replies_to_one_follower_go_out_in_order_with_two_workers(
     harness: Harness,
 ) -> None:
-    await harness.create_account(external_id=IG_ID)  # copilot: nothing goes by itself
+    account = await harness.create_account(external_id=IG_ID)  # copilot: nothing goes by itself
+    # The bot's own texts, compared exactly: without the disclosure line (outbox/disclosure).
+    await harness.api("PATCH", f"/api/v1/accounts/{account['id']}", json={"disclosure": "off"})
     texts = ["first", "second", "third", "fourth"]
     await _queue(harness, "IGSID-1", texts)
 
