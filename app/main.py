@@ -34,6 +34,7 @@ from app.ops.router import router as ops_router
 from app.ops.tracing import Tracing, create_tracing
 from app.privacy.router import router as privacy_router
 from app.registry import build_worker
+from app.reports.router import router as reports_router
 from app.runtime import open_runtime
 from app.ui.alerts import router as alert_pages
 from app.ui.audit import router as audit_pages
@@ -112,6 +113,7 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
         users_router,
         connect_router,
         privacy_router,
+        reports_router,
         queue_pages,
         conversation_pages,
         catalog_pages,
