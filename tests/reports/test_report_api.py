@@ -5,56 +5,20 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Any
 
 import pytest
 import time_machine
-from sqlalchemy import select
 
 from app.core.db import unit_of_work
-from app.models import Account, User
 from app.users import service as users
 from tests.harness import Harness
-from tests.reports.seed import Seeded, at, seed_month
+from tests.reports.conftest import NOW, ZERO, report_of
+from tests.reports.seed import Seeded
 from tests.users.web import create_user
-
-NOW = at("2026-12-07")
-ZERO = {
-    "replies_sent": 0,
-    "auto_sent": 0,
-    "approved": 0,
-    "by_hand": 0,
-    "codes_sent": 0,
-    "links_sent": 0,
-    "clicks": 0,
-    "comment_replies": 0,
-    "story_mentions": 0,
-    "shares": 0,
-}
-
-
-async def seed(harness: Harness) -> Seeded:
-    created = await harness.create_account()
-    async with unit_of_work(harness.runtime.sessionmaker) as session:
-        account = await session.get(Account, created["id"])
-        admin = await session.scalar(select(User).where(User.role == "admin"))
-        assert account is not None
-        assert admin is not None
-        return await seed_month(session, account, admin.id)
-
-
-@pytest.fixture
-async def seeded(harness: Harness) -> Seeded:
-    return await seed(harness)
-
-
-async def _report(harness: Harness, cooperation_id: int, query: str = "") -> Any:
-    with time_machine.travel(NOW, tick=False):
-        return await harness.api("GET", f"/api/v1/cooperations/{cooperation_id}/report{query}")
 
 
 async def test_the_month_in_numbers(harness: Harness, seeded: Seeded) -> None:
-    response = await _report(harness, seeded.cooperation_id)
+    response = await report_of(harness, seeded.cooperation_id)
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["cooperation"]["brand"] == "GlowLab"
@@ -129,7 +93,7 @@ async def test_the_month_in_numbers(harness: Harness, seeded: Seeded) -> None:
 async def test_an_explicit_range_reaches_past_the_cooperation(
     harness: Harness, seeded: Seeded
 ) -> None:
-    response = await _report(harness, seeded.cooperation_id, "?from=2026-10-31&to=2026-12-01")
+    response = await report_of(harness, seeded.cooperation_id, "?from=2026-10-31&to=2026-12-01")
     assert response.status_code == 200, response.text
     body = response.json()
     assert len(body["days"]) == 32
@@ -137,15 +101,15 @@ async def test_an_explicit_range_reaches_past_the_cooperation(
     last = body["days"][-1]
     assert (last["date"], last["links_sent"], last["clicks"]) == ("2026-12-01", 1, 3)
     assert body["totals"]["replies_sent"] == 6
-    only_one_day = await _report(harness, seeded.cooperation_id, "?from=2026-11-03&to=2026-11-03")
+    only_one_day = await report_of(harness, seeded.cooperation_id, "?from=2026-11-03&to=2026-11-03")
     assert only_one_day.json()["totals"]["replies_sent"] == 2
     # Only one bound given: the other is the cooperation's.
-    from_only = await _report(harness, seeded.cooperation_id, "?from=2026-11-04")
+    from_only = await report_of(harness, seeded.cooperation_id, "?from=2026-11-04")
     assert (from_only.json()["from"], from_only.json()["to"]) == ("2026-11-04", "2026-11-30")
 
 
 async def test_the_days_as_csv(harness: Harness, seeded: Seeded) -> None:
-    response = await _report(harness, seeded.cooperation_id, "?format=csv")
+    response = await report_of(harness, seeded.cooperation_id, "?format=csv")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/csv")
     assert response.headers["content-disposition"] == (
@@ -170,13 +134,13 @@ async def test_the_days_as_csv(harness: Harness, seeded: Seeded) -> None:
     ],
 )
 async def test_bad_ranges_are_422(harness: Harness, seeded: Seeded, query: str) -> None:
-    response = await _report(harness, seeded.cooperation_id, query)
+    response = await report_of(harness, seeded.cooperation_id, query)
     assert response.status_code == 422, response.text
     assert "detail" in response.json()
 
 
 async def test_400_days_is_the_longest_range(harness: Harness, seeded: Seeded) -> None:
-    response = await _report(harness, seeded.cooperation_id, "?from=2025-01-01&to=2026-02-04")
+    response = await report_of(harness, seeded.cooperation_id, "?from=2025-01-01&to=2026-02-04")
     assert response.status_code == 200
     assert len(response.json()["days"]) == 400
 
