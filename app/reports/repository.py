@@ -23,6 +23,7 @@ class SentRow:
     codes_sent: list[Any]
     links_sent: list[Any]
     draft_id: int | None
+    sent_by_user_id: int | None
     decided_by_user_id: int | None
     draft_product_ids: list[Any]
 
@@ -60,6 +61,7 @@ async def sent_replies(
             OutboundMessage.codes_sent,
             OutboundMessage.links_sent,
             OutboundMessage.draft_id,
+            OutboundMessage.sent_by_user_id,
             Draft.decided_by_user_id,
             Draft.product_ids,
         )
@@ -72,8 +74,8 @@ async def sent_replies(
         )
     )
     return [
-        SentRow(at, comment, codes or [], links or [], draft, decided, products or [])
-        for at, comment, codes, links, draft, decided, products in rows
+        SentRow(at, comment, codes or [], links or [], draft, sender, decided, products or [])
+        for at, comment, codes, links, draft, sender, decided, products in rows
     ]
 
 

@@ -54,8 +54,10 @@ def check_range(first: date, last: date) -> None:
 
 
 def _kind(row: SentRow) -> str:
+    """Who sent it: the bot alone (a draft nobody decided, or a message of its own such as
+    a confirmation), a person approving a draft, or a person writing it."""
     if row.draft_id is None:
-        return "by_hand"
+        return "by_hand" if row.sent_by_user_id is not None else "auto_sent"
     return "approved" if row.decided_by_user_id is not None else "auto_sent"
 
 

@@ -49,6 +49,7 @@ async def _sent(
     links: Sequence[int] = (),
     status: str = "sent",
     comment_id: str | None = None,
+    sent_by: int | None = None,
 ) -> None:
     draft_id = None
     if draft is not None:
@@ -69,6 +70,7 @@ async def _sent(
             parts_sent=1,
             sent_at=when if status == "sent" else None,
             comment_id=comment_id,
+            sent_by_user_id=sent_by,
             codes_sent=list(codes),
             links_sent=list(links),
         )
@@ -176,7 +178,15 @@ async def seed_month(session: AsyncSession, account: Account, approver_id: int) 
     )
     # 5 November: one by hand (the cream's code and link), one automatic about the serum
     # without code or link; another cooperation's reply and a failed send do not count.
-    await _sent(session, chat, at("2026-11-05", "00:00"), draft=None, codes=[c], links=[c])
+    await _sent(
+        session,
+        chat,
+        at("2026-11-05", "00:00"),
+        draft=None,
+        codes=[c],
+        links=[c],
+        sent_by=approver_id,
+    )
     await _sent(session, chat, at("2026-11-05"), draft={**auto, "product_ids": [s]})
     await _sent(session, chat, at("2026-11-05"), draft={**auto, "product_ids": [o]}, codes=[o])
     await _sent(
