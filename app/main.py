@@ -42,6 +42,7 @@ from app.ui.catalog import router as catalog_pages
 from app.ui.conversations import router as conversation_pages
 from app.ui.people import router as user_pages
 from app.ui.queue import router as queue_pages
+from app.ui.reports import router as report_pages
 from app.ui.simulator import router as simulator_pages
 from app.users.router import router as users_router
 from app.web import SignInRequired, error_page, wants_page
@@ -121,6 +122,7 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
         user_pages,
         alert_pages,
         audit_pages,
+        report_pages,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")

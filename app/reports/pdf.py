@@ -16,24 +16,12 @@ from fpdf import FPDF
 from fpdf.fonts import TTFFont
 
 from app.reports.chart import HEIGHT, WIDTH, chart
-from app.reports.schemas import Figures, Report
+from app.reports.schemas import FIGURE_WORDS, Figures, Report
 
 BAR_RGB = (37, 99, 235)  # replies sent
 LINE_RGB = (234, 88, 12)  # clicks
 INK_RGB, MUTED_RGB = (17, 24, 39), (107, 114, 128)
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
-TOTALS = (
-    ("replies_sent", "Replies sent"),
-    ("auto_sent", "Sent automatically"),
-    ("approved", "Approved by the team"),
-    ("by_hand", "Written by the team"),
-    ("codes_sent", "Codes handed out"),
-    ("links_sent", "Links sent"),
-    ("clicks", "Link clicks"),
-    ("comment_replies", "Answers to comments"),
-    ("story_mentions", "Story mentions"),
-    ("shares", "Posts shared"),
-)
 PRODUCT_COLUMNS = (
     ("replies_sent", "Replies"),
     ("codes_sent", "Codes"),
@@ -91,7 +79,7 @@ def _heading(pdf: _Document, report: Report) -> None:
 def _totals(pdf: _Document, totals: Figures) -> None:
     per_row, width = 5, 36.0
     top = pdf.get_y()
-    for n, (name, label) in enumerate(TOTALS):
+    for n, (name, label) in enumerate(FIGURE_WORDS.items()):
         x, y = pdf.l_margin + (n % per_row) * width, top + (n // per_row) * 18
         pdf.set_xy(x, y)
         pdf.use(16, bold=True)

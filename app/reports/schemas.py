@@ -71,3 +71,17 @@ class Report(BaseModel):
 
 
 CSV_COLUMNS = tuple(f for f in DayFigures.model_fields if f != "date")
+
+# The figures in a brand's words (the page and the PDF), in the order they are shown.
+FIGURE_WORDS = {
+    "replies_sent": "Replies sent",
+    "auto_sent": "Sent automatically",
+    "approved": "Approved by the team",
+    "by_hand": "Written by the team",
+    "codes_sent": "Codes handed out",
+    "links_sent": "Links sent",
+    "clicks": "Link clicks",
+    "comment_replies": "Answers to comments",
+    "story_mentions": "Story mentions",
+    "shares": "Posts shared",
+}
