@@ -50,6 +50,26 @@ async def cooperations_of(session: AsyncSession, account_id: int) -> list[Cooper
     return [CooperationPosts(i, b, t, p or []) for i, b, t, p in rows]
 
 
+async def cooperations_by_account(
+    session: AsyncSession, account_ids: set[int]
+) -> dict[int, list[CooperationPosts]]:
+    rows = await session.execute(
+        select(
+            Cooperation.account_id,
+            Cooperation.id,
+            Cooperation.brand,
+            Cooperation.title,
+            Cooperation.platform_posts,
+        )
+        .where(Cooperation.account_id.in_(account_ids))
+        .order_by(Cooperation.id)
+    )
+    found: dict[int, list[CooperationPosts]] = {}
+    for account_id, *cooperation in rows:
+        found.setdefault(account_id, []).append(CooperationPosts(*cooperation))
+    return found
+
+
 async def sent_replies(
     session: AsyncSession, account_id: int, start: datetime, end: datetime
 ) -> list[SentRow]:
