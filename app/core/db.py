@@ -165,3 +165,12 @@ def utc_day(session: AsyncSession, column: Any) -> Any:
     if dialect_name(session) == "postgresql":
         return func.date(func.timezone("UTC", column))
     return func.date(column)
+
+
+def json_array_elements(session: AsyncSession, column: Any) -> Any:
+    """The elements of a JSON array column as a table (column `value`) to join each row
+    with, as text: `json_each` on SQLite, `jsonb_array_elements_text` on PostgreSQL.
+    Join it with `true()`; both databases let it read the row it is joined to."""
+    if dialect_name(session) == "postgresql":
+        return func.jsonb_array_elements_text(column).table_valued("value")
+    return func.json_each(column).table_valued("value")

@@ -20,7 +20,7 @@ from app.errors import AppError
 from app.models import Cooperation, User
 from app.reports import repository
 from app.reports.attribution import Pointer, attribute
-from app.reports.repository import SentRow
+from app.reports.repository import SentCounts
 from app.reports.schemas import (
     CooperationInfo,
     DayFigures,
@@ -53,38 +53,14 @@ def check_range(first: date, last: date) -> None:
         raise BadRange(f"the range is at most {MAX_DAYS} days")
 
 
-def _kind(row: SentRow) -> str:
-    """Who sent it: the bot alone (a draft nobody decided, or a message of its own such as
-    a confirmation), a person approving a draft, or a person writing it."""
-    if row.draft_id is None:
-        return "by_hand" if row.sent_by_user_id is not None else "auto_sent"
-    return "approved" if row.decided_by_user_id is not None else "auto_sent"
-
-
-def _ids(values: Iterable[object], products: set[int]) -> set[int]:
-    return {v for v in values if isinstance(v, int) and v in products}
-
-
-def _add_reply(figures: ReplyFigures, row: SentRow, codes: int, links: int) -> None:
-    figures.replies_sent += 1
-    setattr(figures, _kind(row), getattr(figures, _kind(row)) + 1)
-    figures.codes_sent += codes
-    figures.links_sent += links
-    figures.comment_replies += row.comment_id is not None
-
-
-def _count_replies(
-    rows: list[SentRow], days: dict[date, DayFigures], products: dict[int, ProductFigures]
-) -> None:
-    ids = set(products)
-    for row in rows:
-        codes, links = _ids(row.codes_sent, ids), _ids(row.links_sent, ids)
-        about = codes | links | _ids(row.draft_product_ids, ids)
-        if not about:
-            continue
-        _add_reply(days[row.sent_at.astimezone(UTC).date()], row, len(codes), len(links))
-        for pid in about:
-            _add_reply(products[pid], row, int(pid in codes), int(pid in links))
+def _add(figures: ReplyFigures, counts: SentCounts) -> None:
+    figures.replies_sent += counts.replies
+    figures.auto_sent += counts.auto_sent
+    figures.approved += counts.approved
+    figures.by_hand += counts.by_hand
+    figures.codes_sent += counts.codes
+    figures.links_sent += counts.links
+    figures.comment_replies += counts.comments
 
 
 async def _count_pointers(
@@ -140,9 +116,13 @@ async def report(
         pid: ProductFigures(product_id=pid, name=name)
         for pid, name in await repository.products_of(session, cooperation.id)
     }
-    _count_replies(
-        await repository.sent_replies(session, cooperation.account_id, start, end), days, products
-    )
+    for counts in await repository.sent_counts(
+        session, cooperation.account_id, list(products), start, end
+    ):
+        if counts.product_id is None:
+            _add(days[counts.day], counts)
+        elif counts.product_id in products:
+            _add(products[counts.product_id], counts)
     for pid, day, clicks in await repository.clicks(session, list(products), first, last):
         days[day].clicks += clicks
         products[pid].clicks += clicks
