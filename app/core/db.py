@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import Select, event, func, text
+from sqlalchemy import Select, case, event, func, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
@@ -172,5 +172,7 @@ def json_array_elements(session: AsyncSession, column: Any) -> Any:
     with, as text: `json_each` on SQLite, `jsonb_array_elements_text` on PostgreSQL.
     Join it with `true()`; both databases let it read the row it is joined to."""
     if dialect_name(session) == "postgresql":
-        return func.jsonb_array_elements_text(column).table_valued("value")
+        # A JSON null or object where a list belongs yields nothing instead of an error.
+        array = case((func.jsonb_typeof(column) == "array", column), else_=func.jsonb_build_array())
+        return func.jsonb_array_elements_text(array).table_valued("value")
     return func.json_each(column).table_valued("value")

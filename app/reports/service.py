@@ -47,6 +47,8 @@ def default_range(cooperation: Cooperation, today: date) -> tuple[date, date]:
 
 
 def check_range(first: date, last: date) -> None:
+    if last >= date.max:
+        raise BadRange("`to` is too far in the future")
     if first > last:
         raise BadRange("`from` must not be after `to`")
     if (last - first).days + 1 > MAX_DAYS:

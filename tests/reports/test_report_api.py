@@ -8,12 +8,15 @@ import io
 
 import pytest
 import time_machine
+from sqlalchemy import select
 
 from app.core.db import unit_of_work
+from app.models import Conversation, OutboundMessage
 from app.users import service as users
+from tests.builders import create_draft, create_message
 from tests.harness import Harness
 from tests.reports.conftest import NOW, ZERO, report_of
-from tests.reports.seed import Seeded
+from tests.reports.seed import Seeded, at
 from tests.users.web import create_user
 
 
@@ -167,3 +170,35 @@ async def test_only_the_accounts_members_read_it(harness: Harness, seeded: Seede
     assert csv_too.status_code == 404
     assert nobody.status_code == 401
     assert missing.status_code == 404
+
+
+async def test_lists_stored_in_an_odd_shape_are_skipped(harness: Harness, seeded: Seeded) -> None:
+    async with unit_of_work(harness.runtime.sessionmaker) as session:
+        conversation = await session.scalar(select(Conversation))
+        assert conversation is not None
+        asked = await create_message(session, conversation, created_at=at("2026-11-07"))
+        draft = await create_draft(
+            session, conversation, asked, status="sent", decision="auto", product_ids=None
+        )
+        session.add(
+            OutboundMessage(
+                account_id=seeded.account_id,
+                conversation_id=conversation.id,
+                draft_id=draft.id,
+                idempotency_key="odd",
+                channel="graph",
+                status="sent",
+                parts=["x"],
+                sent_at=at("2026-11-07"),
+                codes_sent={"not": "a list"},
+                links_sent="nor this",
+            )
+        )
+    response = await report_of(harness, seeded.cooperation_id)
+    assert response.status_code == 200
+    assert response.json()["totals"]["replies_sent"] == 4
+
+
+async def test_the_last_day_there_is(harness: Harness, seeded: Seeded) -> None:
+    response = await report_of(harness, seeded.cooperation_id, "?from=9999-12-31&to=9999-12-31")
+    assert response.status_code == 422
