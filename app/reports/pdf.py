@@ -65,7 +65,7 @@ class _Document(FPDF):
         self, text: str, size: float, *, bold: bool = False, rgb: tuple[int, int, int] = INK_RGB
     ) -> None:
         self.use(size, bold=bold, rgb=rgb)
-        self.multi_cell(0, size * 0.5, self.clean(text), new_x="LMARGIN", new_y="NEXT")
+        self.multi_cell(0, size * 0.5, self.clean(text), align="L", new_x="LMARGIN", new_y="NEXT")
 
 
 def _heading(pdf: _Document, report: Report) -> None:
@@ -83,7 +83,7 @@ def _totals(pdf: _Document, totals: Figures) -> None:
         x, y = pdf.l_margin + (n % per_row) * width, top + (n // per_row) * 18
         pdf.set_xy(x, y)
         pdf.use(16, bold=True)
-        pdf.cell(width - 2, 8, str(getattr(totals, name)))
+        pdf.cell(width - 2, 8, f"{getattr(totals, name):,}")
         pdf.set_xy(x, y + 8)
         pdf.use(8, rgb=MUTED_RGB)
         pdf.cell(width - 2, 5, pdf.clean(label))
@@ -131,11 +131,11 @@ def _products(pdf: _Document, report: Report) -> None:
     pdf.set_draw_color(*MUTED_RGB)
     widths = (70, *(22 for _ in PRODUCT_COLUMNS))
     with pdf.table(
-        col_widths=widths, text_align=("LEFT", *("RIGHT" for _ in PRODUCT_COLUMNS))
+        col_widths=widths, line_height=4.5, text_align=("LEFT", *("RIGHT" for _ in PRODUCT_COLUMNS))
     ) as table:
         table.row(["Product", *(label for _, label in PRODUCT_COLUMNS)])
         for product in report.products:
-            cells = [str(getattr(product, name)) for name, _ in PRODUCT_COLUMNS]
+            cells = [f"{getattr(product, name):,}" for name, _ in PRODUCT_COLUMNS]
             table.row([pdf.clean(product.name), *cells])
     pdf.ln(4)
 
