@@ -190,6 +190,7 @@ async def _seed(url: str, days: int, per_day: int) -> tuple[int, date]:
         )
         await conn.execute(text("ANALYZE"))  # as autovacuum would after a bulk load
     await engine.dispose()
+    assert cooperation is not None
     return int(cooperation), first.date()
 
 
