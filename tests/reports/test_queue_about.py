@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from app.core.clock import utc_now
 from app.core.db import unit_of_work
 from app.models import Account
 from tests.builders import create_cooperation
@@ -34,7 +35,7 @@ async def test_the_card_names_the_cooperation(harness: Harness) -> None:
     async with unit_of_work(harness.runtime.sessionmaker) as session:
         account = await session.get(Account, account_id)
         assert account is not None
-        await create_cooperation(
+        glow = await create_cooperation(
             session, account, platform_posts=[{"media_id": "178900001", "kind": "reel"}]
         )
         await create_cooperation(
@@ -66,3 +67,9 @@ async def test_the_card_names_the_cooperation(harness: Harness) -> None:
     assert "a shared post" in about[0]
     assert "About: GlowLab — Autumn skincare (from the follower’s story mention" in about[0]
     assert "SunCo" not in queue.text
+
+    today = utc_now().date().isoformat()
+    report = await harness.api(
+        "GET", f"/api/v1/cooperations/{glow.id}/report?from={today}&to={today}"
+    )
+    assert report.json()["totals"]["shares"] == 1  # the report counts the same share

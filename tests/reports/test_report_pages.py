@@ -69,6 +69,7 @@ async def test_the_page_shows_the_month(harness: Harness, seeded: Seeded) -> Non
     assert pdf_file.status_code == 200
     assert pdf_file.content.startswith(b"%PDF-")
     assert "attachment;" in pdf_file.headers["content-disposition"]
+    assert pdf_file.headers["cache-control"] == "no-store"  # a brand's figures stay private
     assert other_extension.status_code == 404
 
 
