@@ -70,7 +70,10 @@ async def draft_out(session: AsyncSession, draft: Draft) -> DraftOut:
         .order_by(Message.sent_at.desc(), Message.id.desc())
         .limit(RECENT_MESSAGES)
     )
-    out.messages = [MessageOut.model_validate(m) for m in reversed(messages.all())]
+    recent = list(reversed(messages.all()))
+    out.messages = [MessageOut.model_validate(m) for m in recent]
+    abouts = await concerning(session, {draft.conversation_id: (draft.account_id, recent)})
+    out.about = abouts.get(draft.conversation_id)
     outbound = await session.scalar(
         select(OutboundMessage).where(OutboundMessage.draft_id == draft.id)
     )

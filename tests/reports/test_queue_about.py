@@ -67,6 +67,8 @@ async def test_the_card_names_the_cooperation(harness: Harness) -> None:
     assert "a shared post" in about[0]
     assert "About: GlowLab — Autumn skincare (from the follower’s story mention" in about[0]
     assert "SunCo" not in queue.text
+    drafts = (await harness.api("GET", "/api/v1/drafts?status=pending")).json()
+    assert sorted(str(d["about"]) for d in drafts) == ["GlowLab — Autumn skincare", "None"]
 
     today = utc_now().date().isoformat()
     report = await harness.api(
