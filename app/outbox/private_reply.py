@@ -150,6 +150,18 @@ async def settled(session: AsyncSession, outbound: OutboundMessage) -> None:
     await skip_public_reply(session, comment, reason)
 
 
+async def draft_closed(session: AsyncSession, draft_id: int, reason: str) -> None:
+    """A comment's draft was rejected or cancelled before any reply was queued: no DM
+    goes, so no public reply either."""
+    comment = await session.scalar(
+        select(CommentReply).where(
+            CommentReply.draft_id == draft_id, CommentReply.public_reply_status == "waiting"
+        )
+    )
+    if comment is not None:
+        await skip_public_reply(session, comment, reason)
+
+
 async def skip_public_reply(session: AsyncSession, comment: CommentReply, reason: str) -> None:
     comment.public_reply_status = "skipped"
     comment.public_reply_error = reason

@@ -2,12 +2,11 @@
 Meta's 7 days (Live: 4 hours), under Meta's hourly cap, and the public reply only after the
 private reply went. Real worker, both databases, Meta's Graph API faked at the HTTP boundary.
 
-The comment's row (CommentReply) is inserted here; the reply is queued with the real
-`queue_reply(..., comment_id=...)`, as comment triggers do."""
+The comment's row (CommentReply) is inserted, the reply queued with the real
+`queue_reply(..., comment_id=...)`, as comment triggers do (tests/outbox/comment_seed.py)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -21,7 +20,6 @@ from app.core.db import unit_of_work
 from app.models import (
     Account,
     AuditEntry,
-    CommentReply,
     Conversation,
     Job,
     Message,
@@ -31,100 +29,19 @@ from app.outbox import private_reply
 from app.outbox.service import SEND_JOB, queue_reply
 from app.worker.queue import enqueue
 from app.worker.runner import Postpone
-from tests.builders import create_contact, create_conversation, create_draft, create_message
+from tests.builders import create_contact, create_conversation
 from tests.harness import Harness, echo_event
-
-IG_ID = "17841400000000001"
-PAGE_ID = "104871234567890"
-PUBLIC = "Check your DMs!"
-TEXT = "Here is your code LENA15: https://glowlab.example/serum"
-
-
-@dataclass(frozen=True)
-class Queued:
-    outbound_id: int
-    comment_reply_id: int
-    comment_id: str
-
-
-async def _instagram(harness: Harness) -> int:
-    account = await harness.create_account(external_id=IG_ID)
-    return int(account["id"])
-
-
-async def _facebook_page(harness: Harness) -> int:
-    account = await harness.create_account(
-        platform="messenger",
-        external_id=PAGE_ID,
-        name="Lena's Page",
-        access_token="EAAGpage-token",
-        graph_host="facebook",
-    )
-    return int(account["id"])
-
-
-async def _comment(
-    harness: Harness,
-    account_id: int,
-    comment_id: str,
-    *,
-    age: timedelta = timedelta(minutes=5),
-    live: bool = False,
-    public: str | None = PUBLIC,
-    text: str = TEXT,
-) -> Queued:
-    """A comment someone wrote `age` ago, its row, a comment draft and the queued reply."""
-    commented_at = utc_now() - age
-    async with unit_of_work(harness.runtime.sessionmaker) as session:
-        account = await session.get(Account, account_id)
-        assert account is not None
-        contact = await create_contact(session, account, external_id=f"IGSID-{comment_id}")
-        conversation = await create_conversation(session, account, contact)
-        message = await create_message(
-            session, conversation, text="SERUM please", kind="comment", sent_at=commented_at
-        )
-        draft = await create_draft(
-            session, conversation, message, kind="comment", status="approved", text=text
-        )
-        row = CommentReply(
-            account_id=account_id,
-            conversation_id=conversation.id,
-            message_id=message.id,
-            comment_id=comment_id,
-            media_id="17850000000000001",
-            live=live,
-            commented_at=commented_at,
-            status="drafted",
-            draft_id=draft.id,
-            public_reply_text=public,
-            public_reply_status="waiting" if public else None,
-        )
-        session.add(row)
-        await session.flush()
-        outbound = await queue_reply(
-            session,
-            harness.runtime.settings,
-            account=account,
-            conversation=conversation,
-            text=text,
-            draft=draft,
-            comment_id=comment_id,
-        )
-        return Queued(outbound.id, row.id, comment_id)
-
-
-async def _outbound(harness: Harness, outbound_id: int) -> OutboundMessage:
-    async with unit_of_work(harness.runtime.sessionmaker) as session:
-        row = await session.get(OutboundMessage, outbound_id)
-        assert row is not None
-        return row
-
-
-async def _comment_row(harness: Harness, comment_reply_id: int) -> CommentReply:
-    async with unit_of_work(harness.runtime.sessionmaker) as session:
-        row = await session.get(CommentReply, comment_reply_id)
-        assert row is not None
-        return row
+from tests.outbox.comment_seed import (
+    IG_ID,
+    PAGE_ID,
+    PUBLIC,
+    TEXT,
+    comment_row,
+    facebook_page,
+    instagram,
+    outbound_row,
+    queue_comment,
+)
 
 
 async def _actions(harness: Harness, prefix: str) -> list[tuple[str, dict[str, Any]]]:
@@ -145,8 +62,8 @@ async def _send_again(harness: Harness, outbound_id: int) -> None:
 
 
 async def test_instagram_private_reply_goes_once_then_the_public_reply(harness: Harness) -> None:
-    account_id = await _instagram(harness)
-    queued = await _comment(harness, account_id, "17900000000000001")
+    account_id = await instagram(harness)
+    queued = await queue_comment(harness, account_id, "17900000000000001")
 
     await harness.run_worker()
     await _send_again(harness, queued.outbound_id)  # the job runs a second time
@@ -158,7 +75,7 @@ async def test_instagram_private_reply_goes_once_then_the_public_reply(harness: 
     # The same metadata as a DM's: the echo tells us it arrived.
     metadata = f"{OUR_METADATA_PREFIX}{queued.outbound_id}"
     assert sent.body["message"] == {"text": TEXT, "metadata": metadata}
-    outbound = await _outbound(harness, queued.outbound_id)
+    outbound = await outbound_row(harness, queued.outbound_id)
     assert (outbound.status, outbound.external_ids) == ("sent", [sent.message_id])
     # The sent message is in the commenter's thread like a DM.
     async with unit_of_work(harness.runtime.sessionmaker) as session:
@@ -173,7 +90,7 @@ async def test_instagram_private_reply_goes_once_then_the_public_reply(harness: 
         "replies",
         PUBLIC,
     )
-    row = await _comment_row(harness, queued.comment_reply_id)
+    row = await comment_row(harness, queued.comment_reply_id)
     assert (row.public_reply_status, row.public_reply_id) == ("posted", public.reply_id)
     assert [a for a, _ in await _actions(harness, "comment.")] == ["comment.public_reply_posted"]
     [(_, details)] = [e for e in await _actions(harness, "outbox.") if e[0] == "outbox.sent"]
@@ -181,8 +98,8 @@ async def test_instagram_private_reply_goes_once_then_the_public_reply(harness: 
 
 
 async def test_facebook_page_private_reply_and_public_reply_on_comments(harness: Harness) -> None:
-    account_id = await _facebook_page(harness)
-    queued = await _comment(harness, account_id, f"{PAGE_ID}_555_777")
+    account_id = await facebook_page(harness)
+    queued = await queue_comment(harness, account_id, f"{PAGE_ID}_555_777")
 
     await harness.run_worker()
 
@@ -196,21 +113,21 @@ async def test_facebook_page_private_reply_and_public_reply_on_comments(harness:
         queued.comment_id,
         "EAAGpage-token",
     )
-    assert (await _comment_row(harness, queued.comment_reply_id)).public_reply_status == "posted"
+    assert (await comment_row(harness, queued.comment_reply_id)).public_reply_status == "posted"
 
 
 async def test_a_comment_older_than_7_days_expires_without_a_call(harness: Harness) -> None:
-    account_id = await _instagram(harness)
-    old = await _comment(harness, account_id, "1790-old", age=timedelta(days=7, minutes=1))
-    fresh = await _comment(harness, account_id, "1790-fresh", age=timedelta(days=6, hours=23))
+    account_id = await instagram(harness)
+    old = await queue_comment(harness, account_id, "1790-old", age=timedelta(days=7, minutes=1))
+    fresh = await queue_comment(harness, account_id, "1790-fresh", age=timedelta(days=6, hours=23))
 
     await harness.run_worker()
 
-    expired = await _outbound(harness, old.outbound_id)
+    expired = await outbound_row(harness, old.outbound_id)
     assert (expired.status, expired.error_code) == ("expired", "comment_too_old")
     assert [s.comment_id for s in harness.graph.sent] == ["1790-fresh"]
-    assert (await _outbound(harness, fresh.outbound_id)).status == "sent"
-    skipped = await _comment_row(harness, old.comment_reply_id)
+    assert (await outbound_row(harness, fresh.outbound_id)).status == "sent"
+    skipped = await comment_row(harness, old.comment_reply_id)
     assert skipped.public_reply_status == "skipped"
     assert "comment_too_old" in (skipped.public_reply_error or "")
     assert [r.comment_id for r in harness.graph.comment_replies] == ["1790-fresh"]
@@ -219,18 +136,18 @@ async def test_a_comment_older_than_7_days_expires_without_a_call(harness: Harne
 async def test_a_live_comment_is_answered_only_within_4_hours_and_never_publicly(
     harness: Harness,
 ) -> None:
-    account_id = await _instagram(harness)
-    late = await _comment(
+    account_id = await instagram(harness)
+    late = await queue_comment(
         harness, account_id, "live-late", live=True, age=timedelta(hours=4, minutes=1)
     )
-    during = await _comment(harness, account_id, "live-now", live=True, age=timedelta(hours=1))
+    during = await queue_comment(harness, account_id, "live-now", live=True, age=timedelta(hours=1))
 
     await harness.run_worker()
 
-    assert (await _outbound(harness, late.outbound_id)).error_code == "comment_too_old"
+    assert (await outbound_row(harness, late.outbound_id)).error_code == "comment_too_old"
     assert [s.comment_id for s in harness.graph.sent] == ["live-now"]
     assert harness.graph.comment_replies == []
-    row = await _comment_row(harness, during.comment_reply_id)
+    row = await comment_row(harness, during.comment_reply_id)
     assert (row.public_reply_status, row.public_reply_error) == (
         "skipped",
         "never posted publicly under a live comment",
@@ -240,27 +157,27 @@ async def test_a_live_comment_is_answered_only_within_4_hours_and_never_publicly
 async def test_already_replied_fails_without_retry_and_skips_the_public_reply(
     harness: Harness,
 ) -> None:
-    account_id = await _instagram(harness)
-    queued = await _comment(harness, account_id, "1790-dup")
+    account_id = await instagram(harness)
+    queued = await queue_comment(harness, account_id, "1790-dup")
     harness.graph.already_replied()
 
     await harness.run_worker()
     await _send_again(harness, queued.outbound_id)
     await harness.run_worker()
 
-    outbound = await _outbound(harness, queued.outbound_id)
+    outbound = await outbound_row(harness, queued.outbound_id)
     assert (outbound.status, outbound.error_code) == ("failed", "already_replied")
     assert len(harness.graph.calls) == 1  # never retried
     assert harness.graph.comment_replies == []
-    assert (await _comment_row(harness, queued.comment_reply_id)).public_reply_status == "skipped"
+    assert (await comment_row(harness, queued.comment_reply_id)).public_reply_status == "skipped"
     async with unit_of_work(harness.runtime.sessionmaker) as session:
         jobs = (await session.scalars(select(Job.status).where(Job.kind == SEND_JOB))).all()
     assert set(jobs) == {"done"}  # settled, not a broken job
 
 
 async def test_a_second_row_for_the_same_comment_is_never_sent(harness: Harness) -> None:
-    account_id = await _instagram(harness)
-    first = await _comment(harness, account_id, "1790-twice")
+    account_id = await instagram(harness)
+    first = await queue_comment(harness, account_id, "1790-twice")
     await harness.run_worker()
     async with unit_of_work(harness.runtime.sessionmaker) as session:
         account = await session.get(Account, account_id)
@@ -278,7 +195,7 @@ async def test_a_second_row_for_the_same_comment_is_never_sent(harness: Harness)
             comment_id="1790-twice",
         )
     await harness.run_worker()
-    second = await _outbound(harness, again.id)
+    second = await outbound_row(harness, again.id)
     assert (second.status, second.error_code) == ("failed", "already_replied")
     assert len(harness.graph.calls) == 1
 
@@ -286,24 +203,24 @@ async def test_a_second_row_for_the_same_comment_is_never_sent(harness: Harness)
 async def test_a_text_needing_two_messages_is_not_sent_as_a_private_reply(
     harness: Harness,
 ) -> None:
-    account_id = await _instagram(harness)
+    account_id = await instagram(harness)
     long_text = ("Lovely serum, here is everything you need to know. " * 25) + "Code LENA15"
-    queued = await _comment(harness, account_id, "1790-long", text=long_text)
-    assert len((await _outbound(harness, queued.outbound_id)).parts) == 2
+    queued = await queue_comment(harness, account_id, "1790-long", text=long_text)
+    assert len((await outbound_row(harness, queued.outbound_id)).parts) == 2
 
     await harness.run_worker()
 
-    outbound = await _outbound(harness, queued.outbound_id)
+    outbound = await outbound_row(harness, queued.outbound_id)
     assert (outbound.status, outbound.error_code) == ("failed", "too_long_for_private_reply")
     assert harness.graph.calls == []
-    assert (await _comment_row(harness, queued.comment_reply_id)).public_reply_status == "skipped"
+    assert (await comment_row(harness, queued.comment_reply_id)).public_reply_status == "skipped"
 
 
 async def test_a_worker_death_during_the_private_reply_never_sends_it_again(
     harness: Harness,
 ) -> None:
-    account_id = await _instagram(harness)
-    queued = await _comment(harness, account_id, "1790-timeout")
+    account_id = await instagram(harness)
+    queued = await queue_comment(harness, account_id, "1790-timeout")
     harness.graph.timeout()  # the request went out; did Meta take it?
 
     with time_machine.travel(utc_now(), tick=True) as traveller:
@@ -311,25 +228,25 @@ async def test_a_worker_death_during_the_private_reply_never_sends_it_again(
         traveller.shift(timedelta(minutes=2))
         await harness.run_worker()
 
-    outbound = await _outbound(harness, queued.outbound_id)
+    outbound = await outbound_row(harness, queued.outbound_id)
     assert (outbound.status, outbound.error_code) == ("failed", "outcome_unknown")
     assert len(harness.graph.calls) == 1
     assert harness.graph.comment_replies == []
     # Not skipped: an echo may still prove the DM arrived (next test).
-    assert (await _comment_row(harness, queued.comment_reply_id)).public_reply_status == "waiting"
+    assert (await comment_row(harness, queued.comment_reply_id)).public_reply_status == "waiting"
 
 
 async def test_the_echo_of_an_uncertain_private_reply_confirms_it_and_posts_the_public_reply(
     harness: Harness,
 ) -> None:
-    account_id = await _instagram(harness)
-    queued = await _comment(harness, account_id, "1790-echo")
+    account_id = await instagram(harness)
+    queued = await queue_comment(harness, account_id, "1790-echo")
     harness.graph.timeout()
     with time_machine.travel(utc_now(), tick=True) as traveller:
         await harness.run_worker()
         traveller.shift(timedelta(minutes=2))
         await harness.run_worker()
-        assert (await _outbound(harness, queued.outbound_id)).error_code == "outcome_unknown"
+        assert (await outbound_row(harness, queued.outbound_id)).error_code == "outcome_unknown"
         # Meta did deliver it: the echo carries our metadata.
         echo = echo_event(
             IG_ID,
@@ -340,7 +257,7 @@ async def test_the_echo_of_an_uncertain_private_reply_confirms_it_and_posts_the_
         await harness.post_webhook(echo)
         await harness.run_worker()
 
-    assert (await _outbound(harness, queued.outbound_id)).status == "sent"
+    assert (await outbound_row(harness, queued.outbound_id)).status == "sent"
     assert [r.comment_id for r in harness.graph.comment_replies] == ["1790-echo"]
 
 
@@ -363,14 +280,14 @@ async def test_the_cap_postpones_the_rest_in_order_until_the_oldest_is_an_hour_o
     harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(private_reply, "PRIVATE_REPLIES_PER_HOUR", 2)
-    account_id = await _instagram(harness)
+    account_id = await instagram(harness)
     start = utc_now()
     with time_machine.travel(start, tick=False):
-        await _comment(harness, account_id, "1790-cap-0")
-        await _comment(harness, account_id, "1790-cap-1")
+        await queue_comment(harness, account_id, "1790-cap-0")
+        await queue_comment(harness, account_id, "1790-cap-1")
         await harness.run_worker()
-        third = await _comment(harness, account_id, "1790-cap-2")
-        fourth = await _comment(harness, account_id, "1790-cap-3")
+        third = await queue_comment(harness, account_id, "1790-cap-2")
+        fourth = await queue_comment(harness, account_id, "1790-cap-3")
         await harness.run_worker()
         assert [s.comment_id for s in harness.graph.sent] == ["1790-cap-0", "1790-cap-1"]
         waiting = await _waiting_sends(harness)
@@ -396,17 +313,17 @@ async def test_the_cap_postpones_the_rest_in_order_until_the_oldest_is_an_hour_o
     with time_machine.travel(waiting[1][1] + timedelta(milliseconds=100), tick=False):
         await harness.run_worker()
     assert [s.comment_id for s in harness.graph.sent] == [f"1790-cap-{n}" for n in range(4)]
-    assert (await _outbound(harness, fourth.outbound_id)).status == "sent"
+    assert (await outbound_row(harness, fourth.outbound_id)).status == "sent"
 
 
 async def test_dms_are_not_held_back_by_the_private_reply_cap(
     harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(private_reply, "PRIVATE_REPLIES_PER_HOUR", 1)
-    account_id = await _instagram(harness)
-    await _comment(harness, account_id, "1790-a")
+    account_id = await instagram(harness)
+    await queue_comment(harness, account_id, "1790-a")
     await harness.run_worker()
-    second = await _comment(harness, account_id, "1790-b")
+    second = await queue_comment(harness, account_id, "1790-b")
     async with unit_of_work(harness.runtime.sessionmaker) as session:
         account = await session.get(Account, account_id)
         assert account is not None
@@ -424,6 +341,6 @@ async def test_dms_are_not_held_back_by_the_private_reply_cap(
 
     await harness.run_worker()
 
-    assert (await _outbound(harness, second.outbound_id)).status == "queued"
-    assert (await _outbound(harness, dm.id)).status == "sent"
+    assert (await outbound_row(harness, second.outbound_id)).status == "queued"
+    assert (await outbound_row(harness, dm.id)).status == "sent"
     assert [s.recipient_id for s in harness.graph.sent][-1] == "IGSID-dm"
