@@ -1,4 +1,5 @@
-"""an index for Meta's hourly cap on private replies; why a public reply failed or was skipped
+"""an index for Meta's hourly cap on private replies; why a public reply failed or was
+skipped; why an account's comment triggers cannot work
 
 Revision ID: 0014_private_reply_cap
 Revises: 0013_comments_links
@@ -27,9 +28,13 @@ def upgrade() -> None:
         )
     with op.batch_alter_table("comment_replies", schema=None) as batch_op:
         batch_op.add_column(sa.Column("public_reply_error", sa.String(), nullable=True))
+    with op.batch_alter_table("accounts", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("comments_problem", sa.String(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("accounts", schema=None) as batch_op:
+        batch_op.drop_column("comments_problem")
     with op.batch_alter_table("comment_replies", schema=None) as batch_op:
         batch_op.drop_column("public_reply_error")
     with op.batch_alter_table("outbound_messages", schema=None) as batch_op:
