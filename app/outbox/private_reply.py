@@ -38,6 +38,12 @@ CAP_PERIOD = timedelta(hours=1)
 CAP_RECHECK_SECONDS = 1.0
 
 Refusal = tuple[str, str, str]  # status, error_code, why
+# Failures after which the private reply may still go: Meta's echo may prove it arrived
+# (outcome_unknown), or reconnecting the account queues it again (the account's, not the
+# message's problem: app.accounts.linking.REQUEUE_ERROR_CODES). Its public reply waits.
+MAY_STILL_GO = frozenset(
+    {"outcome_unknown", "token_invalid", "account_needs_reconnect", "account_disconnected"}
+)
 
 
 async def comment_of(session: AsyncSession, outbound: OutboundMessage) -> CommentReply | None:
@@ -130,13 +136,13 @@ async def take_cap_slot(session: AsyncSession, outbound: OutboundMessage, accoun
 async def settled(session: AsyncSession, outbound: OutboundMessage) -> None:
     """The private reply reached its final state: its public reply (if one waits) is
     posted now that the DM really went, or skipped (a public "we sent you a DM" under
-    the comment would be untrue). Of unknown outcome, the public reply keeps waiting for
-    the echo that may prove the DM arrived."""
+    the comment would be untrue). If it may still go (`MAY_STILL_GO`), the public reply
+    keeps waiting."""
     comment = await comment_of(session, outbound)
     if comment is None or comment.public_reply_status != "waiting":
         return
-    if outbound.error_code == "outcome_unknown":
-        return  # it may have arrived: Meta's echo can still confirm it (confirm_send)
+    if outbound.status == "failed" and outbound.error_code in MAY_STILL_GO:
+        return
     if outbound.status == "sent" and comment.public_reply_text:
         await enqueue(
             session,

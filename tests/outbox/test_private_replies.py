@@ -14,6 +14,7 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
+from app.accounts.linking import REQUEUE_ERROR_CODES, requeue_failed_sends
 from app.conversations.ingest import OUR_METADATA_PREFIX
 from app.core.clock import utc_now
 from app.core.db import unit_of_work
@@ -344,3 +345,41 @@ async def test_dms_are_not_held_back_by_the_private_reply_cap(
     assert (await outbound_row(harness, second.outbound_id)).status == "queued"
     assert (await outbound_row(harness, dm.id)).status == "sent"
     assert [s.recipient_id for s in harness.graph.sent][-1] == "IGSID-dm"
+
+
+# --- a private reply that may still go keeps its public reply waiting -----------------------
+
+
+def test_every_requeued_failure_keeps_the_public_reply_waiting() -> None:
+    assert set(REQUEUE_ERROR_CODES) <= private_reply.MAY_STILL_GO
+
+
+async def test_after_a_reconnect_the_private_reply_and_then_the_public_reply_go(
+    harness: Harness,
+) -> None:
+    account_id = await instagram(harness)
+    queued = await queue_comment(harness, account_id, "1790-reconnect")
+    async with unit_of_work(harness.runtime.sessionmaker) as session:
+        account = await session.get(Account, account_id)
+        assert account is not None
+        account.status = "needs_reconnect"
+
+    await harness.run_worker()
+
+    outbound = await outbound_row(harness, queued.outbound_id)
+    assert (outbound.status, outbound.error_code) == ("failed", "account_needs_reconnect")
+    assert (await comment_row(harness, queued.comment_reply_id)).public_reply_status == "waiting"
+    async with unit_of_work(harness.runtime.sessionmaker) as session:
+        account = await session.get(Account, account_id)
+        assert account is not None
+        account.status = "active"  # what a reconnect does, then it requeues what failed
+        requeued = await requeue_failed_sends(
+            session, account_id=account_id, settings=harness.runtime.settings
+        )
+        assert requeued == 1
+
+    await harness.run_worker()
+
+    assert [s.comment_id for s in harness.graph.sent] == ["1790-reconnect"]
+    assert [r.comment_id for r in harness.graph.comment_replies] == ["1790-reconnect"]
+    assert (await comment_row(harness, queued.comment_reply_id)).public_reply_status == "posted"
