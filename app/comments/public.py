@@ -18,6 +18,7 @@ import structlog
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.accounts.permissions import COMMENTS_NEED_RECONNECT
 from app.audit.service import record
 from app.core.db import unit_of_work
 from app.meta import errors as graph_errors
@@ -148,6 +149,8 @@ async def _failed_call(
     if isinstance(exc, graph_errors.GraphRetryLater) and exc.maybe_delivered:
         await _end(runtime, comment, FAILED, f"outcome unknown: {detail}")
         return
+    if isinstance(exc, graph_errors.GraphPermissionMissing):
+        await _comments_need_reconnect(runtime, comment.account_id, detail)
     if isinstance(exc, graph_errors.GraphRetryLater):
         if job.attempts >= job.max_attempts:
             await _end(runtime, comment, FAILED, f"gave up after {job.attempts} attempts")
@@ -156,6 +159,14 @@ async def _failed_call(
             await _move(session, comment, POSTING, WAITING, detail)
         raise RetryLater(detail, retry_after=exc.retry_after_seconds) from exc
     await _end(runtime, comment, FAILED, detail)
+
+
+async def _comments_need_reconnect(runtime: Runtime, account_id: int, detail: str) -> None:
+    """Meta refused for want of a permission: the home page asks for a reconnect. DMs go on."""
+    async with unit_of_work(runtime.sessionmaker) as session:
+        account = await session.get(Account, account_id)
+        if account is not None:
+            account.comments_problem = f"{COMMENTS_NEED_RECONNECT}: {detail}"[:500]
 
 
 async def _end(runtime: Runtime, comment: CommentReply, status: str, reason: str) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 
 from app.comments.public import OUTCOME_UNKNOWN
 from app.core.db import unit_of_work
-from app.models import AuditEntry, CommentReply, Job
+from app.models import AuditEntry, CommentReply, Job, Message
 from app.outbox.service import PUBLIC_REPLY_JOB
 from app.worker.queue import enqueue
 from tests.harness import Harness, make_settings, running_app
@@ -195,6 +195,13 @@ async def test_in_sandbox_mode_both_replies_show_in_the_outbox(sandbox: Harness)
     assert public["id"].startswith("sandbox-")
     row = await comment_row(sandbox, queued.comment_reply_id)
     assert row.public_reply_id == public["id"]
+    async with unit_of_work(sandbox.runtime.sessionmaker) as session:
+        # Like a DM's, the sandbox reply is in the commenter's thread.
+        [message] = (await session.scalars(select(Message).where(Message.direction == "out"))).all()
+        assert (message.conversation_id, message.outbound_id) == (
+            private["conversation_id"],
+            private["id"],
+        )
 
     await sign_in(sandbox.client)
     page = await sandbox.client.get(f"/accounts/{account['id']}/outbox")
@@ -210,3 +217,42 @@ async def test_a_private_reply_without_public_text_shows_none(sandbox: Harness) 
     await sandbox.run_worker()
     [private] = (await sandbox.api("GET", f"/api/v1/accounts/{account['id']}/outbox")).json()
     assert (private["comment_id"], private["public_reply"]) == ("sandbox-comment-2", None)
+
+
+async def test_a_missing_permission_fails_it_and_asks_for_a_reconnect(harness: Harness) -> None:
+    account_id = await instagram(harness)
+    queued = await queue_comment(harness, account_id, "1790-perm")
+    harness.graph.fail_comment_reply_next(
+        status=403, code=200, message="(#200) Requires instagram_business_manage_comments"
+    )
+
+    await harness.run_worker()
+
+    row = await comment_row(harness, queued.comment_reply_id)
+    assert row.public_reply_status == "failed"
+    account = (await harness.api("GET", f"/api/v1/accounts/{account_id}")).json()
+    assert account["status"] == "active"  # DMs go on
+    assert account["comments_problem"].startswith("comment triggers need reconnecting: ")
+    assert "instagram_business_manage_comments" in account["comments_problem"]
+
+
+async def test_an_instagram_account_through_a_page_uses_the_page(harness: Harness) -> None:
+    account = await harness.create_account(
+        external_id="17841400000000009",
+        access_token="EAAGpage-of-ig",
+        graph_host="facebook",
+        page_id="104870000000009",
+    )
+    queued = await queue_comment(harness, int(account["id"]), "1790-via-page")
+
+    await harness.run_worker()
+
+    [sent] = harness.graph.sent
+    assert (sent.host, sent.sender_id, sent.access_token) == (
+        "facebook",
+        "104870000000009",
+        "EAAGpage-of-ig",
+    )
+    [public] = harness.graph.comment_replies
+    assert (public.host, public.edge, public.comment_id) == ("facebook", "replies", "1790-via-page")
+    assert (await comment_row(harness, queued.comment_reply_id)).public_reply_status == "posted"
