@@ -383,3 +383,16 @@ async def test_after_a_reconnect_the_private_reply_and_then_the_public_reply_go(
     assert [s.comment_id for s in harness.graph.sent] == ["1790-reconnect"]
     assert [r.comment_id for r in harness.graph.comment_replies] == ["1790-reconnect"]
     assert (await comment_row(harness, queued.comment_reply_id)).public_reply_status == "posted"
+
+
+async def test_two_jobs_for_one_private_reply_at_once_send_it_once(harness: Harness) -> None:
+    account_id = await instagram(harness)
+    queued = await queue_comment(harness, account_id, "1790-together")
+    await _send_again(harness, queued.outbound_id)  # claimed in the same round
+
+    await harness.run_worker()
+    await harness.run_worker()
+
+    assert [s.comment_id for s in harness.graph.sent] == ["1790-together"]
+    assert (await outbound_row(harness, queued.outbound_id)).status == "sent"
+    assert [r.comment_id for r in harness.graph.comment_replies] == ["1790-together"]
