@@ -34,6 +34,7 @@ from app.models import (
 from app.moderation import desk
 from app.moderation.desk import QueueQuery
 from app.moderation.schemas import DraftOut
+from app.outbox import private_reply
 from app.outbox.service import queue_reply
 from app.policy.schemas import Policy
 from app.reports.concerns import concerning
@@ -159,6 +160,8 @@ async def reject(
     draft = await get_draft(session, user=user, draft_id=draft_id)
     await _take_pending(session, draft, "rejected", user)
     draft.reject_reason = reason
+    if draft.kind == "comment":
+        await private_reply.draft_closed(session, draft.id, "the private reply was rejected")
     await record(
         session,
         action="draft.rejected",
