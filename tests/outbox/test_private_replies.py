@@ -75,14 +75,16 @@ async def test_instagram_private_reply_goes_once_then_the_public_reply(harness: 
     assert sent.body["recipient"] == {"comment_id": queued.comment_id}
     # The same metadata as a DM's: the echo tells us it arrived.
     metadata = f"{OUR_METADATA_PREFIX}{queued.outbound_id}"
-    assert sent.body["message"] == {"text": TEXT, "metadata": metadata}
+    # The bot's first message to this follower says it was sent automatically.
+    expected = f"{TEXT}\n\n— sent automatically by Lena Loves' assistant"
+    assert sent.body["message"] == {"text": expected, "metadata": metadata}
     outbound = await outbound_row(harness, queued.outbound_id)
     assert (outbound.status, outbound.external_ids) == ("sent", [sent.message_id])
     # The sent message is in the commenter's thread like a DM.
     async with unit_of_work(harness.runtime.sessionmaker) as session:
         recorded = await session.scalar(select(Message).where(Message.outbound_id == outbound.id))
         assert recorded is not None
-        assert (recorded.direction, recorded.text) == ("out", TEXT)
+        assert (recorded.direction, recorded.text) == ("out", expected)
 
     [public] = harness.graph.comment_replies
     assert (public.host, public.comment_id, public.edge, public.message) == (
