@@ -35,6 +35,7 @@ from app.ops.router import router as ops_router
 from app.ops.tracing import Tracing, create_tracing
 from app.privacy.router import router as privacy_router
 from app.registry import build_worker
+from app.reports.router import router as reports_router
 from app.runtime import open_runtime
 from app.ui.alerts import router as alert_pages
 from app.ui.audit import router as audit_pages
@@ -42,6 +43,7 @@ from app.ui.catalog import router as catalog_pages
 from app.ui.conversations import router as conversation_pages
 from app.ui.people import router as user_pages
 from app.ui.queue import router as queue_pages
+from app.ui.reports import router as report_pages
 from app.ui.simulator import router as simulator_pages
 from app.users.router import router as users_router
 from app.web import SignInRequired, error_page, wants_page
@@ -113,6 +115,7 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
         users_router,
         connect_router,
         privacy_router,
+        reports_router,
         links_router,
         queue_pages,
         conversation_pages,
@@ -121,6 +124,7 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
         user_pages,
         alert_pages,
         audit_pages,
+        report_pages,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")

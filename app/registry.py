@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from app.accounts.tokens import TOKENS_JOB, TOKENS_JOB_EVERY_SECONDS, maintain_tokens
+from app.comments.public import post_public_reply
 from app.conversations.ingest import CONFIRM_SEND_JOB, DRAFT_JOB
 from app.conversations.jobs import process_inbox_event
 from app.conversations.profiles import PROFILE_JOB, fetch_profile
@@ -12,7 +13,7 @@ from app.drafting.jobs import draft_reply
 from app.notifications.jobs import DIGEST_EVERY_SECONDS, DIGEST_JOB, send_digests
 from app.outbox.jobs import confirm_send, send_reply
 from app.outbox.notices import send_notice
-from app.outbox.service import SEND_JOB
+from app.outbox.service import PUBLIC_REPLY_JOB, SEND_JOB
 from app.privacy.jobs import RETENTION_EVERY_SECONDS, RETENTION_JOB, erase_meta_user, purge_expired
 from app.privacy.service import DELETION_JOB
 from app.runtime import Runtime
@@ -21,6 +22,7 @@ from app.worker.runner import JobHandler, Worker
 JOB_HANDLERS: dict[str, JobHandler] = {
     DRAFT_JOB: draft_reply,
     SEND_JOB: send_reply,
+    PUBLIC_REPLY_JOB: post_public_reply,
     CONFIRM_SEND_JOB: confirm_send,
     NOTICE_JOB: send_notice,
     PROFILE_JOB: fetch_profile,

@@ -74,6 +74,7 @@ def test_domains_do_not_import_the_composition_roots() -> None:
         "users",
         "privacy",
         "audit",
+        "reports",
         "ui",
         "links",
     }

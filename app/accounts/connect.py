@@ -35,6 +35,7 @@ from app.accounts.oauth_states import (
     load_state,
     sign_state,
 )
+from app.accounts.permissions import comments_problem
 from app.config import Settings
 from app.core.clock import as_utc, utc_now
 from app.core.crypto import TokenCipher
@@ -242,7 +243,9 @@ async def connect_selected(
         )
     accounts: dict[str, list[Account]] = {}
     for page, platform in chosen:
-        connection = _facebook_connection(page, platform, payload["meta_user_id"])
+        connection = _facebook_connection(
+            page, platform, payload["meta_user_id"], frozenset(payload["granted"])
+        )
         account = await save_connection(
             session, user=user, connection=connection, cipher=cipher, settings=settings
         )
@@ -301,7 +304,9 @@ def _page_from(raw: dict[str, Any]) -> PageCandidate:
     )
 
 
-def _facebook_connection(page: PageCandidate, platform: str, meta_user_id: str) -> Connection:
+def _facebook_connection(
+    page: PageCandidate, platform: str, meta_user_id: str, granted: frozenset[str]
+) -> Connection:
     ig = page.instagram if platform == "instagram" else None
     return Connection(
         platform=platform,
@@ -315,6 +320,7 @@ def _facebook_connection(page: PageCandidate, platform: str, meta_user_id: str) 
         token_expires_at=None,  # a Page token from a long-lived user token never expires
         connected_via=FACEBOOK_LOGIN,
         meta_user_id=meta_user_id,
+        comments_problem=comments_problem("facebook", platform, granted),
     )
 
 

@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.accounts.connect import Callback, code_or_raise, graph_failure, redirect_uri
 from app.accounts.linking import Connection, flag_subscription_failure, save_connection
 from app.accounts.oauth_states import INSTAGRAM_LOGIN, START_PATHS, ConnectFailed, claim_state
+from app.accounts.permissions import comments_problem
 from app.config import Settings
 from app.core.crypto import TokenCipher
 from app.meta import errors as graph_errors
@@ -57,6 +58,10 @@ async def instagram_callback(
         token_expires_at=token.expires_at,
         connected_via=INSTAGRAM_LOGIN,
         meta_user_id=profile.app_scoped_id or login.user_id,
+        # Meta may not list what was granted: then nothing is known to be missing.
+        comments_problem=comments_problem("instagram", "instagram", login.permissions)
+        if login.permissions
+        else None,
     )
     account = await save_connection(
         session, user=user, connection=connection, cipher=cipher, settings=settings

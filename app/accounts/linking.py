@@ -45,6 +45,8 @@ class Connection:
     token_expires_at: datetime | None
     connected_via: str  # facebook_login | instagram_login
     meta_user_id: str | None
+    # Why comment triggers cannot work with what was granted (app.accounts.permissions).
+    comments_problem: str | None = None
 
 
 async def save_connection(
@@ -115,6 +117,7 @@ def _apply(account: Account, connection: Connection, cipher: TokenCipher) -> Non
     account.token_refreshed_at = now
     account.token_checked_at = now
     account.status, account.status_reason = "active", None
+    account.comments_problem = connection.comments_problem
 
 
 async def requeue_failed_sends(

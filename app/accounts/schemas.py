@@ -94,6 +94,8 @@ class AccountOut(BaseModel):
     name: str
     status: str
     status_reason: str | None
+    # Comment triggers cannot work (a comment permission is missing); DMs are unaffected.
+    comments_problem: str | None = None
     paused: bool = Field(validation_alias="is_paused")
     persona: str
     languages: list[str]

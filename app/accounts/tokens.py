@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.linking import mark_needs_reconnect
+from app.accounts.permissions import comments_problem
 from app.core.clock import as_utc, utc_now
 from app.core.crypto import TokenCipher
 from app.core.db import unit_of_work
@@ -37,6 +38,13 @@ MIN_AGE_FOR_REFRESH = timedelta(hours=24)
 CHECK_EVERY = timedelta(hours=23)
 # Permissions a Facebook-Login token must still have, by platform.
 _NEEDED_SCOPES = {"messenger": "pages_messaging", "instagram": "instagram_manage_messages"}
+
+
+class Unknown:
+    """Meta did not say which permissions the token has: leave what we know as it is."""
+
+
+UNKNOWN = Unknown()
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,8 +118,8 @@ async def _maintain(
             await _save(runtime, snapshot, token=fresh.access_token, expires_at=fresh.expires_at)
             log.info("accounts.token_refreshed")
         else:
-            problem = await _check(oauth, snapshot, token)
-            await _save(runtime, snapshot, dead=problem)
+            problem, comments = await _check(oauth, snapshot, token)
+            await _save(runtime, snapshot, dead=problem, comments=comments)
     except (graph_errors.GraphTokenInvalid, graph_errors.GraphPermissionMissing) as exc:
         await _save(runtime, snapshot, dead=f"{type(exc).__name__}: {exc}")
     except graph_errors.GraphError as exc:
@@ -133,18 +141,25 @@ def _refresh_due(snapshot: TokenSnapshot, now: datetime) -> bool:
     )
 
 
-async def _check(oauth: MetaOAuthClient, snapshot: TokenSnapshot, token: str) -> str | None:
-    """None when the token works; otherwise why the account must reconnect."""
+async def _check(
+    oauth: MetaOAuthClient, snapshot: TokenSnapshot, token: str
+) -> tuple[str | None, str | None | Unknown]:
+    """(None when the token works, otherwise why the account must reconnect; why comment
+    triggers cannot work, None when they can, `UNKNOWN` when Meta does not say)."""
     if snapshot.graph_host == "instagram":
+        # /me lists no permissions: what the login granted stays as recorded then.
         await oauth.instagram_profile(token)  # raises GraphTokenInvalid for a dead token
-        return None
+        return None, UNKNOWN
     health: TokenHealth = await oauth.debug_token(token)
     if not health.is_valid:
-        return f"the access token is no longer valid: {health.reason or 'Meta gave no reason'}"
+        reason = health.reason or "Meta gave no reason"
+        return f"the access token is no longer valid: {reason}", UNKNOWN
+    if not health.scopes:
+        return None, UNKNOWN
     needed = _NEEDED_SCOPES.get(snapshot.platform)
-    if health.scopes and needed and needed not in health.scopes:
-        return f"the permission {needed} was removed"
-    return None
+    if needed and needed not in health.scopes:
+        return f"the permission {needed} was removed", UNKNOWN
+    return None, comments_problem(snapshot.graph_host, snapshot.platform, health.scopes)
 
 
 async def _save(
@@ -154,6 +169,7 @@ async def _save(
     dead: str | None = None,
     token: str | None = None,
     expires_at: datetime | None = None,
+    comments: str | None | Unknown = UNKNOWN,
 ) -> None:
     """Records the outcome, unless the account changed meanwhile (say, it reconnected)."""
     async with unit_of_work(runtime.sessionmaker) as session:
@@ -168,6 +184,10 @@ async def _save(
             account.token_refreshed_at = now
         if dead is not None and account.status == "active":
             await mark_needs_reconnect(session, account, reason=dead)
+        if not isinstance(comments, Unknown) and comments != account.comments_problem:
+            account.comments_problem = comments
+            if comments is not None:
+                log.warning("accounts.comment_permission_missing")
 
 
 # --- key rotation --------------------------------------------------------------------------

@@ -68,6 +68,18 @@ class ConversationDetail(ConversationOut):
     unanswered_message_ids: list[int] = Field(default_factory=list)
 
 
+class PublicReplyOut(BaseModel):
+    """The public reply under the comment a private reply answered."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    text: str | None = Field(validation_alias="public_reply_text")
+    # waiting | posting | posted | failed | skipped
+    status: str | None = Field(validation_alias="public_reply_status")
+    id: str | None = Field(validation_alias="public_reply_id")  # Meta's (or sandbox-...)
+    error: str | None = Field(validation_alias="public_reply_error")
+
+
 class OutboundOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -84,3 +96,6 @@ class OutboundOut(BaseModel):
     last_error: str | None
     created_at: datetime
     sent_at: datetime | None
+    # A private reply to this comment (not a DM), and the public reply under it, if any.
+    comment_id: str | None = None
+    public_reply: PublicReplyOut | None = None

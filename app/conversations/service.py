@@ -10,12 +10,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record
 from app.conversations.answered import unanswered_messages
-from app.conversations.schemas import ContactOut, ConversationDetail, MessageOut, OutboundOut
+from app.conversations.schemas import (
+    ContactOut,
+    ConversationDetail,
+    MessageOut,
+    OutboundOut,
+    PublicReplyOut,
+)
 from app.core.clock import utc_now
 from app.errors import NotFound
 from app.models import (
     Account,
     AuditEntry,
+    CommentReply,
     Contact,
     Conversation,
     Draft,
@@ -137,13 +144,45 @@ async def list_outbox(
     session: AsyncSession, *, user: User, account_id: int, limit: int
 ) -> list[OutboundOut]:
     await ensure_access(session, user, account_id)
-    rows = await session.scalars(
-        select(OutboundMessage)
-        .where(OutboundMessage.account_id == account_id)
-        .order_by(OutboundMessage.id.desc())
-        .limit(limit)
+    rows = list(
+        await session.scalars(
+            select(OutboundMessage)
+            .where(OutboundMessage.account_id == account_id)
+            .order_by(OutboundMessage.id.desc())
+            .limit(limit)
+        )
     )
-    return [OutboundOut.model_validate(o) for o in rows]
+    public = await public_replies(session, rows)
+    result = []
+    for row in rows:
+        out = OutboundOut.model_validate(row)
+        comment = public.get(row.id)
+        if comment is not None:
+            out.public_reply = PublicReplyOut.model_validate(comment)
+        result.append(out)
+    return result
+
+
+async def public_replies(
+    session: AsyncSession, rows: list[OutboundMessage]
+) -> dict[int, CommentReply]:
+    """The comment each private reply among `rows` answered, if it has a public reply,
+    by outbound id."""
+    private = {(r.account_id, r.comment_id): r.id for r in rows if r.comment_id is not None}
+    if not private:
+        return {}
+    comments = await session.scalars(
+        select(CommentReply).where(
+            CommentReply.account_id.in_({account for account, _ in private}),
+            CommentReply.comment_id.in_({comment for _, comment in private}),
+            CommentReply.public_reply_status.is_not(None),
+        )
+    )
+    return {
+        private[(c.account_id, c.comment_id)]: c
+        for c in comments
+        if (c.account_id, c.comment_id) in private
+    }
 
 
 # The moderator's desk (app/ui): the conversation list and a whole thread with who sent what.

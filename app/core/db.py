@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import Select, event, func, text
+from sqlalchemy import Select, case, event, func, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
@@ -165,3 +165,14 @@ def utc_day(session: AsyncSession, column: Any) -> Any:
     if dialect_name(session) == "postgresql":
         return func.date(func.timezone("UTC", column))
     return func.date(column)
+
+
+def json_array_elements(session: AsyncSession, column: Any) -> Any:
+    """The elements of a JSON array column as a table (column `value`) to join each row
+    with, as text: `json_each` on SQLite, `jsonb_array_elements_text` on PostgreSQL.
+    Join it with `true()`; both databases let it read the row it is joined to."""
+    if dialect_name(session) == "postgresql":
+        # A JSON null or object where a list belongs yields nothing instead of an error.
+        array = case((func.jsonb_typeof(column) == "array", column), else_=func.jsonb_build_array())
+        return func.jsonb_array_elements_text(array).table_valued("value")
+    return func.json_each(column).table_valued("value")

@@ -15,6 +15,8 @@ Meta answers a failed call with `{"error": {"message", "type", "code", "error_su
     ├── GraphOutsideWindow          10 + 2018278/2018065/2534022, or "outside of allowed
     │                               window": the 24 h window is closed for this follower
     ├── GraphRecipientUnavailable   551, 100 + 2018001: the person blocked us or is gone
+    ├── GraphAlreadyReplied         subcode 2534014: this comment already has its one
+    │                               private reply; never retry
     └── GraphBadRequest             other 100s and 4xx: our request is wrong; give up
 
 Every error carries `http_status`, `code`, `subcode`, `fbtrace_id` and `error_type` (log
@@ -114,6 +116,11 @@ class GraphRecipientUnavailable(GraphError):
     """The follower cannot receive messages (blocked us, deactivated, unknown id)."""
 
 
+class GraphAlreadyReplied(GraphError):
+    """A private reply to a comment that already has one (subcode 2534014): Meta allows one
+    per comment. Sending it again fails the same way."""
+
+
 class GraphBadRequest(GraphError):
     """Meta rejected the request itself; sending it again fails the same way."""
 
@@ -126,6 +133,9 @@ _BUC_THROTTLE_CODES = range(80000, 80100)
 _WINDOW_SUBCODES = frozenset({2018278, 2018065, 2534022})
 _NO_MATCHING_USER = 2018001
 _RECIPIENT_CODES = frozenset({551})
+# A second private reply to one comment (reported by third parties; the code that comes
+# with it varies, the subcode decides).
+_ALREADY_REPLIED_SUBCODE = 2534014
 _POLICY_BLOCK = 368
 _WINDOW_MESSAGE = re.compile(r"outside (?:of )?(?:the )?allowed window", re.IGNORECASE)
 
@@ -141,6 +151,8 @@ def classify(
     """The class for one Graph error; the order of the checks is the precedence."""
     if code in _TOKEN_CODES:
         return GraphTokenInvalid
+    if subcode == _ALREADY_REPLIED_SUBCODE:
+        return GraphAlreadyReplied
     if subcode in _WINDOW_SUBCODES or _WINDOW_MESSAGE.search(message):
         return GraphOutsideWindow
     if code in _RECIPIENT_CODES or (code == 100 and subcode == _NO_MATCHING_USER):

@@ -1,4 +1,5 @@
-"""The Graph API client: the one place that calls Meta's Send API and user profile API.
+"""The Graph API client: the one place that calls Meta's Send API, the comment reply
+endpoints and the user profile API.
 
 Built once per process with the shared `httpx.AsyncClient` and the settings, then handed
 to whoever sends. Every failure is a `GraphError` subclass (see `app.meta.errors`), never
@@ -52,6 +53,14 @@ class SentMessage:
 
     message_id: str
     recipient_id: str
+    usage: Usage = field(default_factory=Usage)
+
+
+@dataclass(frozen=True, slots=True)
+class PostedComment:
+    """Meta's answer to a public reply under a comment: the new comment's id."""
+
+    comment_id: str
     usage: Usage = field(default_factory=Usage)
 
 
@@ -142,6 +151,67 @@ class GraphClient:
             raise GraphError("Graph API answered a send without a message_id", usage=usage)
         recipient = answered_recipient if isinstance(answered_recipient, str) else recipient_id
         return SentMessage(message_id=message_id, recipient_id=recipient, usage=usage)
+
+    async def send_private_reply(
+        self, target: SendTarget, comment_id: str, text: str, *, metadata: str | None = None
+    ) -> SentMessage:
+        """Send the private reply to a comment (`POST /{sender_id}/messages` with
+        `"recipient": {"comment_id": ...}`): one message, once per comment, within 7 days
+        of it (Live comments: during the broadcast). Meta answers a second one with
+        subcode 2534014 (`GraphAlreadyReplied`). It needs no open messaging window and
+        opens none: the window opens when the commenter answers. `metadata` comes back on
+        the echo like a DM's. Raises `ValueError` for arguments Meta would reject,
+        `GraphError` subclasses otherwise.
+        """
+        if not comment_id:
+            raise ValueError("comment_id is required")
+        if not text or not text.strip():
+            raise ValueError("cannot send an empty message")
+        message: dict[str, Any] = {"text": text}
+        if metadata is not None:
+            message["metadata"] = metadata
+        body = {"recipient": {"comment_id": comment_id}, "message": message}
+        data, usage = await self._post(
+            "send_private_reply", target, f"{quote(target.sender_id, safe='')}/messages", body
+        )
+        message_id, recipient = data.get("message_id"), data.get("recipient_id")
+        if not isinstance(message_id, str) or not message_id:
+            # It may have gone out; sending again would be refused (one per comment) anyway.
+            raise GraphError("Graph API answered a send without a message_id", usage=usage)
+        return SentMessage(
+            message_id=message_id,
+            recipient_id=recipient if isinstance(recipient, str) else "",
+            usage=usage,
+        )
+
+    async def reply_to_comment(
+        self,
+        target: SendTarget,
+        comment_id: str,
+        text: str,
+        *,
+        platform: Literal["instagram", "messenger"],
+    ) -> PostedComment:
+        """Post a public reply under a comment, with parameter `message`.
+
+        Instagram (either graph host): `POST /{ig-comment-id}/replies` (top-level
+        comments only; Meta refuses hidden comments and Live). A Facebook Page (platform
+        "messenger"): `POST /{comment-id}/comments` with the Page token. Meta answers
+        `{"id"}`, the new comment's id. Raises `ValueError` for arguments Meta would
+        reject, `GraphError` subclasses otherwise.
+        """
+        if not comment_id:
+            raise ValueError("comment_id is required")
+        if not text or not text.strip():
+            raise ValueError("cannot post an empty reply")
+        edge = "replies" if platform == "instagram" else "comments"
+        data, usage = await self._post(
+            "reply_to_comment", target, f"{quote(comment_id, safe='')}/{edge}", {"message": text}
+        )
+        posted = _identifier(data, "id")
+        if posted is None:
+            raise GraphError("Graph API answered a comment reply without an id", usage=usage)
+        return PostedComment(comment_id=posted, usage=usage)
 
     async def get_user_profile(
         self, target: SendTarget, user_id: str, *, platform: Literal["instagram", "messenger"]

@@ -47,6 +47,10 @@ FACEBOOK_SCOPES = (
     "instagram_basic",
     "instagram_manage_messages",
     "business_management",
+    # Comment triggers: Instagram comments (webhooks, private and public replies) and a
+    # Page's comments (`feed` webhooks, public replies).
+    "instagram_manage_comments",
+    "pages_manage_engagement",
 )
 PAGE_SUBSCRIBED_FIELDS = (
     "messages",
@@ -59,14 +63,23 @@ PAGE_SUBSCRIBED_FIELDS = (
     "message_edits",
     "standby",
     "messaging_handovers",
+    "feed",  # the Page's comments (item: comment) for comment triggers
 )
-INSTAGRAM_SCOPES = ("instagram_business_basic", "instagram_business_manage_messages")
+INSTAGRAM_SCOPES = (
+    "instagram_business_basic",
+    "instagram_business_manage_messages",
+    "instagram_business_manage_comments",
+)
 INSTAGRAM_SUBSCRIBED_FIELDS = (
     "messages",
     "messaging_postbacks",
     "messaging_seen",
     "message_reactions",
     "messaging_referral",
+    # Comment triggers; both need instagram_business_manage_comments. Live comments stop
+    # arriving when the broadcast ends.
+    "comments",
+    "live_comments",
 )
 # Business and creator accounts are "professional"; Meta spells them in either case.
 PROFESSIONAL_ACCOUNT_TYPES = frozenset({"BUSINESS", "MEDIA_CREATOR", "CREATOR"})

@@ -56,6 +56,9 @@ class Account(Timestamped, Base):
     disclosure_text: Mapped[str | None]
     # Product links in sent replies become tracked links under PUBLIC_URL (/l/{token}).
     track_links: Mapped[bool] = mapped_column(default=True, server_default=true())
+    # Why comment triggers cannot work (a comment permission is not granted); DMs go on.
+    # Set by the token check and at login; reconnecting with every permission clears it.
+    comments_problem: Mapped[str | None]
 
 
 class AccountMember(Base):

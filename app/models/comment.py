@@ -54,7 +54,9 @@ class CommentReply(Base):
         ForeignKey("drafts.id", ondelete="SET NULL"), index=True
     )
     public_reply_text: Mapped[str | None]
-    # None (no public reply) | waiting | posted | failed | skipped
+    # None (no public reply) | waiting | posting (the call is under way) | posted | failed |
+    # skipped; public_reply_error says why for the last two.
     public_reply_status: Mapped[str | None] = mapped_column(String(16))
     public_reply_id: Mapped[str | None] = mapped_column(String(128))
+    public_reply_error: Mapped[str | None]
     created_at: Mapped[datetime] = mapped_column(default=utc_now)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, false
+from sqlalchemy import ForeignKey, Index, String, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, Timestamped
@@ -13,6 +13,17 @@ class OutboundMessage(Timestamped, Base):
     """A reply on its way to Meta (or to the sandbox outbox), sent at most once."""
 
     __tablename__ = "outbound_messages"
+    __table_args__ = (
+        # Meta's hourly cap on private replies counts an account's recent ones
+        # (app/outbox/private_reply.py).
+        Index(
+            "ix_outbound_messages_private_replies",
+            "account_id",
+            "sent_at",
+            sqlite_where=text("comment_id IS NOT NULL"),
+            postgresql_where=text("comment_id IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(

@@ -15,7 +15,7 @@ from app.errors import Conflict
 from app.models import Draft, User
 from app.moderation.schemas import DraftOut
 from app.moderation.service import draft_out, get_draft
-from app.outbox import hold
+from app.outbox import hold, private_reply
 from app.users.service import visible_account_ids
 
 CANCELLED = "cancelled"
@@ -59,6 +59,8 @@ async def cancel(session: AsyncSession, *, user: User, draft_id: int) -> DraftOu
     draft = await get_draft(session, user=user, draft_id=draft_id)
     if draft.status == "pending":
         stopped = await _decide_pending(session, draft)
+        if stopped and draft.kind == "comment":
+            await private_reply.draft_closed(session, draft.id, "the private reply was cancelled")
     elif draft.status == "approved":
         stopped = await hold.cancel_send(session, draft.id)
     else:

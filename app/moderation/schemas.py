@@ -45,6 +45,11 @@ class DraftOut(BaseModel):
     )
     products: list[ProductOut] = Field(default_factory=list)
     messages: list[MessageOut] = Field(default_factory=list)
+    about: str | None = Field(
+        None,
+        description="'Brand — campaign': the cooperation a story mention or shared post in "
+        "the recent messages concerns (through its platform posts)",
+    )
 
 
 class ApproveIn(BaseModel):

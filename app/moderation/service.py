@@ -34,8 +34,10 @@ from app.models import (
 from app.moderation import desk
 from app.moderation.desk import QueueQuery
 from app.moderation.schemas import DraftOut
+from app.outbox import private_reply
 from app.outbox.service import queue_reply
 from app.policy.schemas import Policy
+from app.reports.concerns import concerning
 from app.users.service import ensure_access, visible_account_ids
 
 RECENT_MESSAGES = 10
@@ -69,7 +71,10 @@ async def draft_out(session: AsyncSession, draft: Draft) -> DraftOut:
         .order_by(Message.sent_at.desc(), Message.id.desc())
         .limit(RECENT_MESSAGES)
     )
-    out.messages = [MessageOut.model_validate(m) for m in reversed(messages.all())]
+    recent = list(reversed(messages.all()))
+    out.messages = [MessageOut.model_validate(m) for m in recent]
+    abouts = await concerning(session, {draft.conversation_id: (draft.account_id, recent)})
+    out.about = abouts.get(draft.conversation_id)
     outbound = await session.scalar(
         select(OutboundMessage).where(OutboundMessage.draft_id == draft.id)
     )
@@ -155,6 +160,8 @@ async def reject(
     draft = await get_draft(session, user=user, draft_id=draft_id)
     await _take_pending(session, draft, "rejected", user)
     draft.reject_reason = reason
+    if draft.kind == "comment":
+        await private_reply.draft_closed(session, draft.id, "the private reply was rejected")
     await record(
         session,
         action="draft.rejected",
@@ -187,6 +194,8 @@ class QueueCard:
     question: Message | None = None
     # The confidence this draft's intent needs to go out alone, from the account's rules.
     threshold: float = 0.8
+    # "Brand — title": the cooperation a story mention or shared post in it concerns.
+    about: str | None = None
 
 
 @dataclass(slots=True)
@@ -291,6 +300,9 @@ async def _cards(session: AsyncSession, drafts: list[Draft]) -> list[QueueCard]:
         for pid, product in products.items()
     }
     recent = await _recent_messages(session, set(conversations))
+    abouts = await concerning(
+        session, {cid: (c.account_id, recent[cid]) for cid, c in conversations.items()}
+    )
     cards = []
     for draft in drafts:
         conversation = conversations[draft.conversation_id]
@@ -305,6 +317,7 @@ async def _cards(session: AsyncSession, drafts: list[Draft]) -> list[QueueCard]:
                 codes=codes,
                 question=_question(draft, recent[conversation.id]),
                 threshold=Policy.of(accounts[draft.account_id].policy).threshold(draft.intent),
+                about=abouts.get(conversation.id),
             )
         )
     return cards

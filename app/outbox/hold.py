@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.clock import utc_now
 from app.models import Account, Contact, Conversation, Draft, Message, OutboundMessage
-from app.outbox import pacing
+from app.outbox import pacing, private_reply
 
 QUEUED = "queued"
 CANCELLED = "cancelled"
@@ -67,6 +67,8 @@ async def cancel_send(session: AsyncSession, draft_id: int) -> bool:
         return False
     # A later reply to the same follower waited for this one: it may go now.
     await pacing.wake_next(session, stopped)
+    if stopped.comment_id is not None:
+        await private_reply.settled(session, stopped)  # no DM, so no public reply
     return True
 
 

@@ -1,4 +1,5 @@
 """The send job: one outbound message to Meta's Send API or the sandbox outbox, at most once.
+A row with a `comment_id` is the private reply to that comment (app/outbox/private_reply.py).
 
 Before calling Meta the row is moved to `sending` and committed. A job that finds its row
 already `sending` knows an earlier attempt died during the call: whether Meta got it is
@@ -25,7 +26,7 @@ from app.meta.graph import SendTarget
 from app.meta.limits import Usage
 from app.models import Account, Contact, Conversation, Draft, Job, Message, OutboundMessage
 from app.ops.metrics import GRAPH_THROTTLED, record_send
-from app.outbox import pacing
+from app.outbox import pacing, private_reply
 from app.outbox.service import HUMAN_AGENT_WINDOW, MESSAGING_WINDOW, SEND_JOB
 from app.runtime import Runtime
 from app.worker.runner import PermanentFailure, Postpone, RetryLater
@@ -112,21 +113,22 @@ async def _start_sending(
     if outbound.status == "sending":
         await _settle(session, outbound, "sent", None, None)
         return None
-    messaging_type = _messaging_type(outbound, account, conversation)
-    if messaging_type is None:
-        await _settle(
-            session,
-            outbound,
-            "expired",
-            "outside_window",
-            "more than 24 hours since the follower's last message",
-        )
+    if outbound.comment_id is not None:  # no window: Meta's rules for private replies
+        messaging_type = outbound.messaging_type
+        refusal = await private_reply.refusal(session, outbound)
+    else:
+        messaging_type = _messaging_type(outbound, account, conversation) or ""
+        refusal = None if messaging_type else ("expired", "outside_window", _OUTSIDE)
+    if refusal is not None:
+        await _settle(session, outbound, *refusal)
         return None
     if account.status != "active" and outbound.channel == "graph":
         await _settle(
             session, outbound, "failed", "account_" + account.status, f"account is {account.status}"
         )
         return None
+    if outbound.channel == "graph" and outbound.comment_id is not None:
+        await private_reply.take_cap_slot(session, outbound, account)
     if outbound.channel == "graph":
         await pacing.take_send_slot(session, outbound, account, rate=settings.SEND_RATE_PER_ACCOUNT)
     outbound.messaging_type = messaging_type
@@ -134,6 +136,9 @@ async def _start_sending(
     outbound.attempts += 1
     await _set_draft_status(session, outbound, "sending")
     return outbound, account, conversation, contact
+
+
+_OUTSIDE = "more than 24 hours since the follower's last message"
 
 
 def _messaging_type(
@@ -197,12 +202,17 @@ async def _settle(
         actor="bot",
         account_id=outbound.account_id,
         entity=outbound,
-        details={"error_code": error_code} if error_code else {},
+        details={
+            **({"error_code": error_code} if error_code else {}),
+            **({"comment_id": outbound.comment_id} if outbound.comment_id else {}),
+        },
     )
     log.info("outbox.settled", status=status, error_code=error_code)
     if outcome is None:
         outcome = "outcome_unknown" if error_code == "outcome_unknown" else status
     record_send(outbound.channel, outcome)
+    if outbound.comment_id is not None:
+        await private_reply.settled(session, outbound)
 
 
 async def _finish(runtime: Runtime, outbound: OutboundMessage, new_ids: list[str]) -> None:
@@ -261,6 +271,16 @@ async def _send_to_graph(
     usage = Usage()
     try:
         for part in outbound.parts[outbound.parts_sent :]:
+            if outbound.comment_id is not None:  # one part: private_reply.refusal saw to it
+                result = await runtime.graph.send_private_reply(
+                    target,
+                    outbound.comment_id,
+                    part,
+                    metadata=f"{OUR_METADATA_PREFIX}{outbound.id}",
+                )
+                sent.append(result.message_id)
+                usage = result.usage
+                continue
             result = await runtime.graph.send_text(
                 target,
                 contact.external_id,
@@ -355,8 +375,12 @@ async def _handle_graph_error(
             # Meta answered with an error: nothing went out, so a retry cannot double.
             row.status, row.last_error = "queued", detail
             await _set_draft_status(session, row, "approved")
+        elif isinstance(exc, graph_errors.GraphAlreadyReplied):
+            await _settle(session, row, "failed", "already_replied", detail)
         elif isinstance(exc, graph_errors.GraphOutsideWindow):
-            await _settle(session, row, "expired", "outside_window", detail)
+            # For a private reply, Meta's window is the 7 days after the comment.
+            code = "outside_window" if row.comment_id is None else "comment_too_old"
+            await _settle(session, row, "expired", code, detail)
         elif isinstance(exc, graph_errors.GraphTokenInvalid):
             stored = await session.get(Account, account.id)
             assert stored is not None
@@ -380,8 +404,12 @@ async def _handle_graph_error(
     if isinstance(exc, graph_errors.GraphRetryLater):
         wait = ECHO_GRACE_SECONDS if exc.maybe_delivered else exc.retry_after_seconds
         raise RetryLater(detail, retry_after=wait)
-    if row.status == "failed" and row.error_code not in {"recipient_unavailable", "token_invalid"}:
+    if row.status == "failed" and row.error_code not in _SETTLED_NOT_BROKEN:
         raise PermanentFailure(detail)
+
+
+# Failures that are the follower's or Meta's answer, not a broken job.
+_SETTLED_NOT_BROKEN = frozenset({"recipient_unavailable", "token_invalid", "already_replied"})
 
 
 async def confirm_send(runtime: Runtime, job: Job) -> None:

@@ -16,6 +16,8 @@ from app.outbox.compose import compose
 from app.worker.queue import enqueue
 
 SEND_JOB = "send_reply"
+# Posts the public reply under a comment once its private reply is sent (app/comments/public.py).
+PUBLIC_REPLY_JOB = "public_reply"
 # Meta's standard messaging window: a reply may go out as RESPONSE up to 24 hours after
 # the follower's last message (their own timestamp: when they wrote it).
 MESSAGING_WINDOW = timedelta(hours=24)

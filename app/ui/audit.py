@@ -28,6 +28,7 @@ ACTION_PREFIXES = (
     "policy.",
     "account.",
     "outbox.",
+    "comment.",
     "contact.",
     "privacy.",
 )

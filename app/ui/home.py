@@ -52,5 +52,7 @@ def _row(account: Account) -> dict[str, object]:
         "account": account,
         "platform": "Instagram" if account.platform == "instagram" else "Messenger",
         "status": status,
-        "reconnect": reconnect_path(account.connected_via, account.graph_host) if blocked else None,
+        "reconnect": reconnect_path(account.connected_via, account.graph_host)
+        if blocked or account.comments_problem
+        else None,
     }

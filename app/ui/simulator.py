@@ -23,13 +23,23 @@ from starlette.background import BackgroundTask
 
 from app.accounts.service import get_account, list_accounts
 from app.config import Settings
+from app.conversations.service import public_replies
 from app.deps import Id, OptionalId, SessionDep, SettingsDep
 from app.errors import NotFound
 from app.inbox.writer import InboxWriter
 from app.meta.sandbox import SANDBOX_FOLLOWER, follower_text_event, message_id_of
 from app.meta.signature import sign
 from app.meta.webhook import acknowledge
-from app.models import Account, Contact, Conversation, Draft, Message, OutboundMessage, User
+from app.models import (
+    Account,
+    CommentReply,
+    Contact,
+    Conversation,
+    Draft,
+    Message,
+    OutboundMessage,
+    User,
+)
 from app.policy.schemas import Policy
 from app.users.service import ensure_access
 from app.web import CheckedWebUser, WebUser, message_page, not_found_page, page
@@ -275,6 +285,8 @@ class OutboxRow:
     outbound: OutboundMessage
     contact: Contact
     how: str  # automatic | approved | by hand
+    # For a private reply to a comment: the comment's row, with its public reply.
+    comment: CommentReply | None = None
 
 
 async def _outbox(session: AsyncSession, account_id: int) -> list[OutboxRow]:
@@ -286,13 +298,15 @@ async def _outbox(session: AsyncSession, account_id: int) -> list[OutboxRow]:
         .order_by(OutboundMessage.id.desc())
         .limit(OUTBOX_LIMIT)
     )
+    pairs = [(outbound, contact) for outbound, contact in rows]
+    public = await public_replies(session, [outbound for outbound, _ in pairs])
     result = []
-    for outbound, contact in rows:
+    for outbound, contact in pairs:
         if outbound.sent_by_user_id is None:
             how = "automatic"
         else:
             how = "approved by a moderator" if outbound.draft_id else "written by hand"
-        result.append(OutboxRow(outbound, contact, how))
+        result.append(OutboxRow(outbound, contact, how, public.get(outbound.id)))
     return result
 
 

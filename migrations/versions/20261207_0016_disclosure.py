@@ -1,7 +1,7 @@
 """outbound messages remember whether they carried the disclosure line
 
 Revision ID: 0016_disclosure
-Revises: 0013_comments_links
+Revises: 0014_private_reply_cap
 Create Date: 2026-12-07 06:40:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0016_disclosure"
-down_revision: str | None = "0013_comments_links"
+down_revision: str | None = "0014_private_reply_cap"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -25,7 +25,7 @@ from tests.harness import Harness
 LENA_PAGE, SHOP_PAGE, LENA_IG = "1111000000000001", "1111000000000002", "17841400000000001"
 PAGE_FIELDS = (
     "messages,messaging_postbacks,messaging_referrals,message_echoes,message_reactions,"
-    "message_reads,message_deliveries,message_edits,standby,messaging_handovers"
+    "message_reads,message_deliveries,message_edits,standby,messaging_handovers,feed"
 )
 
 
@@ -50,6 +50,8 @@ async def test_start_redirects_to_the_dialog_with_a_state_bound_to_the_user(
         "instagram_basic",
         "instagram_manage_messages",
         "business_management",
+        "instagram_manage_comments",
+        "pages_manage_engagement",
     }
     async with unit_of_work(harness.runtime.sessionmaker) as session:
         [state] = (await session.scalars(select(OAuthState))).all()

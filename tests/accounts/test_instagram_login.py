@@ -14,7 +14,10 @@ from tests.accounts.conftest import instagram_login, sign_in, start
 from tests.fakes.meta_oauth import FakeMetaOAuth
 from tests.harness import Harness
 
-IG_FIELDS = "messages,messaging_postbacks,messaging_seen,message_reactions,messaging_referral"
+IG_FIELDS = (
+    "messages,messaging_postbacks,messaging_seen,message_reactions,messaging_referral,"
+    "comments,live_comments"
+)
 
 
 async def _accounts(harness: Harness) -> list[Account]:
@@ -30,7 +33,10 @@ async def test_start_redirects_to_instagrams_authorize_window(harness: Harness) 
     assert dialog["client_id"] == "999000111"
     assert dialog["redirect_uri"] == "http://127.0.0.1:8000/oauth/instagram/callback"
     assert dialog["response_type"] == "code"
-    assert dialog["scope"] == "instagram_business_basic,instagram_business_manage_messages"
+    assert dialog["scope"] == (
+        "instagram_business_basic,instagram_business_manage_messages,"
+        "instagram_business_manage_comments"
+    )
     assert dialog["state"]
 
 
@@ -96,6 +102,30 @@ async def test_a_missing_messaging_permission(harness: Harness, meta: FakeMetaOA
     assert response.status_code == 400
     assert "A permission is missing" in response.text
     assert await _accounts(harness) == []
+
+
+async def test_without_the_comments_permission_dms_work_and_comments_need_reconnecting(
+    harness: Harness, meta: FakeMetaOAuth
+) -> None:
+    meta.instagram_permissions = "instagram_business_basic,instagram_business_manage_messages"
+    await sign_in(harness)
+    response = await instagram_login(harness, meta)
+    assert response.headers["location"] == "/?connected=1"
+    [account] = await _accounts(harness)
+    assert account.status == "active"
+    assert account.comments_problem == (
+        "comment triggers need reconnecting: the permission "
+        "instagram_business_manage_comments is not granted"
+    )
+    home = (await harness.client.get("/")).text
+    assert "Comment triggers need reconnecting" in home
+    assert "Messages are not affected." in home
+    assert 'href="/oauth/instagram/start">Reconnect' in home
+
+    meta.instagram_permissions += ",instagram_business_manage_comments"  # all granted now
+    await instagram_login(harness, meta)
+    [account] = await _accounts(harness)
+    assert account.comments_problem is None
 
 
 async def test_denied(harness: Harness, meta: FakeMetaOAuth) -> None:

@@ -108,6 +108,35 @@ async def test_a_removed_permission_needs_reconnect(harness: Harness, meta: Fake
     assert "pages_messaging" in (account.status_reason or "")
 
 
+async def test_a_removed_comment_permission_keeps_dms_going(
+    harness: Harness, meta: FakeMetaOAuth
+) -> None:
+    await sign_in(harness)
+    answer = await facebook_login(harness, meta)
+    await pick(harness, answer.headers["location"], messenger=[LENA_PAGE], instagram=[IG_ID])
+    assert [a.comments_problem for a in await _accounts(harness)] == [None, None]
+    meta.granted -= {"pages_manage_engagement", "instagram_manage_comments"}
+    with time_machine.travel(utc_now() + timedelta(days=1), tick=True):
+        await _run_token_job(harness)
+    page, instagram = await _accounts(harness)
+    assert (page.status, instagram.status) == ("active", "active")
+    assert page.comments_problem == (
+        "comment triggers need reconnecting: the permission pages_manage_engagement is not granted"
+    )
+    assert "instagram_manage_comments" in (instagram.comments_problem or "")
+    listed = (await harness.api("GET", f"/api/v1/accounts/{page.id}")).json()
+    assert listed["status"] == "active"
+    assert listed["comments_problem"] == page.comments_problem
+    assert listed["reconnect_url"] is None  # it still sends
+    home = (await harness.client.get("/")).text
+    assert home.count("Comment triggers need reconnecting") == 2
+
+    meta.granted |= {"pages_manage_engagement", "instagram_manage_comments"}
+    with time_machine.travel(utc_now() + timedelta(days=2), tick=True):
+        await _run_token_job(harness)
+    assert [a.comments_problem for a in await _accounts(harness)] == [None, None]
+
+
 async def test_a_revoked_instagram_token_needs_reconnect(
     harness: Harness, meta: FakeMetaOAuth
 ) -> None:

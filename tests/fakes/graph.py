@@ -19,6 +19,13 @@ Meta's codes. Planned failures are used up in order, one per call, before sends 
 again. Requests Meta would reject anyway get Meta's answer: no token → 190, no recipient
 or text → 100, text over the platform limit → 100, another Graph version → 2500.
 
+Private replies (`"recipient": {"comment_id": ...}`) go through the same route and land
+in `sent` with `comment_id` set; like Meta, the fake answers a second private reply to
+one comment with subcode 2534014 (`graph.already_replied()` plans that answer too).
+Public replies under a comment, `POST {url}/{version}/{comment_id}/replies` (Instagram)
+and `.../comments` (Facebook), land in `comment_replies` (RecordedCommentReply) and
+answer `{"id"}`; `fail_comment_reply_next(...)` / `comment_reply_timeout()` plan failures.
+
 It also answers the user profile API, `GET {url}/{version}/{PSID|IGSID}?fields=...` (only
 requests asking for `profile_pic` are routed here): the requested fields of the profile
 set in `profiles` (or one made up from the id), or Meta's error from its own failure
@@ -64,6 +71,21 @@ class RecordedSend:
     body: dict[str, Any]
     message_id: str | None = None  # None when the fake answered an error
     status: int | None = None  # the HTTP status answered; None: the call timed out
+    comment_id: str | None = None  # a private reply to this comment
+
+
+@dataclass(frozen=True)
+class RecordedCommentReply:
+    """One public reply under a comment as the fake saw it."""
+
+    host: Host
+    version: str
+    comment_id: str
+    edge: str  # replies (Instagram) | comments (Facebook)
+    message: str | None
+    access_token: str | None
+    reply_id: str | None = None  # None when the fake answered an error
+    status: int | None = None  # None: the call timed out
 
 
 @dataclass(frozen=True)
@@ -111,6 +133,9 @@ class FakeGraphAPI:
         self.token_owners: dict[str, dict[str, Any]] = {}  # token -> what GET /me answers
         self.me_calls: list[RecordedLookup] = []
         self._me_failures: deque[PlannedFailure] = deque()
+        self.comment_replies: list[RecordedCommentReply] = []  # accepted ones
+        self.comment_reply_calls: list[RecordedCommentReply] = []
+        self._comment_reply_failures: deque[PlannedFailure] = deque()
         hosts: tuple[tuple[Host, str], ...] = (
             ("facebook", facebook_url),
             ("instagram", instagram_url),
@@ -122,6 +147,8 @@ class FakeGraphAPI:
                 rf"^{re.escape(base.rstrip('/'))}/[^/?]+/[^/?]+\?(?:.*&)?fields=[^&]*profile_pic"
             )
             router.get(url__regex=lookup).mock(side_effect=self._lookup_handler(host))
+            public = rf"^{re.escape(base.rstrip('/'))}/[^/?]+/[^/?]+/(?:replies|comments)(?:\?.*)?$"
+            router.post(url__regex=public).mock(side_effect=self._comment_reply_handler(host))
             self.answer_me_at(router, base, host)
 
     def answer_me_at(self, router: respx.MockRouter, base: str, host: Host) -> None:
@@ -219,6 +246,36 @@ class FakeGraphAPI:
             message=f"(#{code}) Application does not have permission for this action",
             times=times,
         )
+
+    def already_replied(self, *, times: int = 1) -> None:
+        """The comment already has its private reply: subcode 2534014."""
+        self.fail_next(
+            code=10,
+            subcode=2534014,
+            message="(#10) This comment has already been replied to privately.",
+            times=times,
+        )
+
+    def fail_comment_reply_next(
+        self,
+        *,
+        status: int = 400,
+        code: int | None = 100,
+        subcode: int | None = None,
+        message: str = "(#100) Invalid parameter",
+        is_transient: bool | None = None,
+        times: int = 1,
+    ) -> None:
+        """The next `times` public replies under a comment answer Meta's error."""
+        error: dict[str, Any] = {"message": message, "type": "OAuthException", "code": code}
+        if subcode is not None:
+            error["error_subcode"] = subcode
+        if is_transient is not None:
+            error["is_transient"] = is_transient
+        self._comment_reply_failures.extend([PlannedFailure(status=status, error=error)] * times)
+
+    def comment_reply_timeout(self, *, times: int = 1) -> None:
+        self._comment_reply_failures.extend([PlannedFailure(timeout=True)] * times)
 
     def timeout(self, *, times: int = 1) -> None:
         """The next `times` calls time out (httpx.ReadTimeout) instead of answering."""
@@ -352,6 +409,9 @@ class FakeGraphAPI:
         self.calls.clear()
         self._profile_failures.clear()
         self.profile_calls.clear()
+        self._comment_reply_failures.clear()
+        self.comment_replies.clear()
+        self.comment_reply_calls.clear()
 
     # --- request handling ----------------------------------------------------------------
 
@@ -378,7 +438,8 @@ class FakeGraphAPI:
         accepted = replace(send, message_id=mid, status=200)
         self.calls.append(accepted)
         self.sent.append(accepted)
-        body = {"recipient_id": send.recipient_id, "message_id": mid}
+        recipient = send.recipient_id or f"IGSID-of-{send.comment_id}"
+        body = {"recipient_id": recipient, "message_id": mid}
         return httpx.Response(200, json=body, headers=self.usage_headers)
 
     def _lookup_handler(self, host: Host) -> Any:
@@ -428,8 +489,10 @@ class FakeGraphAPI:
             return _error(2500, f"Unknown path components: /{send.version}")
         if not send.access_token:
             return _error(190, "Invalid OAuth access token - Cannot parse access token")
-        if not send.recipient_id:
+        if not send.recipient_id and not send.comment_id:
             return _error(100, "(#100) The parameter recipient is required")
+        if send.comment_id and any(s.comment_id == send.comment_id for s in self.sent):
+            return _error(10, "(#10) This comment has already been replied to.", 2534014)
         if not send.text:
             return _error(100, "(#100) The parameter message is required", 2018034)
         too_long = (
@@ -440,6 +503,41 @@ class FakeGraphAPI:
         if too_long:
             return _error(100, "(#100) Length of param message[text] is too long")
         return None
+
+    def _comment_reply_handler(self, host: Host) -> Any:
+        def handle(request: httpx.Request) -> httpx.Response:
+            return self._answer_comment_reply(host, request)
+
+        return handle
+
+    def _answer_comment_reply(self, host: Host, request: httpx.Request) -> httpx.Response:
+        segments = request.url.path.strip("/").split("/")
+        try:
+            body = json.loads(request.content)
+        except ValueError:
+            body = {}
+        body = body if isinstance(body, dict) else {}
+        token = request.url.params.get("access_token")
+        authorization = request.headers.get("authorization", "")
+        if authorization.startswith("Bearer "):
+            token = authorization.removeprefix("Bearer ")
+        message = body.get("message", request.url.params.get("message"))
+        call = RecordedCommentReply(host, segments[-3], segments[-2], segments[-1], message, token)
+        if self._comment_reply_failures:
+            failure = self._comment_reply_failures.popleft()
+            if failure.timeout:
+                self.comment_reply_calls.append(call)
+                raise httpx.ReadTimeout("timed out", request=request)
+            self.comment_reply_calls.append(replace(call, status=failure.status))
+            return self._error_response(failure.status, failure.error, {})
+        if not token or not message:
+            self.comment_reply_calls.append(replace(call, status=400))
+            return self._error_response(400, _error(100, "(#100) message is required"), {})
+        reply_id = f"{call.comment_id}_reply_{next(self._mids):06d}"
+        accepted = replace(call, reply_id=reply_id, status=200)
+        self.comment_reply_calls.append(accepted)
+        self.comment_replies.append(accepted)
+        return httpx.Response(200, json={"id": reply_id}, headers=self.usage_headers)
 
     def _error_response(
         self, status: int, error: dict[str, Any] | None, headers: dict[str, str]
@@ -474,6 +572,7 @@ def _record(host: Host, request: httpx.Request) -> RecordedSend:
         access_token=token,
         appsecret_proof=request.url.params.get("appsecret_proof"),
         body=body,
+        comment_id=recipient.get("comment_id"),
     )
 
 

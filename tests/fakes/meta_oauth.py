@@ -45,6 +45,8 @@ FACEBOOK_SCOPES = {
     "instagram_basic",
     "instagram_manage_messages",
     "business_management",
+    "instagram_manage_comments",
+    "pages_manage_engagement",
 }
 LONG_LIVED_SECONDS = 5183944
 
@@ -118,7 +120,10 @@ class FakeMetaOAuth:
             "profile_picture_url": "https://cdn.fake/lena-ig.jpg",
             "account_type": "MEDIA_CREATOR",
         }
-        self.instagram_permissions = "instagram_business_basic,instagram_business_manage_messages"
+        self.instagram_permissions = (
+            "instagram_business_basic,instagram_business_manage_messages,"
+            "instagram_business_manage_comments"
+        )
         self.calls: list[Call] = []
         self.subscriptions: list[tuple[str, str, str]] = []  # (host, object id, fields)
         self.subscribe_fails_for: set[str] = set()  # Page ids whose subscription fails

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from app.meta.errors import (
+    GraphAlreadyReplied,
     GraphBadRequest,
     GraphError,
     GraphOutsideWindow,
@@ -133,6 +134,15 @@ WINDOW = "(#10) This message is sent outside of allowed window."
             meta_error(400, 100, "(#100) No matching user found", subcode=2018001),
             GraphRecipientUnavailable,
         ),
+        # a second private reply to one comment, whatever code comes with the subcode
+        (
+            meta_error(400, 10, "(#10) Reply already sent to this comment", subcode=2534014),
+            GraphAlreadyReplied,
+        ),
+        (
+            meta_error(400, 100, "Activity already replied to", subcode=2534014),
+            GraphAlreadyReplied,
+        ),
         # bad request
         (meta_error(400, 100, "(#100) The parameter recipient is required"), GraphBadRequest),
         (meta_error(400, 100, "(#100) Attachment size too big", subcode=2018109), GraphBadRequest),
@@ -245,6 +255,7 @@ def test_tree() -> None:
         GraphPermissionMissing,
         GraphOutsideWindow,
         GraphRecipientUnavailable,
+        GraphAlreadyReplied,
         GraphBadRequest,
     ):
         assert issubclass(cls, GraphError)

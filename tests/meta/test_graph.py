@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Literal
 
 import httpx
 import pytest
@@ -12,6 +13,7 @@ import respx
 
 from app.config import Settings
 from app.meta.errors import (
+    GraphAlreadyReplied,
     GraphBadRequest,
     GraphError,
     GraphOutsideWindow,
@@ -278,3 +280,79 @@ def test_send_target_repr_hides_secrets() -> None:
     target = SendTarget("facebook", "1", access_token="TOKEN-XYZ", app_secret="SECRET-XYZ")
     assert "TOKEN-XYZ" not in repr(target)
     assert "SECRET-XYZ" not in repr(target)
+
+
+# --- comments: the private reply and the public reply ---------------------------------------
+
+
+async def test_private_reply_goes_to_the_comment(client: GraphClient, graph: FakeGraphAPI) -> None:
+    result = await client.send_private_reply(IG, "17900000000000001", "Hi!", metadata="bot:7")
+    [sent] = graph.sent
+    assert (sent.host, sent.sender_id, sent.comment_id) == (
+        "instagram",
+        IG.sender_id,
+        "17900000000000001",
+    )
+    assert sent.body == {
+        "recipient": {"comment_id": "17900000000000001"},
+        "message": {"text": "Hi!", "metadata": "bot:7"},
+    }
+    assert result.message_id == sent.message_id
+
+
+async def test_a_second_private_reply_is_already_replied(
+    client: GraphClient, graph: FakeGraphAPI
+) -> None:
+    await client.send_private_reply(PAGE, "1234_5678", "Hi!")
+    with pytest.raises(GraphAlreadyReplied) as caught:
+        await client.send_private_reply(PAGE, "1234_5678", "Hi again!")
+    assert caught.value.subcode == 2534014
+    assert len(graph.sent) == 1
+
+
+async def test_private_reply_arguments_never_reach_meta(
+    client: GraphClient, graph: FakeGraphAPI
+) -> None:
+    with pytest.raises(ValueError, match="comment_id"):
+        await client.send_private_reply(IG, "", "Hi!")
+    with pytest.raises(ValueError, match="empty"):
+        await client.send_private_reply(IG, "1790", "  ")
+    assert graph.calls == []
+
+
+@pytest.mark.parametrize(
+    ("target", "platform", "edge"),
+    [(IG, "instagram", "replies"), (PAGE, "instagram", "replies"), (PAGE, "messenger", "comments")],
+)
+async def test_public_reply_endpoint_by_platform(
+    client: GraphClient,
+    graph: FakeGraphAPI,
+    router: respx.MockRouter,
+    target: SendTarget,
+    platform: Literal["instagram", "messenger"],
+    edge: str,
+) -> None:
+    posted = await client.reply_to_comment(target, "1790001", "Check your DMs!", platform=platform)
+    [reply] = graph.comment_replies
+    assert (reply.host, reply.version, reply.comment_id, reply.edge, reply.message) == (
+        target.graph_host,
+        VERSION,
+        "1790001",
+        edge,
+        "Check your DMs!",
+    )
+    assert reply.access_token == target.access_token
+    assert posted.comment_id == reply.reply_id
+    assert router.calls.last.request.url.path == f"/{VERSION}/1790001/{edge}"
+
+
+async def test_public_reply_errors_are_graph_errors(
+    client: GraphClient, graph: FakeGraphAPI
+) -> None:
+    graph.fail_comment_reply_next(code=100, subcode=33, message="Object does not exist")
+    with pytest.raises(GraphBadRequest):
+        await client.reply_to_comment(IG, "1790001", "Hi", platform="instagram")
+    graph.fail_comment_reply_next(status=500, code=2, is_transient=True)
+    with pytest.raises(GraphRetryLater):
+        await client.reply_to_comment(IG, "1790001", "Hi", platform="instagram")
+    assert graph.comment_replies == []

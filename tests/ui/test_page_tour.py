@@ -63,6 +63,7 @@ def _pages(ids: dict[str, int]) -> list[tuple[str, str, int]]:
         ("catalog-new-product", f"/catalog/cooperations/{cooperation}/products/new", 200),
         ("catalog-edit-product", f"/catalog/products/{ids['product']}/edit", 200),
         ("catalog-import", f"/catalog/import?account_id={account}", 200),
+        ("cooperation-report", f"/cooperations/{cooperation}/report", 200),
         ("rules", f"/accounts/{account}/settings", 200),
         ("outbox", f"/accounts/{account}/outbox", 200),
         ("alerts", "/account/alerts", 200),
