@@ -37,6 +37,8 @@ _EVENT_FIELDS = (
     "handover_type",
     "new_owner_app_id",
     "comment_id",
+    "parent_id",
+    "media_id",
 )
 
 
