@@ -15,7 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.config import Settings
 from app.conversations import events, repository
 from app.conversations.answered import answered_by_hand
-from app.conversations.entries import Incoming, entry_values, insert_entry, note_inbound, quote_of
+from app.conversations.entries import (
+    CommentHook,
+    Incoming,
+    entry_values,
+    insert_entry,
+    note_inbound,
+    quote_of,
+)
 from app.conversations.profiles import refresh_profile_if_due
 from app.conversations.replies import DRAFT_JOB, schedule_reply, supersede_pending_drafts
 from app.core.clock import utc_now
@@ -39,7 +46,12 @@ INPUT_KINDS = FOLLOWER_KINDS | {"referral"}
 
 
 async def apply_event(
-    session: AsyncSession, settings: Settings, event: MetaEvent, *, inbox_event_id: int
+    session: AsyncSession,
+    settings: Settings,
+    event: MetaEvent,
+    *,
+    inbox_event_id: int,
+    on_comment: CommentHook | None = None,
 ) -> None:
     account = await repository.account_by_external_id(
         session, event.platform, event.account_external_id
@@ -61,7 +73,9 @@ async def apply_event(
         return
     contact, conversation = thread
     structlog.contextvars.bind_contextvars(conversation_id=conversation.id)
-    incoming = Incoming(session, settings, account, contact, conversation, event, inbox_event_id)
+    incoming = Incoming(
+        session, settings, account, contact, conversation, event, inbox_event_id, on_comment
+    )
     await _HANDLERS.get(event.kind, _apply_follower_event)(incoming)
 
 
@@ -91,10 +105,15 @@ async def _apply_follower_event(incoming: Incoming) -> None:
         )
         if replied is not None and replied.deleted_at is None:
             values["payload"]["reply_to"] = quote_of(replied)
-    if await repository.insert_message(incoming.session, values) is None:
+    inserted = await repository.insert_message(incoming.session, values)
+    if inserted is None:
         log.info("ingest.duplicate_message", kind=event.kind)
         return
-    if event.kind in FOLLOWER_KINDS:
+    if event.kind == "comment" and incoming.on_comment is not None:
+        # Answered by a comment trigger, if one matches, never by the DM drafter; nor does
+        # it open the 24-hour window (not an INPUT_KIND): only the commenter's answer does.
+        await incoming.on_comment(incoming, inserted)
+    elif event.kind in FOLLOWER_KINDS:
         if incoming.conversation.thread_owner_app_id and not event.is_standby:
             # Delivered to us as the owner, yet a handover said otherwise: stay on review.
             owner = incoming.conversation.thread_owner_app_id

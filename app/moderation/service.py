@@ -22,6 +22,7 @@ from app.core.fields import storable_text
 from app.errors import AppError, Conflict, NotFound
 from app.models import (
     Account,
+    CommentReply,
     Contact,
     Conversation,
     Cooperation,
@@ -128,6 +129,7 @@ async def approve(
         draft=draft,
         user=user,
         hold_seconds=settings.UNDO_SECONDS,
+        comment_id=await _comment_of(session, draft),
     )
     await record(
         session,
@@ -138,6 +140,16 @@ async def approve(
         details={"confidence": draft.confidence, "intent": draft.intent},
     )
     return await draft_out(session, draft)
+
+
+async def _comment_of(session: AsyncSession, draft: Draft) -> str | None:
+    """The comment a draft of kind `comment` is the private reply to (None for a DM)."""
+    if draft.kind != "comment":
+        return None
+    reply = await session.scalar(select(CommentReply).where(CommentReply.draft_id == draft.id))
+    if reply is None:
+        raise Conflict("the comment this draft answers is gone; nothing was sent")
+    return reply.comment_id
 
 
 def _check_storable(what: str, text: str | None) -> None:
@@ -155,6 +167,13 @@ async def reject(
     draft = await get_draft(session, user=user, draft_id=draft_id)
     await _take_pending(session, draft, "rejected", user)
     draft.reject_reason = reason
+    if draft.kind == "comment":
+        # No private reply, so no public one under the comment either.
+        await session.execute(
+            update(CommentReply)
+            .where(CommentReply.draft_id == draft.id, CommentReply.public_reply_status == "waiting")
+            .values(public_reply_status="skipped")
+        )
     await record(
         session,
         action="draft.rejected",
