@@ -60,6 +60,7 @@ def _pages(ids: dict[str, int]) -> list[tuple[str, str, int]]:
         ("catalog-edit-product", f"/catalog/products/{ids['product']}/edit", 200),
         ("catalog-import", f"/catalog/import?account_id={account}", 200),
         ("rules", f"/accounts/{account}/settings", 200),
+        ("comment-triggers", f"/accounts/{account}/comment-triggers", 200),
         ("outbox", f"/accounts/{account}/outbox", 200),
         ("alerts", "/account/alerts", 200),
         ("password", "/account/password", 200),
