@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +17,8 @@ from app.core.clock import utc_now
 from app.core.db import unit_of_work
 from app.models import CommentReply, Contact, Conversation, Draft, Message, OutboundMessage
 from tests.accounts.conftest import sign_in
-from tests.harness import Harness, text_event
+from tests.fakes.llm import FakeLLM
+from tests.harness import LLM_URL, Harness, make_settings, running_app, text_event
 
 IG_ID = "17841400000000001"
 PAGE_ID = "104871234567890"
@@ -344,3 +347,58 @@ async def test_the_queue_card_says_it_is_a_private_reply_to_a_comment(harness: H
     assert f"Private reply to a comment on post {POST}" in comment_card
     assert "SERUM &lt;b&gt;now&lt;/b&gt;" in comment_card
     assert "Private reply" not in dm_card
+
+
+@pytest.fixture
+async def llm_harness(database_url: str, tmp_path: Path) -> AsyncIterator[tuple[Harness, FakeLLM]]:
+    settings = make_settings(
+        database_url, str(tmp_path), OPENAI_API_KEY="test-key", LLM_MODEL="m-1"
+    )
+    async with running_app(settings) as harness:
+        yield harness, FakeLLM(harness.router, base_url=LLM_URL)
+
+
+async def test_the_llm_drafts_the_private_reply_knowing_it_answers_a_comment(
+    llm_harness: tuple[Harness, FakeLLM],
+) -> None:
+    harness, llm = llm_harness
+    account = await _account(harness)
+    llm.script(
+        reply="Here you go: LENA15 for 15% off https://glowlab.example/serum",
+        intent="discount_code",
+        language="en",
+        confidence=0.95,
+        product_ids=[account["product_id"]],
+    )
+
+    await _post(harness, ig_comment("SERUM 😍"))
+
+    assert llm.route.called
+    prompt = "\n".join(m["content"] for m in llm.last_request["messages"])
+    assert "public comment under one of Lena Loves's posts" in prompt
+    assert "asks for the code and the link of the catalog product" in prompt
+    [draft] = await _rows(harness, Draft)
+    assert (draft.kind, draft.drafter, draft.decision) == ("comment", "llm", "auto")
+    [outbound] = await _rows(harness, OutboundMessage)
+    assert outbound.comment_id == (await _comment_ids(harness))[0]
+    assert outbound.parts == ["Here you go: LENA15 for 15% off https://glowlab.example/serum"]
+
+
+async def test_an_llm_reply_with_another_code_goes_to_a_person(
+    llm_harness: tuple[Harness, FakeLLM],
+) -> None:
+    harness, llm = llm_harness
+    account = await _account(harness)
+    llm.script(
+        reply="Use FAKE50 for 50% off!",
+        intent="discount_code",
+        language="en",
+        confidence=0.99,
+        product_ids=[account["product_id"]],
+    )
+
+    await _post(harness, ig_comment("SERUM"))
+
+    [draft] = await _rows(harness, Draft)
+    assert (draft.kind, draft.decision, draft.status) == ("comment", "review", "pending")
+    assert await _rows(harness, OutboundMessage) == []
