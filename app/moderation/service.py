@@ -284,7 +284,7 @@ async def queue_card(session: AsyncSession, *, user: User, draft_id: int) -> Que
     return (await _cards(session, [draft]))[0]
 
 
-_Row = TypeVar("_Row", Account, Contact, Conversation, Cooperation, Product, User)
+_Row = TypeVar("_Row", Account, Contact, Conversation, Cooperation, Message, Product, User)
 
 
 async def _by_id(session: AsyncSession, model: type[_Row], ids: set[int]) -> dict[int, _Row]:
@@ -310,6 +310,12 @@ async def _cards(session: AsyncSession, drafts: list[Draft]) -> list[QueueCard]:
         for pid, product in products.items()
     }
     recent = await _recent_messages(session, set(conversations))
+    # A private reply answers its comment, however much was written since.
+    comments = await _by_id(
+        session,
+        Message,
+        {d.reply_to_message_id for d in drafts if d.kind == "comment" and d.reply_to_message_id},
+    )
     cards = []
     for draft in drafts:
         conversation = conversations[draft.conversation_id]
@@ -322,7 +328,8 @@ async def _cards(session: AsyncSession, drafts: list[Draft]) -> list[QueueCard]:
                 messages=recent[conversation.id],
                 products=[products[p] for p in draft.product_ids if p in products],
                 codes=codes,
-                question=_question(draft, recent[conversation.id]),
+                question=comments.get(draft.reply_to_message_id or 0)
+                or _question(draft, recent[conversation.id]),
                 threshold=Policy.of(accounts[draft.account_id].policy).threshold(draft.intent),
             )
         )

@@ -346,7 +346,24 @@ async def test_the_queue_card_says_it_is_a_private_reply_to_a_comment(harness: H
     comment_card, dm_card = cards
     assert f"Private reply to a comment on post {POST}" in comment_card
     assert "SERUM &lt;b&gt;now&lt;/b&gt;" in comment_card
+    assert "6 d 23 h left to reply" in comment_card  # Meta's 7 days, not the 24 hours
     assert "Private reply" not in dm_card
+    assert "left to reply" not in dm_card
+
+
+async def test_the_card_shows_the_comment_after_a_long_thread(harness: Harness) -> None:
+    await _account(harness, mode="copilot")
+    await _post(harness, ig_comment("SERUM 💛"))
+    [comment_draft] = await _rows(harness, Draft)
+    for n in range(7):
+        await _post(harness, text_event(IG_ID, "IGSID-1", f"message number {n}"))
+    await sign_in(harness)
+
+    page = await harness.client.get("/queue")
+
+    card = page.text.split(f'id="draft-{comment_draft.id}"')[1].split("</article>")[0]
+    assert "SERUM 💛" in card
+    assert "Private reply to a comment" in card
 
 
 @pytest.fixture
