@@ -14,7 +14,7 @@ from app.core.clock import utc_now
 from app.errors import Conflict
 from app.models import Draft, User
 from app.moderation.schemas import DraftOut
-from app.moderation.service import draft_out, get_draft
+from app.moderation.service import draft_out, get_draft, skip_public_reply
 from app.outbox import hold
 from app.users.service import visible_account_ids
 
@@ -74,6 +74,7 @@ async def cancel(session: AsyncSession, *, user: User, draft_id: int) -> DraftOu
         decided_by_user_id=user.id,
         decided_at=utc_now(),
     )
+    await skip_public_reply(session, draft)
     await record(
         session,
         action="draft.cancelled",

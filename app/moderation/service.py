@@ -152,6 +152,18 @@ async def _comment_of(session: AsyncSession, draft: Draft) -> str | None:
     return reply.comment_id
 
 
+async def skip_public_reply(session: AsyncSession, draft: Draft) -> None:
+    """A private reply that will not go out: no public reply under its comment either
+    (it would say "sent you a DM" when nobody did)."""
+    if draft.kind != "comment":
+        return
+    await session.execute(
+        update(CommentReply)
+        .where(CommentReply.draft_id == draft.id, CommentReply.public_reply_status == "waiting")
+        .values(public_reply_status="skipped")
+    )
+
+
 def _check_storable(what: str, text: str | None) -> None:
     # The API's schemas check this already; the moderator's pages post plain form fields.
     try:
@@ -167,13 +179,7 @@ async def reject(
     draft = await get_draft(session, user=user, draft_id=draft_id)
     await _take_pending(session, draft, "rejected", user)
     draft.reject_reason = reason
-    if draft.kind == "comment":
-        # No private reply, so no public one under the comment either.
-        await session.execute(
-            update(CommentReply)
-            .where(CommentReply.draft_id == draft.id, CommentReply.public_reply_status == "waiting")
-            .values(public_reply_status="skipped")
-        )
+    await skip_public_reply(session, draft)
     await record(
         session,
         action="draft.rejected",

@@ -226,6 +226,21 @@ async def test_rejecting_a_comment_draft_skips_the_public_reply(harness: Harness
     assert await _rows(harness, OutboundMessage) == []
 
 
+async def test_cancelling_a_held_private_reply_skips_the_public_reply(harness: Harness) -> None:
+    account = await _account(harness)
+    await harness.set_policy(account["id"], hold_auto_seconds=300)
+    await _post(harness, ig_comment("SERUM"))
+    [draft] = await _rows(harness, Draft)
+    assert (draft.decision, draft.status) == ("auto", "approved")
+
+    cancelled = await harness.api("POST", f"/api/v1/drafts/{draft.id}/cancel")
+
+    assert cancelled.status_code == 200, cancelled.text
+    [reply] = await _rows(harness, CommentReply)
+    [outbound] = await _rows(harness, OutboundMessage)
+    assert (reply.public_reply_status, outbound.status) == ("skipped", "cancelled")
+
+
 @pytest.mark.parametrize(
     "text",
     [
