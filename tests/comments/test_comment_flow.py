@@ -434,3 +434,15 @@ async def test_an_llm_reply_with_another_code_goes_to_a_person(
     [draft] = await _rows(harness, Draft)
     assert (draft.kind, draft.decision, draft.status) == ("comment", "review", "pending")
     assert await _rows(harness, OutboundMessage) == []
+
+
+async def test_a_question_beside_the_keyword_is_answered_by_the_normal_rules(
+    harness: Harness,
+) -> None:
+    await _account(harness)
+    await _post(harness, ig_comment("SERUM, how much?"))
+
+    [draft] = await _rows(harness, Draft)
+    assert (draft.decision, draft.intent) == ("auto", "price"), draft.reasons
+    [outbound] = await _rows(harness, OutboundMessage)
+    assert "29,90" in " ".join(outbound.parts) or "29.90" in " ".join(outbound.parts)
