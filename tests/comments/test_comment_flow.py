@@ -364,6 +364,9 @@ async def test_the_queue_card_says_it_is_a_private_reply_to_a_comment(harness: H
     assert "6 d 23 h left to reply" in comment_card  # Meta's 7 days, not the 24 hours
     assert "Private reply" not in dm_card
     assert "left to reply" not in dm_card
+    [conversation, _] = await _rows(harness, Conversation)
+    thread = await harness.client.get(f"/conversations/{conversation.id}")
+    assert "A private reply to a comment waits in the queue" in thread.text
 
 
 async def test_the_card_shows_the_comment_after_a_long_thread(harness: Harness) -> None:
