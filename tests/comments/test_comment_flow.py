@@ -133,7 +133,6 @@ async def test_a_keyword_comment_gets_one_private_reply(harness: Harness, messen
     [outbound] = await _rows(harness, OutboundMessage)
     assert (reply.status, reply.draft_id, reply.skip_reason) == ("drafted", draft.id, None)
     assert reply.public_reply_text in VARIANTS
-    assert reply.public_reply_status == "waiting"
     assert reply.media_id == (f"{PAGE_ID}_555" if messenger else POST)
     assert (draft.kind, draft.decision, draft.intent) == ("comment", "auto", "discount_code")
     [comment] = [m for m in await _rows(harness, Message) if m.kind == "comment"]
@@ -143,6 +142,13 @@ async def test_a_keyword_comment_gets_one_private_reply(harness: Harness, messen
     text = " ".join(outbound.parts)
     assert "LENA15" in text
     assert "https://glowlab.example/serum" in text
+    # Meta got exactly one private reply to the comment, then the public reply under it.
+    [sent] = harness.graph.sent
+    assert (sent.comment_id, sent.text) == (reply.comment_id, text)
+    [public] = harness.graph.comment_replies
+    assert (public.comment_id, public.message) == (reply.comment_id, reply.public_reply_text)
+    assert public.edge == ("comments" if messenger else "replies")
+    assert (reply.public_reply_status, outbound.status) == ("posted", "sent")
     # A comment does not open the 24-hour window; only the commenter's answer does.
     [conversation] = await _rows(harness, Conversation)
     assert conversation.last_inbound_at is None
@@ -154,6 +160,7 @@ async def test_a_keyword_comment_gets_one_private_reply(harness: Harness, messen
     assert len(await _rows(harness, CommentReply)) == 1
     assert len(await _rows(harness, Draft)) == 1
     assert len(await _rows(harness, OutboundMessage)) == 1
+    assert (len(harness.graph.sent), len(harness.graph.comment_replies)) == (1, 1)
 
 
 @pytest.mark.parametrize(
@@ -416,7 +423,11 @@ async def test_the_llm_drafts_the_private_reply_knowing_it_answers_a_comment(
     assert (draft.kind, draft.drafter, draft.decision) == ("comment", "llm", "auto")
     [outbound] = await _rows(harness, OutboundMessage)
     assert outbound.comment_id == (await _comment_ids(harness))[0]
-    assert outbound.parts == ["Here you go: LENA15 for 15% off https://glowlab.example/serum"]
+    # The bot's first message to the commenter, so it says it was sent automatically.
+    assert outbound.parts == [
+        "Here you go: LENA15 for 15% off https://glowlab.example/serum"
+        "\n\n— sent automatically by Lena Loves' assistant"
+    ]
 
 
 async def test_an_llm_reply_with_another_code_goes_to_a_person(
