@@ -254,12 +254,26 @@ def simulate(
     account: Annotated[int, typer.Option(help="account id")],
     sender: Annotated[str, typer.Option("--from", help="the follower's id")] = "sandbox-follower-1",
     url: Annotated[str | None, typer.Option(help="service base URL (default PUBLIC_URL)")] = None,
+    comment: Annotated[
+        bool, typer.Option("--comment", help="post TEXT as a comment under a post, not a DM")
+    ] = False,
+    media: Annotated[
+        str | None,
+        typer.Option(help="with --comment: the post's media id (default: the demo post)"),
+    ] = None,
 ) -> None:
-    """Posts a correctly signed webhook event carrying TEXT to the running service."""
+    """Posts a correctly signed webhook event carrying TEXT to the running service: a DM,
+    or with --comment a top-level comment under a post (the demo's "SERUM" trigger)."""
     from app.commands import simulate as do_simulate
+    from app.meta.sandbox import SANDBOX_POST
 
+    if media is not None and not comment:
+        raise fail("--media needs --comment")
+    media_id = (media or SANDBOX_POST) if comment else None
     status, body = run(
-        lambda s: do_simulate(s, account_id=account, sender=sender, text=text, url=url)
+        lambda s: do_simulate(
+            s, account_id=account, sender=sender, text=text, url=url, media_id=media_id
+        )
     )
     if status != 200:
         raise fail(f"service answered {status}: {body}")

@@ -23,15 +23,18 @@ from app.core.crypto import TokenCipher, hash_password
 from app.core.db import create_engine, create_sessionmaker, unit_of_work
 from app.core.offload import run_cpu_bound
 from app.errors import AppError, NotFound
-from app.meta.sandbox import follower_text_event
+from app.meta.sandbox import SANDBOX_POST, follower_comment_event, follower_text_event
 from app.meta.signature import sign
-from app.models import Account, User
+from app.models import Account, CommentTrigger, Product, User
 from app.policy.schemas import Policy
 from app.users import service as users
 
 DEMO_CATALOG = Path(__file__).parent / "demo" / "catalog.json"
 DEMO_EMAIL = "admin@example.com"
 DEMO_EXTERNAL_ID = "17841400000000042"
+# The demo's comment trigger: "comment SERUM under the GlowLab post and I'll DM you the code".
+DEMO_TRIGGER_PRODUCT = "Vitamin C Serum"
+DEMO_PUBLIC_REPLIES = "Sent you a DM with the code 💌\nCheck your messages, the code is there ✨"
 
 
 @asynccontextmanager
@@ -109,20 +112,30 @@ async def import_catalog(
         return await add_catalog(session, account_id=account_id, items=items, user=None)
 
 
-def webhook_body(account: Account, *, sender: str, text: str) -> dict[str, Any]:
-    """One text message from a follower, in Meta's documented shape (the simulator page
-    builds the same)."""
+def webhook_body(
+    account: Account, *, sender: str, text: str, media_id: str | None = None
+) -> dict[str, Any]:
+    """One text message from a follower, or with `media_id` their comment under that post,
+    in Meta's documented shape (the simulator page builds the same)."""
+    if media_id is not None:
+        return follower_comment_event(account, sender=sender, text=text, media_id=media_id)
     return follower_text_event(account, sender=sender, text=text)
 
 
 async def simulate(
-    settings: Settings, *, account_id: int, sender: str, text: str, url: str | None
+    settings: Settings,
+    *,
+    account_id: int,
+    sender: str,
+    text: str,
+    url: str | None,
+    media_id: str | None = None,
 ) -> tuple[int, str]:
     async with session_for(settings) as session:
         account = await session.get(Account, account_id)
         if account is None:
             raise NotFound(f"account {account_id} not found")
-    raw = json.dumps(webhook_body(account, sender=sender, text=text)).encode()
+    raw = json.dumps(webhook_body(account, sender=sender, text=text, media_id=media_id)).encode()
     base = (url or settings.PUBLIC_URL).rstrip("/")
     async with httpx.AsyncClient(timeout=10) as client:
         try:
@@ -162,6 +175,7 @@ async def seed_demo(settings: Settings) -> dict[str, Any]:
         f"Demo account id: {account.id}. Try:",
         f"  .venv/bin/inboxpilot simulate {url}--account {account.id} "
         '"Hi! What was the code for the vitamin C serum?"',
+        f'  .venv/bin/inboxpilot simulate {url}--account {account.id} --comment "SERUM please 😍"',
         f"  curl -H 'Authorization: Bearer {token}' {base}/api/v1/accounts/{account.id}/outbox",
         f"  curl -H 'Authorization: Bearer {token}' {base}/api/v1/drafts",
     ]
@@ -197,4 +211,18 @@ async def _create_demo(session: AsyncSession, settings: Settings) -> Account:
     account.policy = Policy(mode="autopilot", min_confidence=0.7).model_dump()
     items = parse_catalog(DEMO_CATALOG.read_bytes(), DEMO_CATALOG.name)
     await add_catalog(session, account_id=account.id, items=items, user=None)
+    serum = await session.scalar(
+        select(Product.id).where(
+            Product.account_id == account.id, Product.name == DEMO_TRIGGER_PRODUCT
+        )
+    )
+    session.add(
+        CommentTrigger(
+            account_id=account.id,
+            keywords=["SERUM"],
+            media_id=SANDBOX_POST,
+            product_id=serum,
+            public_reply=DEMO_PUBLIC_REPLIES,
+        )
+    )
     return account

@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from app.accounts.oauth_router import router as connect_router
 from app.accounts.router import router as accounts_router
 from app.catalog.router import router as catalog_router
+from app.comments.router import router as comment_triggers_router
 from app.config import Settings
 from app.conversations.router import router as conversations_router
 from app.core.body_limit import BodyLimit
@@ -109,6 +110,7 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
         ops_router,
         accounts_router,
         catalog_router,
+        comment_triggers_router,
         drafts_router,
         conversations_router,
         worker_router,

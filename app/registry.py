@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from app.accounts.tokens import TOKENS_JOB, TOKENS_JOB_EVERY_SECONDS, maintain_tokens
+from app.comments.intake import COMMENT_JOB, take_comment
+from app.comments.jobs import reply_to_comment
 from app.comments.public import post_public_reply
 from app.conversations.ingest import CONFIRM_SEND_JOB, DRAFT_JOB
 from app.conversations.jobs import process_inbox_event
@@ -21,6 +25,7 @@ from app.worker.runner import JobHandler, Worker
 
 JOB_HANDLERS: dict[str, JobHandler] = {
     DRAFT_JOB: draft_reply,
+    COMMENT_JOB: reply_to_comment,
     SEND_JOB: send_reply,
     PUBLIC_REPLY_JOB: post_public_reply,
     CONFIRM_SEND_JOB: confirm_send,
@@ -47,7 +52,8 @@ def build_worker(runtime: Runtime, *, concurrency: int | None = None) -> Worker:
     return Worker(
         runtime,
         job_handlers=JOB_HANDLERS,
-        event_handler=process_inbox_event,
+        # New comments meet the account's comment triggers during ingest.
+        event_handler=partial(process_inbox_event, on_comment=take_comment),
         concurrency=concurrency,
         # Embedding the catalog is scheduled only where a model is configured.
         periodic={

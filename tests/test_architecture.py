@@ -67,6 +67,7 @@ def test_domains_do_not_import_the_composition_roots() -> None:
     allowed_deps = {
         "accounts",
         "catalog",
+        "comments",
         "conversations",
         "moderation",
         "worker",

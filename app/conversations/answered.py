@@ -40,7 +40,12 @@ ANSWERABLE_KINDS = ("text", "attachment", "postback", "unsupported")
 def unanswered_statement(conversation_id: int) -> Select[Message]:
     drafted = (
         select(func.max(Draft.reply_to_message_id))
-        .where(Draft.conversation_id == conversation_id, Draft.status != "superseded")
+        .where(
+            Draft.conversation_id == conversation_id,
+            Draft.status != "superseded",
+            # A private reply to a comment answers the comment, not the DMs before it.
+            Draft.kind == "dm",
+        )
         .scalar_subquery()
     )
     by_hand = (

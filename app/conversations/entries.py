@@ -6,6 +6,7 @@ Shared by the ingest dispatcher and the per-kind handlers in `app.conversations.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -37,6 +38,8 @@ _EVENT_FIELDS = (
     "handover_type",
     "new_owner_app_id",
     "comment_id",
+    "parent_id",
+    "media_id",
 )
 
 
@@ -51,10 +54,16 @@ class Incoming:
     conversation: Conversation
     event: MetaEvent
     inbox_event_id: int
+    # Called with a new comment's entry id (comment triggers: app/comments/intake.py, passed
+    # in by the worker's wiring, as this domain does not import that one).
+    on_comment: CommentHook | None = None
 
     @property
     def at(self) -> datetime:
         return self.event.timestamp or utc_now()
+
+
+CommentHook = Callable[[Incoming, int], Awaitable[None]]
 
 
 def entry_kind(event: MetaEvent) -> str:

@@ -15,7 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.config import Settings
 from app.conversations import events, repository
 from app.conversations.answered import answered_by_hand
-from app.conversations.entries import Incoming, entry_values, insert_entry, note_inbound, quote_of
+from app.conversations.entries import (
+    CommentHook,
+    Incoming,
+    entry_values,
+    insert_entry,
+    note_inbound,
+    quote_of,
+)
 from app.conversations.mentions import apply_story_mention
 from app.conversations.optout import apply_command
 from app.conversations.profiles import refresh_profile_if_due
@@ -41,7 +48,12 @@ INPUT_KINDS = FOLLOWER_KINDS | {"referral"}
 
 
 async def apply_event(
-    session: AsyncSession, settings: Settings, event: MetaEvent, *, inbox_event_id: int
+    session: AsyncSession,
+    settings: Settings,
+    event: MetaEvent,
+    *,
+    inbox_event_id: int,
+    on_comment: CommentHook | None = None,
 ) -> None:
     account = await repository.account_by_external_id(
         session, event.platform, event.account_external_id
@@ -63,7 +75,9 @@ async def apply_event(
         return
     contact, conversation = thread
     structlog.contextvars.bind_contextvars(conversation_id=conversation.id)
-    incoming = Incoming(session, settings, account, contact, conversation, event, inbox_event_id)
+    incoming = Incoming(
+        session, settings, account, contact, conversation, event, inbox_event_id, on_comment
+    )
     await _HANDLERS.get(event.kind, _apply_follower_event)(incoming)
 
 
@@ -96,6 +110,12 @@ async def _apply_follower_event(incoming: Incoming) -> None:
     message_id = await repository.insert_message(incoming.session, values)
     if message_id is None:
         log.info("ingest.duplicate_message", kind=event.kind)
+        return
+    if event.kind == "comment":
+        # Answered by a comment trigger, if one matches, never by the DM drafter; nor does
+        # it open the 24-hour window (not an INPUT_KIND): only the commenter's answer does.
+        if incoming.on_comment is not None:
+            await incoming.on_comment(incoming, message_id)
         return
     # STOP, START or a story mention thanked: the notice is the answer, no draft.
     answered = await _answered_by_notice(incoming, message_id)

@@ -48,7 +48,12 @@ async def supersede_pending_drafts(
 ) -> None:
     await session.execute(
         update(Draft)
-        .where(Draft.conversation_id == conversation_id, Draft.status == "pending")
+        .where(
+            Draft.conversation_id == conversation_id,
+            Draft.status == "pending",
+            # A private reply to a comment answers the comment: a DM does not replace it.
+            Draft.kind == "dm",
+        )
         .values(status="superseded", reject_reason=reason, updated_at=utc_now())
         .execution_options(synchronize_session=False)
     )
@@ -75,6 +80,7 @@ async def withdraw_replies(
         Draft.conversation_id == conversation_id,
         Draft.status.in_(("pending", "approved") if pending else ("approved",)),
         Draft.decided_by_user_id.is_(None),
+        Draft.kind == "dm",
     )
     if since_message is not None:
         statement = statement.where(Draft.reply_to_message_id >= since_message.id)

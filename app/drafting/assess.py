@@ -16,7 +16,10 @@ from app.policy.service import Decision, DecisionInput, DraftFacts, decide
 
 
 def recognise_request(request: DraftRequest) -> Recognition:
-    """What our own code makes of the follower's message (the second judge)."""
+    """What our own code makes of the follower's message (the second judge), unless a rule
+    of the influencer already says what it asks (`DraftRequest.recognition`)."""
+    if request.recognition is not None:
+        return request.recognition
     return recognise(
         request.follower_text,
         request.products,

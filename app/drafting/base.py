@@ -7,6 +7,7 @@ from datetime import date
 from typing import Protocol
 
 from app.models import Cooperation, Product
+from app.policy.recognise import Recognition
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +48,11 @@ class DraftRequest:
     products: tuple[ProductMatch, ...]
     today: date
     examples: tuple[VoiceExample, ...] = ()  # approved replies of the account, best first
+    # Where the message came from, when not a DM (a comment under a post): told to the model.
+    situation: str = ""
+    # What the message asks, when a rule of the influencer says so (a comment trigger's
+    # keyword alone asks for its product's code and link); None: our recogniser reads it.
+    recognition: Recognition | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,7 +39,8 @@ class DraftContext:
     auto_replies_today: int
 
 
-def _describe(message: Message) -> str:
+def describe_message(message: Message) -> str:
+    """A message as the drafter reads it: its text, else what it carries."""
     if message.text:
         return message.text
     kinds = [a.get("type", "attachment") for a in message.payload.get("attachments", [])]
@@ -114,9 +115,9 @@ async def load_context(
     latest = max(unanswered, key=lambda m: m.id)
     if _outside_window(conversation, unanswered, latest):
         return None
-    follower_text = "\n".join(_describe(m) for m in unanswered)
+    follower_text = "\n".join(describe_message(m) for m in unanswered)
     today = utc_now().date()
-    earlier = [_describe(m) for m in history[-HISTORY_LIMIT:]]
+    earlier = [describe_message(m) for m in history[-HISTORY_LIMIT:]]
     products = tuple(
         await retrieve(
             session,
@@ -142,25 +143,31 @@ async def load_context(
         platform=account.platform,
         persona=account.persona,
         languages=tuple(account.languages or ()),
-        history=tuple(Turn(m.author, _describe(m)) for m in history[-HISTORY_LIMIT:]),
+        history=tuple(Turn(m.author, describe_message(m)) for m in history[-HISTORY_LIMIT:]),
         follower_text=follower_text,
         products=products,
         today=today,
     )
     request = replace(
-        request, examples=await _examples(session, request, conversation, indexes=indexes)
+        request, examples=await voice_examples(session, request, conversation, indexes=indexes)
     )
-    auto_today = await session.scalar(
+    auto_today = await auto_replies_today(session, conversation_id)
+    return DraftContext(account, conversation, latest, request, products, auto_today)
+
+
+async def auto_replies_today(session: AsyncSession, conversation_id: int) -> int:
+    """Drafts of the conversation decided `auto` in the last 24 hours (the daily limit)."""
+    count = await session.scalar(
         select(func.count(Draft.id)).where(
             Draft.conversation_id == conversation_id,
             Draft.decision == "auto",
             Draft.created_at >= utc_now() - timedelta(days=1),
         )
     )
-    return DraftContext(account, conversation, latest, request, products, int(auto_today or 0))
+    return int(count or 0)
 
 
-async def _examples(
+async def voice_examples(
     session: AsyncSession,
     request: DraftRequest,
     conversation: Conversation,

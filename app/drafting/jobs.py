@@ -14,7 +14,7 @@ from app.conversations.answered import newest_unanswered_id
 from app.core.clock import utc_now
 from app.core.db import unit_of_work
 from app.drafting.assess import assess
-from app.drafting.base import DraftingError, DraftResult
+from app.drafting.base import DraftingError, DraftRequest, DraftResult
 from app.drafting.context import DraftContext, has_live_draft, load_context
 from app.drafting.cost import BudgetState, budget_state, estimate_cost
 from app.drafting.offline import OfflineDrafter
@@ -46,7 +46,7 @@ async def draft_reply(runtime: Runtime, job: Job) -> None:
                 )
     if context is None:
         return
-    result, error = await _run_drafter(runtime, context, budget)
+    result, error = await run_drafter(runtime, context.request, budget)
     async with unit_of_work(runtime.sessionmaker) as session:
         # Re-read: the thread may have been handed to another app while the drafter ran.
         # Locked: concurrent runs of this job (a lease that expired under load) take turns.
@@ -59,22 +59,32 @@ async def draft_reply(runtime: Runtime, job: Job) -> None:
         await _record(session, runtime, context, result, error, standby=standby)
 
 
-async def _run_drafter(
-    runtime: Runtime, context: DraftContext, budget: BudgetState
+async def run_drafter(
+    runtime: Runtime, request: DraftRequest, budget: BudgetState
 ) -> tuple[DraftResult, str | None]:
     """The configured drafter; if it fails, or the account's LLM budget for today is used
     up, the offline one writes a suggestion for a human."""
     if budget.exhausted:
         LLM_BUDGET_FALLBACKS.inc()
         log.info("drafting.over_budget", spent=str(budget.spent), budget=str(budget.budget))
-        return await OfflineDrafter().draft(context.request), budget.reason()
+        return await OfflineDrafter().draft(request), budget.reason()
     try:
-        return await runtime.drafter.draft(context.request), None
+        return await runtime.drafter.draft(request), None
     except DraftingError as exc:
         log.warning("drafting.failed", drafter=runtime.drafter.name, error=str(exc))
-        offline = await OfflineDrafter().draft(context.request)
+        offline = await OfflineDrafter().draft(request)
         # An unusable answer was still paid for: it counts against the budget.
         return replace(offline, usage=exc.usage), str(exc) or type(exc).__name__
+
+
+def count_usage(runtime: Runtime, result: DraftResult) -> Decimal | None:
+    """What the drafter's LLM call cost (None without one), counted in the metrics."""
+    cost = None if result.usage is None else estimate_cost(runtime.settings, result.usage)
+    if result.usage is not None and cost is not None:
+        LLM_TOKENS.labels(kind="prompt").inc(result.usage.prompt_tokens)
+        LLM_TOKENS.labels(kind="completion").inc(result.usage.completion_tokens)
+        LLM_COST_USD.inc(float(cost))
+    return cost
 
 
 def _decide(
@@ -111,11 +121,7 @@ async def _record(
     *,
     standby: bool,
 ) -> None:
-    cost = None if result.usage is None else estimate_cost(runtime.settings, result.usage)
-    if result.usage is not None and cost is not None:
-        LLM_TOKENS.labels(kind="prompt").inc(result.usage.prompt_tokens)
-        LLM_TOKENS.labels(kind="completion").inc(result.usage.completion_tokens)
-        LLM_COST_USD.inc(float(cost))
+    cost = count_usage(runtime, result)
     if await has_live_draft(session, context.reply_to.id):
         return  # another run drafted this message while we were drafting
     # Read now, not with the context: a STOP may have arrived while the drafter ran.

@@ -65,6 +65,11 @@ class MetaEvent:
     new_owner_app_id: str | None = None  # handover: the app that owns the thread now
     policy_action: str | None = None  # policy: warning | block | unblock (reason in `text`)
     comment_id: str | None = None  # comment: the comment's id (its text in `text`)
+    # comment: the comment it answers (a reply to a comment; None for a top-level comment)
+    parent_id: str | None = None
+    media_id: str | None = None  # comment: the post (Instagram media id, Facebook post id)
+    is_live: bool = False  # comment: written under a live broadcast (`live_comments`)
+    by_account: bool = False  # comment: written by the account itself, not a follower
 
 
 class PayloadError(ValueError):
@@ -171,21 +176,62 @@ def _parse_change(context: _Context, change: Any) -> MetaEvent:
             # The App Dashboard's "Test" button sends a messaging item in this wrapper.
             return _dispatch(context, value, raw=change)
         if field_name in ("comments", "live_comments") and isinstance(value, dict):
-            return _comment(context, value, raw=change)
+            return _comment(context, value, raw=change, live=field_name == "live_comments")
+        if field_name == "feed" and isinstance(value, dict) and _is_new_comment(value):
+            return _page_comment(context, value, raw=change)
     except _ITEM_ERRORS:
         pass
     return _unknown(context, change, value)
 
 
-def _comment(context: _Context, value: dict[str, Any], *, raw: dict[str, Any]) -> MetaEvent:
+def _comment(
+    context: _Context, value: dict[str, Any], *, raw: dict[str, Any], live: bool
+) -> MetaEvent:
+    """An Instagram comment (`comments`, or `live_comments` under a live broadcast).
+
+    The account's own comments carry `from.self_ig_scoped_id` (or its own id in `from.id`)."""
+    author = _dict(value.get("from"))
+    follower_id = _id(author.get("id"))
     return MetaEvent(
         platform=context.platform,
         account_external_id=context.account_id,
         kind="comment",
-        follower_id=_party(value, "from"),
+        follower_id=follower_id,
         timestamp=from_epoch_ms(value.get("timestamp")) or context.entry_time,
         text=_text(value.get("text")),
         comment_id=_id(value.get("id")),
+        parent_id=_id(value.get("parent_id")),
+        media_id=_id(_dict(value.get("media")).get("id")),
+        is_live=live,
+        by_account=bool(_id(author.get("self_ig_scoped_id")))
+        or (follower_id is not None and follower_id == context.account_id),
+        raw=raw,
+    )
+
+
+def _is_new_comment(value: dict[str, Any]) -> bool:
+    return value.get("item") == "comment" and value.get("verb") == "add"
+
+
+def _page_comment(context: _Context, value: dict[str, Any], *, raw: dict[str, Any]) -> MetaEvent:
+    """A comment added under a Facebook Page's post (`feed`, `item: comment`, `verb: add`).
+
+    A top-level comment's `parent_id` is the post's id; a reply's is its parent comment's.
+    `created_time` is in seconds."""
+    post_id = _id(value.get("post_id"))
+    parent_id = _id(value.get("parent_id"))
+    follower_id = _party(value, "from")
+    return MetaEvent(
+        platform=context.platform,
+        account_external_id=context.account_id,
+        kind="comment",
+        follower_id=follower_id,
+        timestamp=from_epoch_ms(value.get("created_time")) or context.entry_time,
+        text=_text(value.get("message")),
+        comment_id=_id(value.get("comment_id")),
+        parent_id=None if parent_id == post_id else parent_id,
+        media_id=post_id,
+        by_account=follower_id is not None and follower_id == context.account_id,
         raw=raw,
     )
 

@@ -24,6 +24,9 @@ from typing import Any
 MAX_PARTS = 5
 MESSENGER_MAX_CHARS = 2000
 INSTAGRAM_MAX_BYTES = 1000
+# One comment (a public reply under a comment): Instagram's limit for captions and comments;
+# Facebook allows more, so the lower one holds for both.
+COMMENT_MAX_CHARS = 2200
 
 
 class TextTooLong(ValueError):

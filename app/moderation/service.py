@@ -22,6 +22,7 @@ from app.core.fields import storable_text
 from app.errors import AppError, Conflict, NotFound
 from app.models import (
     Account,
+    CommentReply,
     Contact,
     Conversation,
     Cooperation,
@@ -133,6 +134,7 @@ async def approve(
         draft=draft,
         user=user,
         hold_seconds=settings.UNDO_SECONDS,
+        comment_id=await _comment_of(session, draft),
     )
     await record(
         session,
@@ -143,6 +145,16 @@ async def approve(
         details={"confidence": draft.confidence, "intent": draft.intent},
     )
     return await draft_out(session, draft)
+
+
+async def _comment_of(session: AsyncSession, draft: Draft) -> str | None:
+    """The comment a draft of kind `comment` is the private reply to (None for a DM)."""
+    if draft.kind != "comment":
+        return None
+    reply = await session.scalar(select(CommentReply).where(CommentReply.draft_id == draft.id))
+    if reply is None:
+        raise Conflict("the comment this draft answers is gone; nothing was sent")
+    return reply.comment_id
 
 
 def _check_storable(what: str, text: str | None) -> None:
@@ -274,7 +286,7 @@ async def queue_card(session: AsyncSession, *, user: User, draft_id: int) -> Que
     return (await _cards(session, [draft]))[0]
 
 
-_Row = TypeVar("_Row", Account, Contact, Conversation, Cooperation, Product, User)
+_Row = TypeVar("_Row", Account, Contact, Conversation, Cooperation, Message, Product, User)
 
 
 async def _by_id(session: AsyncSession, model: type[_Row], ids: set[int]) -> dict[int, _Row]:
@@ -303,6 +315,12 @@ async def _cards(session: AsyncSession, drafts: list[Draft]) -> list[QueueCard]:
     abouts = await concerning(
         session, {cid: (c.account_id, recent[cid]) for cid, c in conversations.items()}
     )
+    # A private reply answers its comment, however much was written since.
+    comments = await _by_id(
+        session,
+        Message,
+        {d.reply_to_message_id for d in drafts if d.kind == "comment" and d.reply_to_message_id},
+    )
     cards = []
     for draft in drafts:
         conversation = conversations[draft.conversation_id]
@@ -315,7 +333,8 @@ async def _cards(session: AsyncSession, drafts: list[Draft]) -> list[QueueCard]:
                 messages=recent[conversation.id],
                 products=[products[p] for p in draft.product_ids if p in products],
                 codes=codes,
-                question=_question(draft, recent[conversation.id]),
+                question=comments.get(draft.reply_to_message_id or 0)
+                or _question(draft, recent[conversation.id]),
                 threshold=Policy.of(accounts[draft.account_id].policy).threshold(draft.intent),
                 about=abouts.get(conversation.id),
             )

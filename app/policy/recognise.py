@@ -58,6 +58,8 @@ MAX_WORDS = 30
 FUZZY_MIN_LENGTH = 5
 FUZZY_SCORE = 84
 FUZZY_FILLER_LENGTH = 7
+# A message of filler words only: nothing unknown, yet nothing to answer alone either.
+NOTHING_ASKED = "it asks nothing the bot answers alone"
 _LAUGHTER = re.compile(r"^(?:a?(?:ha)+h?|(?:ja)+|(?:je)+|(?:hi)+|x+d+|mdr|ptdr|lol+)$")
 _CODE_WORD = re.compile(rf"\b(?:{'|'.join(REQUESTS[Ask.CODE])})\b")
 _IGNORED_MARKS = {"\ufe0f", "\u200d", "\u20e3"}
@@ -143,7 +145,7 @@ def recognise(
     if not asks:
         if small_talk:
             return Recognition(small_talk=frozenset(small_talk))
-        return Recognition(problem="it asks nothing the bot answers alone")
+        return Recognition(problem=NOTHING_ASKED)
     # Words that name products (not filler): the subject must explain every one of them.
     words_read = canonical([fold(w) for w in masked.split()])
     naming = [w for w in words_read if _names_product(w, vocab, known)]

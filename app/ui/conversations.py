@@ -12,11 +12,12 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.accounts.service import list_accounts
+from app.comments.intake import PRIVATE_REPLY_WINDOW
 from app.conversations import service as conversations
 from app.core.clock import utc_now
 from app.deps import Id, OptionalId, SessionDep, SettingsDep
 from app.errors import AppError, NotFound
-from app.models import Contact, Conversation
+from app.models import Contact, Conversation, Message
 from app.moderation import service as moderation
 from app.outbox.service import MESSAGING_WINDOW
 from app.ui.automation import automation
@@ -54,6 +55,19 @@ def window_state(conversation: Conversation, now: datetime) -> tuple[str, str]:
     return label, "warn" if left <= WINDOW_WARN else "ok"
 
 
+def comment_window_state(comment: Message | None, now: datetime) -> tuple[str, str]:
+    """The time left for the private reply to a comment (Meta: 7 days from the comment),
+    as a label and a badge class."""
+    if comment is None:
+        return "comment not found", "bad"
+    left = comment.sent_at + PRIVATE_REPLY_WINDOW - now
+    if left <= timedelta(0):
+        return "7 days for a private reply are over", "bad"
+    days, hours = left.days, left.seconds // 3600
+    label = f"{days} d {hours} h left to reply" if days else f"{hours} h left to reply"
+    return label, "warn" if left <= WINDOW_WARN else "ok"
+
+
 def ago(moment: datetime | None, now: datetime) -> str:
     if moment is None:
         return ""
@@ -80,6 +94,7 @@ def display(now: datetime) -> dict[str, Any]:
         "follower_name": follower_name,
         "initial": initial,
         "window_state": lambda c: window_state(c, now),
+        "comment_window_state": lambda m: comment_window_state(m, now),
         "ago": lambda m: ago(m, now),
         "safe_link": safe_link,
     }

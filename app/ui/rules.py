@@ -31,6 +31,7 @@ from app.outbox.disclosure import (
 )
 from app.policy.schemas import DEFAULT_AUTO_INTENTS, INTENTS, Policy
 from app.ui.catalog_forms import field_errors, split_list, text
+from app.ui.comment_triggers import router as comment_triggers_router
 from app.ui.evidence import router as evidence_router
 from app.ui.home import router as home_router
 from app.ui.members import router as members_router
@@ -367,5 +368,6 @@ async def save_settings(
 
 
 router.include_router(members_router)
+router.include_router(comment_triggers_router)
 router.include_router(evidence_router)
 router.include_router(home_router)

@@ -27,7 +27,14 @@ from app.conversations.service import public_replies
 from app.deps import Id, OptionalId, SessionDep, SettingsDep
 from app.errors import NotFound
 from app.inbox.writer import InboxWriter
-from app.meta.sandbox import SANDBOX_FOLLOWER, follower_text_event, message_id_of
+from app.meta.sandbox import (
+    SANDBOX_FOLLOWER,
+    SANDBOX_POST,
+    comment_key_of,
+    follower_comment_event,
+    follower_text_event,
+    message_id_of,
+)
 from app.meta.signature import sign
 from app.meta.webhook import acknowledge
 from app.models import (
@@ -49,6 +56,7 @@ log = structlog.get_logger("app.ui.simulator")
 
 MAX_TEXT = 1000  # Instagram's limit for a DM; Messenger allows more, the simulator needs no more
 SENDER_PATTERN = re.compile(r"^[0-9A-Za-z_.:-]{1,64}$")
+MEDIA_PATTERN = re.compile(r"^[0-9A-Za-z_-]{1,100}$")
 THREAD_LENGTH = 20
 OUTBOX_LIMIT = 200
 # Seconds between progress polls while something is about to happen, and while a draft
@@ -83,6 +91,8 @@ class Progress:
     outbound: OutboundMessage | None = None
     thread: list[Message] = field(default_factory=list)
     poll_seconds: int | None = None
+    # A comment: what its trigger made of it (None: no trigger matched, recorded only).
+    comment_reply: CommentReply | None = None
 
 
 async def _progress(session: AsyncSession, account: Account, mid: str) -> Progress:
@@ -112,6 +122,14 @@ async def _progress(session: AsyncSession, account: Account, mid: str) -> Progre
         .limit(1)
     )
     progress = Progress(account.id, mid, "drafting", message, draft, thread=thread)
+    if message.kind == "comment":
+        # Stored in the same transaction as the comment: none means no trigger matched.
+        progress.comment_reply = await session.scalar(
+            select(CommentReply).where(CommentReply.message_id == message.id)
+        )
+        if progress.comment_reply is None or progress.comment_reply.status == "skipped":
+            progress.step, progress.draft = "recorded", None
+            return progress
     if draft is None:
         if Policy.of(account.policy).mode == "off":
             progress.step = "recorded"
@@ -168,14 +186,18 @@ async def simulator(
         selected=selected,
         sender=sender if sender and SENDER_PATTERN.match(sender) else SANDBOX_FOLLOWER,
         text="",
+        kind="dm",
+        media_id=SANDBOX_POST,
         errors={},
         progress=progress,
         max_text=MAX_TEXT,
     )
 
 
-def _form_errors(sender: str, text: str) -> dict[str, str]:
+def _form_errors(sender: str, text: str, kind: str, media_id: str) -> dict[str, str]:
     errors: dict[str, str] = {}
+    if kind == "comment" and not MEDIA_PATTERN.match(media_id):
+        errors["media_id"] = "The post's media id: 1 to 100 letters, digits, _ or -."
     if not SENDER_PATTERN.match(sender):
         errors["sender"] = "1 to 64 letters, digits or _ . : - (no spaces)"
     if not text.strip():
@@ -194,18 +216,25 @@ async def send_message(
     account_id: Annotated[int, Form(ge=1, le=2**31 - 1)],
     text: Annotated[str, Form(max_length=MAX_TEXT * 4)] = "",
     sender: Annotated[str, Form(max_length=200)] = SANDBOX_FOLLOWER,
+    kind: Annotated[str, Form(pattern="^(dm|comment)$")] = "dm",
+    media_id: Annotated[str, Form(max_length=200)] = SANDBOX_POST,
 ) -> Response:
+    """A DM, or with `kind=comment` a top-level comment under the post `media_id`."""
     user, web_session = web_user
     if not settings.sandbox:
         return _not_sandbox(request, user)
-    sender = sender.strip()
+    sender, media_id = sender.strip(), media_id.strip()
     try:
         account = await get_account(session, user=user, account_id=account_id)
     except NotFound:
         return not_found_page(request, user)
-    errors = _form_errors(sender, text)
+    errors = _form_errors(sender, text, kind, media_id)
     if not errors:
-        return _accepted(request, settings, account, sender, text)
+        if kind == "comment":
+            event = follower_comment_event(account, sender=sender, text=text, media_id=media_id)
+            return _accepted(request, settings, account, sender, event, comment_key_of(event))
+        event = follower_text_event(account, sender=sender, text=text)
+        return _accepted(request, settings, account, sender, event, message_id_of(event))
     if request.headers.get("hx-request") == "true":
         # htmx swaps only successful answers: the problems go where the progress would.
         return page(request, "simulator_errors.html", errors=errors)
@@ -221,6 +250,8 @@ async def send_message(
         selected=account.id,
         sender=sender,
         text=text,
+        kind=kind,
+        media_id=media_id,
         errors=errors,
         progress=None,
         max_text=MAX_TEXT,
@@ -228,12 +259,16 @@ async def send_message(
 
 
 def _accepted(
-    request: Request, settings: Settings, account: Account, sender: str, text: str
+    request: Request,
+    settings: Settings,
+    account: Account,
+    sender: str,
+    event: dict[str, Any],
+    mid: str,
 ) -> Response:
     """Answers at once and stores the event once this request's transaction has ended:
-    SQLite admits one writer at a time, and this request holds the write lock until then."""
-    event = follower_text_event(account, sender=sender, text=text)
-    mid = message_id_of(event)
+    SQLite admits one writer at a time, and this request holds the write lock until then.
+    `mid` is the key its entry is stored under (the progress polls for it)."""
     query = urlencode({"account_id": account.id, "sender": sender, "mid": mid})
     response: Response
     if request.headers.get("hx-request") == "true":

@@ -190,12 +190,22 @@ def answers(message: Message | None) -> str | None:
     return None
 
 
+def private_reply_words(kind: str, message: Message | None) -> str | None:
+    """What a draft of kind `comment` is: a private message to someone who commented, and
+    under which post (its Instagram media id or Facebook post id). None for a DM."""
+    if kind != "comment":
+        return None
+    post = (message.payload or {}).get("media_id") if message is not None else None
+    return f"Private reply to a comment on post {post}" if post else "Private reply to a comment"
+
+
 def jinja_globals() -> dict[str, Any]:
     """What every page's templates may call (app/web.py registers them once)."""
     return {
         "follower_label": follower_label,
         "follower_handle": follower_handle,
         "answers": answers,
+        "private_reply_words": private_reply_words,
         "headline": headline,
         "reason_words": all_words,
         "certainty": certainty,

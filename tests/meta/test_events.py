@@ -549,3 +549,82 @@ def test_unknown_object_is_distinguishable() -> None:
         parse_webhook({"object": "whatsapp_business_account", "entry": []})
     assert caught.value.object_name == "whatsapp_business_account"
     assert isinstance(caught.value, PayloadError)
+
+
+def _ig_comment(field: str = "comments", **value: Any) -> MetaEvent:
+    base: dict[str, Any] = {
+        "id": "178001",
+        "from": {"id": IGSID, "username": "jane"},
+        "text": "SERUM please",
+        "media": {"id": "1799", "media_product_type": "FEED"},
+    }
+    payload = body("instagram", IG_ID, {"field": field, "value": {**base, **value}}, key="changes")
+    (event,) = parse_webhook(payload)
+    return event
+
+
+def test_instagram_comment_details() -> None:
+    comment = _ig_comment()
+    assert (comment.kind, comment.comment_id, comment.media_id) == ("comment", "178001", "1799")
+    assert comment.parent_id is None
+    assert (comment.is_live, comment.by_account) == (False, False)
+    reply = _ig_comment(parent_id="177000")
+    assert (reply.kind, reply.parent_id) == ("comment", "177000")
+    live = _ig_comment("live_comments", media={"id": "1800", "media_product_type": "LIVE"})
+    assert (live.kind, live.is_live, live.media_id) == ("comment", True, "1800")
+
+
+def test_instagram_comment_by_the_account_itself() -> None:
+    own = _ig_comment(**{"from": {"id": IG_ID, "username": "me"}})
+    assert own.by_account is True
+    scoped = _ig_comment(**{"from": {"id": "555", "username": "me", "self_ig_scoped_id": "77"}})
+    assert scoped.by_account is True
+
+
+def test_instagram_comment_with_broken_media_is_unknown() -> None:
+    assert _ig_comment(media="1799").kind == "unknown"
+
+
+def _feed(**value: Any) -> MetaEvent:
+    base: dict[str, Any] = {
+        "item": "comment",
+        "verb": "add",
+        "comment_id": "111_222",
+        "post_id": "104_111",
+        "parent_id": "104_111",
+        "from": {"id": PSID, "name": "Jane Doe"},
+        "message": "Glow drops!",
+        "created_time": 1458692752,
+    }
+    payload = body("page", PAGE_ID, {"field": "feed", "value": {**base, **value}}, key="changes")
+    (event,) = parse_webhook(payload)
+    return event
+
+
+def test_facebook_page_comment() -> None:
+    comment = _feed()
+    assert comment.platform == "messenger"
+    assert (comment.kind, comment.follower_id, comment.text) == ("comment", PSID, "Glow drops!")
+    assert (comment.comment_id, comment.media_id, comment.parent_id) == ("111_222", "104_111", None)
+    assert comment.timestamp == datetime.fromtimestamp(1458692752, UTC)
+    assert comment.by_account is False
+
+
+def test_facebook_page_reply_and_own_comment() -> None:
+    assert _feed(parent_id="111_000").parent_id == "111_000"
+    assert _feed(**{"from": {"id": PAGE_ID, "name": "Shop"}}).by_account is True
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"verb": "edited"},
+        {"verb": "remove"},
+        {"item": "reaction"},
+        {"item": "status", "verb": "add"},
+        {"message": 5},
+    ],
+)
+def test_other_feed_items_stay_unknown(value: dict[str, Any]) -> None:
+    event = _feed(**value)
+    assert (event.kind, event.raw["field"]) == ("unknown", "feed")

@@ -65,6 +65,7 @@ def _pages(ids: dict[str, int]) -> list[tuple[str, str, int]]:
         ("catalog-import", f"/catalog/import?account_id={account}", 200),
         ("cooperation-report", f"/cooperations/{cooperation}/report", 200),
         ("rules", f"/accounts/{account}/settings", 200),
+        ("comment-triggers", f"/accounts/{account}/comment-triggers", 200),
         ("outbox", f"/accounts/{account}/outbox", 200),
         ("alerts", "/account/alerts", 200),
         ("password", "/account/password", 200),

@@ -1,0 +1,163 @@
+"""The comment job: draft the private reply to a matched comment, decide, and queue it.
+
+Decided by the same rules as a DM (`app.drafting.assess`): grounding, sensitive messages,
+the account's mode, pauses, the daily limit. Auto: approved and queued as the private
+reply to the comment (`queue_reply(..., comment_id=...)`). Otherwise the draft, of kind
+`comment`, waits in the moderators' queue.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import structlog
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit.service import record
+from app.comments.context import CommentContext, load_comment_context
+from app.core.clock import utc_now
+from app.core.db import unit_of_work
+from app.drafting.assess import assess
+from app.drafting.base import DraftResult
+from app.drafting.cost import BudgetState, budget_state
+from app.drafting.jobs import count_usage, run_drafter
+from app.models import Account, CommentReply, Conversation, Draft, Job
+from app.ops.metrics import DRAFTS
+from app.outbox.service import queue_reply
+from app.policy.schemas import Policy
+from app.policy.service import Decision, reason_code
+from app.runtime import Runtime
+
+log = structlog.get_logger("app.comments")
+
+
+async def reply_to_comment(runtime: Runtime, job: Job) -> None:
+    reply_id = int(job.payload["comment_reply_id"])
+    structlog.contextvars.bind_contextvars(comment_reply_id=reply_id)
+    budget = BudgetState(spent=Decimal(0), budget=None)
+    async with unit_of_work(runtime.sessionmaker) as session:
+        context = await load_comment_context(session, reply_id, indexes=runtime.catalog)
+        if context is not None and runtime.drafter.name == "llm":
+            budget = await budget_state(session, runtime.settings, context.account, utc_now())
+    if context is None:
+        return
+    result, error = await run_drafter(runtime, context.request, budget)
+    async with unit_of_work(runtime.sessionmaker) as session:
+        await _record(session, runtime, context, result, error)
+
+
+async def _take(session: AsyncSession, reply_id: int) -> bool:
+    """Moves the comment's row from waiting to drafted, once: a second run drafts nothing."""
+    result = await session.execute(
+        update(CommentReply)
+        .where(CommentReply.id == reply_id, CommentReply.status == "waiting")
+        .values(status="drafted")
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _decide(
+    context: CommentContext,
+    result: DraftResult,
+    error: str | None,
+    account: Account,
+    conversation: Conversation,
+) -> Decision:
+    return assess(
+        context.request,
+        result,
+        error,
+        policy=Policy.of(account.policy),
+        now=utc_now(),
+        account_status=account.status,
+        account_paused=account.is_paused,
+        conversation_paused=conversation.is_paused,
+        paused_until=conversation.paused_until,
+        standby=conversation.thread_owner_app_id is not None,
+        auto_replies_today=context.auto_replies_today,
+    )
+
+
+async def _record(
+    session: AsyncSession,
+    runtime: Runtime,
+    context: CommentContext,
+    result: DraftResult,
+    error: str | None,
+) -> None:
+    cost = count_usage(runtime, result)
+    if not await _take(session, context.reply.id):
+        return  # another run drafted this comment while we were drafting
+    # Read again: the account or the thread may have been paused while the drafter ran.
+    account = await session.get(Account, context.account.id, populate_existing=True)
+    conversation = await session.get(Conversation, context.conversation.id, populate_existing=True)
+    assert account is not None
+    assert conversation is not None
+    decision = _decide(context, result, error, account, conversation)
+    DRAFTS.labels(decision=decision.decision, reason=reason_code(decision)).inc()
+    draft = Draft(
+        account_id=account.id,
+        conversation_id=conversation.id,
+        reply_to_message_id=context.comment.id,
+        kind="comment",
+        status="pending",
+        decision=decision.decision,
+        reasons=decision.reasons,
+        text=result.reply,
+        intent=result.intent,
+        language=result.language,
+        confidence=decision.confidence,
+        product_ids=list(result.product_ids),
+        drafter=result.drafter,
+        model=result.model,
+        error=error,
+        prompt_tokens=None if result.usage is None else result.usage.prompt_tokens,
+        completion_tokens=None if result.usage is None else result.usage.completion_tokens,
+        llm_cost_usd=cost,
+    )
+    session.add(draft)
+    await session.flush()
+    await session.execute(
+        update(CommentReply).where(CommentReply.id == context.reply.id).values(draft_id=draft.id)
+    )
+    log.info("comment.drafted", draft_id=draft.id, decision=decision.decision)
+    if decision.decision == "auto":
+        await _send(session, runtime, account, conversation, draft, decision, context)
+
+
+async def _send(
+    session: AsyncSession,
+    runtime: Runtime,
+    account: Account,
+    conversation: Conversation,
+    draft: Draft,
+    decision: Decision,
+    context: CommentContext,
+) -> None:
+    draft.status = "approved"
+    draft.decided_at = utc_now()
+    await queue_reply(
+        session,
+        runtime.settings,
+        account=account,
+        conversation=conversation,
+        text=draft.text,
+        draft=draft,
+        hold_seconds=Policy.of(account.policy).hold_auto_seconds,
+        comment_id=context.reply.comment_id,
+    )
+    await record(
+        session,
+        action="draft.auto_approved",
+        actor="bot",
+        account_id=account.id,
+        entity=draft,
+        details={
+            "confidence": decision.confidence,
+            "intent": draft.intent,
+            "reasons": decision.reasons,
+            "comment_id": context.reply.comment_id,
+        },
+    )
