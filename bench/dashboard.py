@@ -99,7 +99,7 @@ async def _seed(url: str, days: int, per_day: int) -> int:
                     for t in at
                 ],
             )
-            rows = []
+            rows: list[dict[str, Any]] = []
             for k, t in enumerate(at):
                 auto = k % 3 == 0
                 rows.append(

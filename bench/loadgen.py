@@ -282,6 +282,16 @@ async def run_duration(
 # --------------------------------------------------------------------------- fixed set
 
 
+def _settle(fut: asyncio.Future[int]) -> Callable[[int, float], None]:
+    """A connection's callback that answers `fut` with the response's status, once."""
+
+    def callback(status: int, _sent: float) -> None:
+        if not fut.done():
+            fut.set_result(status)
+
+    return callback
+
+
 async def send_all(
     url: str,
     requests: list[tuple[bytes, str]],
@@ -323,7 +333,7 @@ async def send_all(
                 fut: asyncio.Future[int] = loop.create_future()
                 sent_wall[key] = time.time()
                 t = time.perf_counter()
-                conn.send(data, lambda status, _sent, f=fut: f.done() or f.set_result(status))
+                conn.send(data, _settle(fut))
                 status = await fut
                 latencies.append(time.perf_counter() - t)
                 acked_wall[key] = time.time()

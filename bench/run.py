@@ -334,7 +334,8 @@ class Setup:
 
     @property
     def postgres(self) -> bool:
-        return self.args.database == "postgresql"
+        database: str = self.args.database
+        return database == "postgresql"
 
 
 def service_env(database_url: str, ports: dict[str, int]) -> dict[str, str]:

@@ -60,7 +60,7 @@ def make_settings(database_url: str, tmp_dir: str, **overrides: Any) -> Settings
         "SECRET_KEY_FILE": f"{tmp_dir}/secret-key",
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 def sign(body: bytes, secret: str = APP_SECRET) -> str:

@@ -94,7 +94,10 @@ async def _seed_replies(url: str) -> dict[int, int | None]:
                 conversation_id = await add(
                     "conversations", account_id=account_id, contact_id=contact_id, is_paused=False
                 )
-                message = {"account_id": account_id, "conversation_id": conversation_id}
+                message: dict[str, Any] = {
+                    "account_id": account_id,
+                    "conversation_id": conversation_id,
+                }
                 message |= {"kind": "text", "text": "code?", "payload": {}, "sent_at": now}
                 follower_id = await add(
                     "messages", **message, mid=f"in-{n}", direction="in", author="follower"

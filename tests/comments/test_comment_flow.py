@@ -32,13 +32,15 @@ def ig_comment(
     text: str,
     *,
     follower: str = "IGSID-1",
+    author: dict[str, str] | None = None,
     comment_id: str | None = None,
     media_id: str = POST,
     **value: Any,
 ) -> dict[str, Any]:
+    """`author` is Meta's whole `from` object, when `follower` alone does not say enough."""
     body: dict[str, Any] = {
         "id": comment_id or f"1780{next(_ids)}",
-        "from": {"id": follower, "username": "jane"},
+        "from": author or {"id": follower, "username": "jane"},
         "text": text,
         "media": {"id": media_id, "media_product_type": "FEED"},
         **value,
@@ -171,7 +173,7 @@ async def test_a_keyword_comment_gets_one_private_reply(harness: Harness, messen
     [
         ig_comment("SERUM", parent_id="177000"),
         ig_comment("SERUM", follower=IG_ID),
-        ig_comment("SERUM", **{"from": {"id": "555", "username": "me", "self_ig_scoped_id": "9"}}),
+        ig_comment("SERUM", author={"id": "555", "username": "me", "self_ig_scoped_id": "9"}),
         ig_comment("love this look 😍"),
         ig_comment("SERUM", media_id="other-post-of-a-post-trigger"),
     ],

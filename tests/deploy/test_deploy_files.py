@@ -39,8 +39,8 @@ from app.config import Settings
 
 try:  # Typer vendors click (typer._click) in the versions we lock; plain click otherwise.
     from typer._click.exceptions import BadParameter, UsageError
-except ImportError:
-    from click.exceptions import BadParameter, UsageError
+except ImportError:  # plain click's classes: the same names, which mypy sees as other types
+    from click.exceptions import BadParameter, UsageError  # type: ignore[assignment]
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -827,7 +827,11 @@ def test_with_postgres_and_a_secret_key_the_settings_write_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    for meta in ({}, {"META_APP_ID": "1", "META_APP_SECRET": "s", "META_VERIFY_TOKEN": "v"}):
+    metas: list[dict[str, Any]] = [
+        {},
+        {"META_APP_ID": "1", "META_APP_SECRET": "s", "META_VERIFY_TOKEN": "v"},
+    ]
+    for meta in metas:
         settings = Settings(
             _env_file=None,
             DATABASE_URL="postgresql+asyncpg://inboxpilot@db.invalid/inboxpilot",

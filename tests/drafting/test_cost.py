@@ -216,7 +216,7 @@ async def test_the_operators_default_budget_applies_until_an_account_sets_its_ow
 
 def test_cost_follows_the_configured_prices() -> None:
     settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         LLM_INPUT_USD_PER_MTOK=2.5,
         LLM_OUTPUT_USD_PER_MTOK=10,
     )

@@ -28,7 +28,7 @@ def settings(**overrides: Any) -> Settings:
         "LLM_TIMEOUT_SECONDS": 5.0,
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 @pytest.fixture

@@ -120,7 +120,7 @@ async def _inbox_done(harness: Harness) -> None:
 async def test_instagram_message_types_become_entries(harness: Harness) -> None:
     account = await harness.create_account(external_id=IG_ID)
     cdn = "https://lookaside.fbsbx.com/ig_messaging_cdn/?asset_id=1"
-    contents = [
+    contents: list[dict[str, Any]] = [
         {"message": {"mid": mid(), "text": "hello"}},
         {"message": {"mid": mid(), "attachments": [attachment("image", url=cdn)]}},
         {"message": {"mid": mid(), "attachments": [attachment("video", url=cdn + "v")]}},
@@ -188,7 +188,7 @@ async def test_attachment_only_message_is_drafted_for_review(harness: Harness) -
 
 async def test_messenger_message_types_quick_reply_and_postback(harness: Harness) -> None:
     account = await _messenger_account(harness)
-    contents = [
+    contents: list[dict[str, Any]] = [
         {"message": {"mid": mid(), "attachments": [attachment("sticker", sticker_id=369239263)]}},
         {
             "message": {

@@ -6,6 +6,7 @@ PostgreSQL only: several `inboxpilot worker` processes claim from one database.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import signal
 import subprocess
@@ -116,7 +117,7 @@ async def test_kill_nine_loses_nothing_and_never_sends_twice(
     kills = 0
     try:
         for threshold in (8, 18, 28):
-            await _wait_until(lambda t=threshold: _sent_at_least(send_api, t), 60)
+            await _wait_until(functools.partial(_sent_at_least, send_api, threshold), 60)
             victim = workers.pop(kills % len(workers))
             victim.send_signal(signal.SIGKILL)
             victim.wait()

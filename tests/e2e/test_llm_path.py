@@ -152,7 +152,6 @@ async def test_an_edit_while_the_model_drafts_makes_that_draft_stale(
         confidence=0.95,
         product_ids=[product_id],
     )
-    answer = llm.route.side_effect
 
     async def edit_meanwhile(request: httpx.Request) -> httpx.Response:
         # Another worker applies the follower's edit while the model is still writing.
@@ -160,7 +159,7 @@ async def test_an_edit_while_the_model_drafts_makes_that_draft_stale(
             message = await session.scalar(select(Message).where(Message.mid == "m_edited"))
             assert message is not None
             message.text, message.edited_at = "actually: the night cream?", utc_now()
-        return answer(request)  # type: ignore[misc,operator,no-any-return]
+        return llm.handle(request)
 
     llm.route.side_effect = edit_meanwhile
     await harness.post_webhook(

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlalchemy import select
@@ -145,10 +146,10 @@ def _wait_ready(base: str) -> None:
     raise AssertionError("service did not become ready")
 
 
-def _wait_for_outbox(base: str, token: str) -> list[dict[str, object]]:
+def _wait_for_outbox(base: str, token: str) -> list[dict[str, Any]]:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        outbox: list[dict[str, object]] = httpx.get(
+        outbox: list[dict[str, Any]] = httpx.get(
             f"{base}/api/v1/accounts/1/outbox", headers={"Authorization": f"Bearer {token}"}
         ).json()
         if outbox and outbox[0]["status"] == "sent":

@@ -256,7 +256,7 @@ async def test_throttling_slows_only_the_throttled_account(harness: Harness) -> 
         )
     await harness.run_worker()
 
-    recipients = [s.recipient_id for s in harness.graph.sent]
+    recipients = [s.recipient for s in harness.graph.sent]
     assert sorted(recipients) == ["IGSID-O0", "IGSID-O1", "IGSID-O2"]
     async with unit_of_work(harness.runtime.sessionmaker) as session:
         waiting = (

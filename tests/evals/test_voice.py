@@ -61,7 +61,7 @@ def test_right_content_needs_the_valid_code_asked_for_in_the_right_language(
 
 
 def test_the_scripted_model_copies_what_its_same_language_examples_share() -> None:
-    examples = [
+    examples: list[dict[str, object]] = [
         {"language": "en", "reply": "Hey lovely! Code: X\nxx Lena"},
         {"language": "en", "reply": "Hey lovely! Link: Y\nxx Lena"},
         {"language": "en", "reply": "Hi there! Price: Z"},

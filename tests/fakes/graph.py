@@ -73,6 +73,12 @@ class RecordedSend:
     status: int | None = None  # the HTTP status answered; None: the call timed out
     comment_id: str | None = None  # a private reply to this comment
 
+    @property
+    def recipient(self) -> str:
+        """The recipient of a DM; a private reply has a comment id instead."""
+        assert self.recipient_id is not None, f"a private reply to {self.comment_id}"
+        return self.recipient_id
+
 
 @dataclass(frozen=True)
 class RecordedCommentReply:

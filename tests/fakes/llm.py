@@ -18,7 +18,7 @@ MODES = ("ok", "http_500", "timeout", "invalid_json", "refusal", "truncated")
 
 class FakeLLM:
     def __init__(self, router: respx.MockRouter, base_url: str = BASE_URL) -> None:
-        self.route = router.post(f"{base_url}/chat/completions").mock(side_effect=self._handle)
+        self.route = router.post(f"{base_url}/chat/completions").mock(side_effect=self.handle)
         self.requests: list[dict[str, Any]] = []
         self.mode = "ok"
         # What `usage` reports; None leaves it out, as some compatible servers do.
@@ -45,7 +45,8 @@ class FakeLLM:
     def last_request(self) -> dict[str, Any]:
         return self.requests[-1]
 
-    def _handle(self, request: httpx.Request) -> httpx.Response:
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        """Answers one request (a test that wraps the route calls this)."""
         body: dict[str, Any] = json.loads(request.content)
         self.requests.append(body)
         if self.mode == "timeout":

@@ -21,7 +21,8 @@ import respx
 import schemathesis
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from schemathesis.checks import not_a_server_error
+from schemathesis.checks import CheckFunction, not_a_server_error
+from schemathesis.core.result import Ok
 from schemathesis.generation import GenerationMode
 from schemathesis.python.asgi import shutdown_lifespans
 from schemathesis.schemas import APIOperation, BaseSchema
@@ -41,7 +42,7 @@ from tests import builders
 from tests.fakes.graph import FakeGraphAPI
 from tests.harness import FACEBOOK_URL, INSTAGRAM_URL, make_settings
 
-CHECKS = [
+CHECKS: list[CheckFunction] = [
     not_a_server_error,
     status_code_conformance,
     response_schema_conformance,
@@ -146,14 +147,16 @@ def _prefer_seeded_ids(schema: BaseSchema) -> None:
         return st.one_of(st.just(path_parameters), st.fixed_dictionaries(seeded))
 
 
-def _fuzz(operation: APIOperation, mode: GenerationMode, headers: dict[str, str]) -> None:
+def _fuzz(
+    operation: APIOperation[Any, Any, Any, Any], mode: GenerationMode, headers: dict[str, str]
+) -> None:
     api = operation.path.startswith("/api/v1/")
-    checks = CHECKS if api else [not_a_server_error]
+    checks: list[CheckFunction] = CHECKS if api else [not_a_server_error]
 
     # `schemathesis.pytest.from_fixture` would do this, but breaks on pytest 9.2's node ids.
     @given(case=operation.as_strategy(mode, hooks=operation.schema.hooks))
     @settings(max_examples=EXAMPLES[mode])
-    def run(case: schemathesis.Case) -> None:
+    def run(case: schemathesis.Case[Any]) -> None:
         response = case.call_and_validate(headers=headers, checks=checks)
         if api and response.status_code >= 400:
             body = response.json()
@@ -168,7 +171,10 @@ def test_api_never_answers_5xx(
 ) -> None:
     _prefer_seeded_ids(api_schema)
     headers = {"Authorization": f"Bearer {api_token}"}
-    operations = [result.ok() for result in api_schema.get_all_operations()]
+    operations = []
+    for result in api_schema.get_all_operations():
+        assert isinstance(result, Ok), result.err()
+        operations.append(result.ok())
     # Deletions last: the seeded rows should outlive the reads and edits that need them.
     operations.sort(key=lambda operation: operation.method.upper() == "DELETE")
     assert len([o for o in operations if o.path.startswith("/api/v1/")]) >= 30

@@ -52,12 +52,12 @@ async def test_bad_signature_flood_loses_no_valid_event(harness: Harness) -> Non
         requests.append((body, _bad_headers(body, n), False))
     # Non-ASCII signature bytes, as a hostile client can put them on the wire.
     forged = json.dumps(text_event("1784", "FORGED-X", "forged", mid="m_bad_x")).encode()
-    raw_header = ("X-Hub-Signature-256", b"sha256=\xe9\xff" + b"0" * 62)
+    raw_header = (b"X-Hub-Signature-256", b"sha256=\xe9\xff" + b"0" * 62)
     rng.shuffle(requests)
 
     gate = asyncio.Semaphore(CONCURRENCY)
 
-    async def post(body: bytes, headers: dict[str, str] | list[tuple[str, bytes]]) -> int:
+    async def post(body: bytes, headers: dict[str, str] | list[tuple[bytes, bytes]]) -> int:
         async with gate:
             response = await harness.client.post(
                 "/webhooks/meta",

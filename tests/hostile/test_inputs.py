@@ -167,7 +167,10 @@ async def test_a_nul_from_the_moderators_pages_is_refused_and_the_draft_stays(
 
 
 def test_rules_stored_before_intents_were_bounded_still_load() -> None:
-    stored = {"mode": "autopilot", "auto_intents": ["greeting", "", "x" * 49, "a\x00", 7]}
+    stored: dict[str, object] = {
+        "mode": "autopilot",
+        "auto_intents": ["greeting", "", "x" * 49, "a\x00", 7],
+    }
     assert Policy.of(stored).auto_intents == ["greeting"]
 
 
@@ -180,6 +183,6 @@ async def test_a_non_ascii_csrf_header_on_the_desk_is_refused(harness: Harness) 
         f"/queue/{seeded.draft_id}/reject",
         data={"reason": "x"},
         # Header bytes as a client can send them; the server decodes them as latin-1.
-        headers=[("HX-Request", b"true"), ("X-CSRF-Token", b"\xe9t\xe9")],
+        headers=[(b"HX-Request", b"true"), (b"X-CSRF-Token", b"\xe9t\xe9")],
     )
     assert response.status_code == 403

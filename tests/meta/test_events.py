@@ -551,7 +551,7 @@ def test_unknown_object_is_distinguishable() -> None:
     assert isinstance(caught.value, PayloadError)
 
 
-def _ig_comment(field: str = "comments", **value: Any) -> MetaEvent:
+def _ig_comment(field: str = "comments", /, **value: Any) -> MetaEvent:
     base: dict[str, Any] = {
         "id": "178001",
         "from": {"id": IGSID, "username": "jane"},

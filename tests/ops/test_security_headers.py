@@ -110,7 +110,7 @@ async def test_metrics_need_the_token_when_one_is_set(
     settings = make_settings(database_url, str(tmp_path), METRICS_TOKEN="metrics-token-0123")
     async with running_app(settings) as harness:
         headers = (
-            {} if authorization is None else {"Authorization": authorization.encode("latin-1")}
+            {} if authorization is None else {b"Authorization": authorization.encode("latin-1")}
         )
         response = await harness.client.get("/metrics", headers=headers)
         assert response.status_code == status

@@ -125,7 +125,7 @@ async def test_a_paced_account_waits_while_another_goes_at_full_speed(
             await harness.post_webhook(text_event(OTHER_ID, f"IGSID-B{n}", ASK))
         await harness.run_worker()
 
-        recipients = [s.recipient_id for s in harness.graph.sent]
+        recipients = [s.recipient for s in harness.graph.sent]
         # 2 per second with a burst of 2 each: the busy account's first two, and the other
         # account's two, not held back by the busy one's queue.
         assert len([r for r in recipients if r.startswith("IGSID-A")]) == 2
@@ -149,7 +149,7 @@ async def test_a_paced_account_waits_while_another_goes_at_full_speed(
     assert len(harness.graph.sent) == 6
     with time_machine.travel(now + timedelta(seconds=10), tick=True):
         await harness.run_worker()
-    recipients = sorted(s.recipient_id for s in harness.graph.sent)
+    recipients = sorted(s.recipient for s in harness.graph.sent)
     assert recipients == sorted([f"IGSID-A{n}" for n in range(5)] + ["IGSID-B0", "IGSID-B1"])
 
 

@@ -53,8 +53,9 @@ async def _actions(harness: Harness, prefix: str) -> list[tuple[str, dict[str, A
         return [(r.action, r.details) for r in rows]
 
 
-async def _send_again(harness: Harness, outbound_id: int) -> None:
+async def _send_again(harness: Harness, outbound_id: int | None) -> None:
     """A second send job for the same row, as a redelivered or duplicated job would be."""
+    assert outbound_id is not None
     async with unit_of_work(harness.runtime.sessionmaker) as session:
         await enqueue(session, SEND_JOB, {"outbound_id": outbound_id})
 

@@ -3,6 +3,8 @@ can be lifted; anything else that held a draft holds it under any rules."""
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 import pytest
 
 from app.moderation.autonomy import a_day, changes
@@ -10,6 +12,15 @@ from app.policy.estimate import would_send
 from app.policy.schemas import Policy
 
 AUTOPILOT = Policy(mode="autopilot", min_confidence=0.8)
+
+
+class StoredDraft(TypedDict):
+    """What `would_send` reads of a past draft."""
+
+    intent: str
+    confidence: float
+    decision: str
+    reasons: list[str]
 
 
 @pytest.mark.parametrize(
@@ -27,12 +38,12 @@ AUTOPILOT = Policy(mode="autopilot", min_confidence=0.8)
     ],
 )
 def test_only_the_rules_own_reasons_are_lifted(reasons: list[str], expected: bool) -> None:
-    facts = {"intent": "price", "confidence": 0.85, "decision": "review"}
-    assert would_send(AUTOPILOT, **facts, reasons=reasons) is expected
+    held = StoredDraft(intent="price", confidence=0.85, decision="review", reasons=reasons)
+    assert would_send(AUTOPILOT, **held) is expected
 
 
 def test_the_new_rules_decide_intent_threshold_and_mode() -> None:
-    sent = {"intent": "price", "confidence": 0.85, "decision": "auto", "reasons": []}
+    sent = StoredDraft(intent="price", confidence=0.85, decision="auto", reasons=[])
     assert would_send(AUTOPILOT, **sent)
     stricter = AUTOPILOT.model_copy(update={"intent_min_confidence": {"price": 0.9}})
     assert not would_send(stricter, **sent)

@@ -186,6 +186,7 @@ async def test_erased_follower_counts(harness: Harness) -> None:
     a, _ = await _setup(harness)
     async with unit_of_work(harness.runtime.sessionmaker) as session:
         total = await session.scalar(select(func.count()).select_from(Contact))
+    assert total is not None
     await harness.api("DELETE", f"/api/v1/contacts/{await contact_id(harness, a, FAN)}")
     async with unit_of_work(harness.runtime.sessionmaker) as session:
         assert await session.scalar(select(func.count()).select_from(Contact)) == total - 1

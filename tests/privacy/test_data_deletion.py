@@ -36,7 +36,8 @@ from tests.privacy.helpers import (
 
 USER = "10160000000000001"
 IG_A, IG_B, IG_OTHER = "17841400000000011", "17841400000000012", "17841400000000099"
-PER_ACCOUNT = (Contact, Conversation, Message, Draft, OutboundMessage)
+PerAccount = type[Contact | Conversation | Message | Draft | OutboundMessage]
+PER_ACCOUNT: tuple[PerAccount, ...] = (Contact, Conversation, Message, Draft, OutboundMessage)
 
 
 async def _setup(harness: Harness) -> tuple[int, int, int]:
@@ -57,7 +58,7 @@ async def _setup(harness: Harness) -> tuple[int, int, int]:
     return a, b, other
 
 
-async def _count(harness: Harness, model: type, account_id: int) -> int:
+async def _count(harness: Harness, model: PerAccount, account_id: int) -> int:
     async with unit_of_work(harness.runtime.sessionmaker) as session:
         statement = select(func.count()).select_from(model).where(model.account_id == account_id)
         return int(await session.scalar(statement) or 0)

@@ -18,7 +18,8 @@ from tests.reports.seed import Seeded
 SCALE = 2  # PDF points to pixels
 
 
-def _near(pixel: tuple[int, ...], rgb: tuple[int, int, int]) -> bool:
+def _near(pixel: float | tuple[int, ...], rgb: tuple[int, int, int]) -> bool:
+    assert isinstance(pixel, tuple)  # an RGB image's pixels are tuples, a greyscale one's numbers
     return all(abs(a - b) <= 12 for a, b in zip(pixel[:3], rgb, strict=True))
 
 
@@ -26,8 +27,8 @@ def _top_of(text_page: pdfium.PdfTextPage, page_height: float, words: str) -> fl
     """Where `words` start on the rendered image, in pixels from the top."""
     found = text_page.search(words).get_next()
     assert found is not None, words
-    _, _, _, top = text_page.get_charbox(found[0])
-    return (page_height - top) * SCALE
+    box: tuple[float, float, float, float] = text_page.get_charbox(found[0])
+    return (page_height - box[3]) * SCALE
 
 
 def _colour_rows(image: Image.Image, rgb: tuple[int, int, int]) -> list[int]:

@@ -19,14 +19,15 @@ import socket
 import threading
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Required, TypedDict
 
 import pytest
 import pytest_asyncio
 import uvicorn
+from playwright.async_api import ViewportSize
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.config import Settings
@@ -53,6 +54,14 @@ REQUIRE_BROWSER = os.environ.get("INBOXPILOT_REQUIRE_BROWSER") == "1"
 PHONE = {"width": 360, "height": 740}
 
 
+class Device(TypedDict, total=False):
+    """Options of `Browser.new_context` that make a laptop or a phone."""
+
+    viewport: Required[ViewportSize]
+    is_mobile: bool
+    has_touch: bool
+
+
 def screenshots_dir() -> Path:
     folder = Path(os.environ.get("INBOXPILOT_SCREENSHOTS", ROOT / "artifacts" / "screenshots"))
     folder.mkdir(parents=True, exist_ok=True)
@@ -73,7 +82,7 @@ class LiveServer:
     sessionmaker: async_sessionmaker[AsyncSession]
     cipher: TokenCipher
 
-    def session(self) -> Any:
+    def session(self) -> AbstractAsyncContextManager[AsyncSession]:
         """A unit of work on the server's database (commits on exit)."""
         return unit_of_work(self.sessionmaker)
 

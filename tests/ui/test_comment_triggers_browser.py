@@ -14,12 +14,12 @@ from sqlalchemy import select
 from app.models import CommentTrigger
 from app.users import service as users
 from tests.builders import create_cooperation, create_product
-from tests.ui.conftest import LiveServer, screenshots_dir
+from tests.ui.conftest import Device, LiveServer, screenshots_dir
 from tests.ui.desk import PASSWORD, seed_account
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
+PHONE: Device = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
 
 
 async def test_the_owner_adds_a_trigger(live_server: LiveServer, browser: Any) -> None:

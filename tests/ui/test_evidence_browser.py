@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import Browser, Page, ViewportSize, expect
 
 from app.core.clock import utc_now
 from app.models import Account
@@ -21,8 +21,8 @@ from tests.ui.desk import PASSWORD, seed_account
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-LAPTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}
+LAPTOP: ViewportSize = {"width": 1280, "height": 800}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 _people = itertools.count(1)
 REPLY = "The Vitamin C Serum is 29.90 EUR: https://glowlab.example/serum"
 
@@ -104,7 +104,7 @@ document.addEventListener("securitypolicyviolation", function (e) {
 """
 
 
-async def _page(server: LiveServer, browser: Any, email: str, viewport: dict[str, int]) -> Page:
+async def _page(server: LiveServer, browser: Browser, email: str, viewport: ViewportSize) -> Page:
     context = await browser.new_context(
         viewport=viewport, is_mobile=viewport is PHONE, has_touch=viewport is PHONE
     )
@@ -118,7 +118,7 @@ async def _no_violations(page: Page) -> None:
     assert await page.evaluate("window.__violations || []") == [], page.url
 
 
-async def _shot(page: Page, name: str, viewport: dict[str, int]) -> None:
+async def _shot(page: Page, name: str, viewport: ViewportSize) -> None:
     size = "phone" if viewport is PHONE else "laptop"
     width = await page.evaluate("document.documentElement.scrollWidth")
     assert width <= viewport["width"], f"{name} scrolls sideways at {size} size"
@@ -135,7 +135,7 @@ async def _policy(server: LiveServer, account_id: int) -> Policy:
 
 @pytest.mark.parametrize("viewport", [LAPTOP, PHONE], ids=["laptop", "phone"])
 async def test_the_pages_at_both_sizes(
-    live_server: LiveServer, browser: Any, viewport: dict[str, int]
+    live_server: LiveServer, browser: Browser, viewport: ViewportSize
 ) -> None:
     seeded = await _seed(live_server)
     account_id = seeded["account_id"]
@@ -178,7 +178,7 @@ async def test_the_pages_at_both_sizes(
 
 
 async def test_mark_wrong_pause_and_accept_a_proposal(
-    live_server: LiveServer, browser: Any
+    live_server: LiveServer, browser: Browser
 ) -> None:
     seeded = await _seed(live_server)
     account_id = seeded["account_id"]
@@ -226,7 +226,7 @@ async def test_mark_wrong_pause_and_accept_a_proposal(
         await page.context.close()
 
 
-async def test_the_chart_on_postgresql(pg_live_server: LiveServer, browser: Any) -> None:
+async def test_the_chart_on_postgresql(pg_live_server: LiveServer, browser: Browser) -> None:
     seeded = await _seed(pg_live_server)
     page = await _page(pg_live_server, browser, seeded["moderator"], PHONE)
     try:

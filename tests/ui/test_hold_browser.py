@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import BrowserContext, Page, expect
+from playwright.async_api import BrowserContext, Page, ViewportSize, expect
 from sqlalchemy import delete, select
 
 from app.config import Settings
@@ -29,8 +29,8 @@ from tests.ui.desk import PASSWORD, Seeded, seed_account, seed_draft, seed_moder
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 UNDO = 4
-LAPTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}
+LAPTOP: ViewportSize = {"width": 1280, "height": 800}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 _people = itertools.count(1)
 
 

@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import FilePayload, Page, expect
 from sqlalchemy import func, select
 
 from app.catalog.importer import parse_catalog
@@ -21,12 +21,12 @@ from app.catalog.service import import_catalog
 from app.core.clock import utc_now
 from app.models import Account, Conversation, Message, Product
 from tests.catalog.test_reimport import FIRST, SECOND
-from tests.ui.conftest import LiveServer, screenshots_dir
+from tests.ui.conftest import Device, LiveServer, screenshots_dir
 from tests.ui.desk import seed_account, seed_draft, seed_moderator
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-SIZES = {
+SIZES: dict[str, Device] = {
     "laptop": {"viewport": {"width": 1280, "height": 800}},
     "phone": {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True},
 }
@@ -74,7 +74,7 @@ async def test_the_import_preview_lists_the_changes_and_apply_applies_them(
         await page.goto(f"{live_server.url}/catalog/import?account_id={account.id}")
         await page.set_input_files(
             "#import-file",
-            files=[{"name": "season.csv", "mimeType": "text/csv", "buffer": SECOND.encode()}],
+            files=[FilePayload(name="season.csv", mimeType="text/csv", buffer=SECOND.encode())],
         )
         await page.get_by_role("button", name="Preview").click()
         await expect(

@@ -28,7 +28,7 @@ async def _drafts(harness: Harness) -> list[Draft]:
 
 async def _conversation(harness: Harness) -> Conversation:
     async with unit_of_work(harness.runtime.sessionmaker) as session:
-        conversation = await session.scalar(select(Conversation))
+        conversation: Conversation | None = await session.scalar(select(Conversation))
         assert conversation is not None
         return conversation
 

@@ -17,6 +17,7 @@ import pytest
 import time_machine
 from argon2 import PasswordHasher
 from sqlalchemy import func, select
+from sqlalchemy.pool import QueuePool
 
 from app.audit.service import record
 from app.core.clock import utc_now
@@ -34,7 +35,7 @@ async def _invite(
     csrf = await sign_in(harness.client)
     return await harness.client.post(
         "/admin/users/invitations",
-        data={"email": email, "role": role, "csrf_token": csrf, **extra},  # type: ignore[arg-type]
+        data={"email": email, "role": role, "csrf_token": csrf, **extra},
     )
 
 
@@ -139,17 +140,19 @@ async def test_accepting_hashes_the_password_with_no_transaction_open(
     started, release = threading.Event(), threading.Event()
     hash_ = PasswordHasher.hash
 
-    def held_hash(self: PasswordHasher, password: str | bytes, **kw: object) -> str:
+    def held_hash(self: PasswordHasher, password: str | bytes, *, salt: bytes | None = None) -> str:
         started.set()
         release.wait(timeout=20)
-        return hash_(self, password, **kw)  # type: ignore[arg-type]
+        return hash_(self, password, salt=salt)
 
     monkeypatch.setattr(PasswordHasher, "hash", held_hash)
     async with browser(harness) as invitee:
         accepting = asyncio.create_task(_accept(invitee, token))
         try:
             assert await asyncio.to_thread(started.wait, 10)
-            assert harness.runtime.engine.sync_engine.pool.checkedout() == 0
+            pool = harness.runtime.engine.sync_engine.pool
+            assert isinstance(pool, QueuePool)  # the kind that counts its connections
+            assert pool.checkedout() == 0
 
             async def other_write() -> None:
                 async with unit_of_work(harness.runtime.sessionmaker) as session:

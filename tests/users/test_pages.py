@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 
 from app.core.db import unit_of_work
 from app.models import AccountMember, AuditEntry, User, WebSession
@@ -13,7 +13,7 @@ from tests.harness import Harness
 from tests.users.web import ADMIN, PASSWORD, browser, create_user, sign_in, try_sign_in
 
 
-async def _count(harness: Harness, model: type[object], *where: object) -> int:
+async def _count(harness: Harness, model: type[object], *where: ColumnElement[bool]) -> int:
     async with unit_of_work(harness.runtime.sessionmaker) as session:
         return int(await session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
 
