@@ -133,7 +133,8 @@ class Conn(asyncio.Protocol):
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        assert isinstance(transport, asyncio.Transport)  # a TCP connection's is
+        self.transport = transport
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from app.conversations.entries import entry_key, entry_kind
 from app.conversations.events import unknown_type
@@ -11,14 +12,14 @@ from app.meta.events import Attachment, MetaEvent
 AT = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
-def _event(kind: str, **fields: object) -> MetaEvent:
+def _event(kind: str, **fields: Any) -> MetaEvent:
     return MetaEvent(
         platform="instagram",
         account_external_id="1784",
         kind=kind,
         follower_id="IGSID-1",
         timestamp=AT,
-        **fields,  # type: ignore[arg-type]
+        **fields,
     )
 
 

@@ -137,7 +137,8 @@ async def test_a_warm_index_costs_two_small_queries(session: AsyncSession) -> No
         if statement.lstrip().upper().startswith("SELECT"):  # not SQLite's BEGIN IMMEDIATE
             statements.append(statement)
 
-    sync_engine = session.bind.sync_engine  # type: ignore[union-attr]
+    assert session.bind is not None
+    sync_engine = session.bind.sync_engine
     event.listen(sync_engine, "before_cursor_execute", count)
     try:
         matches = await retrieve(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from app.drafting.base import ProductMatch
 from evals.dataset import Catalog, Message
@@ -11,7 +12,7 @@ TODAY = date(2026, 10, 1)
 
 
 def message(id: str, text: str, products: tuple[str, ...] = (), **overrides: object) -> Message:
-    values: dict[str, object] = {
+    values: dict[str, Any] = {
         "id": id,
         "language": "en",
         "text": text,
@@ -21,7 +22,7 @@ def message(id: str, text: str, products: tuple[str, ...] = (), **overrides: obj
         "decision": "auto",
     }
     values.update(overrides)
-    return Message(**values)  # type: ignore[arg-type]
+    return Message(**values)
 
 
 def product(name: str, code: str | None, until: str | None, **extra: object) -> dict[str, object]:

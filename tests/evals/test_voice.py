@@ -4,6 +4,7 @@ means, and that the scripted model copies only what its prompt's examples share.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from app.drafting.base import DraftResult, VoiceExample
 from evals.dataset import Catalog
@@ -24,15 +25,15 @@ from tests.evals.builders import AIR, MAX, TODAY, matches, message
 ACCOUNT = "Lena Loves"
 
 
-def result(reply: str, **overrides: object) -> DraftResult:
-    values: dict[str, object] = {
+def result(reply: str, **overrides: Any) -> DraftResult:
+    values: dict[str, Any] = {
         "reply": reply,
         "intent": "discount_code",
         "language": "en",
         "confidence": 0.9,
     }
     values.update(overrides)
-    return DraftResult(**values)  # type: ignore[arg-type]
+    return DraftResult(**values)
 
 
 def test_the_voice_is_the_languages_greeting_and_the_sign_off() -> None:

@@ -7,6 +7,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from prometheus_client import REGISTRY
@@ -77,10 +78,10 @@ class Handlers:
         )
 
 
-async def _enqueue_both(harness: Harness, **stuck: object) -> None:
+async def _enqueue_both(harness: Harness, **stuck: Any) -> None:
     async with unit_of_work(harness.runtime.sessionmaker) as session:
         await queue.enqueue(session, "quick", {})
-        await queue.enqueue(session, "stuck", {}, **stuck)  # type: ignore[arg-type]
+        await queue.enqueue(session, "stuck", {}, **stuck)
 
 
 async def test_a_stopping_worker_finishes_what_it_can_and_releases_the_rest(

@@ -4,6 +4,7 @@ sent which reply, pause/resume, a reply by hand through the outbox, access and C
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import select
 
@@ -35,10 +36,10 @@ EVENTS = [
 ]  # fmt: skip
 
 
-async def _seed(harness: Harness, **draft: object) -> Seeded:
+async def _seed(harness: Harness, **draft: Any) -> Seeded:
     async with unit_of_work(harness.runtime.sessionmaker) as session:
         account = await seed_account(session, harness.runtime.cipher)
-        return await seed_draft(session, account, **draft)  # type: ignore[arg-type]
+        return await seed_draft(session, account, **draft)
 
 
 async def _auto_reply(harness: Harness, seeded: Seeded, text: str) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import time
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -38,14 +39,14 @@ async def _account(harness: Harness, name: str = "Lena Loves") -> Account:
         return await seed_account(session, harness.runtime.cipher, name=name)
 
 
-async def _queued(harness: Harness, account: Account, **values: object) -> Seeded:
-    defaults: dict[str, object] = {
+async def _queued(harness: Harness, account: Account, **values: Any) -> Seeded:
+    defaults: dict[str, Any] = {
         "follower": "Mia Follower",
         "follower_text": "Is there a code for the serum?",
         "text": "Yes: LENA15 gives you 15% off.",
     }
     async with unit_of_work(harness.runtime.sessionmaker) as session:
-        return await seed_queued(session, account, **{**defaults, **values})  # type: ignore[arg-type]
+        return await seed_queued(session, account, **{**defaults, **values})
 
 
 async def _token(harness: Harness, path: str = "/queue") -> tuple[str, str]:

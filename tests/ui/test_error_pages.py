@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+import httpx
+
 from app.core.db import unit_of_work
 from tests.accounts.conftest import sign_in
 from tests.harness import Harness
@@ -21,11 +23,11 @@ def _title(html: str) -> str:
     return found.group(1)
 
 
-def _is_page(response: object, status: int) -> None:
-    assert response.status_code == status, response.text  # type: ignore[attr-defined]
-    assert response.headers["content-type"].startswith("text/html")  # type: ignore[attr-defined]
-    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]  # type: ignore[attr-defined]
-    assert "<main" in response.text  # type: ignore[attr-defined]
+def _is_page(response: httpx.Response, status: int) -> None:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("text/html")
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    assert "<main" in response.text
 
 
 async def test_a_page_a_role_may_not_see_is_a_403_page_and_the_api_stays_json(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from typing import Any
 
 import httpx
 from sqlalchemy import func, select
@@ -18,10 +19,10 @@ from tests.ui.desk import PASSWORD, Seeded, seed_account, seed_draft, seed_moder
 HX = {"HX-Request": "true"}
 
 
-async def _seed(harness: Harness, **draft: object) -> Seeded:
+async def _seed(harness: Harness, **draft: Any) -> Seeded:
     async with unit_of_work(harness.runtime.sessionmaker) as session:
         account = await seed_account(session, harness.runtime.cipher)
-        return await seed_draft(session, account, **draft)  # type: ignore[arg-type]
+        return await seed_draft(session, account, **draft)
 
 
 async def _moderator(harness: Harness, email: str, *account_ids: int) -> None:

@@ -5,6 +5,7 @@ reason that nobody mapped fails here instead of showing "Waiting for your review
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -29,8 +30,8 @@ from app.ui.words import (
 NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
 
 
-def _decision(**overrides: object) -> list[str]:
-    values: dict[str, object] = {
+def _decision(**overrides: Any) -> list[str]:
+    values: dict[str, Any] = {
         "policy": Policy(mode="autopilot", min_confidence=0.7),
         "draft": DraftFacts(intent="other", confidence=0.0, needs_human=True),
         "product_scores": {},
@@ -39,7 +40,7 @@ def _decision(**overrides: object) -> list[str]:
         "now": NOW,
     }
     values.update(overrides)
-    return decide(DecisionInput(**values)).reasons  # type: ignore[arg-type]
+    return decide(DecisionInput(**values)).reasons
 
 
 def _policy_reasons() -> list[str]:
