@@ -27,7 +27,7 @@ from typing import Any, Required, TypedDict
 import pytest
 import pytest_asyncio
 import uvicorn
-from playwright.async_api import ViewportSize
+from playwright.async_api import Browser, Page, ViewportSize
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.config import Settings
@@ -51,7 +51,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 REQUIRE_BROWSER = os.environ.get("INBOXPILOT_REQUIRE_BROWSER") == "1"
-PHONE = {"width": 360, "height": 740}
+PHONE: ViewportSize = {"width": 360, "height": 740}
 
 
 class Device(TypedDict, total=False):
@@ -86,7 +86,7 @@ class LiveServer:
         """A unit of work on the server's database (commits on exit)."""
         return unit_of_work(self.sessionmaker)
 
-    async def sign_in(self, page: Any, email: str, password: str = PASSWORD) -> None:
+    async def sign_in(self, page: Page, email: str, password: str = PASSWORD) -> None:
         await page.goto(f"{self.url}/login?next=/queue")
         await page.get_by_label("Email").fill(email)
         await page.get_by_label("Password").fill(password)
@@ -191,7 +191,7 @@ def chromium_path() -> Path:
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def browser(chromium_path: Path) -> AsyncIterator[Any]:
+async def browser(chromium_path: Path) -> AsyncIterator[Browser]:
     from playwright.async_api import async_playwright
 
     async with async_playwright() as playwright:

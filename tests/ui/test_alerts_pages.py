@@ -18,15 +18,15 @@ import pytest
 import pytest_asyncio
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from playwright.async_api import expect
+from playwright.async_api import Browser, Page, ViewportSize, expect
 
 from tests.ui.conftest import LiveServer, screenshots_dir, serve
 from tests.ui.desk import seed_account, seed_draft, seed_moderator
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-LAPTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}
+LAPTOP: ViewportSize = {"width": 1280, "height": 800}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 _emails = itertools.count(1)
 
 
@@ -63,7 +63,9 @@ async def _moderator_with_drafts(server: LiveServer, drafts: int) -> tuple[str, 
     return email, account
 
 
-async def _page(browser: Any, server: LiveServer, email: str, viewport: dict[str, int]) -> Any:
+async def _page(
+    browser: Browser, server: LiveServer, email: str, viewport: ViewportSize
+) -> tuple[Page, list[str]]:
     context = await browser.new_context(viewport=viewport)
     page = await context.new_page()
     errors: list[str] = []
@@ -73,17 +75,16 @@ async def _page(browser: Any, server: LiveServer, email: str, viewport: dict[str
         lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None,
     )
     page.on("pageerror", lambda e: errors.append(str(e)))
-    page.errors = errors
     await page.clock.install()
     await server.sign_in(page, email)
-    return page
+    return page, errors
 
 
 async def test_the_tab_title_counts_waiting_drafts_and_follows_new_ones(
-    alerts_server: LiveServer, browser: Any
+    alerts_server: LiveServer, browser: Browser
 ) -> None:
     email, account = await _moderator_with_drafts(alerts_server, 2)
-    page = await _page(browser, alerts_server, email, LAPTOP)
+    page, errors = await _page(browser, alerts_server, email, LAPTOP)
     try:
         await expect(page).to_have_title("(2) Queue · inboxpilot")
         async with alerts_server.session() as session:
@@ -92,16 +93,16 @@ async def test_the_tab_title_counts_waiting_drafts_and_follows_new_ones(
         await expect(page).to_have_title("(3) Queue · inboxpilot")
         await page.goto(f"{alerts_server.url}/account/alerts")
         await expect(page).to_have_title("(3) Alerts · inboxpilot")
-        assert page.errors == [], page.errors  # nothing refused by the CSP
+        assert errors == [], errors  # nothing refused by the CSP
     finally:
         await page.context.close()
 
 
 async def test_alerts_page_saves_choices_and_a_browser_subscription(
-    alerts_server: LiveServer, browser: Any
+    alerts_server: LiveServer, browser: Browser
 ) -> None:
     email, _ = await _moderator_with_drafts(alerts_server, 1)
-    page = await _page(browser, alerts_server, email, LAPTOP)
+    page, errors = await _page(browser, alerts_server, email, LAPTOP)
     try:
         await page.goto(f"{alerts_server.url}/account/alerts")
         await expect(page.get_by_text("E-mail is not set up on this server")).to_be_visible()
@@ -138,14 +139,14 @@ async def test_alerts_page_saves_choices_and_a_browser_subscription(
             "Push is on for 1 browser of yours."
         )
         await page.screenshot(path=str(screenshots_dir() / "alerts.png"), full_page=True)
-        assert page.errors == [], page.errors
+        assert errors == [], errors
     finally:
         await page.context.close()
 
 
-async def test_alerts_page_on_a_phone(alerts_server: LiveServer, browser: Any) -> None:
+async def test_alerts_page_on_a_phone(alerts_server: LiveServer, browser: Browser) -> None:
     email, _ = await _moderator_with_drafts(alerts_server, 4)
-    page = await _page(browser, alerts_server, email, PHONE)
+    page, errors = await _page(browser, alerts_server, email, PHONE)
     try:
         await page.goto(f"{alerts_server.url}/account/alerts")
         await expect(page).to_have_title("(4) Alerts · inboxpilot")
@@ -154,6 +155,6 @@ async def test_alerts_page_on_a_phone(alerts_server: LiveServer, browser: Any) -
         width = await page.evaluate("document.documentElement.scrollWidth")
         assert width <= PHONE["width"], "nothing wider than the phone"
         await page.screenshot(path=str(screenshots_dir() / "alerts-phone.png"), full_page=True)
-        assert page.errors == [], page.errors
+        assert errors == [], errors
     finally:
         await page.context.close()

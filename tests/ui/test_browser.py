@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import BrowserContext, Page, expect
+from playwright.async_api import Browser, BrowserContext, Locator, Page, expect
 from sqlalchemy import func, select
 
 from app.models import Account, Draft, OutboundMessage
@@ -75,7 +75,7 @@ async def _sent_to(server: LiveServer, follower_id: str, seconds: float = 10) ->
 
 
 @pytest_asyncio.fixture(loop_scope="module")
-async def context(browser: Any) -> AsyncIterator[BrowserContext]:
+async def context(browser: Browser) -> AsyncIterator[BrowserContext]:
     context = await browser.new_context(viewport={"width": 1100, "height": 900})
     yield context
     await context.close()
@@ -87,7 +87,7 @@ async def _signed_in(server: LiveServer, context: BrowserContext, email: str) ->
     return page
 
 
-def _card(page: Page, draft_id: int) -> Any:
+def _card(page: Page, draft_id: int) -> Locator:
     return page.locator(f"#draft-{draft_id}")
 
 
@@ -262,7 +262,7 @@ async def test_a_wrong_csrf_token_is_rejected(
     assert await _outbound_for(live_server, seeded.draft_id) == 0
 
 
-async def test_approve_on_a_phone_sized_screen(live_server: LiveServer, browser: Any) -> None:
+async def test_approve_on_a_phone_sized_screen(live_server: LiveServer, browser: Browser) -> None:
     emails, (seeded,) = await _desk(live_server)
     context = await browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
     try:
@@ -325,7 +325,7 @@ async def test_a_conversation_shows_the_thread_and_takes_a_reply_by_hand(
 
 @pytest.mark.postgres_only
 async def test_two_moderators_race_for_one_draft_on_postgresql(
-    pg_live_server: LiveServer, browser: Any
+    pg_live_server: LiveServer, browser: Browser
 ) -> None:
     emails, (seeded,) = await _desk(pg_live_server, moderators=2)
     contexts = [await browser.new_context() for _ in emails]

@@ -5,10 +5,8 @@ Screenshot: comment-triggers-phone.png in $INBOXPILOT_SCREENSHOTS."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-from playwright.async_api import expect
+from playwright.async_api import Browser, expect
 from sqlalchemy import select
 
 from app.models import CommentTrigger
@@ -22,7 +20,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 PHONE: Device = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
 
 
-async def test_the_owner_adds_a_trigger(live_server: LiveServer, browser: Any) -> None:
+async def test_the_owner_adds_a_trigger(live_server: LiveServer, browser: Browser) -> None:
     async with live_server.session() as session:
         account = await seed_account(session, live_server.cipher)
         cooperation = await create_cooperation(session, account)

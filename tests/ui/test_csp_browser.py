@@ -5,11 +5,10 @@ htmx behaviour that used to sit in inline attributes still works."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import BrowserContext, Page, expect
+from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from app.users.invitations import create_invitation, invitation_link
 from tests.ui.conftest import LiveServer
@@ -28,7 +27,7 @@ document.addEventListener("securitypolicyviolation", function (e) {
 
 
 @pytest_asyncio.fixture(loop_scope="module")
-async def context(browser: Any) -> AsyncIterator[BrowserContext]:
+async def context(browser: Browser) -> AsyncIterator[BrowserContext]:
     context = await browser.new_context(viewport={"width": 1100, "height": 900})
     await context.add_init_script(_LISTEN)
     yield context

@@ -10,11 +10,10 @@ import asyncio
 import itertools
 import re
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import BrowserContext, Page, expect
+from playwright.async_api import Browser, BrowserContext, Page, ViewportSize, expect
 
 from app.models import Draft
 from tests.ui.conftest import LiveServer, screenshots_dir
@@ -29,8 +28,8 @@ from tests.ui.desk import (
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-LAPTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}
+LAPTOP: ViewportSize = {"width": 1280, "height": 800}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 SIZES = {"laptop": LAPTOP, "phone": PHONE}
 _people = itertools.count(1)
 
@@ -120,14 +119,14 @@ async def _group(server: LiveServer, size: int) -> tuple[str, list[Seeded]]:
 
 
 @pytest_asyncio.fixture(loop_scope="module")
-async def laptop(browser: Any) -> AsyncIterator[BrowserContext]:
+async def laptop(browser: Browser) -> AsyncIterator[BrowserContext]:
     context = await browser.new_context(viewport=LAPTOP)
     yield context
     await context.close()
 
 
 @pytest_asyncio.fixture(loop_scope="module")
-async def phone(browser: Any) -> AsyncIterator[BrowserContext]:
+async def phone(browser: Browser) -> AsyncIterator[BrowserContext]:
     context = await browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
     yield context
     await context.close()

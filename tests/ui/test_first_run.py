@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import expect
+from playwright.async_api import Browser, expect
 
 from tests.ui.conftest import PHONE, ROOT, _free_port, screenshots_dir
 
@@ -85,7 +85,7 @@ def _wait_until_serving(process: subprocess.Popen[bytes], log: Any, url: str) ->
 
 
 async def test_sign_in_simulate_and_approve_on_a_phone(
-    first_run: tuple[str, str, str], browser: Any
+    first_run: tuple[str, str, str], browser: Browser
 ) -> None:
     url, email, password = first_run
     context = await browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)

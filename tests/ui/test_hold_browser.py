@@ -12,11 +12,10 @@ import re
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import BrowserContext, Page, ViewportSize, expect
+from playwright.async_api import Browser, BrowserContext, Locator, Page, ViewportSize, expect
 from sqlalchemy import delete, select
 
 from app.config import Settings
@@ -46,7 +45,7 @@ async def held_server(
 
 
 @pytest_asyncio.fixture(loop_scope="module")
-async def context(browser: Any) -> AsyncIterator[BrowserContext]:
+async def context(browser: Browser) -> AsyncIterator[BrowserContext]:
     context = await browser.new_context(viewport=LAPTOP)
     yield context
     await context.close()
@@ -84,11 +83,11 @@ async def _sent_to(server: LiveServer, follower_id: str, seconds: float = 10) ->
     return [s["message"]["text"] for s in server.sends_to(follower_id)]
 
 
-def _card(page: Page, draft_id: int) -> Any:
+def _card(page: Page, draft_id: int) -> Locator:
     return page.locator(f"#draft-{draft_id}")
 
 
-async def _shots(page: Page, name: str, show: Any = None) -> None:
+async def _shots(page: Page, name: str, show: Locator | None = None) -> None:
     """The page at laptop and phone size (with `show`, a locator, in view), then back to
     the laptop."""
     for size, viewport in (("laptop", LAPTOP), ("phone", PHONE)):

@@ -7,10 +7,9 @@ simulator exists in sandbox mode only: tests/ui/test_simulator_pages.py.)"""
 from __future__ import annotations
 
 import itertools
-from typing import Any
 
 import pytest
-from playwright.async_api import Page
+from playwright.async_api import Browser, Page, ViewportSize
 
 from app.users import service as users
 from tests.builders import create_cooperation, create_product
@@ -19,8 +18,8 @@ from tests.ui.desk import PASSWORD, seed_account, seed_draft
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-LAPTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}
+LAPTOP: ViewportSize = {"width": 1280, "height": 800}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 _admins = itertools.count(1)
 
 
@@ -90,7 +89,7 @@ async def _check(page: Page, base: str, name: str, path: str, status: int, size:
 
 @pytest.mark.parametrize("viewport", [LAPTOP, PHONE], ids=["laptop", "phone"])
 async def test_every_page_at_both_sizes(
-    live_server: LiveServer, browser: Any, viewport: dict[str, int]
+    live_server: LiveServer, browser: Browser, viewport: ViewportSize
 ) -> None:
     admin = f"tour-admin-{next(_admins)}@test.example"
     ids = await _seed(live_server, admin)

@@ -4,10 +4,8 @@ report-phone.png in $INBOXPILOT_SCREENSHOTS (default artifacts/screenshots)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-from playwright.async_api import expect
+from playwright.async_api import Browser, ViewportSize, expect
 
 from app.users import service as users
 from tests.reports.seed import seed_month
@@ -16,7 +14,7 @@ from tests.ui.desk import PASSWORD, seed_account
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-PHONE = {"width": 390, "height": 844}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 EMAIL = "owner@report.example"
 _LISTEN = """
 window.__violations = [];
@@ -26,7 +24,7 @@ document.addEventListener("securitypolicyviolation", function (e) {
 """
 
 
-async def test_the_report_on_a_phone(live_server: LiveServer, browser: Any) -> None:
+async def test_the_report_on_a_phone(live_server: LiveServer, browser: Browser) -> None:
     async with live_server.session() as session:
         account = await seed_account(session, live_server.cipher, name="Lena Loves")
         person = await users.create_user(

@@ -10,10 +10,9 @@ from __future__ import annotations
 import itertools
 import re
 from datetime import timedelta
-from typing import Any
 
 import pytest
-from playwright.async_api import FilePayload, Page, expect
+from playwright.async_api import Browser, BrowserContext, FilePayload, Page, expect
 from sqlalchemy import func, select
 
 from app.catalog.importer import parse_catalog
@@ -40,7 +39,9 @@ async def _member(server: LiveServer, account: Account) -> str:
     return email
 
 
-async def _page(server: LiveServer, browser: Any, size: str, email: str) -> tuple[Any, Page]:
+async def _page(
+    server: LiveServer, browser: Browser, size: str, email: str
+) -> tuple[BrowserContext, Page]:
     context = await browser.new_context(**SIZES[size])
     page = await context.new_page()
     await server.sign_in(page, email)
@@ -62,7 +63,7 @@ async def _products(server: LiveServer, account_id: int) -> int:
 
 @pytest.mark.parametrize("size", ["laptop", "phone"])
 async def test_the_import_preview_lists_the_changes_and_apply_applies_them(
-    live_server: LiveServer, browser: Any, size: str
+    live_server: LiveServer, browser: Browser, size: str
 ) -> None:
     async with live_server.session() as session:
         account = await seed_account(session, live_server.cipher)
@@ -124,7 +125,7 @@ async def _paused_conversation(server: LiveServer, follower: str) -> tuple[Accou
 
 @pytest.mark.parametrize("size", ["laptop", "phone"])
 async def test_the_timed_pause_is_shown_and_resume_now_ends_it(
-    live_server: LiveServer, browser: Any, size: str
+    live_server: LiveServer, browser: Browser, size: str
 ) -> None:
     account, conversation_id = await _paused_conversation(live_server, "Mia Follower")
     email = await _member(live_server, account)
@@ -149,7 +150,7 @@ async def test_the_timed_pause_is_shown_and_resume_now_ends_it(
 
 
 async def test_a_hostile_follower_name_is_text_in_the_title(
-    live_server: LiveServer, browser: Any
+    live_server: LiveServer, browser: Browser
 ) -> None:
     hostile = "<script>alert(1)</script>Eve"
     account, conversation_id = await _paused_conversation(live_server, hostile)
