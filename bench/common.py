@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,8 @@ COOPERATION: dict[str, Any] = {
             "url": "https://glowlab.example/serum",
             "discount_code": "LENA15",
             "discount_details": "15% off the whole order",
+            # A code with no date anywhere never goes out alone (app/catalog/validity.py).
+            "code_valid_until": (datetime.now(UTC).date() + timedelta(days=365)).isoformat(),
         }
     ],
 }

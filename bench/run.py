@@ -201,7 +201,7 @@ def register_account(s: Setup) -> None:
                 "platform": "instagram",
                 "external_id": ACCOUNT_EXTERNAL_ID,
                 "name": "Bench",
-                "access_token": "bench-token",
+                "access_token": f"bench-token-{ACCOUNT_EXTERNAL_ID}",
                 "graph_host": "instagram",
             },
         )

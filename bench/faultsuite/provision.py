@@ -42,7 +42,7 @@ def register_accounts(r: Run) -> None:
                 "platform": account.platform,
                 "external_id": account.external_id,
                 "name": f"Faults {account.platform} {account.index}",
-                "access_token": f"faults-token-{account.index}",
+                "access_token": f"faults-token-{account.external_id}",
                 "graph_host": "instagram" if instagram else "facebook",
             }
             if not instagram:
