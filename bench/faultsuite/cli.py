@@ -219,7 +219,7 @@ async def main_phase(r: Run) -> None:
         last_report = 0.0
         while time.monotonic() < deadline:
             await asyncio.sleep(1.0)
-            if drained(r):
+            if drained(r.samples):
                 r.drained = r.rel()
                 break
             if time.monotonic() - last_report > 15 and r.samples:

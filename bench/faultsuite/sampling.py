@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
@@ -99,9 +100,9 @@ async def sample_forever(r: Run, client: httpx.AsyncClient, stop: asyncio.Event)
             await conn.close()
 
 
-def drained(r: Run) -> bool:
+def drained(samples: Sequence[dict[str, Any]]) -> bool:
     """The last three samples: nothing acknowledged is waiting, no event or job is either."""
-    last = r.samples[-3:]
+    last = samples[-3:]
     return len(last) == 3 and all(
         s["db_ok"]
         and s["backlog"] == 0
