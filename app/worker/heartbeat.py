@@ -97,8 +97,9 @@ class Heartbeat:
             due = loop.time() + self.interval
             try:
                 await self.beat()
-            except Exception:  # the database is away: try again at the next beat
-                log.warning("worker.heartbeat_failed", exc_info=True)
+            except Exception as exc:  # the database is away: try again at the next beat
+                # No traceback: one a beat while the database is away would only be noise.
+                log.warning("worker.heartbeat_failed", error=type(exc).__name__)
                 await self._disconnect()
 
     async def beat(self) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import select, update
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.clock import utc_now
@@ -22,7 +23,8 @@ from app.runtime import Runtime
 from app.worker import queue
 from app.worker.heartbeat import BEATS_PER_LEASE, takeover_seconds
 from app.worker.runner import JobHandler, Worker
-from tests.harness import Harness, make_settings, running_app
+from tests.conftest import _pg_admin
+from tests.harness import Harness, make_settings, running_app, truncate_all
 
 LEASE = 1.0
 POLL = 0.05
@@ -88,8 +90,10 @@ async def _job(sessionmaker: async_sessionmaker[AsyncSession], job_id: int) -> J
     return job
 
 
-async def _until_done(sessionmaker: async_sessionmaker[AsyncSession], job_id: int) -> Job:
-    deadline = time.monotonic() + 15
+async def _until_done(
+    sessionmaker: async_sessionmaker[AsyncSession], job_id: int, *, seconds: float = 15
+) -> Job:
+    deadline = time.monotonic() + seconds
     while (job := await _job(sessionmaker, job_id)).status != queue.DONE:
         assert time.monotonic() < deadline, (job.status, job.locked_by)
         await asyncio.sleep(POLL)
@@ -271,3 +275,67 @@ async def test_a_renewal_keeps_only_what_the_worker_still_holds(
     assert rows[kept].locked_until is not None
     assert rows[kept].locked_until >= before + timedelta(seconds=LEASE)
     assert (rows[taken].locked_by, rows[done].status) == ("x", queue.DONE)
+
+
+async def test_the_heartbeat_reconnects_after_the_database_went_away(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """PostgreSQL only: the test's database refuses connections for a while and every
+    connection to it is cut, the heartbeat's own included. A handler running across that
+    keeps its item once the database is back: the heartbeat connects again and renews it
+    before the lease runs out, so another worker trying all along never gets it."""
+    lease = 4.0
+    name = make_url(postgres_url).database
+    outage_over, finished = asyncio.Event(), asyncio.Event()
+    runs: list[int] = []
+
+    async def outage() -> None:
+        await _pg_admin(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+        try:
+            await _pg_admin(
+                f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+            )
+            await asyncio.sleep(1.5)
+        finally:
+            await _pg_admin(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+            outage_over.set()
+
+    async def across_an_outage(_runtime: Runtime, job: Job) -> None:
+        runs.append(job.attempts)
+        await asyncio.sleep(lease / 4)  # a beat or two first
+        await outage()
+        await asyncio.sleep(2 * lease)
+        finished.set()
+
+    settings = make_settings(
+        postgres_url,
+        str(tmp_path),
+        WORKER_LEASE_SECONDS=lease,
+        # Each failed claim during the outage logs a traceback: few of them.
+        WORKER_POLL_SECONDS=0.5,
+        SHUTDOWN_GRACE_SECONDS=0.2,
+    )
+    try:
+        async with running_app(settings) as harness:
+            sessionmaker = harness.runtime.sessionmaker
+            running = Workers(harness.runtime)
+            try:
+                job_id = await _enqueue(sessionmaker)
+                running.start("a", across_an_outage)
+                await asyncio.wait_for(outage_over.wait(), timeout=20)
+                stolen: list[Job] = []
+                while not finished.is_set() and not stolen:
+                    async with unit_of_work(sessionmaker) as session:
+                        stolen = await queue.claim(
+                            session, Job, worker_id="thief", limit=1, lease_seconds=60
+                        )
+                    await asyncio.sleep(POLL)
+                job = await _until_done(sessionmaker, job_id)
+            finally:
+                await running.stop_all()
+    finally:
+        await _pg_admin(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+        await truncate_all(postgres_url)
+    assert stolen == []
+    assert runs == [1]
+    assert (job.locked_by, job.attempts) == ("a", 1)
