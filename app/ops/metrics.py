@@ -50,7 +50,8 @@ WEBHOOK_ACK_SECONDS = Histogram(
 WORKER_ITEMS = Counter(
     "inboxpilot_worker_items_total",
     "Items the worker finished, by kind (event = a stored webhook body, else the job kind) "
-    "and outcome (done, retry, postponed, failed, released at shutdown)",
+    "and outcome (done, retry, postponed, failed, released at shutdown, lost to another "
+    "worker after the lease ran out)",
     ["kind", "outcome"],
 )
 WORKER_ITEM_SECONDS = Histogram(
