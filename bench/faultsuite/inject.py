@@ -25,8 +25,8 @@ def plan_faults(args: argparse.Namespace) -> list[Fault]:
     """Faults at fractions of the load window, so that they all happen while DMs arrive."""
     window = args.dms / args.rate
     # Spread so that, at the default rate, each fault's effects (a killed worker's leases
-    # last 60 s, so do those of the items in flight when PostgreSQL goes away) are over
-    # before the next one starts.
+    # last WORKER_LEASE_SECONDS, 8 s by default, and so do those of the items in flight
+    # when PostgreSQL goes away) are over before the next one starts.
     plan = [
         Fault("kill_worker", 0.06 * window),
         Fault("send_500", 0.13 * window, args.burst_seconds),
