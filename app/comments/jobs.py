@@ -22,7 +22,7 @@ from app.drafting.assess import assess
 from app.drafting.base import DraftResult
 from app.drafting.cost import BudgetState, budget_state
 from app.drafting.jobs import count_usage, run_drafter
-from app.models import Account, CommentReply, Conversation, Draft, Job
+from app.models import Account, CommentReply, Conversation, Draft, DraftStatus, Job
 from app.ops.metrics import DRAFTS
 from app.outbox.service import queue_reply
 from app.policy.schemas import Policy
@@ -102,7 +102,7 @@ async def _record(
         conversation_id=conversation.id,
         reply_to_message_id=context.comment.id,
         kind="comment",
-        status="pending",
+        status=DraftStatus.PENDING,
         decision=decision.decision,
         reasons=decision.reasons,
         text=result.reply,
@@ -136,7 +136,7 @@ async def _send(
     decision: Decision,
     context: CommentContext,
 ) -> None:
-    draft.status = "approved"
+    draft.status = DraftStatus.APPROVED
     draft.decided_at = utc_now()
     await queue_reply(
         session,

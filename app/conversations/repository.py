@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.clock import utc_now
 from app.core.db import insert_ignore
-from app.models import Account, Contact, Conversation, Draft, Message, OutboundMessage
+from app.models import Account, Contact, Conversation, Draft, Message, OutboundMessage, SendStatus
 
 
 async def account_by_external_id(
@@ -138,7 +138,7 @@ async def outbound_outcome_unknown(
         select(OutboundMessage.id).where(
             OutboundMessage.id == outbound_id,
             OutboundMessage.account_id == account_id,
-            OutboundMessage.status == "failed",
+            OutboundMessage.status == SendStatus.FAILED,
             OutboundMessage.error_code == "outcome_unknown",
         )
     )

@@ -26,8 +26,10 @@ from app.models import (
     Contact,
     Conversation,
     Draft,
+    DraftStatus,
     Message,
     OutboundMessage,
+    SendStatus,
     User,
 )
 from app.users.service import ensure_access, visible_account_ids
@@ -250,7 +252,9 @@ async def conversation_rows(
     rows = [(r[0], r[1], r[2]) for r in (await session.execute(statement)).all()]
     counts = await session.execute(
         select(Draft.conversation_id, func.count())
-        .where(Draft.status == "pending", Draft.conversation_id.in_([r[0].id for r in rows]))
+        .where(
+            Draft.status == DraftStatus.PENDING, Draft.conversation_id.in_([r[0].id for r in rows])
+        )
         .group_by(Draft.conversation_id)
     )
     pending: dict[int, int] = {int(r[0]): int(r[1]) for r in counts.all()}
@@ -332,8 +336,12 @@ async def thread(session: AsyncSession, *, user: User, conversation_id: int) -> 
         outbound=outbound,
         drafts=drafts,
         people=people,
-        pending=sorted((d for d in drafts.values() if d.status == "pending"), key=lambda d: d.id),
-        unsent=[o for o in outbound.values() if o.id not in delivered and o.status != "sent"],
+        pending=sorted(
+            (d for d in drafts.values() if d.status == DraftStatus.PENDING), key=lambda d: d.id
+        ),
+        unsent=[
+            o for o in outbound.values() if o.id not in delivered and o.status != SendStatus.SENT
+        ],
         history=history,
         unanswered={m.id for m in await unanswered_messages(session, conversation.id)},
     )

@@ -17,7 +17,7 @@ from app.drafting.base import DraftRequest, ProductMatch, Turn, VoiceExample
 from app.drafting.catalog_index import CatalogIndexes
 from app.drafting.examples import approved_candidates, examples_for, wanted
 from app.drafting.retrieval import retrieve
-from app.models import Account, Conversation, Draft, Message
+from app.models import Account, Conversation, Draft, DraftStatus, Message
 from app.ops.metrics import DRAFTS_OUTSIDE_WINDOW
 from app.outbox.service import MESSAGING_WINDOW
 
@@ -193,7 +193,7 @@ async def has_live_draft(session: AsyncSession, message_id: int) -> bool:
     """A draft answers this message and was not replaced (an edit supersedes it)."""
     found = await session.scalar(
         select(Draft.id).where(
-            Draft.reply_to_message_id == message_id, Draft.status != "superseded"
+            Draft.reply_to_message_id == message_id, Draft.status != DraftStatus.SUPERSEDED
         )
     )
     return found is not None

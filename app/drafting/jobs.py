@@ -18,7 +18,7 @@ from app.drafting.base import DraftingError, DraftRequest, DraftResult
 from app.drafting.context import DraftContext, has_live_draft, load_context
 from app.drafting.cost import BudgetState, budget_state, estimate_cost
 from app.drafting.offline import OfflineDrafter
-from app.models import Account, Contact, Conversation, Draft, Job, Message
+from app.models import Account, Contact, Conversation, Draft, DraftStatus, Job, Message
 from app.ops.metrics import DRAFTS, LLM_BUDGET_FALLBACKS, LLM_COST_USD, LLM_TOKENS
 from app.outbox.disclosure import NoRoomForDisclosure, fits
 from app.outbox.service import queue_reply
@@ -146,7 +146,7 @@ async def _record(
         account_id=context.account.id,
         conversation_id=context.conversation.id,
         reply_to_message_id=context.reply_to.id,
-        status="superseded" if stale else "pending",
+        status=DraftStatus.SUPERSEDED if stale else DraftStatus.PENDING,
         decision=decision.decision,
         reasons=decision.reasons,
         text=result.reply,
@@ -177,7 +177,7 @@ async def _record(
     conversation = await session.get(Conversation, context.conversation.id)
     assert account is not None
     assert conversation is not None
-    draft.status = "approved"
+    draft.status = DraftStatus.APPROVED
     draft.decided_at = utc_now()
     if not await _queue_alone(session, runtime, account, conversation, draft):
         return
@@ -215,7 +215,7 @@ async def _queue_alone(
             hold_seconds=Policy.of(account.policy).hold_auto_seconds,
         )
     except NoRoomForDisclosure:
-        draft.status, draft.decision, draft.decided_at = "pending", "review", None
+        draft.status, draft.decision, draft.decided_at = DraftStatus.PENDING, "review", None
         draft.reasons = [DISCLOSURE_ROOM_REASON]
         log.info("drafting.no_room_for_disclosure", draft_id=draft.id)
         return False

@@ -27,9 +27,11 @@ from app.models import (
     Conversation,
     Cooperation,
     Draft,
+    DraftStatus,
     Message,
     OutboundMessage,
     Product,
+    SendStatus,
     User,
 )
 from app.moderation import desk
@@ -81,7 +83,7 @@ async def draft_out(session: AsyncSession, draft: Draft) -> DraftOut:
     )
     if outbound is not None:
         out.send_status, out.send_error = outbound.status, outbound.last_error
-        if outbound.status == "queued" and outbound.hold_until is not None:
+        if outbound.status == SendStatus.QUEUED and outbound.hold_until is not None:
             out.hold_until = outbound.hold_until
     return out
 
@@ -97,11 +99,13 @@ async def get_draft(session: AsyncSession, *, user: User, draft_id: int) -> Draf
     return draft
 
 
-async def _take_pending(session: AsyncSession, draft: Draft, status: str, user: User) -> None:
+async def _take_pending(
+    session: AsyncSession, draft: Draft, status: DraftStatus, user: User
+) -> None:
     """Moves a pending draft on, once: a second moderator gets 409, not a second send."""
     result = await session.execute(
         update(Draft)
-        .where(Draft.id == draft.id, Draft.status == "pending")
+        .where(Draft.id == draft.id, Draft.status == DraftStatus.PENDING)
         .values(
             status=status, decided_by_user_id=user.id, decided_at=utc_now(), updated_at=utc_now()
         )
@@ -118,7 +122,7 @@ async def approve(
 ) -> DraftOut:
     _check_storable("the reply", text)
     draft = await get_draft(session, user=user, draft_id=draft_id)
-    await _take_pending(session, draft, "approved", user)
+    await _take_pending(session, draft, DraftStatus.APPROVED, user)
     final = text.strip() if text and text.strip() else draft.text
     draft.final_text = final
     account = await session.get(Account, draft.account_id)
@@ -170,7 +174,7 @@ async def reject(
 ) -> DraftOut:
     _check_storable("the reason", reason)
     draft = await get_draft(session, user=user, draft_id=draft_id)
-    await _take_pending(session, draft, "rejected", user)
+    await _take_pending(session, draft, DraftStatus.REJECTED, user)
     draft.reject_reason = reason
     if draft.kind == "comment":
         await private_reply.draft_closed(session, draft.id, "the private reply was rejected")
@@ -251,7 +255,7 @@ async def _pending(
     session: AsyncSession, user: User, query: QueueQuery, columns: Any = None
 ) -> Any:
     base: Any = select(Draft) if columns is None else columns
-    statement: Any = base.where(Draft.status == "pending")
+    statement: Any = base.where(Draft.status == DraftStatus.PENDING)
     if query.account_id is not None:
         await ensure_access(session, user, query.account_id)
         statement = statement.where(Draft.account_id == query.account_id)
@@ -388,7 +392,7 @@ async def handled_since_shown(
     """Of the drafts a moderator has on screen, those someone (or something) has handled."""
     if not draft_ids:
         return []
-    statement = select(Draft).where(Draft.id.in_(draft_ids), Draft.status != "pending")
+    statement = select(Draft).where(Draft.id.in_(draft_ids), Draft.status != DraftStatus.PENDING)
     ids = await visible_account_ids(session, user)
     if ids is not None:
         statement = statement.where(Draft.account_id.in_(ids))
@@ -416,7 +420,7 @@ async def _outcomes(session: AsyncSession, drafts: list[Draft]) -> list[DraftOut
 
 
 def _held_until(outbound: OutboundMessage | None, now: datetime) -> datetime | None:
-    if outbound is None or outbound.status != "queued" or outbound.hold_until is None:
+    if outbound is None or outbound.status != SendStatus.QUEUED or outbound.hold_until is None:
         return None
     return outbound.hold_until if outbound.hold_until > now else None
 

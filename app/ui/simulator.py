@@ -43,6 +43,7 @@ from app.models import (
     Contact,
     Conversation,
     Draft,
+    DraftStatus,
     Message,
     OutboundMessage,
     User,
@@ -139,11 +140,11 @@ async def _progress(session: AsyncSession, account: Account, mid: str) -> Progre
     progress.outbound = await session.scalar(
         select(OutboundMessage).where(OutboundMessage.draft_id == draft.id)
     )
-    if draft.status == "pending":
+    if draft.status == DraftStatus.PENDING:
         progress.step, progress.poll_seconds = "pending", POLL_WAITING
-    elif draft.status in ("approved", "sending"):
+    elif draft.status in (DraftStatus.APPROVED, DraftStatus.SENDING):
         progress.step, progress.poll_seconds = "sending", POLL_BUSY
-    elif draft.status == "sent":
+    elif draft.status == DraftStatus.SENT:
         progress.step = "sent"
     else:
         progress.step = "stopped"
