@@ -18,7 +18,7 @@ from app.audit.service import record
 from app.comments.context import CommentContext, load_comment_context
 from app.core.clock import utc_now
 from app.core.db import unit_of_work
-from app.drafting.assess import assess
+from app.drafting.assess import ConversationState, assess
 from app.drafting.base import DraftResult
 from app.drafting.cost import BudgetState, budget_state
 from app.drafting.jobs import count_usage, run_drafter
@@ -71,12 +71,14 @@ def _decide(
         error,
         policy=Policy.of(account.policy),
         now=utc_now(),
-        account_status=account.status,
-        account_paused=account.is_paused,
-        conversation_paused=conversation.is_paused,
-        paused_until=conversation.paused_until,
-        standby=conversation.thread_owner_app_id is not None,
-        auto_replies_today=context.auto_replies_today,
+        state=ConversationState(
+            account_status=account.status,
+            account_paused=account.is_paused,
+            conversation_paused=conversation.is_paused,
+            paused_until=conversation.paused_until,
+            standby=conversation.thread_owner_app_id is not None,
+            auto_replies_today=context.auto_replies_today,
+        ),
     )
 
 

@@ -13,7 +13,7 @@ from app.audit.service import record
 from app.conversations.answered import newest_unanswered_id
 from app.core.clock import utc_now
 from app.core.db import unit_of_work
-from app.drafting.assess import assess
+from app.drafting.assess import ConversationState, assess
 from app.drafting.base import DraftingError, DraftRequest, DraftResult
 from app.drafting.context import DraftContext, has_live_draft, load_context
 from app.drafting.cost import BudgetState, budget_state, estimate_cost
@@ -101,14 +101,16 @@ def _decide(
         error,
         policy=Policy.of(context.account.policy),
         now=utc_now(),
-        account_status=context.account.status,
-        account_paused=context.account.is_paused,
-        conversation_paused=context.conversation.is_paused,
-        paused_until=context.conversation.paused_until,
-        standby=standby,
-        opted_out=opted_out,
-        room_for_disclosure=fits(result.reply, context.account, result.language),
-        auto_replies_today=context.auto_replies_today,
+        state=ConversationState(
+            account_status=context.account.status,
+            account_paused=context.account.is_paused,
+            conversation_paused=context.conversation.is_paused,
+            paused_until=context.conversation.paused_until,
+            standby=standby,
+            opted_out=opted_out,
+            room_for_disclosure=fits(result.reply, context.account, result.language),
+            auto_replies_today=context.auto_replies_today,
+        ),
     )
 
 
