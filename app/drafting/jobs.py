@@ -126,14 +126,38 @@ async def _record(
     cost = count_usage(runtime, result)
     if await has_live_draft(session, context.reply_to.id):
         return  # another run drafted this message while we were drafting
-    # Read now, not with the context: a STOP may have arrived while the drafter ran.
+    opted_out = await _opted_out(session, context)
+    decision = _decide(context, result, error, standby, opted_out=opted_out)
+    DRAFTS.labels(decision=decision.decision, reason=reason_code(decision)).inc()
+    stale = await _is_stale(session, context)
+    draft = _new_draft(context, result, decision, error=error, cost=cost, stale=stale)
+    session.add(draft)
+    await session.flush()
+    log.info(
+        "drafting.decided",
+        draft_id=draft.id,
+        decision=decision.decision,
+        intent=result.intent,
+        confidence=decision.confidence,
+        stale=stale,
+    )
+    if stale or decision.decision != "auto":
+        return
+    await _send_alone(session, runtime, context, draft, decision)
+
+
+async def _opted_out(session: AsyncSession, context: DraftContext) -> bool:
+    """Read now, not with the context: a STOP may have arrived while the drafter ran."""
     opted_out = await session.scalar(
         select(Contact.opted_out_at.is_not(None)).where(
             Contact.id == context.conversation.contact_id
         )
     )
-    decision = _decide(context, result, error, standby, opted_out=bool(opted_out))
-    DRAFTS.labels(decision=decision.decision, reason=reason_code(decision)).inc()
+    return bool(opted_out)
+
+
+async def _is_stale(session: AsyncSession, context: DraftContext) -> bool:
+    """Whether the reply no longer answers the newest unanswered message as it stands."""
     # Re-read the state: a message may have arrived, or a person replied, while we drafted.
     latest = await newest_unanswered_id(session, context.conversation.id)
     # An edit or an unsend while we drafted: the reply answers text that no longer exists.
@@ -143,8 +167,19 @@ async def _record(
         )
     ).one()
     changed = now.edited_at != context.reply_to.edited_at or now.deleted_at is not None
-    stale = latest != context.reply_to.id or changed
-    draft = Draft(
+    return latest != context.reply_to.id or changed
+
+
+def _new_draft(
+    context: DraftContext,
+    result: DraftResult,
+    decision: Decision,
+    *,
+    error: str | None,
+    cost: Decimal | None,
+    stale: bool,
+) -> Draft:
+    return Draft(
         account_id=context.account.id,
         conversation_id=context.conversation.id,
         reply_to_message_id=context.reply_to.id,
@@ -163,18 +198,17 @@ async def _record(
         completion_tokens=None if result.usage is None else result.usage.completion_tokens,
         llm_cost_usd=cost,
     )
-    session.add(draft)
-    await session.flush()
-    log.info(
-        "drafting.decided",
-        draft_id=draft.id,
-        decision=decision.decision,
-        intent=result.intent,
-        confidence=decision.confidence,
-        stale=stale,
-    )
-    if stale or decision.decision != "auto":
-        return
+
+
+async def _send_alone(
+    session: AsyncSession,
+    runtime: Runtime,
+    context: DraftContext,
+    draft: Draft,
+    decision: Decision,
+) -> None:
+    """Approves the automatic reply and queues it, audited (unless it has no room left for
+    the disclosure line: then it waits for a person)."""
     account = await session.get(Account, context.account.id)
     conversation = await session.get(Conversation, context.conversation.id)
     assert account is not None
@@ -191,7 +225,7 @@ async def _record(
         entity=draft,
         details={
             "confidence": decision.confidence,
-            "intent": result.intent,
+            "intent": draft.intent,
             "reasons": decision.reasons,
         },
     )
