@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record
 from app.conversations.answered import unanswered_messages
+from app.conversations.repository import recent_messages
 from app.conversations.schemas import (
     ContactOut,
     ConversationDetail,
@@ -260,12 +261,7 @@ async def conversation_rows(
     pending: dict[int, int] = {int(r[0]): int(r[1]) for r in counts.all()}
     result = []
     for conversation, contact, account in rows:
-        last = await session.scalar(
-            select(Message)
-            .where(Message.conversation_id == conversation.id)
-            .order_by(Message.sent_at.desc(), Message.id.desc())
-            .limit(1)
-        )
+        last = next(iter(await recent_messages(session, conversation.id, limit=1)), None)
         result.append(
             ConversationRow(conversation, contact, account, last, pending.get(conversation.id, 0))
         )

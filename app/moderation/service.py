@@ -15,6 +15,7 @@ from app.catalog.validity import CodeValidity, code_validity
 from app.config import Settings
 from app.conversations.answered import answered_by_hand
 from app.conversations.replies import supersede_pending_drafts
+from app.conversations.repository import recent_messages, recent_messages_of
 from app.conversations.schemas import MessageOut
 from app.conversations.service import get_conversation
 from app.core.clock import utc_now
@@ -68,13 +69,7 @@ async def draft_out(session: AsyncSession, draft: Draft) -> DraftOut:
     if draft.product_ids:
         products = await session.scalars(select(Product).where(Product.id.in_(draft.product_ids)))
         out.products = [ProductOut.model_validate(p) for p in products]
-    messages = await session.scalars(
-        select(Message)
-        .where(Message.conversation_id == draft.conversation_id)
-        .order_by(Message.sent_at.desc(), Message.id.desc())
-        .limit(RECENT_MESSAGES)
-    )
-    recent = list(reversed(messages.all()))
+    recent = await recent_messages(session, draft.conversation_id, limit=RECENT_MESSAGES)
     out.messages = [MessageOut.model_validate(m) for m in recent]
     abouts = await concerning(session, {draft.conversation_id: (draft.account_id, recent)})
     out.about = abouts.get(draft.conversation_id)
@@ -315,7 +310,7 @@ async def _cards(session: AsyncSession, drafts: list[Draft]) -> list[QueueCard]:
         pid: code_validity(product, cooperations[product.cooperation_id], today)
         for pid, product in products.items()
     }
-    recent = await _recent_messages(session, set(conversations))
+    recent = await recent_messages_of(session, set(conversations), limit=CARD_MESSAGES)
     abouts = await concerning(
         session, {cid: (c.account_id, recent[cid]) for cid, c in conversations.items()}
     )
@@ -344,35 +339,6 @@ async def _cards(session: AsyncSession, drafts: list[Draft]) -> list[QueueCard]:
             )
         )
     return cards
-
-
-async def _recent_messages(
-    session: AsyncSession, conversation_ids: set[int]
-) -> dict[int, list[Message]]:
-    """The last CARD_MESSAGES messages of each conversation, oldest first, in one query."""
-    recent: dict[int, list[Message]] = {cid: [] for cid in conversation_ids}
-    if not conversation_ids:
-        return recent
-    rank = (
-        func.row_number()
-        .over(
-            partition_by=Message.conversation_id,
-            order_by=(Message.sent_at.desc(), Message.id.desc()),
-        )
-        .label("rank")
-    )
-    ranked = (
-        select(Message.id, rank).where(Message.conversation_id.in_(conversation_ids)).subquery()
-    )
-    rows = await session.scalars(
-        select(Message)
-        .join(ranked, ranked.c.id == Message.id)
-        .where(ranked.c.rank <= CARD_MESSAGES)
-        .order_by(Message.sent_at, Message.id)
-    )
-    for message in rows:
-        recent[message.conversation_id].append(message)
-    return recent
 
 
 def _question(draft: Draft, messages: list[Message]) -> Message | None:

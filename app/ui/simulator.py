@@ -23,6 +23,7 @@ from starlette.background import BackgroundTask
 
 from app.accounts.service import get_account, list_accounts
 from app.config import Settings
+from app.conversations.repository import recent_messages
 from app.conversations.service import public_replies
 from app.deps import Id, OptionalId, SessionDep, SettingsDep
 from app.errors import NotFound
@@ -102,16 +103,7 @@ async def _progress(session: AsyncSession, account: Account, mid: str) -> Progre
     )
     if message is None:
         return Progress(account.id, mid, "received", poll_seconds=POLL_BUSY)
-    thread = list(
-        (
-            await session.scalars(
-                select(Message)
-                .where(Message.conversation_id == message.conversation_id)
-                .order_by(Message.sent_at.desc(), Message.id.desc())
-                .limit(THREAD_LENGTH)
-            )
-        ).all()
-    )[::-1]
+    thread = await recent_messages(session, message.conversation_id, limit=THREAD_LENGTH)
     # The reply to this message, or to a later one of the same burst.
     draft = await session.scalar(
         select(Draft)
