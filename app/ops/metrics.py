@@ -21,6 +21,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.models import InboxStatus
 from app.ops.repository import Backlog, read_backlog
 
 # Webhook deliveries: 1 ms .. 2.5 s (the group commit makes a stored event cost a few ms;
@@ -217,7 +218,7 @@ class BacklogCollector(Collector):
             "inboxpilot_inbox_parked",
             "Webhook bodies set aside for good, by status (failed, unprocessable)",
             "status",
-            {"failed": 0, "unprocessable": 0} | backlog.inbox_parked,
+            {InboxStatus.FAILED: 0, InboxStatus.UNPROCESSABLE: 0} | backlog.inbox_parked,
         )
         yield _by_label(
             "inboxpilot_jobs_due",
