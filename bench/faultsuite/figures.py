@@ -73,7 +73,8 @@ def fault_figures(r: Run) -> list[dict[str, Any]]:
         before = [s["backlog"] for s in samples if start - 10 <= s["t"] < start]
         level = statistics.median(before) if before else 0.0
         nxt = next((f.started for f in r.faults[n:] if f.started is not None), None)
-        # Until the next fault (or the end): effects show late (a lease runs out after WORKER_LEASE_SECONDS, 8 s by default).
+        # Until the next fault (or the end): effects show late (a lease runs out after
+        # WORKER_LEASE_SECONDS, 8 s by default).
         after = [s for s in samples if end <= s["t"] < (nxt if nxt is not None else 1e12)]
 
         def at_level(s: dict[str, Any], limit: float = level + slack) -> bool:
