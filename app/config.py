@@ -99,7 +99,10 @@ class Settings(BaseSettings):
     # Items in flight per worker process; drafting waits on the LLM, so this is I/O-bound.
     WORKER_CONCURRENCY: int = Field(default=16, ge=1, le=512)
     WORKER_POLL_SECONDS: float = Field(default=0.2, gt=0)
-    WORKER_LEASE_SECONDS: float = Field(default=60.0, gt=0)
+    # How long a claimed item stays leased without its worker's heartbeat, which renews it
+    # every eighth of that: a dead worker's items are taken over about this much later
+    # (app/worker/heartbeat.py).
+    WORKER_LEASE_SECONDS: float = Field(default=8.0, gt=0)
     JOB_MAX_ATTEMPTS: int = Field(default=8, ge=1)
     JOB_BACKOFF_BASE_SECONDS: float = Field(default=2.0, ge=0)
     JOB_BACKOFF_MAX_SECONDS: float = Field(default=600.0, ge=0)

@@ -10,7 +10,9 @@ All of them: uvicorn with uvloop + httptools, one worker, no access log, and GET
 The fake Send API records, per recipient, the wall-clock time its first message arrived
 (`GET /_stats`), so the benchmark can compute received -> replied latency across processes
 (one machine, one clock). `POST /_reset` forgets everything. For the fault suite
-(bench/faults.py) it also answers `GET /{version}/{user_id}` (the user profile API), counts
+(bench/faults.py) it also answers `GET /{version}/me` (the token check of a hand-registered
+account: a token `...-<id>` belongs to account `<id>`), `GET /{version}/{user_id}` (the user
+profile API), counts
 every accepted send per recipient and per `metadata` (`GET /_stats?counts=1`), lists only the
 recipients first answered after a time (`?times=1&since=T`), and `POST /_control` switches a
 failure mode on or off: `{"fail": "http500"}` (HTTP 500, Graph code 2, transient),
@@ -171,6 +173,25 @@ def graph_app() -> Any:
             }
         )
 
+    async def me(request: Request) -> JSONResponse:
+        # The service checks a hand-registered account's token with GET /me: the bench's
+        # tokens end in the account's id ("bench-token-<id>"), and the fake answers for it
+        # in every shape the service reads (Page, linked Instagram, Instagram Login).
+        auth = request.headers.get("authorization", "")
+        token = request.query_params.get("access_token") or auth.removeprefix("Bearer ")
+        owner = token.rsplit("-", 1)[-1]
+        if not owner.isdigit():
+            error = {"message": "Invalid OAuth access token.", "type": "OAuthException"}
+            return JSONResponse({"error": {**error, "code": 190}}, status_code=400)
+        return JSONResponse(
+            {
+                "id": owner,
+                "user_id": owner,
+                "username": f"bench_{owner}",
+                "instagram_business_account": {"id": owner},
+            }
+        )
+
     async def stats(request: Request) -> JSONResponse:
         query = request.query_params
         prefix = query.get("prefix", "")
@@ -223,6 +244,7 @@ def graph_app() -> Any:
             Route("/_reset", reset, methods=["POST"]),
             Route("/_control", set_control, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
+            Route("/{version}/me", me, methods=["GET"]),
             Route("/{version}/{user_id}", profile, methods=["GET"]),
         ]
     )

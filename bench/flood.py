@@ -23,18 +23,13 @@ import hmac
 import itertools
 import json
 import shutil
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-BENCH = Path(__file__).resolve().parent
-sys.path.insert(0, str(BENCH))
-sys.path.insert(0, str(BENCH.parent))
-import loadgen  # noqa: E402
-import run as bench  # noqa: E402
+from bench import common, loadgen
+from bench import run as bench_run
 
 FORGED_TEXT = "forged by the flood"
 
@@ -43,8 +38,8 @@ def valid_factory(port: int, prefix: str) -> loadgen.WebhookFactory:
     return loadgen.WebhookFactory(
         host=f"127.0.0.1:{port}",
         path="/webhooks/meta",
-        secret=bench.APP_SECRET.encode(),
-        account_id=bench.ACCOUNT_EXTERNAL_ID,
+        secret=common.APP_SECRET.encode(),
+        account_id=common.ACCOUNT_EXTERNAL_ID,
         prefix=prefix,
     )
 
@@ -55,14 +50,14 @@ def bad_requests(port: int, count: int) -> list[bytes]:
         host=f"127.0.0.1:{port}",
         path="/webhooks/meta",
         secret=b"not-the-app-secret",
-        account_id=bench.ACCOUNT_EXTERNAL_ID,
+        account_id=common.ACCOUNT_EXTERNAL_ID,
         text=FORGED_TEXT,
         prefix="forged",
     )
     out = []
     for n in range(count):
         body, _ = factory.body()
-        good = hmac.new(bench.APP_SECRET.encode(), body, hashlib.sha256).hexdigest()
+        good = hmac.new(common.APP_SECRET.encode(), body, hashlib.sha256).hexdigest()
         signature: bytes | None = [
             factory.signature(body).encode(),  # another secret
             None,  # no header
@@ -211,17 +206,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    procs = bench.Processes()
+    procs = common.Processes()
     tmp = tempfile.mkdtemp(prefix="inboxpilot-flood-")
     # graph and llm are never called (no worker runs); their ports only fill the settings.
-    ports = {name: bench.free_port() for name in ("graph", "llm", "service")}
-    s = bench.Setup(args=args, procs=procs, env={}, tmp=tmp, ports=ports)
+    ports = {name: common.free_port() for name in ("graph", "llm", "service")}
+    s = bench_run.Setup(args=args, procs=procs, env={}, tmp=tmp, ports=ports)
     problems: list[str] = []
     try:
-        with bench.database(args.database, tmp) as database_url:
-            s.env = bench.service_env(database_url, ports)
-            bench.run_cli(["migrate"], env=s.env, cwd=tmp, timeout=180)
-            bench.start_service(s)
+        with bench_run.database(args.database, tmp) as database_url:
+            s.env = common.service_env(database_url, ports)
+            common.run_cli(["migrate"], env=s.env, cwd=tmp, timeout=180)
+            bench_run.start_service(s)
             url = s.url("service", "/webhooks/meta")
             port = ports["service"]
             print(f"[flood] {args.database}: service on {url}", flush=True)
@@ -243,12 +238,12 @@ def main(argv: list[str] | None = None) -> int:
     if problems:
         text += "\n## Failures\n\n" + "\n".join(f"- {p}" for p in problems) + "\n"
     print("\n" + text)
-    bench.RESULTS.mkdir(parents=True, exist_ok=True)
-    (bench.RESULTS / "flood.md").write_text(text)
+    common.RESULTS.mkdir(parents=True, exist_ok=True)
+    (common.RESULTS / "flood.md").write_text(text)
     for run_ in runs.values():
         run_["valid"].pop("sent_wall", None)
         run_["valid"].pop("acked_wall", None)
-    (bench.RESULTS / "flood.json").write_text(
+    (common.RESULTS / "flood.json").write_text(
         json.dumps({"args": vars(args), "runs": runs, "stored": stored}, indent=2)
     )
     return 1 if problems else 0

@@ -15,20 +15,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import sys
 import tempfile
 import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert, select, text
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from dashboard import PG_ADMIN, _migrate, _pg_admin
 
 from app.core.db import create_engine, create_sessionmaker
 from app.models import (
@@ -44,6 +37,7 @@ from app.models import (
     User,
 )
 from app.reports.service import report
+from bench.dashboard import PG_ADMIN, _migrate, _pg_admin
 
 COOPERATIONS, PRODUCTS_EACH = 10, 4
 

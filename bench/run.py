@@ -29,7 +29,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -38,218 +37,39 @@ import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
 
-BENCH = Path(__file__).resolve().parent
-ROOT = BENCH.parent
-RESULTS = BENCH / "results"
+from bench import loadgen
+from bench.common import (
+    ACCOUNT_EXTERNAL_ID,
+    APP_SECRET,
+    BENCH,
+    COOPERATION,
+    INBOXPILOT,
+    PG_URL,
+    POLICY,
+    QUESTION,
+    RESULTS,
+    BenchError,
+    Proc,
+    Processes,
+    fmt,
+    free_port,
+    machine_busy,
+    pg_admin,
+    postgres_cpu,
+    proc_cpu,
+    run_cli,
+    service_env,
+    wait_http,
+)
+
 LOGS = RESULTS / "logs"
-VENV_BIN = Path(sys.executable).parent
-INBOXPILOT = str(VENV_BIN / "inboxpilot")
-
-sys.path.insert(0, str(BENCH))
-import loadgen  # noqa: E402
-
-APP_SECRET = "bench-app-secret"
-ACCOUNT_EXTERNAL_ID = "17841400000000777"
-QUESTION = "What is the code for the Vitamin C Serum?"
-PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
-PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
-POLICY = {
-    "mode": "autopilot",
-    "min_confidence": 0.5,
-    "auto_intents": [
-        "discount_code",
-        "product_link",
-        "price",
-        "code_validity",
-        "product_info",
-        "greeting",
-        "thanks",
-    ],
-    "max_auto_replies_per_conversation_per_day": 100000,
-    "pause_after_human_reply_minutes": 0,
-}
-COOPERATION = {
-    "brand": "GlowLab",
-    "title": "GlowLab Vitamin C launch",
-    "products": [
-        {
-            "name": "Vitamin C Serum",
-            "aliases": ["vit c serum", "vitamin c"],
-            "description": "Brightening serum with 15% vitamin C.",
-            "price": "29.90",
-            "currency": "EUR",
-            "url": "https://glowlab.example/serum",
-            "discount_code": "LENA15",
-            "discount_details": "15% off the whole order",
-        }
-    ],
-}
-
-
-class BenchError(Exception):
-    """A step failed; the message says which command and what it printed."""
-
-
-# --------------------------------------------------------------------------- processes
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class Proc:
-    name: str
-    popen: subprocess.Popen[bytes]
-    log: Path
-
-    @property
-    def pid(self) -> int:
-        return self.popen.pid
-
-    def alive(self) -> bool:
-        return self.popen.poll() is None
-
-    def tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
-
-
-@dataclass
-class Processes:
-    """Every process this run started, each in its own session; all stopped at the end."""
-
-    procs: list[Proc] = field(default_factory=list)
-
-    def start(self, name: str, cmd: list[str], *, env: dict[str, str], cwd: str) -> Proc:
-        LOGS.mkdir(parents=True, exist_ok=True)
-        log = LOGS / f"{name}.log"
-        fh = open(log, "wb")
-        popen = subprocess.Popen(
-            cmd,
-            env=env,
-            cwd=cwd,
-            stdout=fh,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        fh.close()
-        proc = Proc(name, popen, log)
-        self.procs.append(proc)
-        return proc
-
-    def stop(self, proc: Proc, grace: float = 10.0) -> None:
-        if proc.alive():
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.popen.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.popen.wait(timeout=10)
-        if proc in self.procs:
-            self.procs.remove(proc)
-
-    def stop_all(self) -> None:
-        for proc in reversed(list(self.procs)):
-            try:
-                self.stop(proc, grace=5.0)
-            except Exception as exc:  # keep cleaning up
-                print(f"warning: could not stop {proc.name} ({proc.pid}): {exc}", file=sys.stderr)
-
-
-def wait_http(url: str, proc: Proc, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    last = ""
-    while time.monotonic() < deadline:
-        if not proc.alive():
-            raise BenchError(
-                f"{proc.name} exited with {proc.popen.returncode} before answering {url}; "
-                f"log tail:\n{proc.tail()}"
-            )
-        try:
-            r = httpx.get(url, timeout=2.0)
-            if r.status_code == 200:
-                return
-            last = f"HTTP {r.status_code}: {r.text[:200]}"
-        except httpx.HTTPError as exc:
-            last = f"{type(exc).__name__}: {exc}"
-        time.sleep(0.2)
-    raise BenchError(
-        f"{proc.name} not ready at {url} after {timeout:.0f} s ({last}); log tail:\n{proc.tail()}"
-    )
-
-
-def run_cli(args: list[str], *, env: dict[str, str], cwd: str, timeout: float = 120) -> str:
-    cmd = [INBOXPILOT, *args]
-    try:
-        done = subprocess.run(
-            cmd,
-            env=env,
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            stdin=subprocess.DEVNULL,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise BenchError(f"`{' '.join(cmd)}` timed out after {timeout} s") from exc
-    if done.returncode != 0:
-        raise BenchError(
-            f"`{' '.join(cmd)}` exited {done.returncode}:\n"
-            f"{(done.stdout + done.stderr).strip()[-2000:]}"
-        )
-    return done.stdout
 
 
 # --------------------------------------------------------------------------- CPU accounting
-
-
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def proc_cpu(pid: int) -> float:
-    """CPU seconds (user + system) used so far by one process."""
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            fields = fh.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLK_TCK
-    except (OSError, IndexError, ValueError):
-        return 0.0
-
-
-def postgres_cpu() -> float:
-    total = 0.0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as fh:
-                raw = fh.read()
-        except OSError:
-            continue
-        if "(postgres)" in raw[:64] or "(postmaster)" in raw[:64]:
-            fields = raw.rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / CLK_TCK
-    return total
-
-
-def machine_busy() -> tuple[float, float]:
-    with open("/proc/stat") as fh:
-        values = [int(v) for v in fh.readline().split()[1:]]
-    idle = values[3] + values[4]
-    return (sum(values) - idle) / CLK_TCK, sum(values) / CLK_TCK
 
 
 @dataclass
@@ -288,28 +108,18 @@ class CpuMeter:
 # --------------------------------------------------------------------------- database
 
 
-async def _pg(statement: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(PG_ADMIN_DSN, timeout=10)
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
-
-
 @contextlib.contextmanager
 def database(kind: str, tmp: str) -> Iterator[str]:
     if kind == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp}/bench.db"
         return
     name = f"inboxpilot_bench_{os.getpid()}_{int(time.time())}"
-    asyncio.run(_pg(f'CREATE DATABASE "{name}"'))
+    asyncio.run(pg_admin(f'CREATE DATABASE "{name}"'))
     try:
         yield PG_URL.format(name=name)
     finally:
         try:
-            asyncio.run(_pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            asyncio.run(pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         except Exception as exc:
             print(f"warning: could not drop database {name}: {exc}", file=sys.stderr)
 
@@ -336,30 +146,6 @@ class Setup:
     def postgres(self) -> bool:
         database: str = self.args.database
         return database == "postgresql"
-
-
-def service_env(database_url: str, ports: dict[str, int]) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("META_", "OPENAI_", "INSTAGRAM_", "DATABASE_", "REPLY_"))
-    }
-    graph = f"http://127.0.0.1:{ports['graph']}"
-    env.update(
-        DATABASE_URL=database_url,
-        SECRET_KEY="bench-secret",
-        META_APP_ID="1",
-        META_APP_SECRET=APP_SECRET,
-        META_VERIFY_TOKEN="x",
-        META_GRAPH_URL=graph,
-        INSTAGRAM_GRAPH_URL=graph,
-        OPENAI_API_KEY="bench",
-        OPENAI_BASE_URL=f"http://127.0.0.1:{ports['llm']}/v1",
-        REPLY_DEBOUNCE_SECONDS="0",
-        LOG_LEVEL="WARNING",
-        PYTHONUNBUFFERED="1",
-    )
-    return env
 
 
 def start_fakes(s: Setup) -> None:
@@ -416,7 +202,7 @@ def register_account(s: Setup) -> None:
                 "platform": "instagram",
                 "external_id": ACCOUNT_EXTERNAL_ID,
                 "name": "Bench",
-                "access_token": "bench-token",
+                "access_token": f"bench-token-{ACCOUNT_EXTERNAL_ID}",
                 "graph_host": "instagram",
             },
         )
@@ -667,16 +453,6 @@ def ack_run(
 # --------------------------------------------------------------------------- report
 
 
-def fmt(value: Any, digits: int = 0) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        if value != value:  # NaN
-            return "-"
-        return f"{value:,.{digits}f}"
-    return str(value)
-
-
 def report(s: Setup, results: dict[str, Any]) -> str:
     a = s.args
     lines = [
@@ -856,7 +632,7 @@ def main(argv: list[str] | None = None) -> int:
         "ack": [],
         "whole_path": [],
     }
-    procs = Processes()
+    procs = Processes(logs=LOGS)
     tmp = tempfile.mkdtemp(prefix="inboxpilot-bench-")
     ports = {name: free_port() for name in ("graph", "llm", "bare", "service")}
     s = Setup(args=args, procs=procs, env={}, tmp=tmp, ports=ports)

@@ -28,7 +28,6 @@ import multiprocessing
 import re
 import secrets
 import shutil
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -38,12 +37,8 @@ from typing import Any
 
 import httpx
 
-BENCH = Path(__file__).resolve().parent
-sys.path.insert(0, str(BENCH))
-sys.path.insert(0, str(BENCH.parent))
-import flood  # noqa: E402
-import loadgen  # noqa: E402
-import run as bench  # noqa: E402
+from bench import common, flood, loadgen
+from bench import run as bench_run
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 Attempt = tuple[int, float, float]  # status, seconds, monotonic time of the answer
@@ -190,16 +185,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    procs = bench.Processes()
+    procs = common.Processes()
     tmp = tempfile.mkdtemp(prefix="inboxpilot-signin-flood-")
-    ports = {name: bench.free_port() for name in ("graph", "llm", "service")}
-    s = bench.Setup(args=args, procs=procs, env={}, tmp=tmp, ports=ports)
+    ports = {name: common.free_port() for name in ("graph", "llm", "service")}
+    s = bench_run.Setup(args=args, procs=procs, env={}, tmp=tmp, ports=ports)
     runs: dict[str, Any] = {}
     try:
-        with bench.database(args.database, tmp) as database_url:
-            s.env = bench.service_env(database_url, ports)
-            bench.run_cli(["migrate"], env=s.env, cwd=tmp, timeout=180)
-            bench.start_service(s)
+        with bench_run.database(args.database, tmp) as database_url:
+            s.env = common.service_env(database_url, ports)
+            common.run_cli(["migrate"], env=s.env, cwd=tmp, timeout=180)
+            bench_run.start_service(s)
             url, base = s.url("service", "/webhooks/meta"), s.url("service")
             port = ports["service"]
             print(f"[signin-flood] {args.database}: service on {base}", flush=True)
@@ -225,12 +220,12 @@ def main(argv: list[str] | None = None) -> int:
     if refused:
         text += f"\n**{refused} valid events were not acknowledged with 200.**\n"
     print("\n" + text)
-    bench.RESULTS.mkdir(parents=True, exist_ok=True)
-    (bench.RESULTS / "signin_flood.md").write_text(text)
+    common.RESULTS.mkdir(parents=True, exist_ok=True)
+    (common.RESULTS / "signin_flood.md").write_text(text)
     for run_ in runs.values():
         run_["valid"].pop("sent_wall", None)
         run_["valid"].pop("acked_wall", None)
-    (bench.RESULTS / "signin_flood.json").write_text(
+    (common.RESULTS / "signin_flood.json").write_text(
         json.dumps({"args": vars(args), "runs": runs}, indent=2)
     )
     return 1 if refused else 0

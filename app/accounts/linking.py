@@ -18,7 +18,7 @@ from app.audit.service import record
 from app.config import Settings
 from app.core.clock import utc_now
 from app.core.crypto import TokenCipher
-from app.models import Account, Draft, OutboundMessage, User
+from app.models import Account, Draft, DraftStatus, OutboundMessage, SendStatus, User
 from app.outbox.service import SEND_JOB
 from app.policy.schemas import Policy
 from app.users.members import claim
@@ -129,7 +129,7 @@ async def requeue_failed_sends(
             select(OutboundMessage)
             .where(
                 OutboundMessage.account_id == account_id,
-                OutboundMessage.status == "failed",
+                OutboundMessage.status == SendStatus.FAILED,
                 OutboundMessage.error_code.in_(REQUEUE_ERROR_CODES),
             )
             .order_by(OutboundMessage.id)
@@ -137,12 +137,12 @@ async def requeue_failed_sends(
         )
     ).all()
     for outbound in rows:
-        outbound.status, outbound.error_code, outbound.last_error = "queued", None, None
+        outbound.status, outbound.error_code, outbound.last_error = SendStatus.QUEUED, None, None
         if outbound.draft_id is not None:
             await session.execute(
                 update(Draft)
                 .where(Draft.id == outbound.draft_id)
-                .values(status="approved", updated_at=utc_now())
+                .values(status=DraftStatus.APPROVED, updated_at=utc_now())
                 .execution_options(synchronize_session=False)
             )
         await enqueue(

@@ -16,10 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.comments.matching import remainder
+from app.conversations.repository import recent_messages
 from app.core.clock import utc_now
 from app.drafting.base import DraftRequest, ProductMatch, Turn
 from app.drafting.catalog_index import CatalogIndexes
@@ -174,10 +174,7 @@ async def _trigger_product(
 
 async def _history(session: AsyncSession, comment: Message) -> tuple[Turn, ...]:
     """The commenter's thread before the comment, oldest first."""
-    rows = await session.scalars(
-        select(Message)
-        .where(Message.conversation_id == comment.conversation_id, Message.id < comment.id)
-        .order_by(Message.sent_at.desc(), Message.id.desc())
-        .limit(HISTORY_LIMIT)
+    rows = await recent_messages(
+        session, comment.conversation_id, limit=HISTORY_LIMIT, before_id=comment.id
     )
-    return tuple(Turn(m.author, describe_message(m)) for m in reversed(rows.all()))
+    return tuple(Turn(m.author, describe_message(m)) for m in rows)

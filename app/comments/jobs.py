@@ -18,11 +18,11 @@ from app.audit.service import record
 from app.comments.context import CommentContext, load_comment_context
 from app.core.clock import utc_now
 from app.core.db import unit_of_work
-from app.drafting.assess import assess
+from app.drafting.assess import ConversationState, assess
 from app.drafting.base import DraftResult
 from app.drafting.cost import BudgetState, budget_state
 from app.drafting.jobs import count_usage, run_drafter
-from app.models import Account, CommentReply, Conversation, Draft, Job
+from app.models import Account, CommentReply, Conversation, Draft, DraftStatus, Job
 from app.ops.metrics import DRAFTS
 from app.outbox.service import queue_reply
 from app.policy.schemas import Policy
@@ -71,12 +71,14 @@ def _decide(
         error,
         policy=Policy.of(account.policy),
         now=utc_now(),
-        account_status=account.status,
-        account_paused=account.is_paused,
-        conversation_paused=conversation.is_paused,
-        paused_until=conversation.paused_until,
-        standby=conversation.thread_owner_app_id is not None,
-        auto_replies_today=context.auto_replies_today,
+        state=ConversationState(
+            account_status=account.status,
+            account_paused=account.is_paused,
+            conversation_paused=conversation.is_paused,
+            paused_until=conversation.paused_until,
+            standby=conversation.thread_owner_app_id is not None,
+            auto_replies_today=context.auto_replies_today,
+        ),
     )
 
 
@@ -102,7 +104,7 @@ async def _record(
         conversation_id=conversation.id,
         reply_to_message_id=context.comment.id,
         kind="comment",
-        status="pending",
+        status=DraftStatus.PENDING,
         decision=decision.decision,
         reasons=decision.reasons,
         text=result.reply,
@@ -136,7 +138,7 @@ async def _send(
     decision: Decision,
     context: CommentContext,
 ) -> None:
-    draft.status = "approved"
+    draft.status = DraftStatus.APPROVED
     draft.decided_at = utc_now()
     await queue_reply(
         session,

@@ -31,7 +31,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, case, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import Conversation, Draft, Message
+from app.models import Conversation, Draft, DraftStatus, Message
 
 # Entry kinds a reply can answer; reactions, referrals, receipts, unsent messages... not.
 ANSWERABLE_KINDS = ("text", "attachment", "postback", "unsupported")
@@ -42,7 +42,7 @@ def unanswered_statement(conversation_id: int) -> Select[Message]:
         select(func.max(Draft.reply_to_message_id))
         .where(
             Draft.conversation_id == conversation_id,
-            Draft.status != "superseded",
+            Draft.status != DraftStatus.SUPERSEDED,
             # A private reply to a comment answers the comment, not the DMs before it.
             Draft.kind == "dm",
         )

@@ -10,7 +10,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.core.clock import utc_now
-from app.models import Account, Conversation, Draft, Message, OutboundMessage
+from app.models import (
+    Account,
+    Conversation,
+    Draft,
+    DraftStatus,
+    Message,
+    OutboundMessage,
+    SendStatus,
+)
 from app.policy.schemas import Policy
 from app.worker.queue import enqueue
 
@@ -50,11 +58,11 @@ async def supersede_pending_drafts(
         update(Draft)
         .where(
             Draft.conversation_id == conversation_id,
-            Draft.status == "pending",
+            Draft.status == DraftStatus.PENDING,
             # A private reply to a comment answers the comment: a DM does not replace it.
             Draft.kind == "dm",
         )
-        .values(status="superseded", reject_reason=reason, updated_at=utc_now())
+        .values(status=DraftStatus.SUPERSEDED, reject_reason=reason, updated_at=utc_now())
         .execution_options(synchronize_session=False)
     )
 
@@ -78,7 +86,9 @@ async def withdraw_replies(
     """
     statement = select(Draft).where(
         Draft.conversation_id == conversation_id,
-        Draft.status.in_(("pending", "approved") if pending else ("approved",)),
+        Draft.status.in_(
+            (DraftStatus.PENDING, DraftStatus.APPROVED) if pending else (DraftStatus.APPROVED,)
+        ),
         Draft.decided_by_user_id.is_(None),
         Draft.kind == "dm",
     )
@@ -86,11 +96,11 @@ async def withdraw_replies(
         statement = statement.where(Draft.reply_to_message_id >= since_message.id)
     withdrawn = 0
     for draft in (await session.scalars(statement)).all():
-        if draft.status == "approved" and not await _stop_queued_send(
+        if draft.status == DraftStatus.APPROVED and not await _stop_queued_send(
             session, draft, reason=reason, error_code=error_code
         ):
             continue
-        draft.status, draft.reject_reason = "superseded", reason
+        draft.status, draft.reject_reason = DraftStatus.SUPERSEDED, reason
         withdrawn += 1
     return withdrawn
 
@@ -103,10 +113,12 @@ async def _stop_queued_send(
         update(OutboundMessage)
         .where(
             OutboundMessage.draft_id == draft.id,
-            OutboundMessage.status == "queued",
+            OutboundMessage.status == SendStatus.QUEUED,
             OutboundMessage.sent_by_user_id.is_(None),
         )
-        .values(status="failed", error_code=error_code, last_error=reason, updated_at=utc_now())
+        .values(
+            status=SendStatus.FAILED, error_code=error_code, last_error=reason, updated_at=utc_now()
+        )
         .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]

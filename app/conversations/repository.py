@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.clock import utc_now
 from app.core.db import insert_ignore
-from app.models import Account, Contact, Conversation, Draft, Message, OutboundMessage
+from app.models import Account, Contact, Conversation, Draft, Message, OutboundMessage, SendStatus
 
 
 async def account_by_external_id(
@@ -88,6 +88,49 @@ async def message_by_mid(session: AsyncSession, account_id: int, mid: str) -> Me
     )
 
 
+async def recent_messages(
+    session: AsyncSession, conversation_id: int, *, limit: int, before_id: int | None = None
+) -> list[Message]:
+    """The conversation's last `limit` messages (those before message `before_id`, when
+    given), oldest first: by when they were written, then by when we stored them."""
+    statement = select(Message).where(Message.conversation_id == conversation_id)
+    if before_id is not None:
+        statement = statement.where(Message.id < before_id)
+    rows = await session.scalars(
+        statement.order_by(Message.sent_at.desc(), Message.id.desc()).limit(limit)
+    )
+    return list(reversed(rows.all()))
+
+
+async def recent_messages_of(
+    session: AsyncSession, conversation_ids: set[int], *, limit: int
+) -> dict[int, list[Message]]:
+    """`recent_messages` of several conversations in one query (a window function)."""
+    recent: dict[int, list[Message]] = {cid: [] for cid in conversation_ids}
+    if not conversation_ids:
+        return recent
+    rank = (
+        func.row_number()
+        .over(
+            partition_by=Message.conversation_id,
+            order_by=(Message.sent_at.desc(), Message.id.desc()),
+        )
+        .label("rank")
+    )
+    ranked = (
+        select(Message.id, rank).where(Message.conversation_id.in_(conversation_ids)).subquery()
+    )
+    rows = await session.scalars(
+        select(Message)
+        .join(ranked, ranked.c.id == Message.id)
+        .where(ranked.c.rank <= limit)
+        .order_by(Message.sent_at, Message.id)
+    )
+    for message in rows:
+        recent[message.conversation_id].append(message)
+    return recent
+
+
 async def messages_quoting(session: AsyncSession, message: Message) -> list[Message]:
     """Replies whose payload shows `message` (payload.reply_to.message_id)."""
     quoted_id = Message.payload[("reply_to", "message_id")].as_integer()
@@ -138,7 +181,7 @@ async def outbound_outcome_unknown(
         select(OutboundMessage.id).where(
             OutboundMessage.id == outbound_id,
             OutboundMessage.account_id == account_id,
-            OutboundMessage.status == "failed",
+            OutboundMessage.status == SendStatus.FAILED,
             OutboundMessage.error_code == "outcome_unknown",
         )
     )

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record
 from app.conversations.answered import unanswered_messages
+from app.conversations.repository import recent_messages
 from app.conversations.schemas import (
     ContactOut,
     ConversationDetail,
@@ -26,8 +27,10 @@ from app.models import (
     Contact,
     Conversation,
     Draft,
+    DraftStatus,
     Message,
     OutboundMessage,
+    SendStatus,
     User,
 )
 from app.users.service import ensure_access, visible_account_ids
@@ -250,18 +253,15 @@ async def conversation_rows(
     rows = [(r[0], r[1], r[2]) for r in (await session.execute(statement)).all()]
     counts = await session.execute(
         select(Draft.conversation_id, func.count())
-        .where(Draft.status == "pending", Draft.conversation_id.in_([r[0].id for r in rows]))
+        .where(
+            Draft.status == DraftStatus.PENDING, Draft.conversation_id.in_([r[0].id for r in rows])
+        )
         .group_by(Draft.conversation_id)
     )
     pending: dict[int, int] = {int(r[0]): int(r[1]) for r in counts.all()}
     result = []
     for conversation, contact, account in rows:
-        last = await session.scalar(
-            select(Message)
-            .where(Message.conversation_id == conversation.id)
-            .order_by(Message.sent_at.desc(), Message.id.desc())
-            .limit(1)
-        )
+        last = next(iter(await recent_messages(session, conversation.id, limit=1)), None)
         result.append(
             ConversationRow(conversation, contact, account, last, pending.get(conversation.id, 0))
         )
@@ -332,8 +332,12 @@ async def thread(session: AsyncSession, *, user: User, conversation_id: int) -> 
         outbound=outbound,
         drafts=drafts,
         people=people,
-        pending=sorted((d for d in drafts.values() if d.status == "pending"), key=lambda d: d.id),
-        unsent=[o for o in outbound.values() if o.id not in delivered and o.status != "sent"],
+        pending=sorted(
+            (d for d in drafts.values() if d.status == DraftStatus.PENDING), key=lambda d: d.id
+        ),
+        unsent=[
+            o for o in outbound.values() if o.id not in delivered and o.status != SendStatus.SENT
+        ],
         history=history,
         unanswered={m.id for m in await unanswered_messages(session, conversation.id)},
     )

@@ -3,8 +3,8 @@ job and by the evaluation runner, so the evaluation measures what runs in produc
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from app.drafting.base import DraftRequest, DraftResult
 from app.policy.form import form_problems
@@ -29,6 +29,21 @@ def recognise_request(request: DraftRequest) -> Recognition:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class ConversationState:
+    """The account's and the conversation's facts a decision needs, read by the job that
+    drafted (the evaluation runner uses the defaults: an active, unpaused account)."""
+
+    account_status: str = "active"
+    account_paused: bool = False
+    conversation_paused: bool = False
+    paused_until: datetime | None = None  # a person replied: the bot waits until then
+    standby: bool = False  # another app or a person holds the thread
+    opted_out: bool = False  # the follower wrote STOP
+    room_for_disclosure: bool = True  # the reply can end with the automatic-reply line
+    auto_replies_today: int = 0
+
+
 def assess(
     request: DraftRequest,
     result: DraftResult,
@@ -36,10 +51,9 @@ def assess(
     *,
     policy: Policy,
     now: datetime,
-    **state: Any,
+    state: ConversationState = ConversationState(),
 ) -> Decision:
-    """Decides `result` for `request`; `state` carries the account and conversation facts
-    of `DecisionInput` (paused, standby, auto replies today...).
+    """Decides `result` for `request` in the account's and conversation's `state`.
 
     Two judges must agree before anything goes out alone: the model's answer states only
     true facts of the product asked about (`answer_problems`), and our own code
@@ -77,6 +91,13 @@ def assess(
             ],
             drafter_error=error,
             now=now,
-            **state,
+            account_status=state.account_status,
+            account_paused=state.account_paused,
+            conversation_paused=state.conversation_paused,
+            paused_until=state.paused_until,
+            standby=state.standby,
+            opted_out=state.opted_out,
+            room_for_disclosure=state.room_for_disclosure,
+            auto_replies_today=state.auto_replies_today,
         )
     )

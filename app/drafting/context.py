@@ -12,12 +12,13 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.conversations.answered import unanswered_messages
+from app.conversations.repository import recent_messages
 from app.core.clock import utc_now
 from app.drafting.base import DraftRequest, ProductMatch, Turn, VoiceExample
 from app.drafting.catalog_index import CatalogIndexes
 from app.drafting.examples import approved_candidates, examples_for, wanted
 from app.drafting.retrieval import retrieve
-from app.models import Account, Conversation, Draft, Message
+from app.models import Account, Conversation, Draft, DraftStatus, Message
 from app.ops.metrics import DRAFTS_OUTSIDE_WINDOW
 from app.outbox.service import MESSAGING_WINDOW
 
@@ -47,16 +48,6 @@ def describe_message(message: Message) -> str:
     return f"[{', '.join(kinds) or message.kind}]"
 
 
-async def _recent_messages(session: AsyncSession, conversation_id: int) -> list[Message]:
-    rows = await session.scalars(
-        select(Message)
-        .where(Message.conversation_id == conversation_id)
-        .order_by(Message.sent_at.desc(), Message.id.desc())
-        .limit(HISTORY_LIMIT + UNANSWERED_LIMIT)
-    )
-    return list(reversed(rows.all()))
-
-
 async def _history_and_unanswered(
     session: AsyncSession, conversation_id: int
 ) -> tuple[list[Message], list[Message]]:
@@ -65,7 +56,7 @@ async def _history_and_unanswered(
     the history is the rest of the recent thread."""
     unanswered = await unanswered_messages(session, conversation_id, limit=UNANSWERED_LIMIT)
     waiting = {m.id for m in unanswered}
-    recent = await _recent_messages(session, conversation_id)
+    recent = await recent_messages(session, conversation_id, limit=HISTORY_LIMIT + UNANSWERED_LIMIT)
     history = [m for m in recent if m.id not in waiting]
     return history, sorted(unanswered, key=lambda m: (m.sent_at, m.id))
 
@@ -193,7 +184,7 @@ async def has_live_draft(session: AsyncSession, message_id: int) -> bool:
     """A draft answers this message and was not replaced (an edit supersedes it)."""
     found = await session.scalar(
         select(Draft.id).where(
-            Draft.reply_to_message_id == message_id, Draft.status != "superseded"
+            Draft.reply_to_message_id == message_id, Draft.status != DraftStatus.SUPERSEDED
         )
     )
     return found is not None

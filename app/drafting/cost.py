@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.config import Settings
 from app.drafting.base import Usage
 from app.models import Account, Draft
+from app.policy.service import LLM_BUDGET_ERROR
 
 MILLION = Decimal(1_000_000)
 CENT_FRACTIONS = Decimal("0.000001")  # the column keeps six decimals
@@ -61,7 +62,7 @@ class BudgetState:
         return self.budget is not None and self.spent >= self.budget
 
     def reason(self) -> str:
-        return f"daily LLM budget used up (${self.spent:.2f} of ${self.budget:.2f})"
+        return f"{LLM_BUDGET_ERROR} (${self.spent:.2f} of ${self.budget:.2f})"
 
 
 async def budget_state(

@@ -24,13 +24,12 @@ from app.drafting.base import DraftRequest, VoiceExample
 from app.drafting.intents import classify_intent
 from app.drafting.offline import reply_language
 from app.drafting.scrub import scrub
-from app.models import Contact, Conversation, Draft, Message
+from app.models import SENT_ALONE, Contact, Conversation, Draft, Message
 
 EXAMPLE_LIMIT = 3
 # The most recent approved replies read per draft, ranked in Python: one bounded query
 # on the partial index ix_drafts_person_decided (account_id, language, created_at).
 POOL_LIMIT = 100
-APPROVED_STATUSES = ("approved", "sending", "sent")
 # Older replies are not read: the voice drifts.
 MAX_AGE = timedelta(days=180)
 
@@ -135,7 +134,7 @@ async def approved_candidates(
             Draft.created_at >= utc_now() - MAX_AGE,
             Draft.conversation_id != conversation_id,
             Draft.decided_by_user_id.is_not(None),
-            Draft.status.in_(APPROVED_STATUSES),
+            Draft.status.in_(SENT_ALONE),
             Draft.language == language,
         )
         .order_by(Draft.created_at.desc(), Draft.id.desc())

@@ -13,12 +13,12 @@ from app.audit.service import record
 from app.conversations.answered import newest_unanswered_id
 from app.core.clock import utc_now
 from app.core.db import unit_of_work
-from app.drafting.assess import assess
+from app.drafting.assess import ConversationState, assess
 from app.drafting.base import DraftingError, DraftRequest, DraftResult
 from app.drafting.context import DraftContext, has_live_draft, load_context
 from app.drafting.cost import BudgetState, budget_state, estimate_cost
 from app.drafting.offline import OfflineDrafter
-from app.models import Account, Contact, Conversation, Draft, Job, Message
+from app.models import Account, Contact, Conversation, Draft, DraftStatus, Job, Message
 from app.ops.metrics import DRAFTS, LLM_BUDGET_FALLBACKS, LLM_COST_USD, LLM_TOKENS
 from app.outbox.disclosure import NoRoomForDisclosure, fits
 from app.outbox.service import queue_reply
@@ -101,14 +101,16 @@ def _decide(
         error,
         policy=Policy.of(context.account.policy),
         now=utc_now(),
-        account_status=context.account.status,
-        account_paused=context.account.is_paused,
-        conversation_paused=context.conversation.is_paused,
-        paused_until=context.conversation.paused_until,
-        standby=standby,
-        opted_out=opted_out,
-        room_for_disclosure=fits(result.reply, context.account, result.language),
-        auto_replies_today=context.auto_replies_today,
+        state=ConversationState(
+            account_status=context.account.status,
+            account_paused=context.account.is_paused,
+            conversation_paused=context.conversation.is_paused,
+            paused_until=context.conversation.paused_until,
+            standby=standby,
+            opted_out=opted_out,
+            room_for_disclosure=fits(result.reply, context.account, result.language),
+            auto_replies_today=context.auto_replies_today,
+        ),
     )
 
 
@@ -124,14 +126,38 @@ async def _record(
     cost = count_usage(runtime, result)
     if await has_live_draft(session, context.reply_to.id):
         return  # another run drafted this message while we were drafting
-    # Read now, not with the context: a STOP may have arrived while the drafter ran.
+    opted_out = await _opted_out(session, context)
+    decision = _decide(context, result, error, standby, opted_out=opted_out)
+    DRAFTS.labels(decision=decision.decision, reason=reason_code(decision)).inc()
+    stale = await _is_stale(session, context)
+    draft = _new_draft(context, result, decision, error=error, cost=cost, stale=stale)
+    session.add(draft)
+    await session.flush()
+    log.info(
+        "drafting.decided",
+        draft_id=draft.id,
+        decision=decision.decision,
+        intent=result.intent,
+        confidence=decision.confidence,
+        stale=stale,
+    )
+    if stale or decision.decision != "auto":
+        return
+    await _send_alone(session, runtime, context, draft, decision)
+
+
+async def _opted_out(session: AsyncSession, context: DraftContext) -> bool:
+    """Read now, not with the context: a STOP may have arrived while the drafter ran."""
     opted_out = await session.scalar(
         select(Contact.opted_out_at.is_not(None)).where(
             Contact.id == context.conversation.contact_id
         )
     )
-    decision = _decide(context, result, error, standby, opted_out=bool(opted_out))
-    DRAFTS.labels(decision=decision.decision, reason=reason_code(decision)).inc()
+    return bool(opted_out)
+
+
+async def _is_stale(session: AsyncSession, context: DraftContext) -> bool:
+    """Whether the reply no longer answers the newest unanswered message as it stands."""
     # Re-read the state: a message may have arrived, or a person replied, while we drafted.
     latest = await newest_unanswered_id(session, context.conversation.id)
     # An edit or an unsend while we drafted: the reply answers text that no longer exists.
@@ -141,12 +167,23 @@ async def _record(
         )
     ).one()
     changed = now.edited_at != context.reply_to.edited_at or now.deleted_at is not None
-    stale = latest != context.reply_to.id or changed
-    draft = Draft(
+    return latest != context.reply_to.id or changed
+
+
+def _new_draft(
+    context: DraftContext,
+    result: DraftResult,
+    decision: Decision,
+    *,
+    error: str | None,
+    cost: Decimal | None,
+    stale: bool,
+) -> Draft:
+    return Draft(
         account_id=context.account.id,
         conversation_id=context.conversation.id,
         reply_to_message_id=context.reply_to.id,
-        status="superseded" if stale else "pending",
+        status=DraftStatus.SUPERSEDED if stale else DraftStatus.PENDING,
         decision=decision.decision,
         reasons=decision.reasons,
         text=result.reply,
@@ -161,23 +198,22 @@ async def _record(
         completion_tokens=None if result.usage is None else result.usage.completion_tokens,
         llm_cost_usd=cost,
     )
-    session.add(draft)
-    await session.flush()
-    log.info(
-        "drafting.decided",
-        draft_id=draft.id,
-        decision=decision.decision,
-        intent=result.intent,
-        confidence=decision.confidence,
-        stale=stale,
-    )
-    if stale or decision.decision != "auto":
-        return
+
+
+async def _send_alone(
+    session: AsyncSession,
+    runtime: Runtime,
+    context: DraftContext,
+    draft: Draft,
+    decision: Decision,
+) -> None:
+    """Approves the automatic reply and queues it, audited (unless it has no room left for
+    the disclosure line: then it waits for a person)."""
     account = await session.get(Account, context.account.id)
     conversation = await session.get(Conversation, context.conversation.id)
     assert account is not None
     assert conversation is not None
-    draft.status = "approved"
+    draft.status = DraftStatus.APPROVED
     draft.decided_at = utc_now()
     if not await _queue_alone(session, runtime, account, conversation, draft):
         return
@@ -189,7 +225,7 @@ async def _record(
         entity=draft,
         details={
             "confidence": decision.confidence,
-            "intent": result.intent,
+            "intent": draft.intent,
             "reasons": decision.reasons,
         },
     )
@@ -215,7 +251,7 @@ async def _queue_alone(
             hold_seconds=Policy.of(account.policy).hold_auto_seconds,
         )
     except NoRoomForDisclosure:
-        draft.status, draft.decision, draft.decided_at = "pending", "review", None
+        draft.status, draft.decision, draft.decided_at = DraftStatus.PENDING, "review", None
         draft.reasons = [DISCLOSURE_ROOM_REASON]
         log.info("drafting.no_room_for_disclosure", draft_id=draft.id)
         return False

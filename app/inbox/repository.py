@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.core.db import insert_ignore
-from app.models import InboxEvent
+from app.models import InboxEvent, InboxStatus
 
 
 async def insert_raw_events(
@@ -25,7 +25,7 @@ async def insert_raw_events(
             "body": body,
             "body_sha256": sha256,
             "received_at": received_at,
-            "status": "queued",
+            "status": InboxStatus.QUEUED,
             "run_at": received_at,
             "attempts": 0,
         }

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypeVar
 
-from sqlalchemy import JSON, DateTime, MetaData, func
+from sqlalchemy import JSON, DateTime, MetaData, String, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -19,6 +20,8 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+E = TypeVar("E", bound=StrEnum)
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 
@@ -38,6 +41,24 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         return None if value is None else as_utc(value)
+
+
+class StatusColumn(TypeDecorator[E]):
+    """A closed vocabulary stored as its plain string (VARCHAR, no database enum, so adding a
+    value needs no migration), read back as the enum; an unknown value fails on write."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, values: type[E], length: int | None = None) -> None:
+        super().__init__(length)
+        self.values = values
+
+    def process_bind_param(self, value: E | str | None, dialect: Any) -> str | None:
+        return None if value is None else self.values(value).value
+
+    def process_result_value(self, value: str | None, dialect: Any) -> E | None:
+        return None if value is None else self.values(value)
 
 
 class Base(DeclarativeBase):

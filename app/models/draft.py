@@ -2,23 +2,31 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import ForeignKey, Index, Numeric, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.models.base import Base, Timestamped
+from app.models.base import Base, StatusColumn, Timestamped
 
-DRAFT_STATUSES = (
-    "pending",
-    "approved",
-    "sending",
-    "sent",
-    "failed",
-    "rejected",
-    "expired",
-    "superseded",
-)
+
+class DraftStatus(StrEnum):
+    """Where a draft is. A draft on its way follows its outbound message (`SendStatus`)."""
+
+    PENDING = "pending"  # waiting for a person
+    APPROVED = "approved"  # decided, its send queued
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    REJECTED = "rejected"
+    EXPIRED = "expired"  # the messaging window closed before it went
+    SUPERSEDED = "superseded"  # a newer draft or a reply by hand answers the same messages
+
+
+DRAFT_STATUSES = tuple(DraftStatus)
+# Decided and let go: what an account's bot (or a person) sent or is sending.
+SENT_ALONE = (DraftStatus.APPROVED, DraftStatus.SENDING, DraftStatus.SENT)
 
 
 class Draft(Timestamped, Base):
@@ -52,7 +60,7 @@ class Draft(Timestamped, Base):
     reply_to_message_id: Mapped[int | None] = mapped_column(
         ForeignKey("messages.id", ondelete="SET NULL")
     )
-    status: Mapped[str] = mapped_column(String(16), index=True)
+    status: Mapped[DraftStatus] = mapped_column(StatusColumn(DraftStatus, 16), index=True)
     # dm: a reply in the conversation; comment: a private reply to a comment (its
     # outbound message names the comment). INTERFACE.md, "Drafts".
     kind: Mapped[str] = mapped_column(String(8), default="dm", server_default="dm")

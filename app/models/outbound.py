@@ -1,12 +1,28 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.models.base import Base, Timestamped
+from app.models.base import Base, StatusColumn, Timestamped
+
+
+class SendStatus(StrEnum):
+    """Where an outbound message is; a draft being sent mirrors it (`DraftStatus`)."""
+
+    QUEUED = "queued"  # waiting for its send job (or its hold to end)
+    SENDING = "sending"  # handed to Meta, outcome not yet recorded
+    SENT = "sent"
+    FAILED = "failed"
+    EXPIRED = "expired"  # the messaging window closed
+    CANCELLED = "cancelled"  # stopped by a person before it went
+
+
+# Still on its way: counted by pacing, not erased under it.
+IN_FLIGHT = (SendStatus.QUEUED, SendStatus.SENDING)
 
 
 class OutboundMessage(Timestamped, Base):
@@ -37,7 +53,7 @@ class OutboundMessage(Timestamped, Base):
     )
     idempotency_key: Mapped[str] = mapped_column(String(100), unique=True)
     channel: Mapped[str] = mapped_column(String(16))  # graph | sandbox
-    status: Mapped[str] = mapped_column(String(16), index=True)
+    status: Mapped[SendStatus] = mapped_column(StatusColumn(SendStatus, 16), index=True)
     parts: Mapped[list[Any]] = mapped_column(default=list)
     parts_sent: Mapped[int] = mapped_column(default=0)
     external_ids: Mapped[list[Any]] = mapped_column(default=list)

@@ -26,7 +26,7 @@ from app.accounts.service import get_account, put_policy
 from app.audit.service import record
 from app.core.clock import utc_now
 from app.errors import Conflict
-from app.models import Draft, ReplyMark, User
+from app.models import Draft, DraftStatus, ReplyMark, User
 from app.moderation.marks import sent_alone
 from app.moderation.stats import DECIDED
 from app.policy.estimate import would_send
@@ -109,7 +109,7 @@ async def estimate(
         select(Draft.intent, Draft.confidence, Draft.decision, Draft.reasons).where(
             Draft.account_id == account_id,
             Draft.created_at >= since,
-            Draft.status != "superseded",
+            Draft.status != DraftStatus.SUPERSEDED,
         )
     )
     counts = [0, 0]
@@ -124,9 +124,9 @@ async def estimate(
     )
 
 
-def _unchanged(status: str, text: str, final_text: str | None) -> bool:
+def _unchanged(status: DraftStatus, text: str, final_text: str | None) -> bool:
     edited = final_text is not None and final_text.strip() != text.strip()
-    return status != "rejected" and not edited
+    return status != DraftStatus.REJECTED and not edited
 
 
 async def _decisions(session: AsyncSession, account_id: int) -> dict[str, list[tuple[float, bool]]]:

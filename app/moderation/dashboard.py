@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.conversations.answered import ANSWERABLE_KINDS
 from app.core.clock import utc_now
 from app.core.db import utc_day
-from app.models import Draft, Message, ReplyMark
-from app.moderation.marks import SENT_ALONE, sent_alone
+from app.models import SENT_ALONE, Draft, DraftStatus, Message, ReplyMark
+from app.moderation.marks import sent_alone
 
 DAYS = 30
 
@@ -88,7 +88,7 @@ async def _waiting(session: AsyncSession, account_id: int) -> tuple[int, datetim
     count, oldest = (
         await session.execute(
             select(func.count(Draft.id), func.min(Draft.created_at)).where(
-                Draft.account_id == account_id, Draft.status == "pending"
+                Draft.account_id == account_id, Draft.status == DraftStatus.PENDING
             )
         )
     ).one()
@@ -184,7 +184,7 @@ async def summaries(session: AsyncSession, account_ids: list[int]) -> dict[int, 
         found[account_id].sent_today = int(auto or 0) + int(approved or 0)
     waiting = await session.execute(
         select(Draft.account_id, func.count(Draft.id), func.min(Draft.created_at))
-        .where(Draft.account_id.in_(account_ids), Draft.status == "pending")
+        .where(Draft.account_id.in_(account_ids), Draft.status == DraftStatus.PENDING)
         .group_by(Draft.account_id)
     )
     for account_id, count, oldest in waiting:

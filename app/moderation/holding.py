@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.service import record
 from app.core.clock import utc_now
 from app.errors import Conflict
-from app.models import Draft, User
+from app.models import SENT_ALONE, Draft, DraftStatus, User
 from app.moderation.schemas import DraftOut
 from app.moderation.service import draft_out, get_draft
 from app.outbox import hold, private_reply
@@ -26,9 +26,9 @@ async def undo(session: AsyncSession, *, user: User, draft_id: int) -> DraftOut:
     """Takes an approved reply back while its hold lasts: the draft waits again, nothing
     is sent. 409 once the send job has it (or the hold is over)."""
     draft = await get_draft(session, user=user, draft_id=draft_id)
-    if draft.status == "pending":
+    if draft.status == DraftStatus.PENDING:
         raise Conflict("the draft is waiting already; there is nothing to undo")
-    if draft.status not in {"approved", "sending", "sent"}:
+    if draft.status not in SENT_ALONE:
         raise Conflict(f"the draft is {draft.status}; there is nothing to undo")
     if not await hold.take_back(session, draft.id, now=utc_now()):
         raise Conflict(TOO_LATE)
@@ -36,7 +36,7 @@ async def undo(session: AsyncSession, *, user: User, draft_id: int) -> DraftOut:
     await _set(
         session,
         draft,
-        status="pending",
+        status=DraftStatus.PENDING,
         decided_by_user_id=None,
         decided_at=None,
         final_text=None,
@@ -57,11 +57,11 @@ async def cancel(session: AsyncSession, *, user: User, draft_id: int) -> DraftOu
     queued, or a draft still waiting for review. It ends `rejected`, reason `cancelled`.
     409 once it is `sending` or `sent` (or was decided otherwise)."""
     draft = await get_draft(session, user=user, draft_id=draft_id)
-    if draft.status == "pending":
+    if draft.status == DraftStatus.PENDING:
         stopped = await _decide_pending(session, draft)
         if stopped and draft.kind == "comment":
             await private_reply.draft_closed(session, draft.id, "the private reply was cancelled")
-    elif draft.status == "approved":
+    elif draft.status == DraftStatus.APPROVED:
         stopped = await hold.cancel_send(session, draft.id)
     else:
         stopped = False
@@ -71,7 +71,7 @@ async def cancel(session: AsyncSession, *, user: User, draft_id: int) -> DraftOu
     await _set(
         session,
         draft,
-        status="rejected",
+        status=DraftStatus.REJECTED,
         reject_reason=CANCELLED,
         decided_by_user_id=user.id,
         decided_at=utc_now(),
@@ -90,8 +90,8 @@ async def cancel(session: AsyncSession, *, user: User, draft_id: int) -> DraftOu
 async def _decide_pending(session: AsyncSession, draft: Draft) -> bool:
     result = await session.execute(
         update(Draft)
-        .where(Draft.id == draft.id, Draft.status == "pending")
-        .values(status="rejected", updated_at=utc_now())
+        .where(Draft.id == draft.id, Draft.status == DraftStatus.PENDING)
+        .values(status=DraftStatus.REJECTED, updated_at=utc_now())
         .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]

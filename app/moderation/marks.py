@@ -13,16 +13,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.service import record
 from app.core.clock import utc_now
 from app.errors import Conflict
-from app.models import Contact, Conversation, Draft, Message, Product, ReplyMark, User
+from app.models import SENT_ALONE, Contact, Conversation, Draft, Message, Product, ReplyMark, User
 from app.moderation.service import get_draft
 from app.users.service import ensure_access
 
-# An automatic reply: the rules let it out, nobody decided it, and it was handed to the
-# outbox (a failed or expired send never reached the follower, so there is nothing to judge).
-SENT_ALONE = ("approved", "sending", "sent")
 MarkFilter = Literal["all", "unmarked", "right", "wrong"]
 
 
+# An automatic reply: the rules let it out, nobody decided it, and it was handed to the
+# outbox (a failed or expired send never reached the follower, so there is nothing to judge).
 def sent_alone() -> ColumnElement[bool]:
     return and_(
         Draft.decision == "auto",

@@ -15,6 +15,7 @@ from app.catalog.validity import CodeValidity, code_validity
 from app.config import Settings
 from app.conversations.answered import answered_by_hand
 from app.conversations.replies import supersede_pending_drafts
+from app.conversations.repository import recent_messages, recent_messages_of
 from app.conversations.schemas import MessageOut
 from app.conversations.service import get_conversation
 from app.core.clock import utc_now
@@ -27,9 +28,11 @@ from app.models import (
     Conversation,
     Cooperation,
     Draft,
+    DraftStatus,
     Message,
     OutboundMessage,
     Product,
+    SendStatus,
     User,
 )
 from app.moderation import desk
@@ -66,13 +69,7 @@ async def draft_out(session: AsyncSession, draft: Draft) -> DraftOut:
     if draft.product_ids:
         products = await session.scalars(select(Product).where(Product.id.in_(draft.product_ids)))
         out.products = [ProductOut.model_validate(p) for p in products]
-    messages = await session.scalars(
-        select(Message)
-        .where(Message.conversation_id == draft.conversation_id)
-        .order_by(Message.sent_at.desc(), Message.id.desc())
-        .limit(RECENT_MESSAGES)
-    )
-    recent = list(reversed(messages.all()))
+    recent = await recent_messages(session, draft.conversation_id, limit=RECENT_MESSAGES)
     out.messages = [MessageOut.model_validate(m) for m in recent]
     abouts = await concerning(session, {draft.conversation_id: (draft.account_id, recent)})
     out.about = abouts.get(draft.conversation_id)
@@ -81,7 +78,7 @@ async def draft_out(session: AsyncSession, draft: Draft) -> DraftOut:
     )
     if outbound is not None:
         out.send_status, out.send_error = outbound.status, outbound.last_error
-        if outbound.status == "queued" and outbound.hold_until is not None:
+        if outbound.status == SendStatus.QUEUED and outbound.hold_until is not None:
             out.hold_until = outbound.hold_until
     return out
 
@@ -97,11 +94,13 @@ async def get_draft(session: AsyncSession, *, user: User, draft_id: int) -> Draf
     return draft
 
 
-async def _take_pending(session: AsyncSession, draft: Draft, status: str, user: User) -> None:
+async def _take_pending(
+    session: AsyncSession, draft: Draft, status: DraftStatus, user: User
+) -> None:
     """Moves a pending draft on, once: a second moderator gets 409, not a second send."""
     result = await session.execute(
         update(Draft)
-        .where(Draft.id == draft.id, Draft.status == "pending")
+        .where(Draft.id == draft.id, Draft.status == DraftStatus.PENDING)
         .values(
             status=status, decided_by_user_id=user.id, decided_at=utc_now(), updated_at=utc_now()
         )
@@ -118,7 +117,7 @@ async def approve(
 ) -> DraftOut:
     _check_storable("the reply", text)
     draft = await get_draft(session, user=user, draft_id=draft_id)
-    await _take_pending(session, draft, "approved", user)
+    await _take_pending(session, draft, DraftStatus.APPROVED, user)
     final = text.strip() if text and text.strip() else draft.text
     draft.final_text = final
     account = await session.get(Account, draft.account_id)
@@ -170,7 +169,7 @@ async def reject(
 ) -> DraftOut:
     _check_storable("the reason", reason)
     draft = await get_draft(session, user=user, draft_id=draft_id)
-    await _take_pending(session, draft, "rejected", user)
+    await _take_pending(session, draft, DraftStatus.REJECTED, user)
     draft.reject_reason = reason
     if draft.kind == "comment":
         await private_reply.draft_closed(session, draft.id, "the private reply was rejected")
@@ -251,7 +250,7 @@ async def _pending(
     session: AsyncSession, user: User, query: QueueQuery, columns: Any = None
 ) -> Any:
     base: Any = select(Draft) if columns is None else columns
-    statement: Any = base.where(Draft.status == "pending")
+    statement: Any = base.where(Draft.status == DraftStatus.PENDING)
     if query.account_id is not None:
         await ensure_access(session, user, query.account_id)
         statement = statement.where(Draft.account_id == query.account_id)
@@ -311,7 +310,7 @@ async def _cards(session: AsyncSession, drafts: list[Draft]) -> list[QueueCard]:
         pid: code_validity(product, cooperations[product.cooperation_id], today)
         for pid, product in products.items()
     }
-    recent = await _recent_messages(session, set(conversations))
+    recent = await recent_messages_of(session, set(conversations), limit=CARD_MESSAGES)
     abouts = await concerning(
         session, {cid: (c.account_id, recent[cid]) for cid, c in conversations.items()}
     )
@@ -342,35 +341,6 @@ async def _cards(session: AsyncSession, drafts: list[Draft]) -> list[QueueCard]:
     return cards
 
 
-async def _recent_messages(
-    session: AsyncSession, conversation_ids: set[int]
-) -> dict[int, list[Message]]:
-    """The last CARD_MESSAGES messages of each conversation, oldest first, in one query."""
-    recent: dict[int, list[Message]] = {cid: [] for cid in conversation_ids}
-    if not conversation_ids:
-        return recent
-    rank = (
-        func.row_number()
-        .over(
-            partition_by=Message.conversation_id,
-            order_by=(Message.sent_at.desc(), Message.id.desc()),
-        )
-        .label("rank")
-    )
-    ranked = (
-        select(Message.id, rank).where(Message.conversation_id.in_(conversation_ids)).subquery()
-    )
-    rows = await session.scalars(
-        select(Message)
-        .join(ranked, ranked.c.id == Message.id)
-        .where(ranked.c.rank <= CARD_MESSAGES)
-        .order_by(Message.sent_at, Message.id)
-    )
-    for message in rows:
-        recent[message.conversation_id].append(message)
-    return recent
-
-
 def _question(draft: Draft, messages: list[Message]) -> Message | None:
     inbound = [m for m in messages if m.direction == "in" and m.text]
     answered = next((m for m in inbound if m.id == draft.reply_to_message_id), None)
@@ -388,7 +358,7 @@ async def handled_since_shown(
     """Of the drafts a moderator has on screen, those someone (or something) has handled."""
     if not draft_ids:
         return []
-    statement = select(Draft).where(Draft.id.in_(draft_ids), Draft.status != "pending")
+    statement = select(Draft).where(Draft.id.in_(draft_ids), Draft.status != DraftStatus.PENDING)
     ids = await visible_account_ids(session, user)
     if ids is not None:
         statement = statement.where(Draft.account_id.in_(ids))
@@ -416,7 +386,7 @@ async def _outcomes(session: AsyncSession, drafts: list[Draft]) -> list[DraftOut
 
 
 def _held_until(outbound: OutboundMessage | None, now: datetime) -> datetime | None:
-    if outbound is None or outbound.status != "queued" or outbound.hold_until is None:
+    if outbound is None or outbound.status != SendStatus.QUEUED or outbound.hold_until is None:
         return None
     return outbound.hold_until if outbound.hold_until > now else None
 

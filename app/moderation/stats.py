@@ -10,12 +10,12 @@ from pydantic import BaseModel
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import Draft, ReplyMark
+from app.models import Draft, DraftStatus, ReplyMark
 from app.moderation.marks import sent_alone
 
 # Upper bounds of the confidence bands; the last band includes 1.0.
 BANDS = (0.5, 0.7, 0.8, 0.9, 1.0)
-DECIDED = ("approved", "sending", "sent", "failed", "expired", "rejected")
+DECIDED = tuple(s for s in DraftStatus if s not in (DraftStatus.PENDING, DraftStatus.SUPERSEDED))
 RECENT_LIMIT = 10_000
 
 
@@ -41,8 +41,8 @@ def band_of(confidence: float) -> str:
     raise AssertionError("unreachable")
 
 
-def _outcome(status: str, text: str, final_text: str | None) -> str:
-    if status == "rejected":
+def _outcome(status: DraftStatus, text: str, final_text: str | None) -> str:
+    if status == DraftStatus.REJECTED:
         return "rejected"
     if final_text is not None and final_text.strip() != text.strip():
         return "edited"

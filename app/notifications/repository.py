@@ -17,6 +17,7 @@ from app.models import (
     Contact,
     Conversation,
     Draft,
+    DraftStatus,
     Message,
     NotifiedItem,
     PushSubscription,
@@ -84,7 +85,7 @@ async def pending_drafts(
         .join(Conversation, Conversation.id == Draft.conversation_id)
         .join(Contact, Contact.id == Conversation.contact_id)
         .outerjoin(Message, Message.id == Draft.reply_to_message_id)
-        .where(Draft.status == "pending", _visible(Draft.account_id, account_ids))
+        .where(Draft.status == DraftStatus.PENDING, _visible(Draft.account_id, account_ids))
         .order_by(Draft.created_at, Draft.id)
     )
     return [WaitingDraft(*row) for row in rows.all()]
@@ -94,7 +95,7 @@ async def count_pending(session: AsyncSession, account_ids: Sequence[int] | None
     count = await session.scalar(
         select(func.count())
         .select_from(Draft)
-        .where(Draft.status == "pending", _visible(Draft.account_id, account_ids))
+        .where(Draft.status == DraftStatus.PENDING, _visible(Draft.account_id, account_ids))
     )
     return int(count or 0)
 
@@ -153,7 +154,9 @@ async def forget_reconnected(session: AsyncSession) -> None:
 
 async def forget_decided(session: AsyncSession, before: datetime) -> None:
     """Drafts no longer pending cannot be alerted again: their records may go, once old."""
-    pending = select(literal("draft:") + cast(Draft.id, String)).where(Draft.status == "pending")
+    pending = select(literal("draft:") + cast(Draft.id, String)).where(
+        Draft.status == DraftStatus.PENDING
+    )
     await session.execute(
         delete(NotifiedItem).where(
             NotifiedItem.kind != "reconnect",

@@ -20,15 +20,13 @@ from app.errors import AppError
 from app.models import AlertSettings, PushSubscription, User
 from app.notifications import repository
 from app.notifications.repository import WaitingDraft
+from app.policy.reasons import ReasonCode, reason_of
 from app.users.service import visible_account_ids
 
 # What the page offers for "waiting longer than"; the first is preselected when off.
 WAITING_CHOICES = (15, 30, 60, 120, 240)
 DEFAULT_WAITING_MINUTES = 30
 EXCERPT_CHARS = 80
-# The policy's reason for a draft queued because the follower's message is sensitive
-# (app/policy/service.py); a reason code, where drafts carry one, says the same.
-SENSITIVE_PREFIX = "sensitive message"
 
 
 class Kind(StrEnum):
@@ -169,7 +167,7 @@ def excerpt(text: str | None) -> str:
 
 def is_sensitive(reasons: list[Any]) -> bool:
     for reason in reasons:
-        if isinstance(reason, str) and reason.startswith(SENSITIVE_PREFIX):
+        if isinstance(reason, str) and reason_of(reason).code is ReasonCode.SENSITIVE:
             return True
         if isinstance(reason, dict) and reason.get("code") == "sensitive":
             return True

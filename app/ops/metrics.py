@@ -21,6 +21,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.models import InboxStatus
 from app.ops.repository import Backlog, read_backlog
 
 # Webhook deliveries: 1 ms .. 2.5 s (the group commit makes a stored event cost a few ms;
@@ -50,7 +51,8 @@ WEBHOOK_ACK_SECONDS = Histogram(
 WORKER_ITEMS = Counter(
     "inboxpilot_worker_items_total",
     "Items the worker finished, by kind (event = a stored webhook body, else the job kind) "
-    "and outcome (done, retry, postponed, failed, released at shutdown)",
+    "and outcome (done, retry, postponed, failed, released at shutdown, lost to another "
+    "worker after the lease ran out)",
     ["kind", "outcome"],
 )
 WORKER_ITEM_SECONDS = Histogram(
@@ -216,7 +218,7 @@ class BacklogCollector(Collector):
             "inboxpilot_inbox_parked",
             "Webhook bodies set aside for good, by status (failed, unprocessable)",
             "status",
-            {"failed": 0, "unprocessable": 0} | backlog.inbox_parked,
+            {InboxStatus.FAILED: 0, InboxStatus.UNPROCESSABLE: 0} | backlog.inbox_parked,
         )
         yield _by_label(
             "inboxpilot_jobs_due",

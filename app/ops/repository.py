@@ -14,11 +14,10 @@ from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.core.clock import as_utc, utc_now
-from app.models import InboxEvent, Job
+from app.models import UNPROCESSED, InboxEvent, InboxStatus, Job
 
-# The queue statuses (app.worker.queue): waiting, leased, parked after the last attempt.
+# The job queue's statuses (app.worker.queue): waiting, leased, parked after the last attempt.
 _WAITING, _LEASED, _FAILED = "queued", "running", "failed"
-_SET_ASIDE = "unprocessable"
 
 
 @dataclass(slots=True)
@@ -48,12 +47,12 @@ async def _read(connection: AsyncConnection) -> Backlog:
     backlog = Backlog(read_at=now)
     inbox = await connection.execute(
         select(InboxEvent.status, func.count(), func.min(InboxEvent.received_at))
-        .where(InboxEvent.status.in_((_WAITING, _LEASED, _FAILED, _SET_ASIDE)))
+        .where(InboxEvent.status.in_((*UNPROCESSED, InboxStatus.FAILED, InboxStatus.UNPROCESSABLE)))
         .group_by(InboxEvent.status)
     )
     oldest: list[datetime] = []
     for status, count, first_received in inbox.all():
-        if status in (_WAITING, _LEASED):
+        if status in UNPROCESSED:
             backlog.inbox_unprocessed += int(count)
             if first_received is not None:
                 oldest.append(_as_datetime(first_received))

@@ -6,6 +6,7 @@ written by hand, to a DM or to a comment) goes through the same steps.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -45,8 +46,8 @@ async def compose(
             )
         )
     ).all()
-    # The catalog's own spelling: grounding lets nothing else out automatically.
-    codes_sent = [r.id for r in rows if r.discount_code and r.discount_code in text]
+    preferred = () if draft is None else draft.product_ids
+    codes_sent = _codes_sent(text, [(r.id, r.discount_code) for r in rows], preferred)
     # Product links become the conversation's tracked links (app/links), if the account
     # tracks them; the draft keeps the catalog URL.
     links = await link_products(
@@ -56,7 +57,7 @@ async def compose(
         conversation=conversation,
         text=text,
         products=[(r.id, r.url) for r in rows],
-        preferred=() if draft is None else draft.product_ids,
+        preferred=preferred,
     )
     # Last: the line goes after everything else and counts within the length limit.
     text, disclosed = await disclose(
@@ -71,3 +72,20 @@ async def compose(
     return Outgoing(
         text=text, codes_sent=codes_sent, links_sent=links.product_ids, disclosed=disclosed
     )
+
+
+def _codes_sent(
+    text: str, codes: list[tuple[int, str | None]], preferred: Sequence[int]
+) -> list[int]:
+    """The products whose code the text carries, in the catalog's own spelling (grounding
+    lets nothing else out automatically). A code several products share (a brand's one
+    code) is handed out once: it counts for the products the reply is about, else for the
+    oldest of them, so a report does not count one code twice."""
+    by_code: dict[str, list[int]] = {}
+    for product_id, code in sorted(codes, key=lambda c: c[0]):
+        if code and code in text:
+            by_code.setdefault(code, []).append(product_id)
+    sent: list[int] = []
+    for owners in by_code.values():
+        sent.extend([p for p in owners if p in preferred] or owners[:1])
+    return sorted(sent)

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import AppError
 from app.meta.limits import INSTAGRAM_MAX_BYTES, MESSENGER_MAX_CHARS, split_text
-from app.models import Account, Conversation, Draft, OutboundMessage, User
+from app.models import IN_FLIGHT, Account, Conversation, Draft, OutboundMessage, SendStatus, User
 
 Disclosure = Literal["first", "every", "off"]
 SEPARATOR = "\n\n"
@@ -37,7 +37,7 @@ DEFAULT_LINES = {
     "es": "— enviado automáticamente por el asistente de {name}",
 }
 # Outbound rows that carried the line and count as "told": sent, or on their way.
-_TOLD_STATUSES = ("queued", "sending", "sent")
+_TOLD_STATUSES = (*IN_FLIGHT, SendStatus.SENT)
 
 
 class NoRoomForDisclosure(AppError):

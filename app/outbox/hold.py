@@ -18,11 +18,8 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.clock import utc_now
-from app.models import Account, Contact, Conversation, Draft, Message, OutboundMessage
+from app.models import Account, Contact, Conversation, Draft, Message, OutboundMessage, SendStatus
 from app.outbox import pacing, private_reply
-
-QUEUED = "queued"
-CANCELLED = "cancelled"
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +41,7 @@ async def take_back(session: AsyncSession, draft_id: int, *, now: datetime) -> b
         delete(OutboundMessage)
         .where(
             OutboundMessage.draft_id == draft_id,
-            OutboundMessage.status == QUEUED,
+            OutboundMessage.status == SendStatus.QUEUED,
             OutboundMessage.hold_until > now,
         )
         .returning(OutboundMessage.id)
@@ -58,8 +55,10 @@ async def cancel_send(session: AsyncSession, draft_id: int) -> bool:
     held or waiting its turn). The row stays, `cancelled`, as a record."""
     stopped = await session.scalar(
         update(OutboundMessage)
-        .where(OutboundMessage.draft_id == draft_id, OutboundMessage.status == QUEUED)
-        .values(status=CANCELLED, error_code=CANCELLED, updated_at=utc_now())
+        .where(OutboundMessage.draft_id == draft_id, OutboundMessage.status == SendStatus.QUEUED)
+        .values(
+            status=SendStatus.CANCELLED, error_code=SendStatus.CANCELLED.value, updated_at=utc_now()
+        )
         .returning(OutboundMessage)
         .execution_options(synchronize_session=False)
     )
@@ -90,7 +89,7 @@ async def held_replies(
         .join(Contact, Contact.id == Conversation.contact_id)
         .join(Account, Account.id == OutboundMessage.account_id)
         .outerjoin(Message, Message.id == Draft.reply_to_message_id)
-        .where(OutboundMessage.status == QUEUED, OutboundMessage.hold_until > now)
+        .where(OutboundMessage.status == SendStatus.QUEUED, OutboundMessage.hold_until > now)
         .order_by(OutboundMessage.hold_until, OutboundMessage.id)
     )
     if automatic:

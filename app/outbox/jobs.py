@@ -24,7 +24,18 @@ from app.core.db import unit_of_work
 from app.meta import errors as graph_errors
 from app.meta.graph import SendTarget
 from app.meta.limits import Usage
-from app.models import Account, Contact, Conversation, Draft, Job, Message, OutboundMessage
+from app.models import (
+    IN_FLIGHT,
+    Account,
+    Contact,
+    Conversation,
+    Draft,
+    DraftStatus,
+    Job,
+    Message,
+    OutboundMessage,
+    SendStatus,
+)
 from app.ops.metrics import GRAPH_THROTTLED, record_send
 from app.outbox import pacing, private_reply
 from app.outbox.service import HUMAN_AGENT_WINDOW, MESSAGING_WINDOW, SEND_JOB
@@ -78,10 +89,10 @@ async def _start_sending(
     session: AsyncSession, outbound_id: int, settings: Settings
 ) -> tuple[OutboundMessage, Account, Conversation, Contact] | None:
     outbound = await session.get(OutboundMessage, outbound_id, with_for_update=True)
-    if outbound is None or outbound.status not in {"queued", "sending"}:
+    if outbound is None or outbound.status not in IN_FLIGHT:
         return None  # sent or settled already, taken back (Undo) or cancelled
     hold_until = outbound.hold_until
-    if outbound.status == "queued" and hold_until is not None and hold_until > utc_now():
+    if outbound.status == SendStatus.QUEUED and hold_until is not None and hold_until > utc_now():
         # Still held for Undo or Cancel: woken early (wake_next), it waits for its time.
         raise Postpone("held for undo", until=hold_until)
     # Locked for a send to Meta: the account's pace is taken in this transaction.
@@ -92,39 +103,47 @@ async def _start_sending(
     )
     assert account is not None
     paused_until = account.sends_paused_until
-    if outbound.status == "queued" and paused_until is not None and paused_until > utc_now():
+    if (
+        outbound.status == SendStatus.QUEUED
+        and paused_until is not None
+        and paused_until > utc_now()
+    ):
         # Meta throttled this account: wait, without using up an attempt.
         raise Postpone("account throttled by Meta", until=paused_until)
-    if outbound.status == "queued":
+    if outbound.status == SendStatus.QUEUED:
         await pacing.wait_for_earlier(session, outbound)
     conversation = await session.get(Conversation, outbound.conversation_id)
     assert conversation is not None
     contact = await session.get(Contact, conversation.contact_id)
     assert contact is not None
-    if outbound.status == "sending" and not await _echo_seen(session, outbound):
+    if outbound.status == SendStatus.SENDING and not await _echo_seen(session, outbound):
         await _settle(
             session,
             outbound,
-            "failed",
+            SendStatus.FAILED,
             "outcome_unknown",
             "the worker stopped during the send; check the conversation before resending",
         )
         return None
-    if outbound.status == "sending":
-        await _settle(session, outbound, "sent", None, None)
+    if outbound.status == SendStatus.SENDING:
+        await _settle(session, outbound, SendStatus.SENT, None, None)
         return None
     if outbound.comment_id is not None:  # no window: Meta's rules for private replies
         messaging_type = outbound.messaging_type
         refusal = await private_reply.refusal(session, outbound)
     else:
         messaging_type = _messaging_type(outbound, account, conversation) or ""
-        refusal = None if messaging_type else ("expired", "outside_window", _OUTSIDE)
+        refusal = None if messaging_type else (SendStatus.EXPIRED, "outside_window", _OUTSIDE)
     if refusal is not None:
         await _settle(session, outbound, *refusal)
         return None
     if account.status != "active" and outbound.channel == "graph":
         await _settle(
-            session, outbound, "failed", "account_" + account.status, f"account is {account.status}"
+            session,
+            outbound,
+            SendStatus.FAILED,
+            "account_" + account.status,
+            f"account is {account.status}",
         )
         return None
     if outbound.channel == "graph" and outbound.comment_id is not None:
@@ -132,9 +151,9 @@ async def _start_sending(
     if outbound.channel == "graph":
         await pacing.take_send_slot(session, outbound, account, rate=settings.SEND_RATE_PER_ACCOUNT)
     outbound.messaging_type = messaging_type
-    outbound.status = "sending"
+    outbound.status = SendStatus.SENDING
     outbound.attempts += 1
-    await _set_draft_status(session, outbound, "sending")
+    await _set_draft_status(session, outbound, DraftStatus.SENDING)
     return outbound, account, conversation, contact
 
 
@@ -168,7 +187,9 @@ async def _echo_seen(session: AsyncSession, outbound: OutboundMessage) -> bool:
     return found is not None
 
 
-async def _set_draft_status(session: AsyncSession, outbound: OutboundMessage, status: str) -> None:
+async def _set_draft_status(
+    session: AsyncSession, outbound: OutboundMessage, status: DraftStatus
+) -> None:
     if outbound.draft_id is not None:
         await session.execute(
             update(Draft)
@@ -181,7 +202,7 @@ async def _set_draft_status(session: AsyncSession, outbound: OutboundMessage, st
 async def _settle(
     session: AsyncSession,
     outbound: OutboundMessage,
-    status: str,
+    status: SendStatus,
     error_code: str | None,
     error: str | None,
     *,
@@ -192,9 +213,10 @@ async def _settle(
     outbound.status = status
     outbound.error_code = error_code
     outbound.last_error = error
-    if status == "sent":
+    if status == SendStatus.SENT:
         outbound.sent_at = utc_now()
-    await _set_draft_status(session, outbound, status)
+    # A settled send leaves its draft in the same state (sent, failed, expired).
+    await _set_draft_status(session, outbound, DraftStatus(status.value))
     await pacing.wake_next(session, outbound)
     await record(
         session,
@@ -222,7 +244,7 @@ async def _finish(runtime: Runtime, outbound: OutboundMessage, new_ids: list[str
         row.external_ids = [*row.external_ids, *new_ids]
         row.parts_sent = len(row.external_ids)
         await _record_sent_messages(session, row, new_ids)
-        await _settle(session, row, "sent", None, None)
+        await _settle(session, row, SendStatus.SENT, None, None)
 
 
 async def _record_sent_messages(
@@ -341,7 +363,7 @@ async def _fail_send(runtime: Runtime, outbound: OutboundMessage, code: str, err
     async with unit_of_work(runtime.sessionmaker) as session:
         row = await session.get(OutboundMessage, outbound.id, with_for_update=True)
         assert row is not None
-        await _settle(session, row, "failed", code, error)
+        await _settle(session, row, SendStatus.FAILED, code, error)
 
 
 async def _handle_graph_error(
@@ -373,26 +395,26 @@ async def _handle_graph_error(
             row.last_error = detail
         elif isinstance(exc, graph_errors.GraphRetryLater):
             # Meta answered with an error: nothing went out, so a retry cannot double.
-            row.status, row.last_error = "queued", detail
-            await _set_draft_status(session, row, "approved")
+            row.status, row.last_error = SendStatus.QUEUED, detail
+            await _set_draft_status(session, row, DraftStatus.APPROVED)
         elif isinstance(exc, graph_errors.GraphAlreadyReplied):
-            await _settle(session, row, "failed", "already_replied", detail)
+            await _settle(session, row, SendStatus.FAILED, "already_replied", detail)
         elif isinstance(exc, graph_errors.GraphOutsideWindow):
             # For a private reply, Meta's window is the 7 days after the comment.
             code = "outside_window" if row.comment_id is None else "comment_too_old"
-            await _settle(session, row, "expired", code, detail)
+            await _settle(session, row, SendStatus.EXPIRED, code, detail)
         elif isinstance(exc, graph_errors.GraphTokenInvalid):
             stored = await session.get(Account, account.id)
             assert stored is not None
             stored.status, stored.status_reason = "needs_reconnect", detail
-            await _settle(session, row, "failed", "token_invalid", detail)
+            await _settle(session, row, SendStatus.FAILED, "token_invalid", detail)
         elif isinstance(exc, graph_errors.GraphRecipientUnavailable):
-            await _settle(session, row, "failed", "recipient_unavailable", detail)
+            await _settle(session, row, SendStatus.FAILED, "recipient_unavailable", detail)
         elif isinstance(exc, graph_errors.GraphPermissionMissing):
             await _stop_account(session, account.id, exc, detail)
-            await _settle(session, row, "failed", "permission_missing", detail)
+            await _settle(session, row, SendStatus.FAILED, "permission_missing", detail)
         else:
-            await _settle(session, row, "failed", type(exc).__name__, detail)
+            await _settle(session, row, SendStatus.FAILED, type(exc).__name__, detail)
     if isinstance(exc, graph_errors.GraphRetryLater):
         record_send(outbound.channel, _retry_outcome(exc))
     if isinstance(exc, graph_errors.GraphThrottled):
@@ -404,7 +426,7 @@ async def _handle_graph_error(
     if isinstance(exc, graph_errors.GraphRetryLater):
         wait = ECHO_GRACE_SECONDS if exc.maybe_delivered else exc.retry_after_seconds
         raise RetryLater(detail, retry_after=wait)
-    if row.status == "failed" and row.error_code not in _SETTLED_NOT_BROKEN:
+    if row.status == SendStatus.FAILED and row.error_code not in _SETTLED_NOT_BROKEN:
         raise PermanentFailure(detail)
 
 
@@ -418,13 +440,13 @@ async def confirm_send(runtime: Runtime, job: Job) -> None:
         row = await session.get(
             OutboundMessage, int(job.payload["outbound_id"]), with_for_update=True
         )
-        if row is None or (row.status, row.error_code) != ("failed", "outcome_unknown"):
+        if row is None or (row.status, row.error_code) != (SendStatus.FAILED, "outcome_unknown"):
             return
         mid = job.payload.get("mid")
         if isinstance(mid, str) and mid not in row.external_ids:
             row.external_ids = [*row.external_ids, mid]
             row.parts_sent = min(len(row.parts), len(row.external_ids))
-        await _settle(session, row, "sent", None, None, outcome="confirmed")
+        await _settle(session, row, SendStatus.SENT, None, None, outcome="confirmed")
 
 
 def _retry_outcome(exc: graph_errors.GraphRetryLater) -> str:

@@ -19,7 +19,7 @@ from app.audit.service import record
 from app.conversations.replies import Notice
 from app.core.clock import utc_now
 from app.core.db import unit_of_work
-from app.models import Account, Contact, Conversation, Job, OutboundMessage
+from app.models import Account, Contact, Conversation, Job, OutboundMessage, SendStatus
 from app.outbox.service import queue_reply
 from app.policy.schemas import Policy
 from app.runtime import Runtime
@@ -140,7 +140,7 @@ async def _thanked_lately(session: AsyncSession, conversation_id: int) -> bool:
             OutboundMessage.conversation_id == conversation_id,
             OutboundMessage.idempotency_key.startswith(f"notice:{Notice.STORY_THANKS.value}:"),
             OutboundMessage.created_at > utc_now() - THANKS_EVERY,
-            OutboundMessage.status != "failed",
+            OutboundMessage.status != SendStatus.FAILED,
         )
         .limit(1)
     )

@@ -27,13 +27,12 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.clock import utc_now
-from app.models import Account, Job, OutboundMessage
+from app.models import IN_FLIGHT, Account, Job, OutboundMessage, SendStatus
 from app.outbox.service import SEND_JOB
 from app.worker.runner import Postpone
 
 # How long a message waits before looking again for an earlier one to have gone out.
 ORDER_RECHECK_SECONDS = 0.5
-IN_FLIGHT = ("queued", "sending")
 
 
 async def wait_for_earlier(session: AsyncSession, outbound: OutboundMessage) -> None:
@@ -75,7 +74,7 @@ async def take_send_slot(
             .select_from(OutboundMessage)
             .where(
                 OutboundMessage.account_id == account.id,
-                OutboundMessage.status == "queued",
+                OutboundMessage.status == SendStatus.QUEUED,
                 OutboundMessage.id < outbound.id,
             )
         )
@@ -92,7 +91,7 @@ async def wake_next(session: AsyncSession, outbound: OutboundMessage) -> None:
                 select(OutboundMessage.id).where(
                     OutboundMessage.conversation_id == outbound.conversation_id,
                     OutboundMessage.id > outbound.id,
-                    OutboundMessage.status == "queued",
+                    OutboundMessage.status == SendStatus.QUEUED,
                 )
             )
         ).all()

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record
 from app.core.clock import as_utc, utc_now
-from app.models import Account, CommentReply, OutboundMessage
+from app.models import Account, CommentReply, OutboundMessage, SendStatus
 from app.outbox.service import PUBLIC_REPLY_JOB
 from app.worker.queue import enqueue
 from app.worker.runner import Postpone
@@ -37,7 +37,7 @@ CAP_PERIOD = timedelta(hours=1)
 # A cap full only of replies still being sent (no sent_at yet): look again this soon.
 CAP_RECHECK_SECONDS = 1.0
 
-Refusal = tuple[str, str, str]  # status, error_code, why
+Refusal = tuple[SendStatus, str, str]  # status, error_code, why
 # Failures after which the private reply may still go: Meta's echo may prove it arrived
 # (outcome_unknown), or reconnecting the account queues it again (the account's, not the
 # message's problem: app.accounts.linking.REQUEUE_ERROR_CODES). Its public reply waits.
@@ -64,17 +64,17 @@ async def refusal(session: AsyncSession, outbound: OutboundMessage) -> Refusal |
     So nothing goes and a person sees why."""
     comment = await comment_of(session, outbound)
     if comment is None:
-        return "failed", "comment_unknown", "no record of the comment this reply answers"
+        return SendStatus.FAILED, "comment_unknown", "no record of the comment this reply answers"
     if await _other_reply(session, outbound):
-        return "failed", "already_replied", "this comment already has its private reply"
+        return SendStatus.FAILED, "already_replied", "this comment already has its private reply"
     limit = LIVE_REPLY_WINDOW if comment.live else PRIVATE_REPLY_WINDOW
     if utc_now() - as_utc(comment.commented_at) > limit:
         when = "after the live broadcast" if comment.live else "more than 7 days after it"
-        return "expired", "comment_too_old", f"a private reply must go {when}: too late"
+        return SendStatus.EXPIRED, "comment_too_old", f"a private reply must go {when}: too late"
     if len(outbound.parts) - outbound.parts_sent > 1:
         log.warning("outbox.private_reply_too_long", parts=len(outbound.parts))
         return (
-            "failed",
+            SendStatus.FAILED,
             "too_long_for_private_reply",
             f"a private reply is one message; this text needs {len(outbound.parts)}",
         )
@@ -89,7 +89,7 @@ async def _other_reply(session: AsyncSession, outbound: OutboundMessage) -> bool
             OutboundMessage.account_id == outbound.account_id,
             OutboundMessage.comment_id == outbound.comment_id,
             OutboundMessage.id != outbound.id,
-            OutboundMessage.status.in_(("sending", "sent")),
+            OutboundMessage.status.in_((SendStatus.SENDING, SendStatus.SENT)),
         )
         .limit(1)
     )
@@ -107,18 +107,18 @@ async def take_cap_slot(session: AsyncSession, outbound: OutboundMessage, accoun
     sent, oldest = (
         await session.execute(
             select(func.count(), func.min(OutboundMessage.sent_at)).where(
-                *private, OutboundMessage.status == "sent", OutboundMessage.sent_at > since
+                *private, OutboundMessage.status == SendStatus.SENT, OutboundMessage.sent_at > since
             )
         )
     ).one()
     in_flight = await session.scalar(
-        select(func.count()).where(*private, OutboundMessage.status == "sending")
+        select(func.count()).where(*private, OutboundMessage.status == SendStatus.SENDING)
     )
     if int(sent or 0) + int(in_flight or 0) < PRIVATE_REPLIES_PER_HOUR:
         return
     ahead = await session.scalar(
         select(func.count()).where(
-            *private, OutboundMessage.status == "queued", OutboundMessage.id < outbound.id
+            *private, OutboundMessage.status == SendStatus.QUEUED, OutboundMessage.id < outbound.id
         )
     )
     free_at: datetime = (
@@ -141,9 +141,9 @@ async def settled(session: AsyncSession, outbound: OutboundMessage) -> None:
     comment = await comment_of(session, outbound)
     if comment is None or comment.public_reply_status != "waiting":
         return
-    if outbound.status == "failed" and outbound.error_code in MAY_STILL_GO:
+    if outbound.status == SendStatus.FAILED and outbound.error_code in MAY_STILL_GO:
         return
-    if outbound.status == "sent" and comment.public_reply_text:
+    if outbound.status == SendStatus.SENT and comment.public_reply_text:
         await enqueue(
             session,
             PUBLIC_REPLY_JOB,

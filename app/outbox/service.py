@@ -11,7 +11,7 @@ from app.config import Settings
 from app.core.clock import utc_now
 from app.errors import AppError
 from app.meta.limits import TextTooLong, split_text
-from app.models import Account, Conversation, Draft, OutboundMessage, User
+from app.models import Account, Conversation, Draft, OutboundMessage, SendStatus, User
 from app.outbox.compose import compose
 from app.worker.queue import enqueue
 
@@ -77,7 +77,7 @@ async def queue_reply(
         draft_id=None if draft is None else draft.id,
         idempotency_key=key,
         channel=channel_for(settings),
-        status="queued",
+        status=SendStatus.QUEUED,
         parts=parts,
         parts_sent=0,
         external_ids=[],

@@ -10,19 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from app.policy.reasons import ReasonCode, reason_of
 from app.policy.schemas import Policy
 
-# Prefixes of the reasons `decide` gives that the editable rules alone produce.
-_RULE_REASONS = ("mode is ", "confidence ", "intent '")
-_ASKS_FOR, _NEEDS_REVIEW = "the message asks for ", ", which needs review"
-
-
-def _asked_intents(reason: str) -> set[str] | None:
-    """The other intents a message asked for, when the reason is about them."""
-    if reason.startswith(_ASKS_FOR) and reason.endswith(_NEEDS_REVIEW):
-        middle = reason.removeprefix(_ASKS_FOR).removesuffix(_NEEDS_REVIEW)
-        return {part.strip() for part in middle.split(",")}
-    return None
+# The reasons `decide` gives that the editable rules alone produce (re-checked below).
+_RULE_REASONS = frozenset(
+    {
+        ReasonCode.MODE,
+        ReasonCode.LOW_CONFIDENCE,
+        ReasonCode.CONFIDENCE_MET,
+        ReasonCode.INTENT_NEEDS_REVIEW,
+        ReasonCode.INTENT_ALLOWED,
+    }
+)
 
 
 def would_send(
@@ -36,11 +36,12 @@ def would_send(
         return False
     if decision == "auto":
         return True
-    for reason in reasons:
-        asked = _asked_intents(reason)
-        if asked is not None:
+    for stored in reasons:
+        reason = reason_of(stored)
+        if reason.code is ReasonCode.ASKS_FOR_REVIEWED:
+            asked = {part.strip() for part in (reason.detail or "").split(",")}
             if not asked <= set(policy.auto_intents):
                 return False
-        elif not reason.startswith(_RULE_REASONS):
+        elif reason.code not in _RULE_REASONS:
             return False
     return True

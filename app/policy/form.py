@@ -10,6 +10,8 @@ import re
 import unicodedata
 from collections.abc import Sequence
 
+from app.policy.reasons import Reason, ReasonCode
+
 # Meta's limits: Instagram counts UTF-8 bytes, Messenger characters.
 INSTAGRAM_MAX_BYTES = 1000
 MESSENGER_MAX_CHARS = 2000
@@ -33,28 +35,31 @@ def _digits(text: str) -> str:
     return re.sub(r"\D", "", text)
 
 
-def form_problems(reply: str, *, platform: str, known_texts: Sequence[str]) -> list[str]:
+def form_problems(reply: str, *, platform: str, known_texts: Sequence[str]) -> list[Reason]:
     """What is wrong with the draft's form, as reasons for a moderator; [] when nothing.
 
     `known_texts` are the catalog entries and the conversation (the follower's own
     words included): personal data found there is not someone else's.
     """
-    problems: list[str] = []
+    too_long, too_many = ReasonCode.TOO_LONG, ReasonCode.TOO_MANY_LINKS_OR_EMOJI
+    problems: list[Reason] = []
     if platform == "instagram" and len(reply.encode()) > INSTAGRAM_MAX_BYTES:
-        problems.append(f"longer than one Instagram message ({INSTAGRAM_MAX_BYTES} bytes)")
+        text = f"longer than one Instagram message ({INSTAGRAM_MAX_BYTES} bytes)"
+        problems.append(Reason(too_long, text))
     if platform == "messenger" and len(reply) > MESSENGER_MAX_CHARS:
-        problems.append(f"longer than one Messenger message ({MESSENGER_MAX_CHARS} characters)")
+        text = f"longer than one Messenger message ({MESSENGER_MAX_CHARS} characters)"
+        problems.append(Reason(too_long, text))
     links = len(_LINK.findall(reply))
     if links > MAX_LINKS:
-        problems.append(f"{links} links (at most {MAX_LINKS} sent automatically)")
+        problems.append(Reason(too_many, f"{links} links (at most {MAX_LINKS} sent automatically)"))
     emoji = sum(_is_emoji(char) for char in reply)
     if emoji > MAX_EMOJI:
-        problems.append(f"{emoji} emoji (at most {MAX_EMOJI} sent automatically)")
+        problems.append(Reason(too_many, f"{emoji} emoji (at most {MAX_EMOJI} sent automatically)"))
     problems.extend(_personal_data(reply, known_texts))
     return problems
 
 
-def _personal_data(reply: str, known_texts: Sequence[str]) -> list[str]:
+def _personal_data(reply: str, known_texts: Sequence[str]) -> list[Reason]:
     known = "\n".join(known_texts)
     known_lower = known.casefold()
     known_digits = {_digits(m.group()) for m in _PHONE.finditer(known)}
@@ -76,4 +81,4 @@ def _personal_data(reply: str, known_texts: Sequence[str]) -> list[str]:
     for match in _IBAN.finditer(reply):
         if _digits(match.group()) not in known_digits:
             found.append("a bank account number not from the catalog or the conversation")
-    return [f"personal data: {item}" for item in found]
+    return [Reason(ReasonCode.PERSONAL_DATA, f"personal data: {item}") for item in found]

@@ -22,6 +22,7 @@ from app.policy.guardrails import (
     normalise_url,
 )
 from app.policy.lexicon import Ask
+from app.policy.reasons import Reason, ReasonCode
 from app.policy.recognise import MARGIN, Match, Recognition
 
 _STATUS_WORDS = {
@@ -38,7 +39,7 @@ def answer_problems(
     cited: Sequence[int],
     recognition: Recognition,
     today: date,
-) -> list[str]:
+) -> list[Reason]:
     """Reasons the reply may not go out alone; empty when every fact is the asked product's
     and true today, and the question is answered."""
     stated = extract_facts(reply)
@@ -50,12 +51,11 @@ def answer_problems(
             stated.codes.setdefault(key, written[key])
     asked = set(recognition.subject) or _best_matches(matches, recognition)
     by_id = {m.product.id: m for m in matches}
-    reasons: list[str] = []
+    reasons: list[Reason] = []
     strangers = [by_id[i].product.name for i in cited if i in by_id and i not in asked]
     if strangers and not recognition.ambiguous:
-        reasons.append(
-            f"the reply is about {', '.join(strangers)}, which the follower did not ask about"
-        )
+        text = f"the reply is about {', '.join(strangers)}, which the follower did not ask about"
+        reasons.append(Reason(ReasonCode.OTHER_PRODUCT_ANSWERED, text))
     own = [by_id[i] for i in cited if i in asked and i in by_id]
     others = [m for m in matches if m not in own]
     reasons += _code_problems(stated, own, others, today)
@@ -79,24 +79,24 @@ def _best_matches(matches: Sequence[Match], recognition: Recognition) -> set[int
 
 def _code_problems(
     stated: Facts, own: Sequence[Match], others: Sequence[Match], today: date
-) -> list[str]:
+) -> list[Reason]:
     words = {normalise_code(w) for m in own for w in TOKEN.findall(_texts(m))}
-    reasons = []
+    texts = []
     for key, raw in stated.codes.items():
         owner = next((m for m in own if _code_key(m) == key), None)
         if owner is not None:
             validity = code_validity(owner.product, owner.cooperation, today)
             if not validity.sendable:
-                reasons.append(f"code {raw!r} {_STATUS_WORDS[validity.status]}")
+                texts.append(f"code {raw!r} {_STATUS_WORDS[validity.status]}")
             continue
         stranger = next((m for m in others if _code_key(m) == key), None)
         if stranger is not None:
-            reasons.append(
+            texts.append(
                 f"code {raw!r} belongs to {stranger.product.name}, not the product asked about"
             )
         elif key not in words:
-            reasons.append(f"code {raw!r} is not the code of the product asked about")
-    return reasons
+            texts.append(f"code {raw!r} is not the code of the product asked about")
+    return [Reason(ReasonCode.CODE_WRONG, text) for text in texts]
 
 
 def _code_key(match: Match) -> str | None:
@@ -110,10 +110,10 @@ def _texts(match: Match) -> str:
     return " ".join([product.name, product.description, *(str(a) for a in product.aliases or ())])
 
 
-def _link_problems(stated: Facts, own: Sequence[Match], others: Sequence[Match]) -> list[str]:
+def _link_problems(stated: Facts, own: Sequence[Match], others: Sequence[Match]) -> list[Reason]:
     links = {normalise_url(m.product.url) for m in own if m.product.url}
     links |= {link.split("/", 1)[0] for link in links}  # "on glowlab.example"
-    reasons = []
+    texts = []
     for key, raw in stated.urls.items():
         if key in links:
             continue
@@ -121,26 +121,27 @@ def _link_problems(stated: Facts, own: Sequence[Match], others: Sequence[Match])
             (m for m in others if m.product.url and normalise_url(m.product.url) == key), None
         )
         if stranger is not None:
-            reasons.append(
+            texts.append(
                 f"link {raw!r} belongs to {stranger.product.name}, not the product asked about"
             )
         else:
-            reasons.append(f"link {raw!r} is not the link of the product asked about")
-    return reasons
+            texts.append(f"link {raw!r} is not the link of the product asked about")
+    return [Reason(ReasonCode.LINK_WRONG, text) for text in texts]
 
 
-def _amount_problems(stated: Facts, own: Sequence[Match]) -> list[str]:
+def _amount_problems(stated: Facts, own: Sequence[Match]) -> list[Reason]:
     prices = {(m.product.price, (m.product.currency or "*").upper()) for m in own}
     # "10 EUR off" in the discount's details is an amount of the catalog entry too.
     prices |= {key for m in own for key in extract_facts(_offer_text(m)).amounts}
     reasons = [
-        f"price {raw!r} is not the price of the product asked about"
+        Reason(ReasonCode.PRICE_WRONG, f"price {raw!r} is not the price of the product asked about")
         for (amount, currency), raw in stated.amounts.items()
         if (amount, currency) not in prices and (amount, "*") not in prices
     ]
     percents = {key for m in own for key in extract_facts(_offer_text(m)).percents}
+    text = "percentage {!r} is not in the catalog entry of the product asked about"
     reasons += [
-        f"percentage {raw!r} is not in the catalog entry of the product asked about"
+        Reason(ReasonCode.PERCENT_WRONG, text.format(raw))
         for key, raw in stated.percents.items()
         if key not in percents
     ]
@@ -152,7 +153,7 @@ def _offer_text(match: Match) -> str:
     return " \n ".join([product.discount_details or "", product.description, product.name])
 
 
-def _date_problems(stated: Facts, own: Sequence[Match], today: date) -> list[str]:
+def _date_problems(stated: Facts, own: Sequence[Match], today: date) -> list[Reason]:
     known = Facts()
     for m in own:
         validity = code_validity(m.product, m.cooperation, today)
@@ -168,7 +169,7 @@ def _date_problems(stated: Facts, own: Sequence[Match], today: date) -> list[str
     for key, raw in stated.dates.items():
         readings.setdefault(raw, []).append(key)
     return [
-        f"date {raw!r} is not a date of the product asked about"
+        Reason(ReasonCode.DATE_WRONG, f"date {raw!r} is not a date of the product asked about")
         for raw, keys in readings.items()
         if not any(date_known(key, known) for key in keys)
     ]
@@ -176,29 +177,36 @@ def _date_problems(stated: Facts, own: Sequence[Match], today: date) -> list[str
 
 def _unanswered(
     asks: frozenset[Ask], stated: Facts, subject: Sequence[Match], today: date
-) -> list[str]:
+) -> list[Reason]:
     """What was asked and the catalog has must be in the reply; what it cannot tell, a
     person answers."""
     if not subject:
         return []
-    reasons = []
+    reasons: list[Reason] = []
     first = subject[0].product
     if Ask.LINK in asks:
         links = {normalise_url(m.product.url) for m in subject if m.product.url}
         if not links:
-            reasons.append(f"asked for a link; the catalog has none for {first.name}")
+            text = f"asked for a link; the catalog has none for {first.name}"
+            reasons.append(Reason(ReasonCode.LINK_NONE_IN_CATALOG, text))
         elif not links & set(stated.urls):
-            reasons.append("asked for a link; the reply gives none")
+            reasons.append(
+                Reason(ReasonCode.LINK_MISSING, "asked for a link; the reply gives none")
+            )
     if Ask.PRICE in asks:
         if first.price is None:
-            reasons.append(f"asked for the price; the catalog has none for {first.name}")
+            text = f"asked for the price; the catalog has none for {first.name}"
+            reasons.append(Reason(ReasonCode.PRICE_NONE_IN_CATALOG, text))
         elif not any(amount == first.price for amount, _ in stated.amounts):
-            reasons.append("asked for the price; the reply does not give it")
+            text = "asked for the price; the reply does not give it"
+            reasons.append(Reason(ReasonCode.PRICE_MISSING, text))
     if asks & {Ask.CODE, Ask.VALIDITY}:
         validity = code_validity(first, subject[0].cooperation, today)
         if validity.status in (CodeStatus.UNKNOWN, CodeStatus.NOT_STARTED):
-            reasons.append(f"the code of {first.name} {_STATUS_WORDS[validity.status]}")
+            text = f"the code of {first.name} {_STATUS_WORDS[validity.status]}"
+            reasons.append(Reason(ReasonCode.CODE_NOT_VALID_NOW, text))
         elif Ask.CODE in asks and validity.sendable:
             if _code_key(subject[0]) not in stated.codes:
-                reasons.append("asked for the code; the reply does not give it")
+                text = "asked for the code; the reply does not give it"
+                reasons.append(Reason(ReasonCode.CODE_MISSING, text))
     return reasons

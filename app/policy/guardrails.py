@@ -16,6 +16,7 @@ from typing import Protocol
 
 from app.core.text import normalise
 from app.models import Cooperation, Product
+from app.policy.reasons import Reason, ReasonCode
 
 
 class CatalogEntry(Protocol):
@@ -308,7 +309,7 @@ def ungrounded_facts(
     reply: str,
     products: Sequence[CatalogEntry],
     conversation_texts: Sequence[str] = (),
-) -> list[str]:
+) -> list[Reason]:
     """Reasons, one per fact in `reply` that neither the products nor the conversation back.
 
     Checked: discount-code-like tokens, links and bare domains, amounts with a currency,
@@ -318,19 +319,22 @@ def ungrounded_facts(
     """
     stated = extract_facts(reply)
     known = _grounding(products, conversation_texts)
-    reasons = [f"discount code {raw!r} not in catalog" for key, raw in stated.codes.items()
-               if key not in known.codes]  # fmt: skip
-    reasons += [f"link {raw!r} not in catalog" for key, raw in stated.urls.items()
+    code, link = ReasonCode.CODE_NOT_IN_CATALOG, ReasonCode.LINK_WRONG
+    reasons = [Reason(code, f"discount code {raw!r} not in catalog")
+               for key, raw in stated.codes.items() if key not in known.codes]  # fmt: skip
+    reasons += [Reason(link, f"link {raw!r} not in catalog") for key, raw in stated.urls.items()
                 if key not in known.urls]  # fmt: skip
-    reasons += [f"price {raw!r} not in catalog" for key, raw in stated.amounts.items()
+    reasons += [Reason(ReasonCode.PRICE_WRONG, f"price {raw!r} not in catalog")
+                for key, raw in stated.amounts.items()
                 if not _amount_known(key, known)]  # fmt: skip
-    reasons += [f"percentage {raw!r} not in catalog" for key, raw in stated.percents.items()
-                if key not in known.percents]  # fmt: skip
+    reasons += [Reason(ReasonCode.PERCENT_WRONG, f"percentage {raw!r} not in catalog")
+                for key, raw in stated.percents.items() if key not in known.percents]  # fmt: skip
     # "01/06/2027" reads as 1 June or 6 January: grounded when either reading is known.
     readings: dict[str, list[tuple[int, int, int | None]]] = {}
     for key, raw in stated.dates.items():
         readings.setdefault(raw, []).append(key)
-    reasons += [f"date {raw!r} not in catalog" for raw, keys in readings.items()
+    reasons += [Reason(ReasonCode.DATE_WRONG, f"date {raw!r} not in catalog")
+                for raw, keys in readings.items()
                 if not any(date_known(key, known) for key in keys)]  # fmt: skip
     return reasons
 

@@ -47,6 +47,7 @@ from app.policy.lexicon import (
     THANKS_FOR,
     Ask,
 )
+from app.policy.reasons import Reason, ReasonCode
 
 # A product counts as named when its retrieval score reaches this.
 NAMED_SCORE = 0.6
@@ -59,7 +60,9 @@ FUZZY_MIN_LENGTH = 5
 FUZZY_SCORE = 84
 FUZZY_FILLER_LENGTH = 7
 # A message of filler words only: nothing unknown, yet nothing to answer alone either.
-NOTHING_ASKED = "it asks nothing the bot answers alone"
+_NO_PRODUCT = Reason(ReasonCode.NO_PRODUCT_NAMED, "it names no product of the catalog")
+_SEVERAL = Reason(ReasonCode.SEVERAL_PRODUCTS, "it asks about several different products")
+NOTHING_ASKED = Reason(ReasonCode.NOTHING_ASKED, "it asks nothing the bot answers alone")
 _LAUGHTER = re.compile(r"^(?:a?(?:ha)+h?|(?:ja)+|(?:je)+|(?:hi)+|x+d+|mdr|ptdr|lol+)$")
 _CODE_WORD = re.compile(rf"\b(?:{'|'.join(REQUESTS[Ask.CODE])})\b")
 _IGNORED_MARKS = {"\ufe0f", "\u200d", "\u20e3"}
@@ -84,7 +87,7 @@ class Recognition:
     subject: tuple[int, ...] = ()  # the product ids it asks about (sharing the fact asked)
     candidates: tuple[int, ...] = ()  # several products it may mean: ask which one
     unknown: tuple[str, ...] = ()  # words not recognised
-    problem: str | None = None  # why a person must answer, for a moderator
+    problem: Reason | None = None  # why a person must answer, for a moderator
     small_talk: frozenset[Ask] = field(default_factory=frozenset)
 
     @property
@@ -119,7 +122,8 @@ def recognise(
     """What `text` asks, if our code recognises all of it; else the problem."""
     words, emoji = _words_and_emoji(text)
     if len(words) > MAX_WORDS:
-        return Recognition(problem=f"a long message ({len(words)} words): a person reads it")
+        text = f"a long message ({len(words)} words): a person reads it"
+        return Recognition(problem=Reason(ReasonCode.LONG_MESSAGE, text))
     masked, thanked = _consume(" ".join(words), {Ask.THANKS: THANKS_FOR})
     masked, asks = _consume(masked, REQUESTS)
     masked, small_talk = _consume(masked, SMALL_TALK)
@@ -138,7 +142,8 @@ def recognise(
     unknown += _risky(text, masked.split())
     if unknown:
         shown = ", ".join(f"'{w}'" for w in dict.fromkeys(unknown))
-        return Recognition(unknown=tuple(unknown), problem=f"words the bot does not know: {shown}")
+        problem = Reason(ReasonCode.UNKNOWN_WORDS, f"words the bot does not know: {shown}")
+        return Recognition(unknown=tuple(unknown), problem=problem)
     if not asks and not small_talk:
         # "The B one" after "Do you mean A or B?": the request is the one before.
         asks = _asks_before(earlier)
@@ -347,7 +352,7 @@ def _about(
     from your reel" is not about the oat bars that happened to rank first."""
     ranked = sorted(matches, key=lambda m: m.score, reverse=True)
     if not ranked or ranked[0].score < NAMED_SCORE:
-        return Recognition(asks=asks, problem="it names no product of the catalog")
+        return Recognition(asks=asks, problem=_NO_PRODUCT)
     named = {m.product.id: _named_words(naming, vocab[m.product.id]) for m in ranked}
     if any(named.values()):
         # What the follower's words name, whatever retrieval scored: the products named
@@ -365,11 +370,12 @@ def _about(
     stray = [w for w in naming if not any(_in(w, vocab[pid]) for pid in ids)]
     if explain and stray:
         shown = ", ".join(f"'{w}'" for w in dict.fromkeys(stray))
-        return Recognition(asks=asks, problem=f"it also names {shown}, another product")
+        text = f"it also names {shown}, another product"
+        return Recognition(asks=asks, problem=Reason(ReasonCode.OTHER_PRODUCT_NAMED, text))
     if len({_facts(m, asks, today) for m in near}) == 1:
         return Recognition(asks=asks, subject=ids, small_talk=small_talk)
     if len({named[pid] for pid in ids}) > 1:
-        return Recognition(asks=asks, problem="it asks about several different products")
+        return Recognition(asks=asks, problem=_SEVERAL)
     return Recognition(asks=asks, candidates=ids, small_talk=small_talk)
 
 

@@ -24,6 +24,7 @@ from app.models import (
     Conversation,
     Draft,
     InboxEvent,
+    InboxStatus,
     Message,
     OutboundMessage,
     User,
@@ -138,8 +139,10 @@ async def _their_inbox_events(
     ]
     # A body a worker holds right now is left alone: deleting it under the worker would
     # fail its transaction; it is purged with the other raw bodies (docs/privacy.md).
-    theirs = [e.id for e, how in found if how == "only" and e.status != "running"]
-    kept = sum(how == "shared" or (how == "only" and e.status == "running") for e, how in found)
+    theirs = [e.id for e, how in found if how == "only" and e.status != InboxStatus.RUNNING]
+    kept = sum(
+        how == "shared" or (how == "only" and e.status == InboxStatus.RUNNING) for e, how in found
+    )
     return theirs, kept
 
 

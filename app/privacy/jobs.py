@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.clock import utc_now
 from app.core.db import unit_of_work
 from app.models import (
+    IN_FLIGHT,
+    UNPROCESSED,
     AuditEntry,
     Contact,
     Conversation,
@@ -27,7 +29,7 @@ from app.models import (
     OutboundMessage,
 )
 from app.privacy import repository, service
-from app.privacy.repository import UNPROCESSED, AnyDeletable
+from app.privacy.repository import AnyDeletable
 from app.runtime import Runtime
 from app.users import attempts
 from app.worker.runner import Postpone
@@ -40,7 +42,6 @@ RETENTION_EVERY_SECONDS = 24 * 3600.0
 # handled them, 30 days at most, less if any account's retention is shorter.
 RAW_BODY_RETENTION_DAYS = 30
 # Replies a worker may be sending right now are never purged under it.
-IN_FLIGHT = ("queued", "sending")
 WAIT_FOR_WORKER = timedelta(seconds=30)
 
 Step = Callable[[AsyncSession], Awaitable[int]]

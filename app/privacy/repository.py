@@ -23,8 +23,6 @@ from app.models import (
 
 # Small enough that no batch holds locks for long, large enough to finish in few rounds.
 BATCH_SIZE = 500
-# Raw bodies the worker has not finished with: deleting them would lose other data.
-UNPROCESSED = ("queued", "running")
 
 Deletable = type[OutboundMessage] | type[Draft] | type[Message] | type[InboxEvent]
 AnyDeletable = Deletable | type[Conversation] | type[Contact] | type[Job]

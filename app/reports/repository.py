@@ -11,7 +11,16 @@ from sqlalchemy import Text, and_, case, cast, func, literal, null, or_, select,
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import json_array_elements, utc_day
-from app.models import Account, Cooperation, Draft, LinkClick, Message, OutboundMessage, Product
+from app.models import (
+    Account,
+    Cooperation,
+    Draft,
+    LinkClick,
+    Message,
+    OutboundMessage,
+    Product,
+    SendStatus,
+)
 from app.reports.attribution import SHARE_TYPES, CooperationPosts
 
 
@@ -106,7 +115,7 @@ def _pairs(
     wanted = [str(p) for p in product_ids]
     where = (
         OutboundMessage.account_id == account_id,
-        OutboundMessage.status == "sent",
+        OutboundMessage.status == SendStatus.SENT,
         OutboundMessage.sent_at >= start,
         OutboundMessage.sent_at < end,
     )

@@ -23,6 +23,7 @@ from starlette.background import BackgroundTask
 
 from app.accounts.service import get_account, list_accounts
 from app.config import Settings
+from app.conversations.repository import recent_messages
 from app.conversations.service import public_replies
 from app.deps import Id, OptionalId, SessionDep, SettingsDep
 from app.errors import NotFound
@@ -43,6 +44,7 @@ from app.models import (
     Contact,
     Conversation,
     Draft,
+    DraftStatus,
     Message,
     OutboundMessage,
     User,
@@ -101,16 +103,7 @@ async def _progress(session: AsyncSession, account: Account, mid: str) -> Progre
     )
     if message is None:
         return Progress(account.id, mid, "received", poll_seconds=POLL_BUSY)
-    thread = list(
-        (
-            await session.scalars(
-                select(Message)
-                .where(Message.conversation_id == message.conversation_id)
-                .order_by(Message.sent_at.desc(), Message.id.desc())
-                .limit(THREAD_LENGTH)
-            )
-        ).all()
-    )[::-1]
+    thread = await recent_messages(session, message.conversation_id, limit=THREAD_LENGTH)
     # The reply to this message, or to a later one of the same burst.
     draft = await session.scalar(
         select(Draft)
@@ -139,11 +132,11 @@ async def _progress(session: AsyncSession, account: Account, mid: str) -> Progre
     progress.outbound = await session.scalar(
         select(OutboundMessage).where(OutboundMessage.draft_id == draft.id)
     )
-    if draft.status == "pending":
+    if draft.status == DraftStatus.PENDING:
         progress.step, progress.poll_seconds = "pending", POLL_WAITING
-    elif draft.status in ("approved", "sending"):
+    elif draft.status in (DraftStatus.APPROVED, DraftStatus.SENDING):
         progress.step, progress.poll_seconds = "sending", POLL_BUSY
-    elif draft.status == "sent":
+    elif draft.status == DraftStatus.SENT:
         progress.step = "sent"
     else:
         progress.step = "stopped"

@@ -1,21 +1,20 @@
 """Plain words for the desk: why a draft waits, how sure the bot is, what a follower asked
 about, and who the follower is, in words an influencer understands.
 
-The policy's reasons are prose for the audit log (app/policy/service.py, grounding.py,
-guardrails.py, form.py, recognise.py). They are mapped here, and only here, by their
-stable prefix; a reason nobody mapped yet still reads as "waiting for your review", and
-the engine's own words stay one click away on the card.
+The policy's reasons are prose for the audit log with a code (app/policy/reasons.py). They
+are worded here, and only here, by their code; a reason nobody worded yet still reads as
+"waiting for your review", and the engine's own words stay one click away on the card.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from app.models import Contact, Message
 from app.moderation.desk import Family
+from app.policy.reasons import ReasonCode, reason_of
 from app.policy.words import INTENT_TOPICS, intent_topic
 
 FAMILY_WORDS: dict[Family, str] = {
@@ -52,72 +51,68 @@ def _intents_in(text: str) -> str:
     return ", ".join(intent_words(n) for n in names)
 
 
-# Prefix of a stored reason -> plain words. Ordered: the first match wins; the rank is how
-# important it is for the headline (lower first).
-_Words = tuple[str, int, str]
+# A reason's code -> (rank, plain words); the rank is how important it is for the headline
+# (lower first). Codes with a variable part are worded in `reason_words`.
+_C = ReasonCode
 # fmt: off
-_PREFIXES: tuple[_Words, ...] = (
-    ("drafter failed: daily LLM budget", 1, "AI budget used up today: check this simple reply"),
-    ("drafter failed", 1, "The bot could not write a proper reply: check it or write your own"),
-    ("needs a person: a long message", 4, "A long message: worth reading yourself"),
-    ("needs a person: words the bot does not know", 5, "The bot did not understand every word"),
-    ("needs a person: it asks nothing", 5, "A question the bot does not answer alone"),
-    ("needs a person: it names no product", 3, "No product from your catalog is mentioned"),
-    ("needs a person: it also names", 4, "The follower asks about more than one product"),
-    ("needs a person: it asks about several", 4, "The follower asks about more than one product"),
-    ("needs a person", 5, "The bot is not sure what is asked"),
-    ("drafter asked for a human", 5, "The bot was unsure and left this one to you"),
-    ("personal data", 2, "The reply contains personal data: check it"),
-    ("longer than one message with the line", 3, "Too long to carry the automatic-reply line"),
-    ("longer than one", 3, "The reply is too long for one message"),
-    ("asked for a link; the catalog has none", 3, "Asked where to buy; the catalog has no link"),
-    ("asked for a link", 3, "Asked where to buy, but the reply has no link"),
-    ("asked for the price; the catalog has none", 3, "Asked the price, but the catalog has none"),
-    ("asked for the price", 3, "Asked the price, but the reply does not give it"),
-    ("asked for the code", 3, "Asked for the code, but the reply does not give it"),
-    ("the code of", 2, "The discount code is not valid right now"),
-    ("discount code", 2, "Check the facts: a discount code that is not in your catalog"),
-    ("code ", 2, "Check the facts: the discount code looks wrong or expired"),
-    ("link ", 2, "Check the facts: a link that is not the product's"),
-    ("price ", 2, "Check the facts: a price that is not the product's"),
-    ("percentage ", 2, "Check the facts: a discount that is not in the catalog"),
-    ("date ", 2, "Check the facts: a date that is not the product's"),
-    ("the reply is about", 2, "The reply talks about a product the follower did not ask about"),
-    ("mentions @", 2, "The reply mentions someone who is not in the conversation"),
-    ("account is", 6, "The account needs attention (reconnect it on the accounts page)"),
-    ("automation paused", 6, "Automatic replies are paused"),
-    ("a human replied recently", 6, "You answered this follower recently, so the bot waits"),
-    ("another app", 6, "Another app or a person is handling this chat"),
-    ("the follower opted out", 6, "The follower wrote STOP: no automatic messages to them"),
-    ("daily limit", 6, "The bot already sent its daily number of replies to this follower"),
-    ("mode is copilot", 8, "You review every reply (copilot mode)"),
-    ("mode is", 8, "Automatic sending is off for this account"),
-    ("confidence", 7, "The bot is not sure of this answer"),
-)
+_WORDS: dict[ReasonCode, tuple[int, str]] = {
+    _C.LLM_BUDGET: (1, "AI budget used up today: check this simple reply"),
+    _C.DRAFTER_FAILED: (1, "The bot could not write a proper reply: check it or write your own"),
+    _C.LONG_MESSAGE: (4, "A long message: worth reading yourself"),
+    _C.UNKNOWN_WORDS: (5, "The bot did not understand every word"),
+    _C.NOTHING_ASKED: (5, "A question the bot does not answer alone"),
+    _C.NO_PRODUCT_NAMED: (3, "No product from your catalog is mentioned"),
+    _C.OTHER_PRODUCT_NAMED: (4, "The follower asks about more than one product"),
+    _C.SEVERAL_PRODUCTS: (4, "The follower asks about more than one product"),
+    _C.NOT_RECOGNISED: (5, "The bot is not sure what is asked"),
+    _C.NEEDS_HUMAN: (5, "The bot was unsure and left this one to you"),
+    _C.PERSONAL_DATA: (2, "The reply contains personal data: check it"),
+    _C.DISCLOSURE_ROOM: (3, "Too long to carry the automatic-reply line"),
+    _C.TOO_LONG: (3, "The reply is too long for one message"),
+    _C.TOO_MANY_LINKS_OR_EMOJI: (3, "The reply has more links or emoji than the bot sends alone"),
+    _C.LINK_NONE_IN_CATALOG: (3, "Asked where to buy; the catalog has no link"),
+    _C.LINK_MISSING: (3, "Asked where to buy, but the reply has no link"),
+    _C.PRICE_NONE_IN_CATALOG: (3, "Asked the price, but the catalog has none"),
+    _C.PRICE_MISSING: (3, "Asked the price, but the reply does not give it"),
+    _C.CODE_MISSING: (3, "Asked for the code, but the reply does not give it"),
+    _C.CODE_NOT_VALID_NOW: (2, "The discount code is not valid right now"),
+    _C.CODE_NOT_IN_CATALOG: (2, "Check the facts: a discount code that is not in your catalog"),
+    _C.CODE_WRONG: (2, "Check the facts: the discount code looks wrong or expired"),
+    _C.LINK_WRONG: (2, "Check the facts: a link that is not the product's"),
+    _C.PRICE_WRONG: (2, "Check the facts: a price that is not the product's"),
+    _C.PERCENT_WRONG: (2, "Check the facts: a discount that is not in the catalog"),
+    _C.DATE_WRONG: (2, "Check the facts: a date that is not the product's"),
+    _C.OTHER_PRODUCT_ANSWERED: (
+        2, "The reply talks about a product the follower did not ask about"
+    ),
+    _C.ACCOUNT_STATE: (6, "The account needs attention (reconnect it on the accounts page)"),
+    _C.PAUSED: (6, "Automatic replies are paused"),
+    _C.HUMAN_REPLIED: (6, "You answered this follower recently, so the bot waits"),
+    _C.THREAD_HELD: (6, "Another app or a person is handling this chat"),
+    _C.OPTED_OUT: (6, "The follower wrote STOP: no automatic messages to them"),
+    _C.DAILY_LIMIT: (6, "The bot already sent its daily number of replies to this follower"),
+    _C.LOW_CONFIDENCE: (7, "The bot is not sure of this answer"),
+}
 # fmt: on
-_EMOJI_OR_LINKS = re.compile(r"^\d+ (links|emoji) \(at most")
-_INTENT_REVIEW = re.compile(r"^intent '(?P<intent>.+)' needs review$")
-_ASKS_FOR = re.compile(r"^the message asks for (?P<intents>.+), which needs review$")
-_SENSITIVE = "sensitive message: "
 UNKNOWN = "Waiting for your review"
 
 
 def reason_words(reason: object) -> tuple[int, str]:
-    """(importance, words) of one stored reason; lower importance comes first."""
-    text = str(reason)
-    if text.startswith(_SENSITIVE):
-        category = text.removeprefix(_SENSITIVE)
-        return 0, "Sensitive: " + SENSITIVE_WORDS.get(category, category.replace("_", " "))
-    if found := _INTENT_REVIEW.match(text):
-        return 8, f"Answers about {intent_words(found['intent'])} always wait for you"
-    if found := _ASKS_FOR.match(text):
-        return 8, f"Asks about {_intents_in(found['intents'])}, which you review"
-    if _EMOJI_OR_LINKS.match(text):
-        return 3, "The reply has more links or emoji than the bot sends alone"
-    for prefix, rank, words in _PREFIXES:
-        if text.startswith(prefix):
-            return rank, words
-    return 9, UNKNOWN
+    """(importance, words) of one reason, made now or stored; lower importance first."""
+    found = reason_of(reason)
+    detail = found.detail or ""
+    match found.code:
+        case ReasonCode.SENSITIVE:
+            return 0, "Sensitive: " + SENSITIVE_WORDS.get(detail, detail.replace("_", " "))
+        case ReasonCode.INTENT_NEEDS_REVIEW:
+            return 8, f"Answers about {intent_words(detail)} always wait for you"
+        case ReasonCode.ASKS_FOR_REVIEWED:
+            return 8, f"Asks about {_intents_in(detail)}, which you review"
+        case ReasonCode.MODE if detail == "copilot":
+            return 8, "You review every reply (copilot mode)"
+        case ReasonCode.MODE:
+            return 8, "Automatic sending is off for this account"
+    return _WORDS.get(found.code, (9, UNKNOWN))
 
 
 def headline(reasons: Sequence[Any]) -> str:

@@ -3,17 +3,20 @@
 Claiming takes rows whose run time has come and that nobody holds (status `queued`, or
 `running` with an expired lease: its worker died). On PostgreSQL the candidates are locked
 with SKIP LOCKED, so concurrent workers never take the same row; SQLite serialises writers.
+Leases are short and renewed by each worker's heartbeat (app.worker.heartbeat); every
+write about a leased item checks `locked_by`, so a worker that lost a lease changes nothing.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import and_, exists, or_, select, text, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import aliased
 
 from app.core.clock import utc_now
@@ -135,13 +138,18 @@ async def claim(
     worker_id: str,
     limit: int,
     lease_seconds: float,
+    held_ids: Collection[int] = (),
 ) -> list[QueueModel]:
-    """Takes up to `limit` items for `worker_id` and leases them; the caller commits."""
+    """Takes up to `limit` items for `worker_id` and leases them; the caller commits.
+    `held_ids` are items this worker still runs: never taken again, even if their lease
+    ran out while its event loop was blocked (its heartbeat renews or gives them up)."""
     now = utc_now()
     order: tuple[Any, ...] = (model.run_at, model.id)
     if model is Job:
         order = (Job.priority, *order)
     candidates = select(model.id).where(_claimable(model, now)).order_by(*order).limit(limit)
+    if held_ids:
+        candidates = candidates.where(model.id.not_in(list(held_ids)))
     ids = list((await session.scalars(for_update_skip_locked(session, candidates))).all())
     if not ids:
         return []
@@ -215,19 +223,24 @@ async def postpone(
 
 
 async def renew(
-    session: AsyncSession,
+    bind: AsyncSession | AsyncConnection,
     model: type[QueueModel],
     ids: list[int],
     *,
     worker_id: str,
     lease_seconds: float,
-) -> None:
-    await session.execute(
+) -> set[int]:
+    """Extends the leases `worker_id` still holds among `ids`; returns those. An item
+    missing from the answer was taken over by another worker (its lease had run out) or
+    settled meanwhile: this worker must not record an outcome for it."""
+    result = await bind.execute(
         update(model)
         .where(model.id.in_(ids), model.locked_by == worker_id, model.status == RUNNING)
         .values(locked_until=utc_now() + timedelta(seconds=lease_seconds))
+        .returning(model.id)
         .execution_options(synchronize_session=False)
     )
+    return set(result.scalars().all())
 
 
 async def release(

@@ -3,6 +3,7 @@
 Handlers run outside the claim's transaction and open their own units of work, so a slow
 LLM call never holds a database transaction. Handlers are idempotent: an item whose worker
 died after the handler's writes but before `complete` runs again and finds its work done.
+What a worker holds stays leased to it through its heartbeat (app.worker.heartbeat).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from app.models import InboxEvent, Job
 from app.ops.metrics import record_worker_item
 from app.runtime import Runtime
 from app.worker import queue
+from app.worker.heartbeat import Heartbeat
 
 log = structlog.get_logger("app.worker")
 T = TypeVar("T")
@@ -81,7 +83,8 @@ class Worker:
         self.periodic = periodic or {}
         self._done: list[Job | InboxEvent] = []
         self._held: dict[asyncio.Task[None], Job | InboxEvent] = {}
-        self._next_renewal = 0.0
+        # Items whose handler is running (not yet recording its outcome), by model and id.
+        self._in_handler: set[tuple[type[Job | InboxEvent], int]] = set()
         self._wakeup = asyncio.Event()
         self._next_schedule_check = 0.0
         self.event_handler = event_handler
@@ -90,6 +93,13 @@ class Worker:
         settings = runtime.settings
         self.backoff = queue.Backoff(
             settings.JOB_BACKOFF_BASE_SECONDS, settings.JOB_BACKOFF_MAX_SECONDS
+        )
+        self.heartbeat = Heartbeat(
+            runtime.engine,
+            worker_id=self.worker_id,
+            lease_seconds=settings.WORKER_LEASE_SECONDS,
+            held=self._holding,
+            lost=self._lose,
         )
 
     async def run_once(self) -> int:
@@ -108,7 +118,8 @@ class Worker:
         return len(events) + len(jobs)
 
     async def run_until_idle(self, max_rounds: int = 50) -> int:
-        """Runs rounds until nothing is due (for tests and the benchmark)."""
+        """Runs rounds until nothing is due (for tests). Without a heartbeat: each round's
+        items must finish within a lease."""
         total = 0
         for _ in range(max_rounds):
             handled = await self.run_once()
@@ -120,9 +131,10 @@ class Worker:
     async def run_forever(self, stop: asyncio.Event) -> None:
         """Keeps up to `concurrency` items in flight, claiming more as slots free up, so a
         slow LLM call never holds back sends. On stop, finishes what it holds within
-        SHUTDOWN_GRACE_SECONDS and releases the rest (see `_shut_down`)."""
+        SHUTDOWN_GRACE_SECONDS and releases the rest (see `_shut_down`). The heartbeat
+        keeps every lease it holds alive until then, the grace included."""
         log.info("worker.started", worker_id=self.worker_id, concurrency=self.concurrency)
-        async with self._listening():
+        async with self._listening(), self.heartbeat.running():
             await self._loop(stop)
         log.info("worker.stopped", worker_id=self.worker_id)
 
@@ -155,7 +167,6 @@ class Worker:
                 claimed = 0
                 try:
                     await self.schedule_periodic()
-                    await self._renew_leases()
                     claimed = await self._fill(running)
                 except Exception:  # a lost database connection must not kill the loop
                     log.exception("worker.claim_failed")
@@ -235,26 +246,30 @@ class Worker:
     def _release(self, task: asyncio.Task[None]) -> None:
         self._held.pop(task, None)
 
-    async def _renew_leases(self) -> None:
-        """Extends the leases of items still in flight (a slow LLM call), a third of a lease
-        before they would run out, so no other worker takes an item this one still holds."""
-        lease = self.runtime.settings.WORKER_LEASE_SECONDS
-        now = asyncio.get_running_loop().time()
-        if not self._held or now < self._next_renewal:
-            return
-        self._next_renewal = now + lease / 3
-        held = list(self._held.values())
-        job_ids = [item.id for item in held if isinstance(item, Job)]
-        event_ids = [item.id for item in held if isinstance(item, InboxEvent)]
-        async with unit_of_work(self.runtime.sessionmaker) as session:
-            if job_ids:
-                await queue.renew(
-                    session, Job, job_ids, worker_id=self.worker_id, lease_seconds=lease
-                )
-            if event_ids:
-                await queue.renew(
-                    session, InboxEvent, event_ids, worker_id=self.worker_id, lease_seconds=lease
-                )
+    def _holding(self) -> list[Job | InboxEvent]:
+        """Every item this worker holds a lease on: in flight, or finished and waiting for
+        its outcome to be written with the next claim."""
+        return [*self._held.values(), *self._done]
+
+    def _lose(self, items: list[Job | InboxEvent]) -> None:
+        """The heartbeat found these no longer held (another worker took them over after
+        their lease ran out): their handlers stop, and this worker records nothing for them.
+        Items already recording an outcome, or recorded meanwhile, are left alone: their
+        writes only touch rows this worker still holds."""
+        keys = {(type(item), item.id) for item in items}
+        stale = [item for item in self._done if (type(item), item.id) in keys]
+        self._done = [item for item in self._done if (type(item), item.id) not in keys]
+        running = [
+            (task, item)
+            for task, item in self._held.items()
+            if (type(item), item.id) in keys & self._in_handler
+        ]
+        for task, _item in running:
+            task.cancel()
+        for item in [*stale, *(item for _task, item in running)]:
+            kind = item.kind if isinstance(item, Job) else "event"
+            log.warning("worker.lease_lost", item_kind=kind, item_id=item.id)
+            record_worker_item(kind, "lost")
 
     def wake(self) -> None:
         """New work was stored in this process: look now instead of at the next poll."""
@@ -292,6 +307,7 @@ class Worker:
             worker_id=self.worker_id,
             limit=limit,
             lease_seconds=self.runtime.settings.WORKER_LEASE_SECONDS,
+            held_ids=[item.id for item in self._holding() if isinstance(item, model)],
         )
 
     async def _flush_done(self, session: AsyncSession) -> None:
@@ -366,13 +382,18 @@ class Worker:
         return "done"
 
     async def _dispatch(self, item: Job | InboxEvent) -> None:
-        if isinstance(item, InboxEvent):
-            await self.event_handler(self.runtime, item)
-            return
-        handler = self.job_handlers.get(item.kind)
-        if handler is None:
-            raise PermanentFailure(f"no handler for job kind {item.kind!r}")
-        await handler(self.runtime, item)
+        key = (type(item), item.id)
+        self._in_handler.add(key)
+        try:
+            if isinstance(item, InboxEvent):
+                await self.event_handler(self.runtime, item)
+                return
+            handler = self.job_handlers.get(item.kind)
+            if handler is None:
+                raise PermanentFailure(f"no handler for job kind {item.kind!r}")
+            await handler(self.runtime, item)
+        finally:
+            self._in_handler.discard(key)
 
     async def _record(self, write: Callable[[AsyncSession], Awaitable[T]]) -> T:
         """Writes an item's outcome in its own transaction, retried while the database is

@@ -19,6 +19,7 @@ from app.core.db import unit_of_work
 from app.drafting.base import Usage
 from app.drafting.cost import estimate_cost
 from app.models import Draft
+from app.policy.reasons import reason_of
 from app.policy.service import Decision, reason_code
 from tests.accounts.conftest import sign_in
 from tests.fakes.llm import FakeLLM
@@ -237,5 +238,6 @@ def test_cost_follows_the_configured_prices() -> None:
     ],
 )
 def test_metrics_get_a_short_code_for_the_first_reason(reasons: list[str], code: str) -> None:
-    assert reason_code(Decision("review", 0.5, reasons)) == code
-    assert reason_code(Decision("auto", 0.9, ["anything"])) == "rules_met"
+    stored = [reason_of(r) for r in reasons]  # sentences read back from a draft row
+    assert reason_code(Decision("review", 0.5, stored)) == code
+    assert reason_code(Decision("auto", 0.9, [reason_of("anything")])) == "rules_met"

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.config import Settings
 from app.core.db import unit_of_work
 from app.meta.limits import INSTAGRAM_MAX_BYTES
-from app.models import Account, Conversation, TrackedLink, User
+from app.models import Account, Conversation, Cooperation, Draft, Product, TrackedLink, User
 from app.outbox.compose import compose
 from app.outbox.service import queue_reply
 from tests.builders import (
@@ -72,6 +72,35 @@ async def test_codes_and_links_sent_are_the_catalogs_own(
     assert sorted(out.codes_sent) == sorted([serum_xl, cream])
     assert re.fullmatch(f"XL: {SHORT} with LENAXL, and NIGHT10 for the cream.", out.text)
     assert serum not in out.links_sent
+
+
+async def test_a_brand_code_shared_by_products_counts_once(
+    session: AsyncSession, database_url: str, tmp_path: Path
+) -> None:
+    """One code several products share is one code handed out: for the product the reply
+    is about, else for the oldest, never for every product that has it."""
+    account, conversation, [serum, _, cream] = await _catalog(session)
+    [cooperation_id] = {
+        p.cooperation_id
+        for p in (await session.scalars(select(Product).where(Product.id == serum))).all()
+    }
+    cooperation = await session.get(Cooperation, cooperation_id)
+    assert cooperation is not None
+    toner = await create_product(session, cooperation, name="Toner", url=None)  # LENA15 too
+    settings = _settings(database_url, tmp_path)
+    about_toner = Draft(product_ids=[toner.id])
+
+    alone = await compose(
+        session, settings, account=account, conversation=conversation, text="LENA15!",
+        draft=None, user=None,
+    )  # fmt: skip
+    for_toner = await compose(
+        session, settings, account=account, conversation=conversation, text="LENA15!",
+        draft=about_toner, user=None,
+    )  # fmt: skip
+
+    assert (alone.codes_sent, for_toner.codes_sent) == ([serum], [toner.id])
+    assert cream not in alone.codes_sent
 
 
 async def test_each_product_its_own_link_and_the_same_one_again(

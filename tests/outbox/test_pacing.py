@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from app.core.clock import utc_now
 from app.core.db import unit_of_work
-from app.models import Account, Conversation, Job, OutboundMessage
+from app.models import Account, Conversation, Job, OutboundMessage, SendStatus
 from app.outbox import pacing
 from app.outbox.service import queue_reply
 from app.registry import build_worker
@@ -91,11 +91,11 @@ async def test_a_later_reply_waits_while_an_earlier_one_is_unsettled(harness: Ha
         assert earlier is not None
         with pytest.raises(Postpone, match=f"reply {first} to this follower goes first"):
             await pacing.wait_for_earlier(session, later)
-        earlier.status = "sending"  # being sent by another worker: still wait
+        earlier.status = SendStatus.SENDING  # being sent by another worker: still wait
         await session.flush()
         with pytest.raises(Postpone):
             await pacing.wait_for_earlier(session, later)
-        earlier.status = "failed"  # settled, whatever the outcome: the next may go
+        earlier.status = SendStatus.FAILED  # settled, whatever the outcome: the next may go
         await session.flush()
         await pacing.wait_for_earlier(session, later)
         await pacing.wait_for_earlier(session, earlier)  # nothing before the first

@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 
 from app.core.clock import utc_now
+from app.policy.reasons import Reason
+from app.policy.reasons import ReasonCode as C
 from app.policy.schemas import Policy
 from app.policy.service import DecisionInput, DraftFacts, combined_confidence, decide
 
@@ -39,7 +41,14 @@ def test_a_grounded_confident_allowed_draft_goes_out() -> None:
         ({"policy": Policy(mode="off")}, "mode is off"),
         ({"sensitive": "complaint"}, "sensitive message: complaint"),
         # Our own code did not recognise the message: the model's word cannot send it.
-        ({"recognised_problem": "words the bot does not know: 'pregnant'"}, "pregnant"),
+        (
+            {
+                "recognised_problem": Reason(
+                    C.UNKNOWN_WORDS, "words the bot does not know: 'pregnant'"
+                )
+            },
+            "pregnant",
+        ),
         # The message asks for something the account keeps for review.
         (
             {

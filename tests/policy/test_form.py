@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.policy.form import form_problems
+from app.policy.reasons import Reason
 
 KNOWN = [
     "Vitamin C Serum: 15% off with LENA15 at https://glowlab.example/serum",
@@ -13,7 +14,7 @@ KNOWN = [
 ]
 
 
-def problems(reply: str, platform: str = "instagram") -> list[str]:
+def problems(reply: str, platform: str = "instagram") -> list[Reason]:
     return form_problems(reply, platform=platform, known_texts=KNOWN)
 
 

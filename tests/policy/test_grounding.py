@@ -10,6 +10,7 @@ from app.drafting.base import ProductMatch
 from app.drafting.retrieval import rank_products
 from app.models import Cooperation, Product
 from app.policy.grounding import answer_problems
+from app.policy.reasons import Reason
 from app.policy.recognise import recognise
 from tests.drafting.catalog import TODAY, cooperation, product
 
@@ -34,7 +35,9 @@ def shop() -> Catalog:
     ]  # fmt: skip
 
 
-def check(text: str, reply: str, cited: tuple[int, ...], also: tuple[int, ...] = ()) -> list[str]:
+def check(
+    text: str, reply: str, cited: tuple[int, ...], also: tuple[int, ...] = ()
+) -> list[Reason]:
     """`also`: products retrieved beside the asked one, with a low score."""
     matches: list[ProductMatch] = rank_products(text, shop(), 3, today=TODAY)
     matches += [ProductMatch(p, c, 0.55, "brand") for p, c in shop() if p.id in also]

@@ -10,7 +10,15 @@ from sqlalchemy import select
 
 from app.core.clock import utc_now
 from app.core.db import unit_of_work
-from app.models import Account, AuditEntry, Conversation, Draft, Message, OutboundMessage
+from app.models import (
+    Account,
+    AuditEntry,
+    Conversation,
+    Draft,
+    DraftStatus,
+    Message,
+    OutboundMessage,
+)
 from tests.accounts.conftest import sign_in
 from tests.harness import Harness
 from tests.ui.desk import PASSWORD, Seeded, seed_account, seed_draft, seed_moderator
@@ -250,7 +258,7 @@ async def test_a_message_no_reply_covers_is_marked_until_a_person_answers(
     async with unit_of_work(harness.runtime.sessionmaker) as session:
         draft = await session.get(Draft, seeded.draft_id)
         assert draft is not None
-        draft.status = "superseded"  # as if withdrawn: it no longer answers the message
+        draft.status = DraftStatus.SUPERSEDED  # as if withdrawn: it no longer answers the message
     page = (await harness.client.get(path)).text
     assert page.count(">unanswered</span>") == 1
     await harness.client.post(

@@ -99,7 +99,7 @@ async def test_sign_in_simulate_and_approve_on_a_phone(
         await (
             page.get_by_role("navigation", name="Main").get_by_role("link", name="Simulator").tap()
         )
-        await page.get_by_label("Message").fill(COMPLAINT)
+        await page.get_by_role("textbox", name="Message").fill(COMPLAINT)
         await page.get_by_role("button", name="Send as the follower").tap()
         progress = page.locator("#progress")
         await expect(progress).to_contain_text("needs review", timeout=20_000)

@@ -20,7 +20,7 @@ from sqlalchemy import delete, select
 
 from app.config import Settings
 from app.core.clock import utc_now
-from app.models import Account, Conversation, Draft, OutboundMessage, User, WebSession
+from app.models import Account, Conversation, Draft, DraftStatus, OutboundMessage, User, WebSession
 from app.outbox.service import queue_reply
 from tests.ui.conftest import LiveServer, screenshots_dir, serve
 from tests.ui.desk import PASSWORD, Seeded, seed_account, seed_draft, seed_moderator
@@ -181,7 +181,7 @@ async def _held_auto_reply(server: LiveServer, seconds: float) -> tuple[str, See
         assert draft is not None
         assert account is not None
         assert conversation is not None
-        draft.status, draft.decision, draft.decided_at = "approved", "auto", utc_now()
+        draft.status, draft.decision, draft.decided_at = DraftStatus.APPROVED, "auto", utc_now()
         settings: Settings = server.settings
         await queue_reply(
             session,

@@ -11,7 +11,7 @@ import httpx
 from sqlalchemy import func, select
 
 from app.core.db import unit_of_work
-from app.models import AuditEntry, Draft, OutboundMessage
+from app.models import AuditEntry, Draft, DraftStatus, OutboundMessage
 from tests.accounts.conftest import sign_in
 from tests.harness import Harness
 from tests.ui.desk import PASSWORD, Seeded, seed_account, seed_draft, seed_moderator
@@ -308,7 +308,7 @@ async def test_a_draft_superseded_meanwhile_is_reported_not_sent(harness: Harnes
     async with unit_of_work(harness.runtime.sessionmaker) as session:
         draft = await session.get(Draft, seeded.draft_id)
         assert draft is not None
-        draft.status, draft.reject_reason = "superseded", "newer follower message"
+        draft.status, draft.reject_reason = DraftStatus.SUPERSEDED, "newer follower message"
     response = await harness.client.post(
         f"/queue/{seeded.draft_id}/approve", headers={**HX, "X-CSRF-Token": token}
     )

@@ -13,6 +13,7 @@ from app.models import Contact, Message
 from app.moderation.desk import Family, family_of, group_indexes, message_key, reply_key
 from app.policy.form import form_problems
 from app.policy.guardrails import SENSITIVE_PATTERNS, ungrounded_facts
+from app.policy.reasons import Reason
 from app.policy.schemas import INTENTS, Policy
 from app.policy.service import DecisionInput, DraftFacts, decide
 from app.ui.words import (
@@ -30,7 +31,7 @@ from app.ui.words import (
 NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
 
 
-def _decision(**overrides: Any) -> list[str]:
+def _decision(**overrides: Any) -> list[Reason]:
     values: dict[str, Any] = {
         "policy": Policy(mode="autopilot", min_confidence=0.7),
         "draft": DraftFacts(intent="other", confidence=0.0, needs_human=True),
@@ -43,7 +44,7 @@ def _decision(**overrides: Any) -> list[str]:
     return decide(DecisionInput(**values)).reasons
 
 
-def _policy_reasons() -> list[str]:
+def _policy_reasons() -> list[Reason]:
     reasons = _decision()
     reasons += _decision(
         policy=Policy(mode="copilot"),
