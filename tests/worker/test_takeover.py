@@ -331,7 +331,9 @@ async def test_the_heartbeat_reconnects_after_the_database_went_away(
                             session, Job, worker_id="thief", limit=1, lease_seconds=60
                         )
                     await asyncio.sleep(POLL)
-                job = await _until_done(sessionmaker, job_id)
+                # Recording the outcome may meet a pooled connection the outage cut: the
+                # worker retries it for up to 16 s (runner._RECORD_RETRY_SECONDS).
+                job = await _until_done(sessionmaker, job_id, seconds=30)
             finally:
                 await running.stop_all()
     finally:
