@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import structlog
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import unit_of_work
@@ -168,7 +168,14 @@ class Worker:
                 try:
                     await self.schedule_periodic()
                     claimed = await self._fill(running)
-                except Exception:  # a lost database connection must not kill the loop
+                except (DBAPIError, OSError) as exc:
+                    # The database is away (a restart, an outage): expected, and logged in a
+                    # line. A rendered traceback per poll blocks the loop for seconds, which
+                    # the heartbeat renewing this worker's leases cannot afford.
+                    log.warning(
+                        "worker.claim_failed", error=type(exc).__name__, detail=_first_line(exc)
+                    )
+                except Exception:  # a bug: the loop goes on, the traceback is logged
                     log.exception("worker.claim_failed")
                 if claimed == 0 or len(running) >= self.concurrency:
                     await self._wait(running, stop)
@@ -437,3 +444,9 @@ class Worker:
         )
         log.warning("worker.item_failed", status=status, attempts=item.attempts, error=error)
         return "retry" if status == queue.QUEUED else "failed"
+
+
+def _first_line(exc: BaseException) -> str:
+    """The driver's own message, first line only (no SQL statement, no parameters)."""
+    cause = getattr(exc, "orig", None) or exc
+    return (str(cause).splitlines() or [""])[0][:200]

@@ -16,7 +16,7 @@ from tests.harness import Harness, make_settings, running_app, sign, text_event
 
 IG_ID = "17841400000000001"
 SERUM_URL = "https://glowlab.example/serum"
-SHORT = re.compile(r"http://127\.0\.0\.1:8000/l/([A-Za-z0-9_-]{24})\b")
+SHORT = re.compile(r"http://127\.0\.0\.1:8000/l/([A-Za-z0-9_-]{24})(?![A-Za-z0-9_-])")
 
 
 async def _account(harness: Harness, *, mode: str = "autopilot") -> tuple[int, int]:
@@ -149,7 +149,7 @@ async def test_sandbox_outbox_gets_the_short_link_under_public_url(
         assert [(o["channel"], o["status"]) for o in outbox] == [("sandbox", "sent")]
         text = "".join(outbox[0]["parts"])
         assert SERUM_URL not in text
-        [token] = re.findall(r"https://pilot\.example/l/([A-Za-z0-9_-]{24})\b", text)
+        [token] = re.findall(r"https://pilot\.example/l/([A-Za-z0-9_-]{24})(?![A-Za-z0-9_-])", text)
         followed = await harness.client.get(f"/l/{token}", headers={"User-Agent": "Mozilla/5.0"})
         assert followed.status_code == 302
         assert followed.headers["location"] == SERUM_URL

@@ -285,7 +285,7 @@ async def test_the_heartbeat_reconnects_after_the_database_went_away(
     connection to it is cut, the heartbeat's own included. A handler running across that
     keeps its item once the database is back: the heartbeat connects again and renews it
     before the lease runs out, so another worker trying all along never gets it."""
-    lease = 4.0
+    lease = 6.0
     name = make_url(postgres_url).database
     outage_over, finished = asyncio.Event(), asyncio.Event()
     runs: list[int] = []
