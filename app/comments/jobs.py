@@ -14,17 +14,15 @@ import structlog
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit.service import record
 from app.comments.context import CommentContext, load_comment_context
 from app.core.clock import utc_now
 from app.core.db import unit_of_work
 from app.drafting.assess import ConversationState, assess
 from app.drafting.base import DraftResult
 from app.drafting.cost import BudgetState, budget_state
-from app.drafting.jobs import count_usage, run_drafter
-from app.models import Account, CommentReply, Conversation, Draft, DraftStatus, Job
+from app.drafting.jobs import count_usage, new_draft, run_drafter, send_alone
+from app.models import Account, CommentReply, Conversation, Job
 from app.ops.metrics import DRAFTS
-from app.outbox.service import queue_reply
 from app.policy.schemas import Policy
 from app.policy.service import Decision, reason_code
 from app.runtime import Runtime
@@ -99,25 +97,15 @@ async def _record(
     assert conversation is not None
     decision = _decide(context, result, error, account, conversation)
     DRAFTS.labels(decision=decision.decision, reason=reason_code(decision)).inc()
-    draft = Draft(
+    draft = new_draft(
+        result,
+        decision,
         account_id=account.id,
         conversation_id=conversation.id,
         reply_to_message_id=context.comment.id,
         kind="comment",
-        status=DraftStatus.PENDING,
-        decision=decision.decision,
-        reasons=decision.reasons,
-        text=result.reply,
-        intent=result.intent,
-        language=result.language,
-        confidence=decision.confidence,
-        product_ids=list(result.product_ids),
-        drafter=result.drafter,
-        model=result.model,
         error=error,
-        prompt_tokens=None if result.usage is None else result.usage.prompt_tokens,
-        completion_tokens=None if result.usage is None else result.usage.completion_tokens,
-        llm_cost_usd=cost,
+        cost=cost,
     )
     session.add(draft)
     await session.flush()
@@ -126,40 +114,12 @@ async def _record(
     )
     log.info("comment.drafted", draft_id=draft.id, decision=decision.decision)
     if decision.decision == "auto":
-        await _send(session, runtime, account, conversation, draft, decision, context)
-
-
-async def _send(
-    session: AsyncSession,
-    runtime: Runtime,
-    account: Account,
-    conversation: Conversation,
-    draft: Draft,
-    decision: Decision,
-    context: CommentContext,
-) -> None:
-    draft.status = DraftStatus.APPROVED
-    draft.decided_at = utc_now()
-    await queue_reply(
-        session,
-        runtime.settings,
-        account=account,
-        conversation=conversation,
-        text=draft.text,
-        draft=draft,
-        hold_seconds=Policy.of(account.policy).hold_auto_seconds,
-        comment_id=context.reply.comment_id,
-    )
-    await record(
-        session,
-        action="draft.auto_approved",
-        actor="bot",
-        account_id=account.id,
-        entity=draft,
-        details={
-            "confidence": decision.confidence,
-            "intent": draft.intent,
-            "reasons": decision.reasons,
-            "comment_id": context.reply.comment_id,
-        },
-    )
+        await send_alone(
+            session,
+            runtime,
+            account,
+            conversation,
+            draft,
+            decision,
+            comment_id=context.reply.comment_id,
+        )

@@ -130,7 +130,16 @@ async def _record(
     decision = _decide(context, result, error, standby, opted_out=opted_out)
     DRAFTS.labels(decision=decision.decision, reason=reason_code(decision)).inc()
     stale = await _is_stale(session, context)
-    draft = _new_draft(context, result, decision, error=error, cost=cost, stale=stale)
+    draft = new_draft(
+        result,
+        decision,
+        account_id=context.account.id,
+        conversation_id=context.conversation.id,
+        reply_to_message_id=context.reply_to.id,
+        error=error,
+        cost=cost,
+        stale=stale,
+    )
     session.add(draft)
     await session.flush()
     log.info(
@@ -170,19 +179,24 @@ async def _is_stale(session: AsyncSession, context: DraftContext) -> bool:
     return latest != context.reply_to.id or changed
 
 
-def _new_draft(
-    context: DraftContext,
+def new_draft(
     result: DraftResult,
     decision: Decision,
     *,
+    account_id: int,
+    conversation_id: int,
+    reply_to_message_id: int,
     error: str | None,
     cost: Decimal | None,
-    stale: bool,
+    stale: bool = False,
+    kind: str = "dm",
 ) -> Draft:
+    """The draft row for a drafter's result and its decision (a DM's or a comment's)."""
     return Draft(
-        account_id=context.account.id,
-        conversation_id=context.conversation.id,
-        reply_to_message_id=context.reply_to.id,
+        account_id=account_id,
+        conversation_id=conversation_id,
+        reply_to_message_id=reply_to_message_id,
+        kind=kind,
         status=DraftStatus.SUPERSEDED if stale else DraftStatus.PENDING,
         decision=decision.decision,
         reasons=decision.reasons,
@@ -207,27 +221,42 @@ async def _send_alone(
     draft: Draft,
     decision: Decision,
 ) -> None:
-    """Approves the automatic reply and queues it, audited (unless it has no room left for
-    the disclosure line: then it waits for a person)."""
     account = await session.get(Account, context.account.id)
     conversation = await session.get(Conversation, context.conversation.id)
     assert account is not None
     assert conversation is not None
+    await send_alone(session, runtime, account, conversation, draft, decision)
+
+
+async def send_alone(
+    session: AsyncSession,
+    runtime: Runtime,
+    account: Account,
+    conversation: Conversation,
+    draft: Draft,
+    decision: Decision,
+    *,
+    comment_id: str | None = None,
+) -> None:
+    """Approves the automatic reply (to a DM, or to the comment `comment_id`) and queues
+    it, audited; unless it has no room left for the disclosure line: then it waits for a
+    person."""
     draft.status = DraftStatus.APPROVED
     draft.decided_at = utc_now()
-    if not await _queue_alone(session, runtime, account, conversation, draft):
+    if not await _queue_alone(session, runtime, account, conversation, draft, comment_id):
         return
+    details = {
+        "confidence": decision.confidence,
+        "intent": draft.intent,
+        "reasons": decision.reasons,
+    }
     await record(
         session,
         action="draft.auto_approved",
         actor="bot",
         account_id=account.id,
         entity=draft,
-        details={
-            "confidence": decision.confidence,
-            "intent": draft.intent,
-            "reasons": decision.reasons,
-        },
+        details=details if comment_id is None else {**details, "comment_id": comment_id},
     )
 
 
@@ -237,6 +266,7 @@ async def _queue_alone(
     account: Account,
     conversation: Conversation,
     draft: Draft,
+    comment_id: str | None,
 ) -> bool:
     """Queues the automatic reply; False when, as composed (links shortened...), its last
     message has no room left for the disclosure line: then it waits for a person."""
@@ -249,6 +279,7 @@ async def _queue_alone(
             text=draft.text,
             draft=draft,
             hold_seconds=Policy.of(account.policy).hold_auto_seconds,
+            comment_id=comment_id,
         )
     except NoRoomForDisclosure:
         draft.status, draft.decision, draft.decided_at = DraftStatus.PENDING, "review", None
