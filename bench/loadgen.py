@@ -38,7 +38,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 DEFAULT_ACCOUNT = "17841400000000777"
@@ -133,8 +133,9 @@ class Conn(asyncio.Protocol):
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)  # a TCP connection's is
-        self.transport = transport
+        # A TCP connection's transport; uvloop's is not an asyncio.Transport subclass, so
+        # it is told to the type checker, not checked with isinstance.
+        self.transport = cast(asyncio.Transport, transport)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
