@@ -85,6 +85,17 @@ def dialect_name(session: AsyncSession) -> str:
     return session.get_bind().dialect.name
 
 
+def dialect_insert(
+    bind: AsyncSession | AsyncConnection, table: Any
+) -> postgresql.Insert | sqlite.Insert:
+    """The dialect's own INSERT construct (`on_conflict_do_*`, `excluded`), which both
+    databases spell alike; `table` may be a mapped class, for ORM RETURNING."""
+    dialect = bind.dialect.name if isinstance(bind, AsyncConnection) else dialect_name(bind)
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
 def insert_ignore(
     bind: AsyncSession | AsyncConnection,
     table: Any,
@@ -94,12 +105,7 @@ def insert_ignore(
 ) -> Insert:
     """An INSERT that silently skips rows violating the unique key on `conflict_columns`
     (a partial unique index: give its condition as `index_where`)."""
-    dialect = bind.dialect.name if isinstance(bind, AsyncConnection) else dialect_name(bind)
-    if dialect == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing(
-            index_elements=list(conflict_columns), index_where=index_where
-        )
-    return sqlite.insert(table).on_conflict_do_nothing(
+    return dialect_insert(bind, table).on_conflict_do_nothing(
         index_elements=list(conflict_columns), index_where=index_where
     )
 
@@ -117,16 +123,8 @@ def upsert(
     (only if `where` holds): one atomic statement, so concurrent callers each see the
     row as the previous one left it. Add `.returning(...)`: no row comes back when `where`
     kept the row unchanged."""
-    if dialect_name(bind) == "postgresql":
-        return (
-            postgresql.insert(table)
-            .values(dict(values))
-            .on_conflict_do_update(
-                index_elements=list(conflict_columns), set_=dict(set_), where=where
-            )
-        )
     return (
-        sqlite.insert(table)
+        dialect_insert(bind, table)
         .values(dict(values))
         .on_conflict_do_update(index_elements=list(conflict_columns), set_=dict(set_), where=where)
     )

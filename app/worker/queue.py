@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, exists, or_, select, text, update
+from sqlalchemy import and_, case, exists, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql.dml import Insert
 
 from app.core.clock import utc_now
-from app.core.db import dialect_name, for_update_skip_locked, insert_ignore
+from app.core.db import dialect_insert, dialect_name, for_update_skip_locked, insert_ignore
 from app.models import InboxEvent, Job
 
 QueueModel = TypeVar("QueueModel", Job, InboxEvent)
@@ -34,10 +35,6 @@ FAILED = "failed"
 # The condition of the partial unique index uq_jobs_dedupe_key_queued, literally (a bound
 # parameter would not match the index on PostgreSQL).
 _QUEUED_KEY_INDEX = text("status = 'queued'")
-# Each try finds the waiting job or inserts one; it finds neither only when another
-# transaction queued one meanwhile (found by the next try) or a worker took it (the next
-# try inserts): a second try nearly always settles it.
-_DEDUPE_TRIES = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +48,54 @@ class Backoff:
         return max(self.base_seconds / 2, random.uniform(0, ceiling))
 
 
+def job_values(
+    kind: str,
+    payload: dict[str, Any],
+    *,
+    run_at: datetime | None = None,
+    dedupe_key: str | None = None,
+    account_id: int | None = None,
+    max_attempts: int = 8,
+    priority: int = 5,
+) -> dict[str, Any]:
+    """The row of a new waiting job (every column given: rows of one multi-row INSERT
+    must agree on their columns)."""
+    now = utc_now()
+    return {
+        "kind": kind,
+        "payload": payload,
+        "status": QUEUED,
+        "attempts": 0,
+        "run_at": run_at or now,
+        "dedupe_key": dedupe_key,
+        "account_id": account_id,
+        "max_attempts": max_attempts,
+        "priority": priority,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _queue_statement(session: AsyncSession, rows: list[dict[str, Any]]) -> Insert:
+    """INSERT the rows; a row whose `dedupe_key` has a job waiting pushes that job instead
+    (to the later of the two run times, with the new payload). One statement, atomic on
+    both databases: on PostgreSQL a job a worker claims meanwhile no longer matches the
+    partial index, so the row is inserted as a new waiting job. The row inserted or
+    pushed stays locked until the transaction ends, so a worker cannot start it (SKIP
+    LOCKED) before the data this transaction writes for it is committed."""
+    statement = dialect_insert(session, Job).values(rows)
+    excluded = statement.excluded
+    return statement.on_conflict_do_update(
+        index_elements=["dedupe_key"],
+        index_where=_QUEUED_KEY_INDEX,
+        set_={
+            "run_at": case((Job.run_at > excluded.run_at, Job.run_at), else_=excluded.run_at),
+            "payload": excluded.payload,
+            "updated_at": excluded.updated_at,
+        },
+    )
+
+
 async def enqueue(
     session: AsyncSession,
     kind: str,
@@ -61,67 +106,87 @@ async def enqueue(
     account_id: int | None = None,
     max_attempts: int = 8,
     priority: int = 5,
-) -> Job | None:
-    """Adds a job in the caller's transaction. With a `dedupe_key`, a job already waiting
-    under that key is pushed to `run_at` instead (a burst of messages makes one draft)."""
-    run_at = run_at or utc_now()
-    values: dict[str, Any] = {
-        "kind": kind,
-        "payload": payload,
-        "status": QUEUED,
-        "run_at": run_at,
-        "dedupe_key": dedupe_key,
-        "account_id": account_id,
-        "max_attempts": max_attempts,
-        "priority": priority,
-    }
-    if dedupe_key is None:
-        job = Job(**values)
-        session.add(job)
-        await session.flush()
-        return job
-    for _ in range(_DEDUPE_TRIES):
-        waiting = await _push_waiting(session, dedupe_key, run_at=run_at, payload=payload)
-        if waiting is not None:
-            return waiting
-        # Concurrent transactions may queue under the same key at once (two messages of
-        # one follower ingested side by side): the loser skips its insert and pushes the
-        # winner's job instead of failing on the unique index.
-        inserted: Job | None = await session.scalar(
-            insert_ignore(session, Job, ["dedupe_key"], index_where=_QUEUED_KEY_INDEX)
-            .values(**values)
-            .returning(Job)
-        )
-        if inserted is not None:
-            return inserted
-    raise RuntimeError(f"could not queue a job under {dedupe_key!r}")
-
-
-async def _push_waiting(
-    session: AsyncSession, dedupe_key: str, *, run_at: datetime, payload: dict[str, Any]
-) -> Job | None:
-    """The job waiting under `dedupe_key`, moved to `run_at` and given `payload`. Locked
-    until this transaction ends: a worker skips it meanwhile (SKIP LOCKED), so it cannot
-    start before the data this transaction writes for it is committed."""
-    waiting = await session.scalar(
-        select(Job).where(Job.dedupe_key == dedupe_key, Job.status == QUEUED).with_for_update()
+) -> Job:
+    """Adds a job in the caller's transaction, in one statement. With a `dedupe_key`, a
+    job already waiting under that key is pushed to `run_at` instead (a burst of messages
+    makes one draft), and stays locked until the transaction ends."""
+    values = job_values(
+        kind,
+        payload,
+        run_at=run_at,
+        dedupe_key=dedupe_key,
+        account_id=account_id,
+        max_attempts=max_attempts,
+        priority=priority,
     )
-    if waiting is not None:
-        waiting.run_at = max(waiting.run_at, run_at)
-        waiting.payload = payload
-    return waiting
+    job: Job | None = await session.scalar(
+        _queue_statement(session, [values]).returning(Job),
+        execution_options={"populate_existing": True},
+    )
+    assert job is not None  # DO UPDATE returns the pushed row
+    return job
+
+
+class PendingJobs:
+    """Jobs a unit of work queues as it goes, written together in one statement just
+    before it commits (`write`): a batch of inbox events makes one INSERT for all their
+    draft and profile jobs instead of one or two statements per event.
+
+    Requests under the same `dedupe_key` merge as consecutive `enqueue` calls would: the
+    later run time, the last payload. Nothing is written unless `write` runs, so the
+    owner of the unit of work must call it before committing."""
+
+    def __init__(self) -> None:
+        self._rows: list[dict[str, Any]] = []
+        self._keyed: dict[str, dict[str, Any]] = {}
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def add(
+        self,
+        kind: str,
+        payload: dict[str, Any],
+        *,
+        run_at: datetime | None = None,
+        dedupe_key: str | None = None,
+        account_id: int | None = None,
+        max_attempts: int = 8,
+        priority: int = 5,
+    ) -> None:
+        values = job_values(
+            kind,
+            payload,
+            run_at=run_at,
+            dedupe_key=dedupe_key,
+            account_id=account_id,
+            max_attempts=max_attempts,
+            priority=priority,
+        )
+        earlier = None if dedupe_key is None else self._keyed.get(dedupe_key)
+        if earlier is None:
+            self._rows.append(values)
+            if dedupe_key is not None:
+                self._keyed[dedupe_key] = values
+            return
+        earlier["run_at"] = max(earlier["run_at"], values["run_at"])
+        earlier["payload"] = values["payload"]
+
+    async def write(self, session: AsyncSession) -> None:
+        rows, self._rows, self._keyed = self._rows, [], {}
+        if rows:
+            await session.execute(_queue_statement(session, rows))
 
 
 async def ensure_scheduled(session: AsyncSession, kind: str, *, every_seconds: float) -> None:
-    """Keeps one waiting run of a periodic job, due `every_seconds` after the last one."""
-    key = f"periodic:{kind}"
-    waiting = await session.scalar(
-        select(Job.id).where(Job.dedupe_key == key, Job.status == QUEUED)
+    """Keeps one waiting run of a periodic job, due `every_seconds` after the last one: a
+    run already waiting is left as it is (pushing it would postpone it forever)."""
+    values = job_values(
+        kind, {}, run_at=utc_now() + timedelta(seconds=every_seconds), dedupe_key=f"periodic:{kind}"
     )
-    if waiting is None:
-        await enqueue(
-            session, kind, {}, run_at=utc_now() + timedelta(seconds=every_seconds), dedupe_key=key
-        )
+    await session.execute(
+        insert_ignore(session, Job, ["dedupe_key"], index_where=_QUEUED_KEY_INDEX).values(values)
+    )
 
 
 def _claimable(model: type[QueueModel], now: datetime) -> Any:
