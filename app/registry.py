@@ -9,7 +9,7 @@ from app.comments.intake import COMMENT_JOB, take_comment
 from app.comments.jobs import reply_to_comment
 from app.comments.public import post_public_reply
 from app.conversations.ingest import CONFIRM_SEND_JOB, DRAFT_JOB
-from app.conversations.jobs import process_inbox_event
+from app.conversations.jobs import process_inbox_events
 from app.conversations.profiles import PROFILE_JOB, fetch_profile
 from app.conversations.replies import NOTICE_JOB
 from app.drafting.embeddings import EMBED_EVERY_SECONDS, EMBED_JOB, embed_catalog
@@ -53,7 +53,7 @@ def build_worker(runtime: Runtime, *, concurrency: int | None = None) -> Worker:
         runtime,
         job_handlers=JOB_HANDLERS,
         # New comments meet the account's comment triggers during ingest.
-        event_handler=partial(process_inbox_event, on_comment=take_comment),
+        event_handler=partial(process_inbox_events, on_comment=take_comment),
         concurrency=concurrency,
         # Embedding the catalog is scheduled only where a model is configured.
         periodic={

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +18,7 @@ from app.conversations import repository
 from app.core.clock import utc_now
 from app.meta.events import MetaEvent
 from app.models import Account, Contact, Conversation, Message
+from app.worker.queue import PendingJobs
 
 # Kinds whose `mid` is the event's own message id. On the others (reaction, read...) the
 # mid names another message, so the entry gets a synthetic key instead.
@@ -44,19 +45,55 @@ _EVENT_FIELDS = (
 
 
 @dataclass(slots=True)
-class Incoming:
-    """One event and the rows it concerns, handed to whichever handler applies it."""
+class Unit:
+    """What the events normalised in one transaction share: the session, the jobs they
+    queue (written in one statement before the commit, `PendingJobs`), and the rows
+    already looked up or created, so a batch reads each account once and a follower's
+    second event in it finds their thread without a round trip."""
 
     session: AsyncSession
     settings: Settings
+    # Called with a new comment's entry id (comment triggers: app/comments/intake.py, passed
+    # in by the worker's wiring, as this domain does not import that one).
+    on_comment: CommentHook | None = None
+    jobs: PendingJobs = field(default_factory=PendingJobs)
+    accounts: dict[tuple[str, str], Account | None] = field(default_factory=dict)
+    threads: dict[tuple[int, str], tuple[Contact, Conversation]] = field(default_factory=dict)
+    # Conversations created in this transaction: no draft can wait for them yet.
+    created: set[int] = field(default_factory=set)
+
+
+@dataclass(slots=True)
+class Incoming:
+    """One event and the rows it concerns, handed to whichever handler applies it."""
+
+    unit: Unit
     account: Account
     contact: Contact
     conversation: Conversation
     event: MetaEvent
     inbox_event_id: int
-    # Called with a new comment's entry id (comment triggers: app/comments/intake.py, passed
-    # in by the worker's wiring, as this domain does not import that one).
-    on_comment: CommentHook | None = None
+
+    @property
+    def session(self) -> AsyncSession:
+        return self.unit.session
+
+    @property
+    def settings(self) -> Settings:
+        return self.unit.settings
+
+    @property
+    def on_comment(self) -> CommentHook | None:
+        return self.unit.on_comment
+
+    @property
+    def jobs(self) -> PendingJobs:
+        return self.unit.jobs
+
+    @property
+    def is_new_conversation(self) -> bool:
+        """Created in this transaction: it has no drafts to supersede."""
+        return self.conversation.id in self.unit.created
 
     @property
     def at(self) -> datetime:

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.service import record
 from app.conversations import repository
 from app.conversations.entries import Incoming, insert_entry, note_inbound, quote_of
-from app.conversations.replies import schedule_reply, withdraw_replies
+from app.conversations.replies import answer_later, withdraw_replies
 from app.inbox.repository import scrub_message
 from app.meta.events import MetaEvent
 from app.models import Account, Message
@@ -37,7 +37,7 @@ async def apply_edit(incoming: Incoming) -> None:
         )
         if inserted is not None:
             note_inbound(incoming.conversation, incoming.at)
-            await _answer_later(incoming, supersede_reason="newer follower message")
+            await answer_later(incoming, supersede_reason="newer follower message")
         return
     if stored.deleted_at is not None or stored.direction != "in" or event.text is None:
         return
@@ -58,7 +58,7 @@ async def apply_edit(incoming: Incoming) -> None:
         error_code="message_edited",
         since_message=stored,
     )
-    await _answer_later(incoming, supersede_reason=None)
+    await answer_later(incoming, supersede_reason=None)
     log.info("ingest.message_edited", message_id=stored.id)
 
 
@@ -92,7 +92,7 @@ async def apply_deletion(incoming: Incoming) -> None:
     )
     if withdrawn:
         # Earlier messages the withdrawn draft also answered may still deserve a reply.
-        await _answer_later(incoming, supersede_reason=None)
+        await answer_later(incoming, supersede_reason=None)
     log.info("ingest.message_deleted", message_id=stored.id, withdrawn=withdrawn)
 
 
@@ -196,14 +196,3 @@ async def _update_quotes(session: AsyncSession, message: Message) -> None:
     for quoting in await repository.messages_quoting(session, message):
         quote = quote_of(message) if message.deleted_at is None else {"message_id": message.id}
         quoting.payload = {**quoting.payload, "reply_to": quote}
-
-
-async def _answer_later(incoming: Incoming, *, supersede_reason: str | None) -> None:
-    await schedule_reply(
-        incoming.session,
-        incoming.settings,
-        account=incoming.account,
-        conversation=incoming.conversation,
-        standby=incoming.event.is_standby,
-        supersede_reason=supersede_reason,
-    )

@@ -1,7 +1,8 @@
 """Turns Meta events into contacts, conversations and messages, and schedules replies.
 
-Runs in the worker, one transaction per stored webhook body. Every step is idempotent:
-redelivered bodies and repeated message ids are stored once and answered at most once.
+Runs in the worker, one transaction per batch of stored webhook bodies
+(app.conversations.jobs). Every step is idempotent: redelivered bodies and repeated message
+ids are stored once and answered at most once.
 """
 
 from __future__ import annotations
@@ -12,12 +13,11 @@ from datetime import timedelta
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.config import Settings
 from app.conversations import events, repository
 from app.conversations.answered import answered_by_hand
 from app.conversations.entries import (
-    CommentHook,
     Incoming,
+    Unit,
     entry_values,
     insert_entry,
     note_inbound,
@@ -26,7 +26,7 @@ from app.conversations.entries import (
 from app.conversations.mentions import apply_story_mention
 from app.conversations.optout import apply_command
 from app.conversations.profiles import refresh_profile_if_due
-from app.conversations.replies import DRAFT_JOB, schedule_reply, supersede_pending_drafts
+from app.conversations.replies import DRAFT_JOB, answer_later, supersede_pending_drafts
 from app.core.clock import utc_now
 from app.meta.events import ANNOTATION_KINDS, MetaEvent
 from app.models import Account, Contact, Conversation
@@ -47,53 +47,65 @@ FOLLOWER_KINDS = {"message", "postback", "unsupported"}
 INPUT_KINDS = FOLLOWER_KINDS | {"referral"}
 
 
-async def apply_event(
-    session: AsyncSession,
-    settings: Settings,
-    event: MetaEvent,
-    *,
-    inbox_event_id: int,
-    on_comment: CommentHook | None = None,
-) -> None:
-    account = await repository.account_by_external_id(
-        session, event.platform, event.account_external_id
-    )
+async def apply_event(unit: Unit, event: MetaEvent, *, inbox_event_id: int) -> None:
+    account = await _account(unit, event)
     if account is None:
         log.info("ingest.unknown_account", platform=event.platform, kind=event.kind)
         return
     structlog.contextvars.bind_contextvars(account_id=account.id)
     if event.kind == "policy":
-        await events.apply_policy(session, account, event)
+        await events.apply_policy(unit.session, account, event)
         return
     if event.follower_id is None:
         if event.kind == "unknown":
             events.log_unknown_once(event)
         log.info("ingest.no_follower", kind=event.kind)
         return
-    thread = await _thread(session, account, event.kind, event.follower_id)
+    thread = await _thread(unit, account, event)
     if thread is None:
         return
     contact, conversation = thread
     structlog.contextvars.bind_contextvars(conversation_id=conversation.id)
-    incoming = Incoming(
-        session, settings, account, contact, conversation, event, inbox_event_id, on_comment
-    )
+    incoming = Incoming(unit, account, contact, conversation, event, inbox_event_id)
     await _HANDLERS.get(event.kind, _apply_follower_event)(incoming)
 
 
+async def _account(unit: Unit, event: MetaEvent) -> Account | None:
+    """Looked up once per transaction: a batch of events is mostly one account's."""
+    key = (event.platform, event.account_external_id)
+    if key not in unit.accounts:
+        unit.accounts[key] = await repository.account_by_external_id(unit.session, *key)
+    return unit.accounts[key]
+
+
 async def _thread(
-    session: AsyncSession, account: Account, kind: str, follower_id: str
+    unit: Unit, account: Account, event: MetaEvent
 ) -> tuple[Contact, Conversation] | None:
     """The follower's contact and conversation, created on their first event; None for a
     receipt or a reaction from someone we have no thread with: nothing to mark, and no
     empty conversation to create (the raw event stays in the inbox)."""
-    if kind in ANNOTATION_KINDS:
-        found = await repository.find_conversation(session, account.id, follower_id)
+    assert event.follower_id is not None
+    key = (account.id, event.follower_id)
+    known = unit.threads.get(key)
+    if known is not None:
+        return known  # created or locked earlier in this transaction
+    if event.kind in ANNOTATION_KINDS:
+        found = await repository.find_conversation(unit.session, account.id, event.follower_id)
         if found is None:
-            log.info("ingest.unknown_follower", kind=kind)
+            log.info("ingest.unknown_follower", kind=event.kind)
         return found
-    contact = await repository.get_or_create_contact(session, account.id, follower_id)
-    conversation = await repository.get_or_create_conversation(session, account.id, contact.id)
+    contact, created = await repository.get_or_create_contact(
+        unit.session, account.id, event.follower_id
+    )
+    # An input opens Meta's 24-hour window: noted by the same statement that locks the
+    # conversation (a redelivered input changes nothing: its time is noted already).
+    inbound_at = event.timestamp if event.kind in INPUT_KINDS else None
+    conversation = await repository.get_or_create_conversation(
+        unit.session, account.id, contact.id, inbound_at=inbound_at
+    )
+    if created:  # a new follower: their conversation is new too
+        unit.created.add(conversation.id)
+    unit.threads[key] = (contact, conversation)
     return contact, conversation
 
 
@@ -124,19 +136,15 @@ async def _apply_follower_event(incoming: Incoming) -> None:
             # Delivered to us as the owner, yet a handover said otherwise: stay on review.
             owner = incoming.conversation.thread_owner_app_id
             log.warning("ingest.thread_owner_mismatch", owner_app_id=owner)
-        await schedule_reply(
-            incoming.session,
-            incoming.settings,
-            account=incoming.account,
-            conversation=incoming.conversation,
-            standby=event.is_standby,
-        )
+        await answer_later(incoming)
     elif not answered:
         log.info("ingest.recorded", kind=event.kind)
     if event.kind in INPUT_KINDS:
+        # Usually a no-op (the conversation's upsert noted it); not for a second event of
+        # the conversation in this transaction, or one without a timestamp.
         note_inbound(incoming.conversation, values["sent_at"])
-        await refresh_profile_if_due(
-            incoming.session, incoming.settings, account=incoming.account, contact=incoming.contact
+        refresh_profile_if_due(
+            incoming.jobs, incoming.settings, account=incoming.account, contact=incoming.contact
         )
 
 

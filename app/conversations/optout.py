@@ -17,7 +17,7 @@ from app.audit.service import record
 from app.conversations import repository
 from app.conversations.answered import answered_by_hand, has_unanswered_before
 from app.conversations.entries import Incoming
-from app.conversations.replies import Notice, schedule_notice, schedule_reply, withdraw_replies
+from app.conversations.replies import Notice, answer_later, schedule_notice, withdraw_replies
 from app.core.clock import utc_now
 from app.core.text import normalise
 from app.policy.schemas import Policy
@@ -210,13 +210,7 @@ async def answer_with_notice(
     unanswered messages, the draft that answers those covers it too."""
     session, conversation = incoming.session, incoming.conversation
     if await has_unanswered_before(session, conversation.id, message_id):
-        await schedule_reply(
-            session,
-            incoming.settings,
-            account=incoming.account,
-            conversation=conversation,
-            standby=incoming.event.is_standby,
-        )
+        await answer_later(incoming)
     else:
         await answered_by_hand(session, conversation.id, through_id=message_id)
     held = incoming.event.is_standby or conversation.thread_owner_app_id is not None

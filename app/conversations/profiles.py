@@ -20,7 +20,7 @@ from app.meta import errors as graph_errors
 from app.meta.graph import SendTarget, UserProfile
 from app.models import Account, Contact, Job
 from app.runtime import Runtime
-from app.worker.queue import enqueue
+from app.worker.queue import PendingJobs
 from app.worker.runner import RetryLater
 
 log = structlog.get_logger("app.conversations")
@@ -48,14 +48,15 @@ def profile_due(contact: Contact, now: datetime) -> bool:
     return now - contact.profile_fetched_at >= wait
 
 
-async def refresh_profile_if_due(
-    session: AsyncSession, settings: Settings, *, account: Account, contact: Contact
+def refresh_profile_if_due(
+    jobs: PendingJobs, settings: Settings, *, account: Account, contact: Contact
 ) -> None:
-    """Queues the profile job in the caller's transaction (at most one waiting per contact)."""
+    """Queues the profile job with the unit of work's jobs (at most one waiting per
+    contact), only when the contact's profile is due: a known follower's next messages
+    queue nothing."""
     if settings.sandbox or not profile_due(contact, utc_now()):
         return  # sandbox mode talks to no Meta API
-    await enqueue(
-        session,
+    jobs.add(
         PROFILE_JOB,
         {"contact_id": contact.id},
         run_at=utc_now() + timedelta(seconds=settings.REPLY_DEBOUNCE_SECONDS) + PROFILE_DELAY,

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
+from app.conversations.entries import Incoming
 from app.core.clock import utc_now
 from app.models import (
     Account,
@@ -20,7 +22,7 @@ from app.models import (
     SendStatus,
 )
 from app.policy.schemas import Policy
-from app.worker.queue import enqueue
+from app.worker.queue import PendingJobs, enqueue
 
 DRAFT_JOB = "draft_reply"
 
@@ -33,21 +35,41 @@ async def schedule_reply(
     conversation: Conversation,
     standby: bool,
     supersede_reason: str | None = "newer follower message",
+    jobs: PendingJobs | None = None,
 ) -> None:
-    """Queues the (debounced) draft job; the drafter decides whether anything is unanswered."""
+    """Queues the (debounced) draft job; the drafter decides whether anything is unanswered.
+    With `jobs`, the job is written with the unit of work's other jobs before it commits."""
     if Policy.of(account.policy).mode == "off":
         return
     if supersede_reason is not None:
         # A newer follower message makes any waiting draft for this conversation stale.
         await supersede_pending_drafts(session, conversation.id, reason=supersede_reason)
-    await enqueue(
-        session,
-        DRAFT_JOB,
-        {"conversation_id": conversation.id, "standby": standby},
-        run_at=utc_now() + timedelta(seconds=settings.REPLY_DEBOUNCE_SECONDS),
-        dedupe_key=f"draft:{conversation.id}",
-        account_id=account.id,
-        max_attempts=settings.JOB_MAX_ATTEMPTS,
+    payload = {"conversation_id": conversation.id, "standby": standby}
+    options: dict[str, Any] = {
+        "run_at": utc_now() + timedelta(seconds=settings.REPLY_DEBOUNCE_SECONDS),
+        "dedupe_key": f"draft:{conversation.id}",
+        "account_id": account.id,
+        "max_attempts": settings.JOB_MAX_ATTEMPTS,
+    }
+    if jobs is None:
+        await enqueue(session, DRAFT_JOB, payload, **options)
+    else:
+        jobs.add(DRAFT_JOB, payload, **options)
+
+
+async def answer_later(
+    incoming: Incoming, *, supersede_reason: str | None = "newer follower message"
+) -> None:
+    """During ingest: the conversation needs a (new) draft. A conversation created in this
+    transaction has no draft to supersede, so it is spared the UPDATE."""
+    await schedule_reply(
+        incoming.session,
+        incoming.settings,
+        account=incoming.account,
+        conversation=incoming.conversation,
+        standby=incoming.event.is_standby,
+        supersede_reason=None if incoming.is_new_conversation else supersede_reason,
+        jobs=incoming.jobs,
     )
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.clock import utc_now
-from app.core.db import insert_ignore
+from app.core.db import dialect_insert, insert_ignore
 from app.models import Account, Contact, Conversation, Draft, Message, OutboundMessage, SendStatus
 
 
@@ -23,35 +23,53 @@ async def account_by_external_id(
 
 async def get_or_create_contact(
     session: AsyncSession, account_id: int, external_id: str
-) -> Contact:
-    await session.execute(
-        insert_ignore(session, Contact.__table__, ["account_id", "external_id"]).values(
-            account_id=account_id, external_id=external_id
-        )
+) -> tuple[Contact, bool]:
+    """The follower's contact, and whether this call created it. A new follower costs one
+    statement (INSERT ... RETURNING); a known one, two. No DO UPDATE: that would lock the
+    contact row for the rest of the transaction, which erasure (conversation, then contact)
+    could then deadlock with."""
+    created: Contact | None = await session.scalar(
+        insert_ignore(session, Contact, ["account_id", "external_id"])
+        .values(account_id=account_id, external_id=external_id)
+        .returning(Contact)
     )
+    if created is not None:
+        return created, True
     contact = await session.scalar(
         select(Contact).where(Contact.account_id == account_id, Contact.external_id == external_id)
     )
     assert contact is not None
-    return contact
+    return contact, False
 
 
 async def get_or_create_conversation(
-    session: AsyncSession, account_id: int, contact_id: int
+    session: AsyncSession, account_id: int, contact_id: int, *, inbound_at: datetime | None = None
 ) -> Conversation:
-    """The conversation, created if need be, and locked until the caller commits."""
-    await session.execute(
-        insert_ignore(session, Conversation.__table__, ["account_id", "contact_id"]).values(
-            account_id=account_id, contact_id=contact_id, is_paused=False
-        )
+    """The conversation, created if need be, and locked until the caller commits; in the
+    same statement its `last_inbound_at` moves up to `inbound_at` (the follower's input
+    that opens Meta's 24-hour window), never back.
+
+    The lock (an upsert's DO UPDATE takes FOR NO KEY UPDATE, as the row lock of a SELECT
+    ... FOR NO KEY UPDATE would): the events of one conversation are stored one after the
+    other, so its messages' ids follow the order they were committed, which is what
+    app.conversations.answered relies on. Messages being inserted meanwhile need only a
+    key share on it."""
+    statement = dialect_insert(session, Conversation).values(
+        account_id=account_id, contact_id=contact_id, is_paused=False, last_inbound_at=inbound_at
     )
-    # Locked for the rest of the caller's transaction (FOR NO KEY UPDATE): the events of
-    # one conversation are stored one after the other, so its messages' ids follow the
-    # order they were committed, which is what app.conversations.answered relies on.
-    conversation = await session.scalar(
-        select(Conversation)
-        .where(Conversation.account_id == account_id, Conversation.contact_id == contact_id)
-        .with_for_update(key_share=True)
+    new = statement.excluded
+    keep = or_(new.last_inbound_at.is_(None), Conversation.last_inbound_at >= new.last_inbound_at)
+    statement = statement.on_conflict_do_update(
+        index_elements=["account_id", "contact_id"],
+        set_={
+            "last_inbound_at": case(
+                (keep, Conversation.last_inbound_at), else_=new.last_inbound_at
+            ),
+            "updated_at": case((keep, Conversation.updated_at), else_=new.updated_at),
+        },
+    )
+    conversation: Conversation | None = await session.scalar(
+        statement.returning(Conversation), execution_options={"populate_existing": True}
     )
     assert conversation is not None
     return conversation

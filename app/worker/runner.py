@@ -14,7 +14,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -40,7 +40,11 @@ _CANCEL_WAIT_SECONDS = 5.0
 _RECORD_RETRY_SECONDS = (0.5, 1.0, 2.0, 4.0, 8.0)
 
 JobHandler = Callable[[Runtime, Job], Awaitable[None]]
-EventHandler = Callable[[Runtime, InboxEvent], Awaitable[None]]
+# Normalises a batch of stored webhook bodies in one transaction; raises if any fails.
+EventHandler = Callable[[Runtime, list[InboxEvent]], Awaitable[None]]
+# Inbox events claimed and normalised together: one transaction (and one account lookup,
+# one INSERT of jobs) for the batch instead of one per body.
+EVENT_BATCH = 16
 
 
 class RetryLater(Exception):
@@ -77,12 +81,15 @@ class Worker:
         concurrency: int | None = None,
         worker_id: str | None = None,
         periodic: dict[str, float] | None = None,
+        event_batch: int = EVENT_BATCH,
     ) -> None:
         self.runtime = runtime
         self.job_handlers = job_handlers
         self.periodic = periodic or {}
         self._done: list[Job | InboxEvent] = []
-        self._held: dict[asyncio.Task[None], Job | InboxEvent] = {}
+        # What each task runs: one job, or a batch of inbox events.
+        self._held: dict[asyncio.Task[None], tuple[Job | InboxEvent, ...]] = {}
+        self.event_batch = event_batch
         # Items whose handler is running (not yet recording its outcome), by model and id.
         self._in_handler: set[tuple[type[Job | InboxEvent], int]] = set()
         self._wakeup = asyncio.Event()
@@ -106,9 +113,9 @@ class Worker:
         """Claims what is due, runs it, returns how many items were handled."""
         async with unit_of_work(self.runtime.sessionmaker) as session:
             await self._flush_done(session)
-            events = await self._claim(session, InboxEvent, self.concurrency)
+            events = await self._claim(session, InboxEvent, self.event_batch)
         # Events first: they create the conversations that jobs work on.
-        await self._run_all([self._handle(item) for item in events])
+        await self._handle_events(events)
         async with unit_of_work(self.runtime.sessionmaker) as session:
             await self._flush_done(session)
             jobs = await self._claim(session, Job, self.concurrency)
@@ -202,7 +209,7 @@ class Worker:
             task.cancel()
         if stranded:
             await asyncio.wait(stranded, timeout=_CANCEL_WAIT_SECONDS)
-        items = list(stranded.values())
+        items = [item for held in stranded.values() for item in held]
         try:
             async with unit_of_work(self.runtime.sessionmaker) as session:
                 await self._flush_done(session)
@@ -232,23 +239,34 @@ class Worker:
                 # Half the free slots for each queue, the rest to whichever has work: a
                 # burst of webhooks must not starve the replies already drafted, nor the
                 # reverse.
-                items: list[Job | InboxEvent] = list(
-                    await self._claim(session, Job, max(1, free // 2))
-                )
-                if len(items) < free:
-                    items.extend(await self._claim(session, InboxEvent, free - len(items)))
-                if len(items) < free:
-                    items.extend(await self._claim(session, Job, free - len(items)))
+                jobs: list[Job] = await self._claim(session, Job, max(1, free // 2))
+                events: list[InboxEvent] = []
+                if len(jobs) < free:
+                    # A batch of events takes one slot: it runs as one task.
+                    events = await self._claim(session, InboxEvent, self.event_batch)
+                taken = len(jobs) + (1 if events else 0)
+                if taken < free:
+                    jobs.extend(await self._claim(session, Job, free - taken))
         except Exception:
             self._done[:0] = done  # not recorded: recorded with the next claim instead
             raise
-        for item in items:
-            task = asyncio.create_task(self._handle(item))
-            running.add(task)
-            self._held[task] = item
-            task.add_done_callback(running.discard)
-            task.add_done_callback(self._release)
-        return len(items)
+        for job in jobs:
+            self._start(running, self._handle(job), (job,))
+        if events:
+            self._start(running, self._handle_events(events), tuple(events))
+        return len(jobs) + len(events)
+
+    def _start(
+        self,
+        running: set[asyncio.Task[None]],
+        work: Coroutine[Any, Any, None],
+        items: tuple[Job | InboxEvent, ...],
+    ) -> None:
+        task = asyncio.create_task(work)
+        running.add(task)
+        self._held[task] = items
+        task.add_done_callback(running.discard)
+        task.add_done_callback(self._release)
 
     def _release(self, task: asyncio.Task[None]) -> None:
         self._held.pop(task, None)
@@ -256,7 +274,7 @@ class Worker:
     def _holding(self) -> list[Job | InboxEvent]:
         """Every item this worker holds a lease on: in flight, or finished and waiting for
         its outcome to be written with the next claim."""
-        return [*self._held.values(), *self._done]
+        return [*(item for held in self._held.values() for item in held), *self._done]
 
     def _lose(self, items: list[Job | InboxEvent]) -> None:
         """The heartbeat found these no longer held (another worker took them over after
@@ -266,14 +284,18 @@ class Worker:
         keys = {(type(item), item.id) for item in items}
         stale = [item for item in self._done if (type(item), item.id) in keys]
         self._done = [item for item in self._done if (type(item), item.id) not in keys]
+        # A batch of events is cancelled as a whole (its transaction rolls back); the
+        # batch's other events are no longer renewed once its task ends, so their leases
+        # run out and another worker takes them, as after a crash.
+        lost_now = keys & self._in_handler
         running = [
-            (task, item)
-            for task, item in self._held.items()
-            if (type(item), item.id) in keys & self._in_handler
+            (task, [item for item in held if (type(item), item.id) in lost_now])
+            for task, held in self._held.items()
         ]
-        for task, _item in running:
+        running = [(task, items) for task, items in running if items]
+        for task, _items in running:
             task.cancel()
-        for item in [*stale, *(item for _task, item in running)]:
+        for item in [*stale, *(item for _task, items in running for item in items)]:
             kind = item.kind if isinstance(item, Job) else "event"
             log.warning("worker.lease_lost", item_kind=kind, item_id=item.id)
             record_worker_item(kind, "lost")
@@ -388,12 +410,58 @@ class Worker:
         self._done.append(item)
         return "done"
 
+    async def _handle_events(self, events: list[InboxEvent]) -> None:
+        """Normalises a batch of events in one transaction, then marks them done together
+        (with the next claim, like any item). If the batch fails, each event runs again
+        alone, in its own transaction, and gets its own outcome: a body that cannot be read
+        is parked by itself, and the others go through."""
+        if len(events) <= 1:
+            await self._run_all([self._handle(item) for item in events])
+            return
+        before = structlog.contextvars.get_contextvars()
+        structlog.contextvars.bind_contextvars(event_ids=[item.id for item in events])
+        started = time.perf_counter()
+        try:
+            await self._dispatch_events(events)
+        except Exception as exc:
+            log.warning(
+                "worker.batch_failed",
+                events=len(events),
+                error=type(exc).__name__,
+                detail=str(exc)[:200],
+            )
+        else:
+            self._done.extend(events)
+            elapsed = (time.perf_counter() - started) / len(events)
+            for _item in events:
+                record_worker_item("event", "done", elapsed)
+            return
+        finally:
+            structlog.contextvars.clear_contextvars()
+            structlog.contextvars.bind_contextvars(**before)
+        for item in events:
+            await self._handle(item)
+
+    async def _dispatch_events(self, events: list[InboxEvent]) -> None:
+        keys = [(InboxEvent, item.id) for item in events]
+        self._in_handler.update(keys)
+        try:
+            tracing = self.runtime.tracing
+            if tracing is None:
+                await self.event_handler(self.runtime, events)
+                return
+            with tracing.item_span("event", events[0].id) as span:
+                span.set_attribute("inboxpilot.item.batch", len(events))
+                await self.event_handler(self.runtime, events)
+        finally:
+            self._in_handler.difference_update(keys)
+
     async def _dispatch(self, item: Job | InboxEvent) -> None:
         key = (type(item), item.id)
         self._in_handler.add(key)
         try:
             if isinstance(item, InboxEvent):
-                await self.event_handler(self.runtime, item)
+                await self.event_handler(self.runtime, [item])
                 return
             handler = self.job_handlers.get(item.kind)
             if handler is None:

@@ -45,7 +45,8 @@ def _step() -> str:
     bound = structlog.contextvars.get_contextvars()
     if "job_kind" in bound:
         return str(bound["job_kind"])
-    return "event" if "event_id" in bound else "worker"
+    # A batch of inbox events binds `event_ids`, each of its events `event_id` too.
+    return "event" if "event_id" in bound or "event_ids" in bound else "worker"
 
 
 @contextmanager
