@@ -100,6 +100,10 @@ async def _thread(
     # An input opens Meta's 24-hour window: noted by the same statement that locks the
     # conversation (a redelivered input changes nothing: its time is noted already).
     inbound_at = event.timestamp if event.kind in INPUT_KINDS else None
+    if unit.session.dirty:
+        # The upsert refreshes the conversation's loaded copy (an earlier receipt or
+        # reaction may have loaded it): changes not yet written must not be lost.
+        await unit.session.flush()
     conversation = await repository.get_or_create_conversation(
         unit.session, account.id, contact.id, inbound_at=inbound_at
     )

@@ -428,7 +428,7 @@ class Worker:
                 "worker.batch_failed",
                 events=len(events),
                 error=type(exc).__name__,
-                detail=str(exc)[:200],
+                detail=_first_line(exc),
             )
         else:
             self._done.extend(events)

@@ -60,7 +60,7 @@ async def test_a_batch_stores_each_follower_once_and_queues_one_draft_each(
         assert list(mids) == ["a1", "a2"]  # in the order they reached us, stored once
         assert a.last_inbound_at == from_epoch_ms(start + 2)
         conversations = (await session.scalars(select(Conversation.id))).all()
-        keys = (await session.scalars(select(Job.dedupe_key))).all()
+        keys = [str(key) for key in (await session.scalars(select(Job.dedupe_key))).all()]
     # One waiting draft per conversation, one profile job per new follower.
     assert sorted(keys) == sorted(
         [*(f"draft:{c}" for c in conversations), *(f"profile:{c.id}" for c in contacts)]

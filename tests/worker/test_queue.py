@@ -141,6 +141,63 @@ async def test_a_job_being_pushed_is_not_claimed_before_its_data_commits(
     assert [job.payload for job in claimed] == [{"n": 2}]
 
 
+async def test_a_job_claimed_while_being_pushed_gets_a_new_waiting_job(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """The one-statement enqueue meets the waiting job just as a worker claims it: once the
+    claim commits, that job no longer waits, so the enqueue queues a new one (the running
+    job may have missed this transaction's data) instead of changing the running one."""
+    async with unit_of_work(sessionmaker) as session:
+        await queue.enqueue(session, "draft_reply", {"n": 1}, dedupe_key="draft:8")
+
+    async def enqueue() -> Job:
+        async with unit_of_work(sessionmaker) as session:
+            return await queue.enqueue(session, "draft_reply", {"n": 2}, dedupe_key="draft:8")
+
+    async with sessionmaker() as claimer:
+        [running] = await queue.claim(claimer, Job, worker_id="w", limit=1, lease_seconds=60)
+        racing = asyncio.create_task(enqueue())
+        await asyncio.sleep(0.2)  # PostgreSQL: waiting on the claimed row; SQLite: on BEGIN
+        await claimer.commit()
+        queued = await racing
+    async with unit_of_work(sessionmaker) as session:
+        rows = {job.id: (job.status, job.payload) for job in (await session.scalars(select(Job)))}
+    assert queued.id != running.id
+    assert rows == {running.id: (queue.RUNNING, {"n": 1}), queued.id: (queue.QUEUED, {"n": 2})}
+
+
+async def test_pending_jobs_are_written_together_and_merge_by_key(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    now = utc_now()
+    async with unit_of_work(sessionmaker) as session:
+        waiting = await queue.enqueue(
+            session, "draft_reply", {"n": 0}, dedupe_key="draft:9", run_at=now
+        )
+    pending = queue.PendingJobs()
+    pending.add("draft_reply", {"n": 1}, dedupe_key="draft:1", run_at=now + timedelta(seconds=9))
+    pending.add("draft_reply", {"n": 2}, dedupe_key="draft:1", run_at=now + timedelta(seconds=5))
+    pending.add("draft_reply", {"n": 3}, dedupe_key="draft:9", run_at=now + timedelta(seconds=3))
+    pending.add("send_notice", {"n": 4})
+    pending.add("send_notice", {"n": 5})
+    assert len(pending) == 4
+    async with unit_of_work(sessionmaker) as session:
+        await pending.write(session)
+    assert len(pending) == 0
+    async with unit_of_work(sessionmaker) as session:
+        jobs = (await session.scalars(select(Job).order_by(Job.id))).all()
+    rows = [(job.dedupe_key, job.payload, job.run_at, job.status) for job in jobs]
+    assert rows == [
+        # Pushed to the later run time, with the newest payload; still the same row.
+        ("draft:9", {"n": 3}, now + timedelta(seconds=3), queue.QUEUED),
+        # Merged before writing: the later run time, the last payload.
+        ("draft:1", {"n": 2}, now + timedelta(seconds=9), queue.QUEUED),
+        (None, {"n": 4}, jobs[2].run_at, queue.QUEUED),
+        (None, {"n": 5}, jobs[3].run_at, queue.QUEUED),
+    ]
+    assert jobs[0].id == waiting.id
+
+
 @pytest.mark.parametrize("outcome", ["fail", "postpone"])
 async def test_a_job_cannot_requeue_over_a_newer_one_with_its_key(
     sessionmaker: async_sessionmaker[AsyncSession], outcome: str
