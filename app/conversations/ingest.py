@@ -38,7 +38,6 @@ log = structlog.get_logger("app.conversations")
 
 __all__ = ["OUR_METADATA_PREFIX", "apply_event"]
 
-# Handled by the outbox: an echo proved that a send of uncertain outcome arrived.
 OUR_METADATA_PREFIX = "inboxpilot:"
 # What the follower said and expects an answer to (a referral alone does not).
 FOLLOWER_KINDS = {"message", "postback", "unsupported"}

@@ -125,8 +125,6 @@ async def _stop_queued_send(
 
 # A short message the bot sends outside drafting (app/outbox/notices.py): the answer to
 # STOP or START, or the thanks for a story mention.
-
-
 class Notice(StrEnum):
     OPTED_OUT = "opted_out"  # the confirmation of STOP
     OPTED_IN = "opted_in"  # the confirmation of START

@@ -11,7 +11,8 @@ from enum import StrEnum
 
 
 class JobKind(StrEnum):
-    # A follower's DM: draft (debounced), send, confirm a send Meta reported back.
+    # A follower's DM: draft (debounced), send; and, when an echo proves that a send of
+    # uncertain outcome arrived, confirm it (app/outbox/jobs.py).
     DRAFT_REPLY = "draft_reply"
     SEND_REPLY = "send_reply"
     CONFIRM_SEND = "confirm_send"
