@@ -18,6 +18,8 @@ from app.drafting.base import DraftingError, DraftRequest, DraftResult
 from app.drafting.context import DraftContext, has_live_draft, load_context
 from app.drafting.cost import BudgetState, budget_state, estimate_cost
 from app.drafting.offline import OfflineDrafter
+from app.drafting.product_vectors import EMBED_EVERY_SECONDS as EMBED_EVERY_SECONDS
+from app.drafting.product_vectors import embed_catalog as embed_catalog
 from app.models import Account, Contact, Conversation, Draft, DraftStatus, Job, Message
 from app.ops.metrics import DRAFTS, LLM_BUDGET_FALLBACKS, LLM_COST_USD, LLM_TOKENS
 from app.outbox.disclosure import NoRoomForDisclosure, fits

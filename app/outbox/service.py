@@ -13,11 +13,10 @@ from app.errors import AppError
 from app.meta.limits import TextTooLong, split_text
 from app.models import Account, Conversation, Draft, OutboundMessage, SendStatus, User
 from app.outbox.compose import compose
+from app.worker.kinds import JobKind
 from app.worker.queue import enqueue
 
-SEND_JOB = "send_reply"
 # Posts the public reply under a comment once its private reply is sent (app/comments/public.py).
-PUBLIC_REPLY_JOB = "public_reply"
 # Meta's standard messaging window: a reply may go out as RESPONSE up to 24 hours after
 # the follower's last message (their own timestamp: when they wrote it).
 MESSAGING_WINDOW = timedelta(hours=24)
@@ -94,7 +93,7 @@ async def queue_reply(
     await session.flush()
     await enqueue(
         session,
-        SEND_JOB,
+        JobKind.SEND_REPLY,
         {"outbound_id": outbound.id},
         run_at=outbound.hold_until,
         account_id=account.id,
