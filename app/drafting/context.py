@@ -18,8 +18,9 @@ from app.drafting.base import DraftRequest, ProductMatch, Turn, VoiceExample
 from app.drafting.catalog_index import CatalogIndexes
 from app.drafting.examples import approved_candidates, examples_for, wanted
 from app.drafting.retrieval import retrieve
-from app.models import Account, Conversation, Draft, DraftStatus, Message
+from app.models import Account, Conversation, Draft, Message
 from app.ops.metrics import DRAFTS_OUTSIDE_WINDOW
+from app.outbox.compose import CatalogLink
 from app.outbox.service import MESSAGING_WINDOW
 
 log = structlog.get_logger("app.drafting")
@@ -38,6 +39,9 @@ class DraftContext:
     request: DraftRequest
     products: tuple[ProductMatch, ...]
     auto_replies_today: int
+    # The account's products as composing a reply needs them, when read with the context
+    # (None: composing reads them).
+    catalog: tuple[CatalogLink, ...] | None = None
 
 
 def describe_message(message: Message) -> str:
@@ -178,13 +182,3 @@ async def voice_examples(
         language=wanted(request)[1],
     )
     return examples_for(request, candidates, product_names=names)
-
-
-async def has_live_draft(session: AsyncSession, message_id: int) -> bool:
-    """A draft answers this message and was not replaced (an edit supersedes it)."""
-    found = await session.scalar(
-        select(Draft.id).where(
-            Draft.reply_to_message_id == message_id, Draft.status != DraftStatus.SUPERSEDED
-        )
-    )
-    return found is not None
