@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from datetime import datetime, time
 from decimal import Decimal
 
 import structlog
@@ -15,7 +16,7 @@ from app.core.db import unit_of_work
 from app.drafting.assess import ConversationState, assess
 from app.drafting.base import DraftingError, DraftRequest, DraftResult
 from app.drafting.context import DraftContext, load_context
-from app.drafting.cost import BudgetState, budget_state, estimate_cost
+from app.drafting.cost import BudgetState, daily_budget, estimate_cost
 from app.drafting.offline import OfflineDrafter
 from app.drafting.recheck import Recheck, lock_conversation, recheck
 from app.links.service import linked_products
@@ -33,11 +34,17 @@ log = structlog.get_logger("app.drafting")
 
 async def draft_reply(runtime: Runtime, job: Job) -> None:
     conversation_id = int(job.payload["conversation_id"])
-    budget = BudgetState(spent=Decimal(0), budget=None)
+    # The LLM's daily budget counts today's spending (UTC), read with the context.
+    now = utc_now()
+    midnight = datetime.combine(now.date(), time(0), tzinfo=now.tzinfo)
+    spent_since = midnight if runtime.drafter.name == "llm" else None
     async with unit_of_work(runtime.sessionmaker) as session:
-        context = await load_context(session, conversation_id, indexes=runtime.catalog)
-        if context is not None and runtime.drafter.name == "llm":
-            budget = await budget_state(session, runtime.settings, context.account, utc_now())
+        context = await load_context(
+            session, conversation_id, indexes=runtime.catalog, spent_since=spent_since
+        )
+    budget = BudgetState(spent=Decimal(0), budget=None)
+    if context is not None and context.spent_today is not None:
+        budget = BudgetState(context.spent_today, daily_budget(runtime.settings, context.account))
     if context is not None and runtime.embedder is not None:
         # Embedded outside any transaction; then retrieval again, by words and meaning.
         vector = await runtime.embedder.embed_query(context.request.follower_text)
