@@ -22,6 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 from rapidfuzz import fuzz, process
 from sqlalchemy import ScalarSelect, func, select
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.catalog.product_words import canonical, expand
@@ -528,18 +529,23 @@ async def load_index(
     and what composing a reply needs of all its products. The index is built off the
     event loop."""
     loaded_at = utc_now()
+    product_columns, coop_columns = _columns(Product, "p_"), _columns(Cooperation, "c_")
     rows = await session.execute(
-        select(Product, Cooperation)
-        .join(Cooperation, Product.cooperation_id == Cooperation.id)
+        select(*product_columns.values(), *coop_columns.values())
+        .join_from(Product, Cooperation, Product.cooperation_id == Cooperation.id)
         .where(Product.account_id == account_id, Cooperation.account_id == account_id)
         .order_by(Product.id)
-        .execution_options(populate_existing=True)
     )
-    everything = [(product, coop) for product, coop in rows]
-    # Shared by every draft of the account from now on: out of this session, so that its
-    # end (a rollback expires what it holds) cannot touch them.
-    for loaded in {obj for pair in everything for obj in pair}:
-        session.expunge(loaded)
+    # Shared by every draft of the account from now on: objects of no session (not the
+    # caller's identity map's), so no session's end or change can touch them.
+    cooperations: dict[int, Cooperation] = {}
+    everything: list[tuple[Product, Cooperation]] = []
+    for row in rows.mappings():
+        coop_id = row["c_id"]
+        if coop_id not in cooperations:
+            cooperations[coop_id] = Cooperation(**{k: row[f"c_{k}"] for k in coop_columns})
+        product = Product(**{k: row[f"p_{k}"] for k in product_columns})
+        everything.append((product, cooperations[coop_id]))
     entries = [Entry.of(product, coop) for product, coop in everything if product.is_active]
     vectors: dict[int, NDArray[np.float32]] = {}
     if model is not None:
@@ -558,6 +564,14 @@ async def load_index(
         index.settled_at is None or loaded_at >= index.settled_at
     )
     return index
+
+
+def _columns(entity: Any, prefix: str) -> dict[str, Any]:
+    """{attribute: its column labelled `prefix` + attribute} of a mapped class."""
+    return {
+        attr.key: attr.columns[0].label(prefix + attr.key)
+        for attr in sa_inspect(entity).column_attrs
+    }
 
 
 def build_index(candidates: Iterable[tuple[Product, Cooperation]]) -> CatalogIndex:
