@@ -429,8 +429,9 @@ def _best(queries: Sequence[str], choices: Sequence[str]) -> NDArray[np.float32]
 # A catalog's version (count and latest `updated_at` per table) can miss a write that
 # committed after a newer one (its `updated_at` is older than the latest the version
 # read). An index loaded this long after its catalog's latest change holds every write up
-# to it (a catalog write commits within this time of its `updated_at`), so the draft job
-# may take the products' rows from it; before that, they are read fresh.
+# to it (a catalog write commits within this time of its `updated_at`, and the clocks of
+# the processes that write the catalog agree within seconds), so the draft job may take
+# the products' rows from it; before that, they are read fresh.
 SETTLE = timedelta(seconds=60)
 
 
