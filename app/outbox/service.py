@@ -12,7 +12,7 @@ from app.core.clock import utc_now
 from app.errors import AppError
 from app.meta.limits import TextTooLong, split_text
 from app.models import Account, Conversation, Draft, OutboundMessage, SendStatus, User
-from app.outbox.compose import compose
+from app.outbox.compose import Outgoing, compose
 from app.worker.kinds import JobKind
 from app.worker.queue import enqueue
 
@@ -62,6 +62,34 @@ async def queue_reply(
         user=user,
         language=language,
     )
+    return await queue_composed(
+        session,
+        settings,
+        outgoing,
+        account=account,
+        conversation=conversation,
+        draft=draft,
+        user=user,
+        hold_seconds=hold_seconds,
+        comment_id=comment_id,
+        idempotency_key=idempotency_key,
+    )
+
+
+async def queue_composed(
+    session: AsyncSession,
+    settings: Settings,
+    outgoing: Outgoing,
+    *,
+    account: Account,
+    conversation: Conversation,
+    draft: Draft | None = None,
+    user: User | None = None,
+    hold_seconds: float = 0.0,
+    comment_id: str | None = None,
+    idempotency_key: str | None = None,
+) -> OutboundMessage:
+    """`queue_reply` for a reply composed already (`app.outbox.compose`)."""
     try:
         parts = split_text(outgoing.text, account.platform)
     except TextTooLong as exc:
