@@ -22,9 +22,8 @@ from app.models import (
     SendStatus,
 )
 from app.policy.schemas import Policy
+from app.worker.kinds import JobKind
 from app.worker.queue import PendingJobs, enqueue
-
-DRAFT_JOB = "draft_reply"
 
 
 async def schedule_reply(
@@ -52,9 +51,9 @@ async def schedule_reply(
         "max_attempts": settings.JOB_MAX_ATTEMPTS,
     }
     if jobs is None:
-        await enqueue(session, DRAFT_JOB, payload, **options)
+        await enqueue(session, JobKind.DRAFT_REPLY, payload, **options)
     else:
-        jobs.add(DRAFT_JOB, payload, **options)
+        jobs.add(JobKind.DRAFT_REPLY, payload, **options)
 
 
 async def answer_later(
@@ -148,9 +147,6 @@ async def _stop_queued_send(
 
 # A short message the bot sends outside drafting (app/outbox/notices.py): the answer to
 # STOP or START, or the thanks for a story mention.
-NOTICE_JOB = "send_notice"
-
-
 class Notice(StrEnum):
     OPTED_OUT = "opted_out"  # the confirmation of STOP
     OPTED_IN = "opted_in"  # the confirmation of START
@@ -169,7 +165,7 @@ async def schedule_notice(
 ) -> None:
     await enqueue(
         session,
-        NOTICE_JOB,
+        JobKind.SEND_NOTICE,
         {
             "conversation_id": conversation.id,
             "notice": notice.value,
