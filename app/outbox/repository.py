@@ -17,6 +17,8 @@ from typing import Any, cast
 from sqlalchemy import (
     CursorResult,
     Executable,
+    Result,
+    Row,
     Table,
     UpdateBase,
     func,
@@ -151,18 +153,24 @@ async def lock_account(session: AsyncSession, account_id: int) -> datetime | Non
     )
 
 
-async def together(
-    session: AsyncSession, last: UpdateBase, *others: UpdateBase
-) -> CursorResult[Any]:
-    """Runs `others`, then `last`, whose result it answers. On PostgreSQL one statement:
-    `others` become data-modifying CTEs of `last` (each runs exactly once, on the
-    statement's snapshot, so they must not depend on one another's effects)."""
-    if dialect_name(session) == "postgresql" and others:
-        ctes = [other.cte(f"w{n}") for n, other in enumerate(others)]
-        return cast(CursorResult[Any], await session.execute(last.add_cte(*ctes)))
-    for other in others:
-        await session.execute(other)
-    return cast(CursorResult[Any], await session.execute(cast(Executable, last)))
+async def together(session: AsyncSession, first: UpdateBase, *then: UpdateBase) -> list[Row[Any]]:
+    """Runs `first`, whose rows it answers, and `then`, in one transaction. On PostgreSQL
+    one statement: `then` become data-modifying CTEs of `first`. Each runs exactly once,
+    on the statement's snapshot, so none may depend on another's effects; PostgreSQL
+    does not promise their order (today: `first`, then the CTEs from last to first, hence
+    `reversed`), so the row locks they take must not need one: see the callers."""
+    if dialect_name(session) == "postgresql" and then:
+        ctes = [statement.cte(f"w{n}") for n, statement in enumerate(then)]
+        return _rows(await session.execute(first.add_cte(*reversed(ctes))))
+    rows = _rows(await session.execute(cast(Executable, first)))
+    for statement in then:
+        await session.execute(statement)
+    return rows
+
+
+def _rows(result: Result[Any]) -> list[Row[Any]]:
+    """Its rows, fetched at once (none for a statement without RETURNING)."""
+    return list(result) if cast(CursorResult[Any], result).returns_rows else []
 
 
 def draft_status(draft_id: int, status: DraftStatus, now: datetime) -> UpdateBase:
@@ -178,7 +186,9 @@ async def start_sending(
     now: datetime,
 ) -> None:
     """Moves the row (and its draft) to `sending`, one attempt more, and writes the
-    account's pace when the send took a place in it (`next_send_at`)."""
+    account's pace when the send took a place in it (`next_send_at`). The outbound and
+    account rows are locked already (`load_for_send`); the one lock taken here is the
+    draft's."""
     others: list[UpdateBase] = []
     if next_send_at is not None:
         others.append(
@@ -268,7 +278,13 @@ async def settle_sent(
     draft, the audit row, the conversation's last reply. Guarded by the row still being
     `sending` (only this job's attempt may settle it, and it read it so under lock):
     None if it no longer is, and the caller must roll back what went with it. Otherwise
-    whether a later reply to the same follower waits for this one (`pacing.wake_next`)."""
+    whether a later reply to the same follower waits for this one (`pacing.wake_next`).
+
+    Row locks, in the order of the statements: the outbound row, then (for the messages'
+    foreign keys, a key share) the conversation, our draft, the conversation. On
+    PostgreSQL one statement, whose order is not promised; no order is needed: nothing
+    else locks a `sending` row's draft (every other writer of a draft matches on a status
+    it no longer has), so no transaction can hold it while it waits for the conversation."""
     external_ids = [*sending.external_ids, *new_ids]
     texts = sending.parts[len(sending.external_ids) : len(external_ids)]
     others: list[UpdateBase] = []
@@ -285,7 +301,6 @@ async def settle_sent(
                 session=session,
             )
         )
-        others.append(replied_at(sending.conversation_id, now))
     if sending.draft_id is not None:
         others.append(draft_status(sending.draft_id, DraftStatus.SENT, now))
     details = {"comment_id": sending.comment_id} if sending.comment_id else {}
@@ -298,6 +313,8 @@ async def settle_sent(
             now=now,
         )
     )
+    if new_ids:
+        others.append(replied_at(sending.conversation_id, now))
     settled = (
         update(OUTBOUND)
         .where(OUTBOUND.c.id == sending.id, OUTBOUND.c.status == SendStatus.SENDING)
@@ -312,5 +329,5 @@ async def settle_sent(
         )
         .returning(pacing.later_waiting(OUTBOUND))
     )
-    waiting = (await together(session, settled, *others)).scalar_one_or_none()
-    return None if waiting is None else bool(waiting)
+    rows = await together(session, settled, *others)
+    return bool(rows[0][0]) if rows else None
