@@ -2,7 +2,7 @@
 of the outcome after it, as narrow Core statements (no ORM loads).
 
 On PostgreSQL the writes that belong together go out as one statement (the others as
-data-modifying CTEs of the last one: `together`); SQLite, which has no such CTEs, runs
+data-modifying CTEs of the first one: `together`); SQLite, which has no such CTEs, runs
 them one after another in the same transaction. Either way they commit or roll back as
 one, which is all the send job relies on.
 """
@@ -125,9 +125,12 @@ async def load_for_send(
     """The outbound row locked FOR UPDATE, with its account (FOR NO KEY UPDATE when
     `lock_account`: a send to Meta takes the account's pace), conversation and contact.
 
-    One statement: the row locks are taken in the order the clauses name them, the
-    outbound row first, as when they were two statements. SQLite has no row locks; its
-    BEGIN IMMEDIATE already serialises every writer."""
+    One statement. PostgreSQL locks the rows in the order the clauses name them, the
+    outbound row first, as when they were two statements; even taken the other way round
+    no cycle could close: the code that locks an account and then outbound rows
+    (`accounts.linking.requeue_failed_sends`) locks only `failed` ones, never the
+    `queued` or `sending` row read here. SQLite has no row locks; its BEGIN IMMEDIATE
+    already serialises every writer."""
     statement = (
         select(*_SENDING_COLUMNS, pacing.earlier_unsettled(OUTBOUND).label("earlier_unsettled"))
         .join(ACCOUNTS, ACCOUNTS.c.id == OUTBOUND.c.account_id)
