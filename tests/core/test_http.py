@@ -18,6 +18,8 @@ class Server:
 
     def __init__(self) -> None:
         self.accepted = 0
+        self.finished = 0
+        self.all_closed = asyncio.Event()  # every connection seen to its end
         self.waiting = 0
         self.release = asyncio.Event()
 
@@ -26,16 +28,22 @@ class Server:
 
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.accepted += 1
-        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
-            while await reader.readuntil(b"\r\n\r\n"):
-                release = self.release
-                self.waiting += 1
-                if self.waiting == IN_FLIGHT:
-                    release.set()
-                await release.wait()
-                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-                await writer.drain()
-        writer.close()
+        try:
+            with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+                while await reader.readuntil(b"\r\n\r\n"):
+                    release = self.release
+                    self.waiting += 1
+                    if self.waiting == IN_FLIGHT:
+                        release.set()
+                    await release.wait()
+                    writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                    await writer.drain()
+        finally:
+            writer.close()
+            await writer.wait_closed()
+            self.finished += 1
+            if self.finished == self.accepted:
+                self.all_closed.set()
 
 
 async def test_a_burst_reuses_its_connections_instead_of_reconnecting() -> None:
@@ -49,6 +57,9 @@ async def test_a_burst_reuses_its_connections_instead_of_reconnecting() -> None:
                 calls = (client.get(url) for _ in range(IN_FLIGHT))
                 answers = await asyncio.wait_for(asyncio.gather(*calls), timeout=20)
                 assert {answer.status_code for answer in answers} == {200}
+        # No connection may outlive the test's event loop (a ResourceWarning, an error).
+        await asyncio.wait_for(counting.all_closed.wait(), timeout=10)
     finally:
         server.close()
+        await server.wait_closed()
     assert counting.accepted == IN_FLIGHT  # opened in the first round, kept for the others
