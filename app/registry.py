@@ -1,50 +1,44 @@
-"""Which handler runs which job kind; the one place a new job kind is registered."""
+"""Which handler runs which job kind, and how often the periodic ones run: the one place
+a job kind is registered. Handlers come from each domain's `jobs.py`, the kinds from
+app/worker/kinds.py; a test checks that every kind has a handler."""
 
 from __future__ import annotations
 
 from functools import partial
 
-from app.accounts.tokens import TOKENS_JOB, TOKENS_JOB_EVERY_SECONDS, maintain_tokens
-from app.comments.intake import COMMENT_JOB, take_comment
-from app.comments.jobs import reply_to_comment
-from app.comments.public import post_public_reply
-from app.conversations.ingest import CONFIRM_SEND_JOB, DRAFT_JOB
-from app.conversations.jobs import process_inbox_event
-from app.conversations.profiles import PROFILE_JOB, fetch_profile
-from app.conversations.replies import NOTICE_JOB
-from app.drafting.embeddings import EMBED_EVERY_SECONDS, EMBED_JOB, embed_catalog
-from app.drafting.jobs import draft_reply
-from app.notifications.jobs import DIGEST_EVERY_SECONDS, DIGEST_JOB, send_digests
-from app.outbox.jobs import confirm_send, send_reply
-from app.outbox.notices import send_notice
-from app.outbox.service import PUBLIC_REPLY_JOB, SEND_JOB
-from app.privacy.jobs import RETENTION_EVERY_SECONDS, RETENTION_JOB, erase_meta_user, purge_expired
-from app.privacy.service import DELETION_JOB
+from app.accounts.jobs import TOKENS_EVERY_SECONDS, maintain_tokens
+from app.comments.jobs import post_public_reply, reply_to_comment, take_comment
+from app.conversations.jobs import fetch_profile, process_inbox_event
+from app.drafting.jobs import EMBED_EVERY_SECONDS, draft_reply, embed_catalog
+from app.notifications.jobs import DIGEST_EVERY_SECONDS, send_digests
+from app.outbox.jobs import confirm_send, send_notice, send_reply
+from app.privacy.jobs import RETENTION_EVERY_SECONDS, erase_meta_user, purge_expired
 from app.runtime import Runtime
+from app.worker.kinds import JobKind
 from app.worker.runner import JobHandler, Worker
 
 JOB_HANDLERS: dict[str, JobHandler] = {
-    DRAFT_JOB: draft_reply,
-    COMMENT_JOB: reply_to_comment,
-    SEND_JOB: send_reply,
-    PUBLIC_REPLY_JOB: post_public_reply,
-    CONFIRM_SEND_JOB: confirm_send,
-    NOTICE_JOB: send_notice,
-    PROFILE_JOB: fetch_profile,
-    TOKENS_JOB: maintain_tokens,
-    DELETION_JOB: erase_meta_user,
-    RETENTION_JOB: purge_expired,
-    EMBED_JOB: embed_catalog,
-    DIGEST_JOB: send_digests,
+    JobKind.DRAFT_REPLY: draft_reply,
+    JobKind.SEND_REPLY: send_reply,
+    JobKind.CONFIRM_SEND: confirm_send,
+    JobKind.SEND_NOTICE: send_notice,
+    JobKind.FETCH_PROFILE: fetch_profile,
+    JobKind.COMMENT_REPLY: reply_to_comment,
+    JobKind.PUBLIC_REPLY: post_public_reply,
+    JobKind.ERASE_META_USER: erase_meta_user,
+    JobKind.MAINTAIN_TOKENS: maintain_tokens,
+    JobKind.PURGE_EXPIRED: purge_expired,
+    JobKind.EMBED_CATALOG: embed_catalog,
+    JobKind.SEND_DIGESTS: send_digests,
 }
 
 
 # Jobs the worker runs on a schedule: kind -> seconds between runs.
 PERIODIC_JOBS: dict[str, float] = {
-    RETENTION_JOB: RETENTION_EVERY_SECONDS,
-    TOKENS_JOB: TOKENS_JOB_EVERY_SECONDS,
-    EMBED_JOB: EMBED_EVERY_SECONDS,
-    DIGEST_JOB: DIGEST_EVERY_SECONDS,
+    JobKind.PURGE_EXPIRED: RETENTION_EVERY_SECONDS,
+    JobKind.MAINTAIN_TOKENS: TOKENS_EVERY_SECONDS,
+    JobKind.EMBED_CATALOG: EMBED_EVERY_SECONDS,
+    JobKind.SEND_DIGESTS: DIGEST_EVERY_SECONDS,
 }
 
 
@@ -59,6 +53,6 @@ def build_worker(runtime: Runtime, *, concurrency: int | None = None) -> Worker:
         periodic={
             kind: every
             for kind, every in PERIODIC_JOBS.items()
-            if kind != EMBED_JOB or runtime.embedder is not None
+            if kind != JobKind.EMBED_CATALOG or runtime.embedder is not None
         },
     )

@@ -96,7 +96,8 @@ class CpuMeter:
         if self.with_postgres:
             ended["postgres"] = postgres_cpu()
         busy, total = machine_busy()
-        self.used = {name: 100 * (ended[name] - self.started[name]) / self.wall for name in ended}
+        self.seconds = {name: ended[name] - self.started[name] for name in ended}
+        self.used = {name: 100 * spent / self.wall for name, spent in self.seconds.items()}
         self.used["machine"] = (
             100
             * (busy - self.started["_busy"])
@@ -348,6 +349,8 @@ def whole_path(
         "p99_ms": loadgen.percentile(latencies, 0.99) * 1000,
         "last_reply_text": stats.get("last_text"),
         "cpu": cpu.used,
+        # The worker's CPU over the whole run (ingest, drafts, sends, idle polls) per reply.
+        "worker_cpu_ms_per_dm": 1000 * cpu.seconds["worker"] / replied if replied else None,
     }
     print(
         f"[bench]   {label}: {replied}/{count} replied, {result['dms_per_s']:.0f} DMs/s, "
@@ -518,9 +521,9 @@ def report(s: Setup, results: dict[str, Any]) -> str:
             "(1 worker process)",
             "",
             "| run | DMs | offered rate | replied | DMs/s (first webhook -> last reply) | "
-            "received -> replied p50 / p99 ms | ack p50 / p99 ms | CPU % service / worker / "
-            "postgres / everything else (sender, fakes, other users) |",
-            "|---|---|---|---|---|---|---|---|",
+            "received -> replied p50 / p99 ms | ack p50 / p99 ms | worker CPU ms per DM | "
+            "CPU % service / worker / postgres / everything else (sender, fakes, other users) |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
         for r in paths:
             c = r["cpu"]
@@ -528,6 +531,7 @@ def report(s: Setup, results: dict[str, Any]) -> str:
                 f"| {r['label']} | {r['dms']} | {fmt(r['rate']) if r['rate'] else 'burst'} | "
                 f"{r['replied']} | **{fmt(r['dms_per_s'])}** | {fmt(r['p50_ms'], 1)} / "
                 f"{fmt(r['p99_ms'], 1)} | {fmt(r['ack_p50_ms'], 1)} / {fmt(r['ack_p99_ms'], 1)} | "
+                f"{fmt(r.get('worker_cpu_ms_per_dm'), 1)} | "
                 + " / ".join(
                     fmt(v)
                     for v in (
@@ -543,9 +547,11 @@ def report(s: Setup, results: dict[str, Any]) -> str:
         sample = next((r["last_reply_text"] for r in paths if r.get("last_reply_text")), None)
         lines += [
             "",
-            "Goal: >= 200 DMs/s on PostgreSQL; latency added by our code p50 < 50 ms "
-            "(debounce 0, fake LLM answers at once). Burst latency includes queueing "
-            "behind the burst; the paced runs show latency at a steady rate.",
+            "Goals (issue 15): burst >= 100 DMs/s with <= 8 ms of worker CPU per DM; paced "
+            "at half the burst rate, received -> replied p50 < 100 ms, p99 < 500 ms "
+            "(debounce 0, fake LLM answers at once; the brief's long-term goal is 200 "
+            "DMs/s). Burst latency includes queueing behind the burst; the paced runs show "
+            "latency at a steady rate.",
             f"Sample reply sent: {sample!r}",
             "",
         ]
@@ -577,7 +583,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--conns", default="16,64", help="connection counts for the ack runs")
     p.add_argument("--dms", type=int, help="DMs in the whole-path burst (2000; 500 --quick)")
     p.add_argument("--dm-conns", type=int, default=16, help="connections sending the DMs")
-    p.add_argument("--rates", default="100,200", help="paced whole-path runs, DMs per second")
+    p.add_argument(
+        "--rates",
+        default="100,200",
+        help="paced whole-path runs, DMs per second, besides half the burst rate",
+    )
     p.add_argument("--paced-seconds", type=float, help="length of each paced run (10; 5 quick)")
     p.add_argument(
         "--llm-delay",
@@ -710,16 +720,16 @@ def run_benchmark(s: Setup, results: dict[str, Any]) -> None:
                     whole_path(s, "burst", args.dms, rate=None, worker=worker)
                 )
                 capacity = results["whole_path"][-1]["dms_per_s"]
-                rates = [r for r in args.rates_list if r <= 0.9 * capacity]
-                skipped = [r for r in args.rates_list if r not in rates]
+                # Half the burst rate always (the issue's measure of latency at a steady
+                # rate), and the asked-for rates the worker can keep up with.
+                half = max(5.0, float(round(capacity / 2)))
+                rates = [half] + [r for r in args.rates_list if r <= 0.9 * capacity and r != half]
+                skipped = [r for r in args.rates_list if r > 0.9 * capacity]
                 if skipped:
-                    if not rates:
-                        rates = [max(5.0, round(capacity / 2))]
                     s.notes.append(
                         f"paced runs at {', '.join(f'{r:g}' for r in skipped)} DMs/s skipped: "
                         f"above 90% of the burst throughput ({capacity:.0f}/s), where latency "
-                        f"only measures the growing queue; ran {', '.join(f'{r:g}' for r in rates)}"
-                        "/s instead"
+                        "only measures the growing queue"
                     )
                 for rate in rates:
                     n = int(rate * args.paced_seconds)

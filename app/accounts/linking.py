@@ -19,9 +19,9 @@ from app.config import Settings
 from app.core.clock import utc_now
 from app.core.crypto import TokenCipher
 from app.models import Account, Draft, DraftStatus, OutboundMessage, SendStatus, User
-from app.outbox.service import SEND_JOB
 from app.policy.schemas import Policy
 from app.users.members import claim
+from app.worker.kinds import JobKind
 from app.worker.queue import enqueue
 
 log = structlog.get_logger("app.accounts")
@@ -147,7 +147,7 @@ async def requeue_failed_sends(
             )
         await enqueue(
             session,
-            SEND_JOB,
+            JobKind.SEND_REPLY,
             {"outbound_id": outbound.id},
             account_id=account_id,
             max_attempts=settings.JOB_MAX_ATTEMPTS,

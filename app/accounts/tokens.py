@@ -1,9 +1,9 @@
 """Keeping stored access tokens alive and honest, and re-encrypting them with a new key.
 
-The periodic job (`TOKENS_JOB`, hourly) looks at every active account with a token:
-Instagram-Login tokens that are at least 24 hours old and end within 10 days are
-refreshed (Meta gives a new 60 days); once a day every token is checked (`debug_token`
-for Facebook-Login tokens, `GET /me` for Instagram-Login ones). A dead token puts the
+The periodic job (`JobKind.MAINTAIN_TOKENS`, hourly, app/accounts/jobs.py) looks at every
+active account with a token: Instagram-Login tokens that are at least 24 hours old and end
+within 10 days are refreshed (Meta gives a new 60 days); once a day every token is checked
+(`debug_token` for Facebook-Login tokens, `GET /me` for Instagram-Login ones). A dead token puts the
 account into `needs_reconnect`: sending stops, the queue stays, the home page shows a
 reconnect link. Meta being unreachable changes nothing: the next run tries again.
 """
@@ -25,13 +25,11 @@ from app.core.crypto import TokenCipher
 from app.core.db import unit_of_work
 from app.meta import errors as graph_errors
 from app.meta.oauth import MetaOAuthClient, TokenHealth
-from app.models import Account, Job, OAuthState
+from app.models import Account, OAuthState
 from app.runtime import Runtime
 
 log = structlog.get_logger("app.accounts.tokens")
 
-TOKENS_JOB = "account_tokens"
-TOKENS_JOB_EVERY_SECONDS = 3600.0
 REFRESH_WITHIN = timedelta(days=10)
 MIN_AGE_FOR_REFRESH = timedelta(hours=24)
 # "About daily" with an hourly job: an hour of slack so a check never slips a whole day.
@@ -60,23 +58,7 @@ class TokenSnapshot:
     checked_at: datetime | None
 
 
-async def maintain_tokens(runtime: Runtime, _job: Job) -> None:
-    """The periodic job: refresh what is about to expire, check what is due a check."""
-    if runtime.settings.sandbox:
-        return  # no Meta app: sandbox accounts have no tokens to keep
-    oauth = MetaOAuthClient(runtime.http, runtime.settings)
-    now = utc_now()
-    async with unit_of_work(runtime.sessionmaker) as session:
-        snapshots = await _active_with_tokens(session)
-    for snapshot in snapshots:
-        structlog.contextvars.bind_contextvars(account_id=snapshot.account_id)
-        try:
-            await _maintain(runtime, oauth, snapshot, now)
-        finally:
-            structlog.contextvars.unbind_contextvars("account_id")
-
-
-async def _active_with_tokens(session: AsyncSession) -> list[TokenSnapshot]:
+async def active_with_tokens(session: AsyncSession) -> list[TokenSnapshot]:
     accounts = await session.scalars(
         select(Account)
         .where(Account.status == "active", Account.access_token_encrypted.is_not(None))
@@ -96,7 +78,7 @@ async def _active_with_tokens(session: AsyncSession) -> list[TokenSnapshot]:
     ]
 
 
-async def _maintain(
+async def maintain(
     runtime: Runtime, oauth: MetaOAuthClient, snapshot: TokenSnapshot, now: datetime
 ) -> None:
     if snapshot.expires_at is not None and snapshot.expires_at <= now:

@@ -22,11 +22,11 @@ from app.conversations.entries import Incoming
 from app.core.clock import utc_now
 from app.models import CommentTrigger
 from app.policy.schemas import Policy
+from app.worker.kinds import JobKind
 from app.worker.queue import enqueue
 
 log = structlog.get_logger("app.comments")
 
-COMMENT_JOB = "comment_reply"
 # Meta accepts one private reply per comment, within 7 days of it.
 PRIVATE_REPLY_WINDOW = timedelta(days=7)
 
@@ -100,7 +100,7 @@ async def take_comment(incoming: Incoming, message_id: int) -> None:
         return
     await enqueue(
         session,
-        COMMENT_JOB,
+        JobKind.COMMENT_REPLY,
         {"comment_reply_id": reply_id},
         dedupe_key=f"comment:{reply_id}",
         account_id=account.id,

@@ -1,9 +1,12 @@
-"""The comment job: draft the private reply to a matched comment, decide, and queue it.
+"""The comments' worker jobs. `comment_reply`: draft the private reply to a matched
+comment, decide, and queue it. `public_reply`: the public reply under the comment once
+the private one went out (app/comments/public.py). New comments meet the triggers during
+ingest (`take_comment`, app/comments/intake.py), which queues `comment_reply`.
 
-Decided by the same rules as a DM (`app.drafting.assess`): grounding, sensitive messages,
-the account's mode, pauses, the daily limit. Auto: approved and queued as the private
-reply to the comment (`queue_reply(..., comment_id=...)`). Otherwise the draft, of kind
-`comment`, waits in the moderators' queue.
+The private reply is decided by the same rules as a DM (`app.drafting.assess`):
+grounding, sensitive messages, the account's mode, pauses, the daily limit. Auto: approved
+and queued as the private reply to the comment (`queue_reply(..., comment_id=...)`).
+Otherwise the draft, of kind `comment`, waits in the moderators' queue.
 """
 
 from __future__ import annotations
@@ -14,7 +17,9 @@ import structlog
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.comments import public
 from app.comments.context import CommentContext, load_comment_context
+from app.comments.intake import take_comment
 from app.core.clock import utc_now
 from app.core.db import unit_of_work
 from app.drafting.assess import ConversationState, assess
@@ -28,6 +33,8 @@ from app.policy.service import Decision, reason_code
 from app.runtime import Runtime
 
 log = structlog.get_logger("app.comments")
+
+__all__ = ["post_public_reply", "reply_to_comment", "take_comment"]
 
 
 async def reply_to_comment(runtime: Runtime, job: Job) -> None:
@@ -123,3 +130,12 @@ async def _record(
             decision,
             comment_id=context.reply.comment_id,
         )
+
+
+async def post_public_reply(runtime: Runtime, job: Job) -> None:
+    await public.post(
+        runtime,
+        int(job.payload["comment_reply_id"]),
+        attempt=job.attempts,
+        max_attempts=job.max_attempts,
+    )

@@ -1,6 +1,6 @@
 """The public reply under a comment, posted once its private reply went out.
 
-The send job enqueues `PUBLIC_REPLY_JOB` when a private reply settles `sent` and its
+The send job enqueues `JobKind.PUBLIC_REPLY` when a private reply settles `sent` and its
 comment has a public reply `waiting` (app/outbox/private_reply.py); a private reply that
 failed, expired or was stopped skips it instead. Posted at most once: the row moves from
 `waiting` to `posting` in one conditional statement, committed before the call to Meta.
@@ -23,7 +23,7 @@ from app.audit.service import record
 from app.core.db import unit_of_work
 from app.meta import errors as graph_errors
 from app.meta.graph import SendTarget
-from app.models import Account, CommentReply, Job
+from app.models import Account, CommentReply
 from app.outbox.service import channel_for
 from app.runtime import Runtime
 from app.worker.runner import PermanentFailure, RetryLater
@@ -37,8 +37,9 @@ OUTCOME_UNKNOWN = (
 )
 
 
-async def post_public_reply(runtime: Runtime, job: Job) -> None:
-    comment_reply_id = int(job.payload["comment_reply_id"])
+async def post(runtime: Runtime, comment_reply_id: int, *, attempt: int, max_attempts: int) -> None:
+    """Posts the comment's public reply once (the `public_reply` job, app/comments/jobs.py);
+    `attempt` of `max_attempts` decides when a Meta outage ends in `failed`."""
     sandbox = channel_for(runtime.settings) == "sandbox"
     async with unit_of_work(runtime.sessionmaker) as session:
         claimed = await _start_posting(session, comment_reply_id, sandbox=sandbox)
@@ -59,7 +60,7 @@ async def post_public_reply(runtime: Runtime, job: Job) -> None:
             platform="messenger" if account.platform == "messenger" else "instagram",
         )
     except graph_errors.GraphError as exc:
-        await _failed_call(runtime, job, comment, exc)
+        await _failed_call(runtime, comment, exc, attempt=attempt, max_attempts=max_attempts)
         return
     except ValueError as exc:  # arguments Meta would refuse; retrying cannot help
         await _end(runtime, comment, FAILED, f"invalid request: {exc}")
@@ -133,7 +134,12 @@ def _target(runtime: Runtime, account: Account) -> SendTarget:
 
 
 async def _failed_call(
-    runtime: Runtime, job: Job, comment: CommentReply, exc: graph_errors.GraphError
+    runtime: Runtime,
+    comment: CommentReply,
+    exc: graph_errors.GraphError,
+    *,
+    attempt: int,
+    max_attempts: int,
 ) -> None:
     """Transient and surely not posted: back to `waiting` and retried. May have been
     posted (a timeout after the request went out): `failed`, outcome unknown, never
@@ -152,8 +158,8 @@ async def _failed_call(
     if isinstance(exc, graph_errors.GraphPermissionMissing):
         await _comments_need_reconnect(runtime, comment.account_id, detail)
     if isinstance(exc, graph_errors.GraphRetryLater):
-        if job.attempts >= job.max_attempts:
-            await _end(runtime, comment, FAILED, f"gave up after {job.attempts} attempts")
+        if attempt >= max_attempts:
+            await _end(runtime, comment, FAILED, f"gave up after {attempt} attempts")
             raise PermanentFailure(detail) from exc
         async with unit_of_work(runtime.sessionmaker) as session:
             await _move(session, comment, POSTING, WAITING, detail)

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case, func, literal, select, update
+from sqlalchemy import ColumnElement, Select, case, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Conversation, Draft, DraftStatus, Message
@@ -76,6 +76,33 @@ async def unanswered_messages(
     `limit`, the newest `limit` of them."""
     statement = unanswered_statement(conversation_id).order_by(Message.id.desc()).limit(limit)
     return list(reversed((await session.scalars(statement)).all()))
+
+
+async def thread_for_reply(
+    session: AsyncSession, conversation_id: int, *, recent: Select[Any], unanswered: int
+) -> tuple[list[Message], set[int]]:
+    """In one query: the messages of `recent` (a `recent_statement`) and the newest
+    `unanswered` unanswered ones, by id; and which of them are unanswered."""
+    waiting = (
+        unanswered_statement(conversation_id)
+        .with_only_columns(Message.id)
+        .order_by(Message.id.desc())
+        .limit(unanswered)
+        .subquery()
+    )
+    shown = recent.with_only_columns(Message.id).subquery()
+    is_waiting = Message.id.in_(select(waiting.c.id))
+    rows = await session.execute(
+        select(Message, is_waiting.label("waiting"))
+        .where(or_(is_waiting, Message.id.in_(select(shown.c.id))))
+        .order_by(Message.id)
+    )
+    messages, waiting_ids = [], set()
+    for message, is_unanswered in rows:
+        messages.append(message)
+        if is_unanswered:
+            waiting_ids.add(message.id)
+    return messages, waiting_ids
 
 
 async def newest_unanswered_id(session: AsyncSession, conversation_id: int) -> int | None:

@@ -26,19 +26,18 @@ from app.conversations.entries import (
 from app.conversations.mentions import apply_story_mention
 from app.conversations.optout import apply_command
 from app.conversations.profiles import refresh_profile_if_due
-from app.conversations.replies import DRAFT_JOB, schedule_reply, supersede_pending_drafts
+from app.conversations.replies import schedule_reply, supersede_pending_drafts
 from app.core.clock import utc_now
 from app.meta.events import ANNOTATION_KINDS, MetaEvent
 from app.models import Account, Contact, Conversation
 from app.policy.schemas import Policy
+from app.worker.kinds import JobKind
 from app.worker.queue import enqueue
 
 log = structlog.get_logger("app.conversations")
 
-__all__ = ["CONFIRM_SEND_JOB", "DRAFT_JOB", "OUR_METADATA_PREFIX", "apply_event"]
+__all__ = ["OUR_METADATA_PREFIX", "apply_event"]
 
-# Handled by the outbox: an echo proved that a send of uncertain outcome arrived.
-CONFIRM_SEND_JOB = "confirm_send"
 OUR_METADATA_PREFIX = "inboxpilot:"
 # What the follower said and expects an answer to (a referral alone does not).
 FOLLOWER_KINDS = {"message", "postback", "unsupported"}
@@ -184,7 +183,7 @@ async def _confirm_uncertain_send(
     if await repository.outbound_outcome_unknown(session, account.id, int(outbound_id)):
         await enqueue(
             session,
-            CONFIRM_SEND_JOB,
+            JobKind.CONFIRM_SEND,
             {"outbound_id": int(outbound_id), "mid": event.mid},
             account_id=account.id,
         )

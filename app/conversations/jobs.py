@@ -8,6 +8,7 @@ import structlog
 
 from app.conversations.entries import CommentHook
 from app.conversations.ingest import apply_event
+from app.conversations.profiles import fetch_profile as fetch_profile
 from app.core.db import unit_of_work
 from app.meta.events import PayloadError, parse_webhook
 from app.models import InboxEvent

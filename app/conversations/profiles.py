@@ -20,12 +20,12 @@ from app.meta import errors as graph_errors
 from app.meta.graph import SendTarget, UserProfile
 from app.models import Account, Contact, Job
 from app.runtime import Runtime
+from app.worker.kinds import JobKind
 from app.worker.queue import enqueue
 from app.worker.runner import RetryLater
 
 log = structlog.get_logger("app.conversations")
 
-PROFILE_JOB = "fetch_profile"
 PROFILE_MAX_AGE = timedelta(days=7)
 # After a failure: consent may come with the follower's next message, but not every minute.
 PROFILE_RETRY_AFTER_ERROR = timedelta(days=1)
@@ -56,7 +56,7 @@ async def refresh_profile_if_due(
         return  # sandbox mode talks to no Meta API
     await enqueue(
         session,
-        PROFILE_JOB,
+        JobKind.FETCH_PROFILE,
         {"contact_id": contact.id},
         run_at=utc_now() + timedelta(seconds=settings.REPLY_DEBOUNCE_SECONDS) + PROFILE_DELAY,
         dedupe_key=f"profile:{contact.id}",

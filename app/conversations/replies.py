@@ -20,9 +20,8 @@ from app.models import (
     SendStatus,
 )
 from app.policy.schemas import Policy
+from app.worker.kinds import JobKind
 from app.worker.queue import enqueue
-
-DRAFT_JOB = "draft_reply"
 
 
 async def schedule_reply(
@@ -42,7 +41,7 @@ async def schedule_reply(
         await supersede_pending_drafts(session, conversation.id, reason=supersede_reason)
     await enqueue(
         session,
-        DRAFT_JOB,
+        JobKind.DRAFT_REPLY,
         {"conversation_id": conversation.id, "standby": standby},
         run_at=utc_now() + timedelta(seconds=settings.REPLY_DEBOUNCE_SECONDS),
         dedupe_key=f"draft:{conversation.id}",
@@ -126,9 +125,6 @@ async def _stop_queued_send(
 
 # A short message the bot sends outside drafting (app/outbox/notices.py): the answer to
 # STOP or START, or the thanks for a story mention.
-NOTICE_JOB = "send_notice"
-
-
 class Notice(StrEnum):
     OPTED_OUT = "opted_out"  # the confirmation of STOP
     OPTED_IN = "opted_in"  # the confirmation of START
@@ -147,7 +143,7 @@ async def schedule_notice(
 ) -> None:
     await enqueue(
         session,
-        NOTICE_JOB,
+        JobKind.SEND_NOTICE,
         {
             "conversation_id": conversation.id,
             "notice": notice.value,

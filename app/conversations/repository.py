@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.clock import utc_now
@@ -88,16 +88,23 @@ async def message_by_mid(session: AsyncSession, account_id: int, mid: str) -> Me
     )
 
 
-async def recent_messages(
-    session: AsyncSession, conversation_id: int, *, limit: int, before_id: int | None = None
-) -> list[Message]:
+def recent_statement(
+    conversation_id: int, *, limit: int, before_id: int | None = None
+) -> Select[Message]:
     """The conversation's last `limit` messages (those before message `before_id`, when
-    given), oldest first: by when they were written, then by when we stored them."""
+    given), newest first: by when they were written, then by when we stored them."""
     statement = select(Message).where(Message.conversation_id == conversation_id)
     if before_id is not None:
         statement = statement.where(Message.id < before_id)
+    return statement.order_by(Message.sent_at.desc(), Message.id.desc()).limit(limit)
+
+
+async def recent_messages(
+    session: AsyncSession, conversation_id: int, *, limit: int, before_id: int | None = None
+) -> list[Message]:
+    """`recent_statement`'s messages, oldest first."""
     rows = await session.scalars(
-        statement.order_by(Message.sent_at.desc(), Message.id.desc()).limit(limit)
+        recent_statement(conversation_id, limit=limit, before_id=before_id)
     )
     return list(reversed(rows.all()))
 

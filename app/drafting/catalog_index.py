@@ -15,19 +15,22 @@ import time
 from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
-from typing import NamedTuple
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
 from rapidfuzz import fuzz, process
-from sqlalchemy import func, select
+from sqlalchemy import ScalarSelect, func, select
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.catalog.product_words import canonical, expand
 from app.catalog.validity import CodeStatus, validity_of
+from app.core.clock import utc_now
 from app.core.text import tokens
 from app.models import Cooperation, Product, ProductEmbedding
+from app.outbox.compose import CatalogLink
 from app.policy.lexicon import NOT_PRODUCT_WORDS
 
 # Below this a match is noise ("hi how are you" against a catalog scores ~0).
@@ -202,6 +205,12 @@ class CatalogIndex:
     ) -> None:
         self.entries = tuple(entries)
         self.version = version
+        # Set by `load_index`: the products' rows, and whether the draft job may take
+        # them from here (the index holds every write up to its version: `SETTLE`).
+        self.rows: dict[int, tuple[Product, Cooperation]] = {}
+        self.links: tuple[CatalogLink, ...] = ()
+        self.trusted = False
+        self.settled_at: datetime | None = None
         vocabulary = _Vocabulary()
         self._names = _Phrases([e.name for e in self.entries], vocabulary)
         alias_texts = [alias for e in self.entries for alias in e.aliases]
@@ -265,6 +274,10 @@ class CatalogIndex:
         norms = np.linalg.norm(matrix, axis=1, keepdims=True)
         matrix /= np.where(norms == 0, 1, norms)
         return matrix, np.array(rows, dtype=np.int64)
+
+    def settles_now(self) -> bool:
+        """Loaded before its catalog settled, which it has since: worth loading again."""
+        return not self.trusted and self.settled_at is not None and utc_now() >= self.settled_at
 
     @property
     def has_vectors(self) -> bool:
@@ -413,14 +426,23 @@ def _best(queries: Sequence[str], choices: Sequence[str]) -> NDArray[np.float32]
 
 # -- one index per account, rebuilt when the catalog changes ------------------------------
 
+# A catalog's version (count and latest `updated_at` per table) can miss a write that
+# committed after a newer one (its `updated_at` is older than the latest the version
+# read). An index loaded this long after its catalog's latest change holds every write up
+# to it (a catalog write commits within this time of its `updated_at`, and the clocks of
+# the processes that write the catalog agree within seconds), so the draft job may take
+# the products' rows from it; before that, they are read fresh.
+SETTLE = timedelta(seconds=60)
+
 
 class CatalogIndexes:
     """The process's indexes, one per account (least recently used dropped beyond
     `capacity`). An index is valid while its catalog version holds: the count and the
-    latest change of the account's products, cooperations and embeddings. The version is
-    read at most every `recheck_seconds` per account, so a change made by any process
-    is matched within that time; what a match returns (code, link, price, active flag)
-    is always read fresh from the database."""
+    latest change of the account's products, cooperations and embeddings. `get` reads the
+    version at most every `recheck_seconds` per account, so a change made by any process
+    is matched within that time, and what a match returns (code, link, price, active
+    flag) is read fresh from the database. `current` takes the version its caller read
+    (the draft job, with its context: every draft sees every change)."""
 
     def __init__(
         self, *, model: str | None = None, capacity: int = 256, recheck_seconds: float = 1.0
@@ -437,11 +459,17 @@ class CatalogIndexes:
             self._indexes.move_to_end(account_id)
             return cached[0]
         version = await _catalog_version(session, account_id)
+        return await self.current(session, account_id, version)
+
+    async def current(
+        self, session: AsyncSession, account_id: int, version: tuple[object, ...]
+    ) -> CatalogIndex:
+        """The account's index at `version` (`catalog_version_columns`, read by the
+        caller), loaded if need be; reloaded once when it settles (`SETTLE`)."""
         async with self._locks[account_id]:
             cached = self._indexes.get(account_id)
-            if cached is not None and cached[0].version == version:
-                index = cached[0]
-            else:
+            index = None if cached is None else cached[0]
+            if index is None or index.version != version or index.settles_now():
                 index = await load_index(session, account_id, model=self._model, version=version)
             self._indexes[account_id] = (index, time.monotonic())
             self._indexes.move_to_end(account_id)
@@ -451,8 +479,9 @@ class CatalogIndexes:
             return index
 
 
-async def _catalog_version(session: AsyncSession, account_id: int) -> tuple[object, ...]:
-    columns = []
+def catalog_version_columns(account_id: Any) -> list[ScalarSelect[Any]]:
+    """The version of an account's catalog as scalar subqueries (for one statement)."""
+    columns: list[ScalarSelect[Any]] = []
     for table, key in (
         (Product, Product.id),
         (Cooperation, Cooperation.id),
@@ -461,8 +490,16 @@ async def _catalog_version(session: AsyncSession, account_id: int) -> tuple[obje
         mine = table.account_id == account_id
         columns.append(select(func.count(key)).where(mine).scalar_subquery())
         columns.append(select(func.max(table.updated_at)).where(mine).scalar_subquery())
-    row = (await session.execute(select(*columns))).one()
-    return tuple(_comparable(value) for value in row)
+    return columns
+
+
+def catalog_version(values: Sequence[object]) -> tuple[object, ...]:
+    return tuple(_comparable(value) for value in values)
+
+
+async def _catalog_version(session: AsyncSession, account_id: int) -> tuple[object, ...]:
+    row = (await session.execute(select(*catalog_version_columns(account_id)))).one()
+    return catalog_version(row)
 
 
 def _comparable(value: object) -> object:
@@ -470,47 +507,47 @@ def _comparable(value: object) -> object:
     return value.isoformat() if isinstance(value, datetime) else value
 
 
+def _changed_at(version: object) -> datetime | None:
+    """The latest change a version (`catalog_version`) records."""
+    if not isinstance(version, tuple):
+        return None
+    latest = None
+    for value in version:
+        if isinstance(value, str):
+            try:
+                at = datetime.fromisoformat(value)
+            except ValueError:
+                continue
+            at = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+            latest = at if latest is None else max(latest, at)
+    return latest
+
+
 async def load_index(
     session: AsyncSession, account_id: int, *, model: str | None = None, version: object = None
 ) -> CatalogIndex:
-    """The account's active products, with their vectors of `model` (None: no vectors).
-    Only the columns matching needs are read; the index is built off the event loop."""
+    """The account's active products, with their vectors of `model` (None: no vectors),
+    and what composing a reply needs of all its products. The index is built off the
+    event loop."""
+    loaded_at = utc_now()
+    product_columns, coop_columns = _columns(Product, "p_"), _columns(Cooperation, "c_")
     rows = await session.execute(
-        select(
-            Product.id,
-            Product.cooperation_id,
-            Product.name,
-            Product.aliases,
-            Product.discount_code,
-            Product.code_valid_until,
-            Cooperation.brand,
-            Cooperation.starts_on,
-            Cooperation.ends_on,
-            Cooperation.platform_posts,
-        )
-        .join(Cooperation, Product.cooperation_id == Cooperation.id)
-        .where(
-            Product.account_id == account_id,
-            Cooperation.account_id == account_id,
-            Product.is_active.is_(True),
-        )
+        select(*product_columns.values(), *coop_columns.values())
+        .join_from(Product, Cooperation, Product.cooperation_id == Cooperation.id)
+        .where(Product.account_id == account_id, Cooperation.account_id == account_id)
         .order_by(Product.id)
     )
-    entries = [
-        Entry(
-            product_id=row.id,
-            cooperation_id=row.cooperation_id,
-            name=row.name,
-            aliases=tuple(str(a) for a in row.aliases or ()),
-            brand=row.brand,
-            discount_code=row.discount_code,
-            code_valid_until=row.code_valid_until,
-            cooperation_starts_on=row.starts_on,
-            cooperation_ends_on=row.ends_on,
-            media_ids=_media_ids(row.platform_posts),
-        )
-        for row in rows
-    ]
+    # Shared by every draft of the account from now on: objects of no session (not the
+    # caller's identity map's), so no session's end or change can touch them.
+    cooperations: dict[int, Cooperation] = {}
+    everything: list[tuple[Product, Cooperation]] = []
+    for row in rows.mappings():
+        coop_id = row["c_id"]
+        if coop_id not in cooperations:
+            cooperations[coop_id] = Cooperation(**{k: row[f"c_{k}"] for k in coop_columns})
+        product = Product(**{k: row[f"p_{k}"] for k in product_columns})
+        everything.append((product, cooperations[coop_id]))
+    entries = [Entry.of(product, coop) for product, coop in everything if product.is_active]
     vectors: dict[int, NDArray[np.float32]] = {}
     if model is not None:
         stored = await session.execute(
@@ -519,7 +556,23 @@ async def load_index(
             )
         )
         vectors = {product_id: np.frombuffer(blob, dtype="<f4") for product_id, blob in stored}
-    return await asyncio.to_thread(CatalogIndex, entries, vectors, version=version)
+    index = await asyncio.to_thread(CatalogIndex, entries, vectors, version=version)
+    changed_at = _changed_at(version)
+    index.settled_at = None if changed_at is None else changed_at + SETTLE
+    index.rows = {p.id: (p, c) for p, c in everything if p.is_active}
+    index.links = tuple(CatalogLink(p.id, p.discount_code, p.url) for p, _ in everything)
+    index.trusted = version is not None and (
+        index.settled_at is None or loaded_at >= index.settled_at
+    )
+    return index
+
+
+def _columns(entity: Any, prefix: str) -> dict[str, Any]:
+    """{attribute: its column labelled `prefix` + attribute} of a mapped class."""
+    return {
+        attr.key: attr.columns[0].label(prefix + attr.key)
+        for attr in sa_inspect(entity).column_attrs
+    }
 
 
 def build_index(candidates: Iterable[tuple[Product, Cooperation]]) -> CatalogIndex:

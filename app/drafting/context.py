@@ -3,23 +3,30 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
+from decimal import Decimal
 
 import numpy as np
 import structlog
 from numpy.typing import NDArray
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.conversations.answered import unanswered_messages
-from app.conversations.repository import recent_messages
+from app.conversations.answered import thread_for_reply
+from app.conversations.repository import recent_statement
 from app.core.clock import utc_now
 from app.drafting.base import DraftRequest, ProductMatch, Turn, VoiceExample
-from app.drafting.catalog_index import CatalogIndexes
+from app.drafting.catalog_index import (
+    CatalogIndexes,
+    catalog_version,
+    catalog_version_columns,
+    load_index,
+)
 from app.drafting.examples import approved_candidates, examples_for, wanted
-from app.drafting.retrieval import retrieve
-from app.models import Account, Conversation, Draft, DraftStatus, Message
+from app.drafting.retrieval import Query, retrieve_in
+from app.models import Account, Conversation, Draft, Message
 from app.ops.metrics import DRAFTS_OUTSIDE_WINDOW
+from app.outbox.compose import CatalogLink
 from app.outbox.service import MESSAGING_WINDOW
 
 log = structlog.get_logger("app.drafting")
@@ -38,6 +45,10 @@ class DraftContext:
     request: DraftRequest
     products: tuple[ProductMatch, ...]
     auto_replies_today: int
+    # The account's products as composing a reply needs them, when read with the context
+    # (None: composing reads them).
+    catalog: tuple[CatalogLink, ...] | None = None
+    spent_today: Decimal | None = None  # the account's LLM spending today, when asked
 
 
 def describe_message(message: Message) -> str:
@@ -53,11 +64,15 @@ async def _history_and_unanswered(
 ) -> tuple[list[Message], list[Message]]:
     """(history, unanswered), both in the order the follower wrote them (Meta's time).
     What is unanswered is decided by what replies covered (app.conversations.answered);
-    the history is the rest of the recent thread."""
-    unanswered = await unanswered_messages(session, conversation_id, limit=UNANSWERED_LIMIT)
-    waiting = {m.id for m in unanswered}
-    recent = await recent_messages(session, conversation_id, limit=HISTORY_LIMIT + UNANSWERED_LIMIT)
-    history = [m for m in recent if m.id not in waiting]
+    the history is the rest of the recent thread. One query."""
+    recent = recent_statement(conversation_id, limit=HISTORY_LIMIT + UNANSWERED_LIMIT)
+    messages, waiting = await thread_for_reply(
+        session, conversation_id, recent=recent, unanswered=UNANSWERED_LIMIT
+    )
+    # What the recent query alone returns, then the unanswered ones beyond it.
+    shown = sorted(messages, key=lambda m: (m.sent_at, m.id))[-(HISTORY_LIMIT + UNANSWERED_LIMIT) :]
+    history = [m for m in shown if m.id not in waiting]
+    unanswered = [m for m in messages if m.id in waiting]
     return history, sorted(unanswered, key=lambda m: (m.sent_at, m.id))
 
 
@@ -84,21 +99,69 @@ def _outside_window(conversation: Conversation, unanswered: list[Message], lates
     return True
 
 
+@dataclass(frozen=True, slots=True)
+class _Head:
+    conversation: Conversation
+    account: Account
+    auto_replies_today: int
+    spent_today: Decimal | None
+    catalog_version: tuple[object, ...]
+
+
+async def _head(
+    session: AsyncSession, conversation_id: int, *, spent_since: datetime | None
+) -> _Head | None:
+    """The conversation and its account, with the figures a draft needs of them, in one
+    statement: automatic replies in the last 24 hours (the daily limit), the LLM spending
+    since `spent_since` (None: not needed) and the catalog's version."""
+    spent = (
+        select(func.coalesce(func.sum(Draft.llm_cost_usd), 0))
+        .where(Draft.account_id == Conversation.account_id, Draft.created_at >= spent_since)
+        .scalar_subquery()
+        if spent_since is not None
+        else literal(None)
+    )
+    row = (
+        await session.execute(
+            select(
+                Conversation,
+                Account,
+                auto_replies_statement(conversation_id).scalar_subquery(),
+                spent,
+                *catalog_version_columns(Conversation.account_id),
+            )
+            .join(Account, Account.id == Conversation.account_id)
+            .where(Conversation.id == conversation_id)
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    conversation, account, auto_today, spent_today, *version = row
+    return _Head(
+        conversation,
+        account,
+        int(auto_today or 0),
+        None if spent_since is None else Decimal(spent_today or 0),
+        catalog_version(version),
+    )
+
+
 async def load_context(
     session: AsyncSession,
     conversation_id: int,
     *,
     indexes: CatalogIndexes | None = None,
     vector: NDArray[np.float32] | None = None,
+    spent_since: datetime | None = None,
 ) -> DraftContext | None:
     """None when there is nothing to answer (every follower message is covered already),
     or when Meta's window to answer has closed (see `_outside_window`).
-    `vector` is the unanswered text embedded by EMBEDDING_MODEL, for semantic retrieval."""
-    conversation = await session.get(Conversation, conversation_id)
-    if conversation is None:
+    `vector` is the unanswered text embedded by EMBEDDING_MODEL, for semantic retrieval;
+    with `spent_since`, the context carries the account's LLM spending since then."""
+    head = await _head(session, conversation_id, spent_since=spent_since)
+    if head is None:
         return None
-    account = await session.get(Account, conversation.account_id)
-    assert account is not None
+    conversation, account = head.conversation, head.account
     history, unanswered = await _history_and_unanswered(session, conversation_id)
     if not unanswered:
         return None
@@ -106,29 +169,23 @@ async def load_context(
     latest = max(unanswered, key=lambda m: m.id)
     if _outside_window(conversation, unanswered, latest):
         return None
+    if indexes is not None:
+        index = await indexes.current(session, account.id, head.catalog_version)
+    else:
+        index = await load_index(session, account.id)
     follower_text = "\n".join(describe_message(m) for m in unanswered)
     today = utc_now().date()
     earlier = [describe_message(m) for m in history[-HISTORY_LIMIT:]]
-    products = tuple(
-        await retrieve(
-            session,
-            account_id=account.id,
-            text=follower_text,
-            limit=3,
-            today=today,
-            earlier=earlier,
-            indexes=indexes,
-            vector=vector,
-            story_id=next(
-                (
-                    m.payload.get("reply_to_story_id")
-                    for m in reversed(unanswered)
-                    if m.payload.get("reply_to_story_id")
-                ),
-                None,
-            ),
-        )
+    story_id = next(
+        (
+            m.payload.get("reply_to_story_id")
+            for m in reversed(unanswered)
+            if m.payload.get("reply_to_story_id")
+        ),
+        None,
     )
+    query = Query(follower_text, earlier, today, vector, story_id)
+    products = tuple(await retrieve_in(session, index, account.id, query, limit=3))
     request = DraftRequest(
         account_name=account.name,
         platform=account.platform,
@@ -139,23 +196,32 @@ async def load_context(
         products=products,
         today=today,
     )
-    request = replace(
-        request, examples=await voice_examples(session, request, conversation, indexes=indexes)
+    names = {e.product_id: e.name for e in index.entries}
+    request = replace(request, examples=await _examples(session, request, conversation, names))
+    return DraftContext(
+        account,
+        conversation,
+        latest,
+        request,
+        products,
+        head.auto_replies_today,
+        catalog=index.links if index.trusted else None,
+        spent_today=head.spent_today,
     )
-    auto_today = await auto_replies_today(session, conversation_id)
-    return DraftContext(account, conversation, latest, request, products, auto_today)
+
+
+def auto_replies_statement(conversation_id: int) -> Select[int]:
+    """Drafts of the conversation decided `auto` in the last 24 hours (the daily limit)."""
+    return select(func.count(Draft.id)).where(
+        Draft.conversation_id == conversation_id,
+        Draft.decision == "auto",
+        Draft.created_at >= utc_now() - timedelta(days=1),
+    )
 
 
 async def auto_replies_today(session: AsyncSession, conversation_id: int) -> int:
     """Drafts of the conversation decided `auto` in the last 24 hours (the daily limit)."""
-    count = await session.scalar(
-        select(func.count(Draft.id)).where(
-            Draft.conversation_id == conversation_id,
-            Draft.decision == "auto",
-            Draft.created_at >= utc_now() - timedelta(days=1),
-        )
-    )
-    return int(count or 0)
+    return int(await session.scalar(auto_replies_statement(conversation_id)) or 0)
 
 
 async def voice_examples(
@@ -171,6 +237,12 @@ async def voice_examples(
     if indexes is not None:
         index = await indexes.get(session, conversation.account_id)  # cached: rarely a query
         names = {e.product_id: e.name for e in index.entries}
+    return await _examples(session, request, conversation, names)
+
+
+async def _examples(
+    session: AsyncSession, request: DraftRequest, conversation: Conversation, names: dict[int, str]
+) -> tuple[VoiceExample, ...]:
     candidates = await approved_candidates(
         session,
         account_id=conversation.account_id,
@@ -178,13 +250,3 @@ async def voice_examples(
         language=wanted(request)[1],
     )
     return examples_for(request, candidates, product_names=names)
-
-
-async def has_live_draft(session: AsyncSession, message_id: int) -> bool:
-    """A draft answers this message and was not replaced (an edit supersedes it)."""
-    found = await session.scalar(
-        select(Draft.id).where(
-            Draft.reply_to_message_id == message_id, Draft.status != DraftStatus.SUPERSEDED
-        )
-    )
-    return found is not None

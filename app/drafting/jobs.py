@@ -2,26 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from datetime import datetime, time
 from decimal import Decimal
 
 import structlog
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record
-from app.conversations.answered import newest_unanswered_id
 from app.core.clock import utc_now
 from app.core.db import unit_of_work
 from app.drafting.assess import ConversationState, assess
 from app.drafting.base import DraftingError, DraftRequest, DraftResult
-from app.drafting.context import DraftContext, has_live_draft, load_context
-from app.drafting.cost import BudgetState, budget_state, estimate_cost
+from app.drafting.context import DraftContext, load_context
+from app.drafting.cost import BudgetState, daily_budget, estimate_cost
 from app.drafting.offline import OfflineDrafter
-from app.models import Account, Contact, Conversation, Draft, DraftStatus, Job, Message
+from app.drafting.product_vectors import EMBED_EVERY_SECONDS as EMBED_EVERY_SECONDS
+from app.drafting.product_vectors import embed_catalog as embed_catalog
+from app.drafting.recheck import Recheck, lock_conversation, recheck
+from app.links.service import linked_products
+from app.models import Account, Conversation, Draft, DraftStatus, Job
 from app.ops.metrics import DRAFTS, LLM_BUDGET_FALLBACKS, LLM_COST_USD, LLM_TOKENS
+from app.outbox.compose import CatalogLink, Outgoing, compose
 from app.outbox.disclosure import NoRoomForDisclosure, fits
-from app.outbox.service import queue_reply
+from app.outbox.service import queue_composed
 from app.policy.schemas import Policy
 from app.policy.service import DISCLOSURE_ROOM_REASON, Decision, reason_code
 from app.runtime import Runtime
@@ -31,11 +36,17 @@ log = structlog.get_logger("app.drafting")
 
 async def draft_reply(runtime: Runtime, job: Job) -> None:
     conversation_id = int(job.payload["conversation_id"])
-    budget = BudgetState(spent=Decimal(0), budget=None)
+    # The LLM's daily budget counts today's spending (UTC), read with the context.
+    now = utc_now()
+    midnight = datetime.combine(now.date(), time(0), tzinfo=now.tzinfo)
+    spent_since = midnight if runtime.drafter.name == "llm" else None
     async with unit_of_work(runtime.sessionmaker) as session:
-        context = await load_context(session, conversation_id, indexes=runtime.catalog)
-        if context is not None and runtime.drafter.name == "llm":
-            budget = await budget_state(session, runtime.settings, context.account, utc_now())
+        context = await load_context(
+            session, conversation_id, indexes=runtime.catalog, spent_since=spent_since
+        )
+    budget = BudgetState(spent=Decimal(0), budget=None)
+    if context is not None and context.spent_today is not None:
+        budget = BudgetState(context.spent_today, daily_budget(runtime.settings, context.account))
     if context is not None and runtime.embedder is not None:
         # Embedded outside any transaction; then retrieval again, by words and meaning.
         vector = await runtime.embedder.embed_query(context.request.follower_text)
@@ -48,15 +59,9 @@ async def draft_reply(runtime: Runtime, job: Job) -> None:
         return
     result, error = await run_drafter(runtime, context.request, budget)
     async with unit_of_work(runtime.sessionmaker) as session:
-        # Re-read: the thread may have been handed to another app while the drafter ran.
-        # Locked: concurrent runs of this job (a lease that expired under load) take turns.
-        # FOR NO KEY UPDATE: messages being ingested meanwhile only need a key share on it.
-        conversation = await session.get(
-            Conversation, conversation_id, with_for_update={"key_share": True}
+        await _record(
+            session, runtime, context, result, error, standby=bool(job.payload.get("standby"))
         )
-        held = conversation is not None and conversation.thread_owner_app_id is not None
-        standby = bool(job.payload.get("standby")) or held
-        await _record(session, runtime, context, result, error, standby=standby)
 
 
 async def run_drafter(
@@ -91,9 +96,9 @@ def _decide(
     context: DraftContext,
     result: DraftResult,
     error: str | None,
-    standby: bool,
+    now: Recheck,
     *,
-    opted_out: bool,
+    standby: bool,
 ) -> Decision:
     return assess(
         context.request,
@@ -102,12 +107,12 @@ def _decide(
         policy=Policy.of(context.account.policy),
         now=utc_now(),
         state=ConversationState(
-            account_status=context.account.status,
-            account_paused=context.account.is_paused,
-            conversation_paused=context.conversation.is_paused,
-            paused_until=context.conversation.paused_until,
-            standby=standby,
-            opted_out=opted_out,
+            account_status=now.account_status,
+            account_paused=now.account_paused,
+            conversation_paused=now.conversation_paused,
+            paused_until=now.paused_until,
+            standby=standby or now.held,
+            opted_out=now.opted_out,
             room_for_disclosure=fits(result.reply, context.account, result.language),
             auto_replies_today=context.auto_replies_today,
         ),
@@ -123,13 +128,15 @@ async def _record(
     *,
     standby: bool,
 ) -> None:
+    """The draft, decided on the facts as they are now, and, when it goes out alone, its
+    reply queued: the draft row is written once, with its final status."""
     cost = count_usage(runtime, result)
-    if await has_live_draft(session, context.reply_to.id):
-        return  # another run drafted this message while we were drafting
-    opted_out = await _opted_out(session, context)
-    decision = _decide(context, result, error, standby, opted_out=opted_out)
+    await lock_conversation(session, context.conversation.id)
+    now = await recheck(session, context, linked=_linked(context, result))
+    if now is None or now.drafted:
+        return  # gone, or another run drafted this message while we were drafting
+    decision = _decide(context, result, error, now, standby=standby)
     DRAFTS.labels(decision=decision.decision, reason=reason_code(decision)).inc()
-    stale = await _is_stale(session, context)
     draft = new_draft(
         result,
         decision,
@@ -138,45 +145,43 @@ async def _record(
         reply_to_message_id=context.reply_to.id,
         error=error,
         cost=cost,
-        stale=stale,
+        stale=now.stale,
     )
+    outgoing = None
+    if not now.stale and decision.decision == "auto":
+        outgoing = await compose_alone(
+            session,
+            runtime,
+            context.account,
+            context.conversation,
+            draft,
+            catalog=context.catalog,
+            told=now.told,
+            tokens=now.tokens,
+        )
     session.add(draft)
     await session.flush()
     log.info(
         "drafting.decided",
         draft_id=draft.id,
-        decision=decision.decision,
+        decision=draft.decision,
         intent=result.intent,
         confidence=decision.confidence,
-        stale=stale,
+        stale=now.stale,
     )
-    if stale or decision.decision != "auto":
-        return
-    await _send_alone(session, runtime, context, draft, decision)
-
-
-async def _opted_out(session: AsyncSession, context: DraftContext) -> bool:
-    """Read now, not with the context: a STOP may have arrived while the drafter ran."""
-    opted_out = await session.scalar(
-        select(Contact.opted_out_at.is_not(None)).where(
-            Contact.id == context.conversation.contact_id
+    if outgoing is not None:
+        await queue_alone(
+            session, runtime, context.account, context.conversation, draft, decision, outgoing
         )
-    )
-    return bool(opted_out)
 
 
-async def _is_stale(session: AsyncSession, context: DraftContext) -> bool:
-    """Whether the reply no longer answers the newest unanswered message as it stands."""
-    # Re-read the state: a message may have arrived, or a person replied, while we drafted.
-    latest = await newest_unanswered_id(session, context.conversation.id)
-    # An edit or an unsend while we drafted: the reply answers text that no longer exists.
-    now = (
-        await session.execute(
-            select(Message.edited_at, Message.deleted_at).where(Message.id == context.reply_to.id)
-        )
-    ).one()
-    changed = now.edited_at != context.reply_to.edited_at or now.deleted_at is not None
-    return latest != context.reply_to.id or changed
+def _linked(context: DraftContext, result: DraftResult) -> list[int]:
+    """The products whose link the reply gives, if it may go out alone with tracked links:
+    their existing tokens are read with the other facts."""
+    if context.catalog is None or not context.account.track_links:
+        return []
+    products = [(p.id, p.url) for p in context.catalog]
+    return linked_products(result.reply, products, result.product_ids)
 
 
 def new_draft(
@@ -214,20 +219,6 @@ def new_draft(
     )
 
 
-async def _send_alone(
-    session: AsyncSession,
-    runtime: Runtime,
-    context: DraftContext,
-    draft: Draft,
-    decision: Decision,
-) -> None:
-    account = await session.get(Account, context.account.id)
-    conversation = await session.get(Conversation, context.conversation.id)
-    assert account is not None
-    assert conversation is not None
-    await send_alone(session, runtime, account, conversation, draft, decision)
-
-
 async def send_alone(
     session: AsyncSession,
     runtime: Runtime,
@@ -241,10 +232,71 @@ async def send_alone(
     """Approves the automatic reply (to a DM, or to the comment `comment_id`) and queues
     it, audited; unless it has no room left for the disclosure line: then it waits for a
     person."""
+    outgoing = await compose_alone(session, runtime, account, conversation, draft)
+    if outgoing is not None:
+        await queue_alone(
+            session, runtime, account, conversation, draft, decision, outgoing, comment_id
+        )
+
+
+async def compose_alone(
+    session: AsyncSession,
+    runtime: Runtime,
+    account: Account,
+    conversation: Conversation,
+    draft: Draft,
+    *,
+    catalog: Sequence[CatalogLink] | None = None,
+    told: bool | None = None,
+    tokens: Mapping[int, str] | None = None,
+) -> Outgoing | None:
+    """The automatic reply as it goes out, the draft approved; None when, as composed
+    (links shortened...), its last message has no room left for the disclosure line: then
+    the draft waits for a person. What the caller read already (`compose`) is passed on."""
+    try:
+        outgoing = await compose(
+            session,
+            runtime.settings,
+            account=account,
+            conversation=conversation,
+            text=draft.text,
+            draft=draft,
+            user=None,
+            products=catalog,
+            told=told,
+            tokens=tokens,
+        )
+    except NoRoomForDisclosure:
+        draft.status, draft.decision, draft.decided_at = DraftStatus.PENDING, "review", None
+        draft.reasons = [DISCLOSURE_ROOM_REASON]
+        log.info("drafting.no_room_for_disclosure", draft_id=draft.id)
+        return None
     draft.status = DraftStatus.APPROVED
     draft.decided_at = utc_now()
-    if not await _queue_alone(session, runtime, account, conversation, draft, comment_id):
-        return
+    return outgoing
+
+
+async def queue_alone(
+    session: AsyncSession,
+    runtime: Runtime,
+    account: Account,
+    conversation: Conversation,
+    draft: Draft,
+    decision: Decision,
+    outgoing: Outgoing,
+    comment_id: str | None = None,
+) -> None:
+    """Queues the approved automatic reply (a flushed draft: its id names the send), audited."""
+    await queue_composed(
+        session,
+        runtime.settings,
+        outgoing,
+        account=account,
+        conversation=conversation,
+        draft=draft,
+        hold_seconds=Policy.of(account.policy).hold_auto_seconds,
+        comment_id=comment_id,
+    )
     details = {
         "confidence": decision.confidence,
         "intent": draft.intent,
@@ -258,32 +310,3 @@ async def send_alone(
         entity=draft,
         details=details if comment_id is None else {**details, "comment_id": comment_id},
     )
-
-
-async def _queue_alone(
-    session: AsyncSession,
-    runtime: Runtime,
-    account: Account,
-    conversation: Conversation,
-    draft: Draft,
-    comment_id: str | None,
-) -> bool:
-    """Queues the automatic reply; False when, as composed (links shortened...), its last
-    message has no room left for the disclosure line: then it waits for a person."""
-    try:
-        await queue_reply(
-            session,
-            runtime.settings,
-            account=account,
-            conversation=conversation,
-            text=draft.text,
-            draft=draft,
-            hold_seconds=Policy.of(account.policy).hold_auto_seconds,
-            comment_id=comment_id,
-        )
-    except NoRoomForDisclosure:
-        draft.status, draft.decision, draft.decided_at = DraftStatus.PENDING, "review", None
-        draft.reasons = [DISCLOSURE_ROOM_REASON]
-        log.info("drafting.no_room_for_disclosure", draft_id=draft.id)
-        return False
-    return True

@@ -29,7 +29,7 @@ from app.drafting.catalog_index import (
 from app.models import Cooperation, Product
 from app.policy.recognise import only_small_talk
 
-__all__ = ["MIN_SCORE", "Query", "rank_in_conversation", "rank_products"]
+__all__ = ["MIN_SCORE", "Query", "rank_in_conversation", "rank_products", "retrieve_in"]
 
 # A follow-up names no product: look back this many turns, and trust it this much less.
 FOLLOW_UP_TURNS = 3
@@ -131,6 +131,23 @@ async def retrieve(
     else:
         index = await indexes.get(session, account_id)
     scored = rank(index, Query(text, earlier, today, vector, story_id), limit)
+    return await _load(session, account_id, scored)
+
+
+async def retrieve_in(
+    session: AsyncSession, index: CatalogIndex, account_id: int, query: Query, limit: int = 3
+) -> list[ProductMatch]:
+    """`retrieve` on an index whose version the caller read now: its own rows when it
+    holds every write up to that version (`CatalogIndex.trusted`), else read fresh."""
+    scored = rank(index, query, limit)
+    if index.trusted:
+        return _matches(scored, index.rows)
+    return await _load(session, account_id, scored)
+
+
+async def _load(
+    session: AsyncSession, account_id: int, scored: Sequence[Scored]
+) -> list[ProductMatch]:
     if not scored:
         return []
     rows = await session.execute(

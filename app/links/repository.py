@@ -24,23 +24,36 @@ async def tokens_for(
 ) -> dict[int, str]:
     """{product id: token} of the conversation's links to these products, created where
     missing. Two replies composed at once for the same conversation both get the one row
-    that won: the insert skips a row another transaction already holds."""
-    for product_id in product_ids:
-        await session.execute(
-            insert_ignore(session, TrackedLink, ("conversation_id", "product_id")).values(
-                account_id=account_id,
-                conversation_id=conversation_id,
-                product_id=product_id,
-                token=new_token(),
+    that won: the insert skips a row another transaction already holds, and only the
+    rows it did not insert are read back."""
+    if not product_ids:
+        return {}
+    inserted = await session.execute(
+        insert_ignore(session, TrackedLink, ("conversation_id", "product_id"))
+        .values(
+            [
+                {
+                    "account_id": account_id,
+                    "conversation_id": conversation_id,
+                    "product_id": product_id,
+                    "token": new_token(),
+                }
+                for product_id in product_ids
+            ]
+        )
+        .returning(TrackedLink.product_id, TrackedLink.token)
+    )
+    tokens = {row.product_id: row.token for row in inserted}
+    missing = [product_id for product_id in product_ids if product_id not in tokens]
+    if missing:
+        rows = await session.execute(
+            select(TrackedLink.product_id, TrackedLink.token).where(
+                TrackedLink.conversation_id == conversation_id,
+                TrackedLink.product_id.in_(missing),
             )
         )
-    rows = await session.execute(
-        select(TrackedLink.product_id, TrackedLink.token).where(
-            TrackedLink.conversation_id == conversation_id,
-            TrackedLink.product_id.in_(product_ids),
-        )
-    )
-    return {row.product_id: row.token for row in rows}
+        tokens |= {row.product_id: row.token for row in rows}
+    return tokens
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -41,6 +41,14 @@ def short_url(settings: Settings, token: str) -> str:
     return f"{settings.PUBLIC_URL.rstrip('/')}{PATH}{token}"
 
 
+def linked_products(
+    text: str, products: Sequence[tuple[int, str | None]], preferred: Collection[int] = ()
+) -> list[int]:
+    """The products (`(id, catalog url)`) whose link `text` gives."""
+    urls = [(product_id, url) for product_id, url in products if url]
+    return sorted({f.product_id for f in find_links(text, urls, preferred=preferred)})
+
+
 @dataclass(frozen=True, slots=True)
 class LinkedText:
     text: str  # with short links where the account tracks them
@@ -56,21 +64,26 @@ async def link_products(
     text: str,
     products: Sequence[tuple[int, str | None]],
     preferred: Collection[int] = (),
+    known: Mapping[int, str] | None = None,
 ) -> LinkedText:
     """The products (`(id, catalog url)`) whose link `text` gives and, when the account
-    tracks links, `text` with each replaced by the conversation's short link for it."""
+    tracks links, `text` with each replaced by the conversation's short link for it.
+    `known`: the conversation's tokens the caller read already ({product id: token})."""
     urls = [(product_id, url) for product_id, url in products if url]
     found = find_links(text, urls, preferred=preferred)
     product_ids = sorted({f.product_id for f in found})
     if not found or not account.track_links:
         return LinkedText(text=text, product_ids=product_ids)
-    tokens = await repository.tokens_for(
-        session,
-        account_id=account.id,
-        conversation_id=conversation.id,
-        product_ids=product_ids,
-        new_token=new_token,
-    )
+    tokens = dict(known or {})
+    missing = [product_id for product_id in product_ids if product_id not in tokens]
+    if missing:
+        tokens |= await repository.tokens_for(
+            session,
+            account_id=account.id,
+            conversation_id=conversation.id,
+            product_ids=missing,
+            new_token=new_token,
+        )
     short = {product_id: short_url(settings, token) for product_id, token in tokens.items()}
     return LinkedText(text=replace_links(text, found, short), product_ids=product_ids)
 

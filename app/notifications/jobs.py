@@ -23,7 +23,6 @@ from app.worker.runner import RetryLater
 
 log = structlog.get_logger("app.notifications")
 
-DIGEST_JOB = "notifications.send_digests"
 DIGEST_EVERY_SECONDS = 60.0
 # At most one e-mail per person this often: what arrives meanwhile waits for the next.
 MIN_EMAIL_GAP = timedelta(minutes=10)

@@ -6,8 +6,9 @@ written by hand, to a DM or to a comment) goes through the same steps.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,6 +17,14 @@ from app.config import Settings
 from app.links.service import link_products
 from app.models import Account, Conversation, Draft, Product, User
 from app.outbox.disclosure import disclose
+
+
+class CatalogLink(NamedTuple):
+    """What composing needs of one of the account's products (active or not)."""
+
+    id: int
+    discount_code: str | None
+    url: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,16 +45,15 @@ async def compose(
     draft: Draft | None,
     user: User | None,
     language: str | None = None,
+    products: Sequence[CatalogLink] | None = None,
+    told: bool | None = None,
+    tokens: Mapping[int, str] | None = None,
 ) -> Outgoing:
     """The reply as it goes out. `user` is None for a reply the bot sends alone;
-    `language` is the reply's when it has no draft (else the draft's)."""
-    rows = (
-        await session.execute(
-            select(Product.id, Product.discount_code, Product.url).where(
-                Product.account_id == account.id
-            )
-        )
-    ).all()
+    `language` is the reply's when it has no draft (else the draft's). A caller that read
+    them already passes the account's `products`, whether the conversation was `told`
+    its disclosure line, and its tracked links' `tokens` (else they are read here)."""
+    rows = products if products is not None else await catalog_links(session, account.id)
     preferred = () if draft is None else draft.product_ids
     codes_sent = _codes_sent(text, [(r.id, r.discount_code) for r in rows], preferred)
     # Product links become the conversation's tracked links (app/links), if the account
@@ -58,6 +66,7 @@ async def compose(
         text=text,
         products=[(r.id, r.url) for r in rows],
         preferred=preferred,
+        known=tokens,
     )
     # Last: the line goes after everything else and counts within the length limit.
     text, disclosed = await disclose(
@@ -68,10 +77,20 @@ async def compose(
         draft=draft,
         user=user,
         language=language,
+        told=told,
     )
     return Outgoing(
         text=text, codes_sent=codes_sent, links_sent=links.product_ids, disclosed=disclosed
     )
+
+
+async def catalog_links(session: AsyncSession, account_id: int) -> list[CatalogLink]:
+    rows = await session.execute(
+        select(Product.id, Product.discount_code, Product.url).where(
+            Product.account_id == account_id
+        )
+    )
+    return [CatalogLink(*row) for row in rows]
 
 
 def _codes_sent(

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from sqlalchemy import select
+from sqlalchemy import Exists, exists
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import AppError
@@ -111,17 +111,17 @@ def room_left(line: str, platform: str) -> int:
     return MESSENGER_MAX_CHARS - sum(2 if ord(c) > 0xFFFF else 1 for c in added)
 
 
-async def _told_already(session: AsyncSession, conversation_id: int) -> bool:
-    found = await session.scalar(
-        select(OutboundMessage.id)
-        .where(
-            OutboundMessage.conversation_id == conversation_id,
-            OutboundMessage.disclosed.is_(True),
-            OutboundMessage.status.in_(_TOLD_STATUSES),
-        )
-        .limit(1)
+def told_already_statement(conversation_id: int) -> Exists:
+    """Whether the conversation had its line already (sent, or on its way)."""
+    return exists().where(
+        OutboundMessage.conversation_id == conversation_id,
+        OutboundMessage.disclosed.is_(True),
+        OutboundMessage.status.in_(_TOLD_STATUSES),
     )
-    return found is not None
+
+
+async def _told_already(session: AsyncSession, conversation_id: int) -> bool:
+    return bool(await session.scalar(told_already_statement(conversation_id).select()))
 
 
 async def disclose(
@@ -133,13 +133,18 @@ async def disclose(
     draft: Draft | None,
     user: User | None,
     language: str | None,
+    told: bool | None = None,
 ) -> tuple[str, bool]:
-    """(the text as it goes out, whether it carries the line)."""
+    """(the text as it goes out, whether it carries the line). `told`: whether the
+    conversation had its line already, when the caller read it (else it is read here)."""
     bot_alone = user is None and (draft is None or draft.decided_by_user_id is None)
     if not bot_alone or account.disclosure == "off":
         return text, False
-    if account.disclosure == "first" and await _told_already(session, conversation.id):
-        return text, False
+    if account.disclosure == "first":
+        if told is None:
+            told = await _told_already(session, conversation.id)
+        if told:
+            return text, False
     line = line_for(account, language or (draft.language if draft is not None else None))
     joined = with_line(text, line, account.platform)
     if joined is None:

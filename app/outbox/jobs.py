@@ -36,9 +36,11 @@ from app.models import (
 )
 from app.ops.metrics import GRAPH_THROTTLED, record_send
 from app.outbox import pacing, private_reply, repository
+from app.outbox.notices import send_notice as send_notice
 from app.outbox.repository import Sending
-from app.outbox.service import HUMAN_AGENT_WINDOW, MESSAGING_WINDOW, SEND_JOB, channel_for
+from app.outbox.service import HUMAN_AGENT_WINDOW, MESSAGING_WINDOW, channel_for
 from app.runtime import Runtime
+from app.worker.kinds import JobKind
 from app.worker.runner import PermanentFailure, Postpone, RetryLater
 
 log = structlog.get_logger("app.outbox")
@@ -364,7 +366,7 @@ async def pause_account_sends(session: AsyncSession, account_id: int, *, until: 
     await session.execute(
         update(Job)
         .where(
-            Job.kind == SEND_JOB,
+            Job.kind == JobKind.SEND_REPLY,
             Job.account_id == account_id,
             Job.status == "queued",
             Job.run_at < until,

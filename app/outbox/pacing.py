@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.clock import utc_now
 from app.models import IN_FLIGHT, Job, OutboundMessage, SendStatus
-from app.outbox.service import SEND_JOB
+from app.worker.kinds import JobKind
 from app.worker.runner import Postpone
 
 # How long a message waits before looking again for an earlier one to have gone out.
@@ -139,7 +139,7 @@ async def wake_after(
     await session.execute(
         update(Job)
         .where(
-            Job.kind == SEND_JOB,
+            Job.kind == JobKind.SEND_REPLY,
             Job.account_id == account_id,
             Job.status == "queued",
             Job.payload["outbound_id"].as_integer().in_(following),

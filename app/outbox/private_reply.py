@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.service import record
 from app.core.clock import as_utc, utc_now
 from app.models import CommentReply, OutboundMessage, SendStatus
-from app.outbox.service import PUBLIC_REPLY_JOB
+from app.worker.kinds import JobKind
 from app.worker.queue import enqueue
 from app.worker.runner import Postpone
 
@@ -149,9 +149,9 @@ async def settled(session: AsyncSession, outbound: OutboundMessage) -> None:
     if outbound.status == SendStatus.SENT and comment.public_reply_text:
         await enqueue(
             session,
-            PUBLIC_REPLY_JOB,
+            JobKind.PUBLIC_REPLY,
             {"comment_reply_id": comment.id},
-            dedupe_key=f"{PUBLIC_REPLY_JOB}:{comment.id}",
+            dedupe_key=f"{JobKind.PUBLIC_REPLY}:{comment.id}",
             account_id=comment.account_id,
         )
         return

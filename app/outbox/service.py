@@ -12,12 +12,11 @@ from app.core.clock import utc_now
 from app.errors import AppError
 from app.meta.limits import TextTooLong, split_text
 from app.models import Account, Conversation, Draft, OutboundMessage, SendStatus, User
-from app.outbox.compose import compose
+from app.outbox.compose import Outgoing, compose
+from app.worker.kinds import JobKind
 from app.worker.queue import enqueue
 
-SEND_JOB = "send_reply"
 # Posts the public reply under a comment once its private reply is sent (app/comments/public.py).
-PUBLIC_REPLY_JOB = "public_reply"
 # Meta's standard messaging window: a reply may go out as RESPONSE up to 24 hours after
 # the follower's last message (their own timestamp: when they wrote it).
 MESSAGING_WINDOW = timedelta(hours=24)
@@ -63,6 +62,34 @@ async def queue_reply(
         user=user,
         language=language,
     )
+    return await queue_composed(
+        session,
+        settings,
+        outgoing,
+        account=account,
+        conversation=conversation,
+        draft=draft,
+        user=user,
+        hold_seconds=hold_seconds,
+        comment_id=comment_id,
+        idempotency_key=idempotency_key,
+    )
+
+
+async def queue_composed(
+    session: AsyncSession,
+    settings: Settings,
+    outgoing: Outgoing,
+    *,
+    account: Account,
+    conversation: Conversation,
+    draft: Draft | None = None,
+    user: User | None = None,
+    hold_seconds: float = 0.0,
+    comment_id: str | None = None,
+    idempotency_key: str | None = None,
+) -> OutboundMessage:
+    """`queue_reply` for a reply composed already (`app.outbox.compose`)."""
     try:
         parts = split_text(outgoing.text, account.platform)
     except TextTooLong as exc:
@@ -94,7 +121,7 @@ async def queue_reply(
     await session.flush()
     await enqueue(
         session,
-        SEND_JOB,
+        JobKind.SEND_REPLY,
         {"outbound_id": outbound.id},
         run_at=outbound.hold_until,
         account_id=account.id,

@@ -36,7 +36,6 @@ from app.worker.runner import Postpone
 
 log = structlog.get_logger("app.privacy")
 
-RETENTION_JOB = "privacy.purge_expired"
 RETENTION_EVERY_SECONDS = 24 * 3600.0
 # Raw webhook bodies are kept only to re-process or debug an event: once the worker has
 # handled them, 30 days at most, less if any account's retention is shorter.

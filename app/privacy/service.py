@@ -26,11 +26,11 @@ from app.core.db import lock_for_transaction
 from app.errors import NotFound
 from app.models import Account, DeletionRequest
 from app.privacy import repository
+from app.worker.kinds import JobKind
 from app.worker.queue import enqueue
 
 log = structlog.get_logger("app.privacy")
 
-DELETION_JOB = "privacy.erase_meta_user"
 # An external id no webhook can carry: events for an erased account find no account.
 TOMBSTONE_PREFIX = "deleted:"
 _CODE = re.compile(r"[A-Za-z0-9_-]{1,64}")  # what secrets.token_urlsafe makes
@@ -130,7 +130,7 @@ async def request_deletion(
     # The account ids travel in the job, so a re-run finds them after meta_user_id is gone.
     await enqueue(
         session,
-        DELETION_JOB,
+        JobKind.ERASE_META_USER,
         {"deletion_request_id": request.id, "account_ids": [a.id for a in accounts]},
         max_attempts=20,
     )

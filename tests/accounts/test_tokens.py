@@ -7,12 +7,12 @@ from datetime import timedelta
 import time_machine
 from sqlalchemy import select
 
-from app.accounts.tokens import TOKENS_JOB
 from app.core.clock import as_utc, utc_now
 from app.core.db import unit_of_work
 from app.models import Account, Draft, OutboundMessage
 from app.registry import PERIODIC_JOBS
 from app.worker import queue
+from app.worker.kinds import JobKind
 from tests.accounts.conftest import facebook_login, instagram_login, pick, sign_in
 from tests.fakes.meta_oauth import FakeMetaOAuth
 from tests.harness import Harness, text_event
@@ -23,7 +23,7 @@ LENA_PAGE, SHOP_PAGE = "1111000000000001", "1111000000000002"
 
 async def _run_token_job(harness: Harness) -> None:
     async with unit_of_work(harness.runtime.sessionmaker) as session:
-        await queue.enqueue(session, TOKENS_JOB, {})
+        await queue.enqueue(session, JobKind.MAINTAIN_TOKENS, {})
     await harness.run_worker()
 
 
@@ -33,7 +33,7 @@ async def _accounts(harness: Harness) -> list[Account]:
 
 
 def test_the_token_job_runs_hourly() -> None:
-    assert PERIODIC_JOBS[TOKENS_JOB] == 3600
+    assert PERIODIC_JOBS[JobKind.MAINTAIN_TOKENS] == 3600
 
 
 async def test_instagram_tokens_are_refreshed_within_ten_days_of_expiry(

@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from app.comments.public import OUTCOME_UNKNOWN
 from app.core.db import unit_of_work
 from app.models import AuditEntry, CommentReply, Job, Message
-from app.outbox.service import PUBLIC_REPLY_JOB
+from app.worker.kinds import JobKind
 from app.worker.queue import enqueue
 from tests.harness import Harness, make_settings, running_app
 from tests.outbox.comment_seed import (
@@ -39,7 +39,7 @@ async def _audit(harness: Harness) -> list[tuple[str, dict[str, object]]]:
 
 async def _post_again(harness: Harness, comment_reply_id: int) -> None:
     async with unit_of_work(harness.runtime.sessionmaker) as session:
-        await enqueue(session, PUBLIC_REPLY_JOB, {"comment_reply_id": comment_reply_id})
+        await enqueue(session, JobKind.PUBLIC_REPLY, {"comment_reply_id": comment_reply_id})
 
 
 async def test_a_transient_error_is_retried_and_the_reply_posted_once(harness: Harness) -> None:
@@ -137,7 +137,7 @@ async def test_nothing_is_queued_without_a_public_reply_text(harness: Harness) -
     assert (await comment_row(harness, queued.comment_reply_id)).public_reply_status is None
     async with unit_of_work(harness.runtime.sessionmaker) as session:
         kinds = (await session.scalars(select(Job.kind))).all()
-    assert PUBLIC_REPLY_JOB not in kinds
+    assert JobKind.PUBLIC_REPLY not in kinds
 
 
 @pytest.mark.parametrize("how", ["reject", "cancel_pending", "cancel_queued"])

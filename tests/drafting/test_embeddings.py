@@ -11,8 +11,9 @@ from sqlalchemy import func, select
 
 from app.config import Settings
 from app.core.db import unit_of_work
-from app.drafting.embeddings import EMBED_JOB, embed_catalog
+from app.drafting.jobs import embed_catalog
 from app.models import Job, ProductEmbedding
+from app.worker.kinds import JobKind
 from tests.fakes.embeddings import FakeEmbeddings
 from tests.harness import LLM_URL, Harness, make_settings, text_event
 
@@ -49,7 +50,7 @@ async def _catalog(harness: Harness) -> tuple[dict[str, Any], dict[str, int]]:
 
 
 async def _embed(harness: Harness) -> None:
-    await embed_catalog(harness.runtime, Job(kind=EMBED_JOB, payload={}))
+    await embed_catalog(harness.runtime, Job(kind=JobKind.EMBED_CATALOG, payload={}))
 
 
 async def _stored(harness: Harness) -> int:

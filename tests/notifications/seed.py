@@ -99,9 +99,11 @@ async def seed(runtime: Runtime) -> World:
 
 async def run_digest_job(runtime: Runtime) -> None:
     """Queues the periodic job now, as the worker's schedule would."""
-    from app.notifications.jobs import DIGEST_JOB
     from app.registry import build_worker
+    from app.worker.kinds import JobKind
 
     async with unit_of_work(runtime.sessionmaker) as session:
-        await queue.enqueue(session, DIGEST_JOB, {}, dedupe_key=f"periodic:{DIGEST_JOB}")
+        await queue.enqueue(
+            session, JobKind.SEND_DIGESTS, {}, dedupe_key=f"periodic:{JobKind.SEND_DIGESTS}"
+        )
     await build_worker(runtime).run_once()

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from app.core.clock import utc_now
 from app.core.db import unit_of_work
 from app.models import Job
-from app.notifications.jobs import DIGEST_JOB
+from app.worker.kinds import JobKind
 from tests.harness import Harness, make_settings, running_app
 from tests.notifications.seed import MOD, OTHER, add_draft, run_digest_job, seed
 from tests.notifications.smtp import (
@@ -146,7 +146,7 @@ async def test_smtp_down_is_retried_and_loses_nothing_and_logs_no_password(
     await seed(app.runtime)
     await run_digest_job(app.runtime)  # nothing listens on the port
     async with unit_of_work(app.runtime.sessionmaker) as session:
-        job = await session.scalar(select(Job).where(Job.kind == DIGEST_JOB))
+        job = await session.scalar(select(Job).where(Job.kind == JobKind.SEND_DIGESTS))
     assert job is not None
     assert job.status == "queued"
     assert job.attempts == 1, "handed back to the queue for a retry"

@@ -27,7 +27,8 @@ from app.models import (
     OutboundMessage,
 )
 from app.outbox import private_reply
-from app.outbox.service import SEND_JOB, queue_reply
+from app.outbox.service import queue_reply
+from app.worker.kinds import JobKind
 from app.worker.queue import enqueue
 from app.worker.runner import Postpone
 from tests.builders import create_contact, create_conversation
@@ -57,7 +58,7 @@ async def _send_again(harness: Harness, outbound_id: int | None) -> None:
     """A second send job for the same row, as a redelivered or duplicated job would be."""
     assert outbound_id is not None
     async with unit_of_work(harness.runtime.sessionmaker) as session:
-        await enqueue(session, SEND_JOB, {"outbound_id": outbound_id})
+        await enqueue(session, JobKind.SEND_REPLY, {"outbound_id": outbound_id})
 
 
 # --- the private reply ----------------------------------------------------------------------
@@ -175,7 +176,9 @@ async def test_already_replied_fails_without_retry_and_skips_the_public_reply(
     assert harness.graph.comment_replies == []
     assert (await comment_row(harness, queued.comment_reply_id)).public_reply_status == "skipped"
     async with unit_of_work(harness.runtime.sessionmaker) as session:
-        jobs = (await session.scalars(select(Job.status).where(Job.kind == SEND_JOB))).all()
+        jobs = (
+            await session.scalars(select(Job.status).where(Job.kind == JobKind.SEND_REPLY))
+        ).all()
     assert set(jobs) == {"done"}  # settled, not a broken job
 
 
@@ -273,7 +276,7 @@ async def _waiting_sends(harness: Harness) -> list[tuple[int, Any]]:
         rows = (
             await session.execute(
                 select(Job.payload, Job.run_at)
-                .where(Job.kind == SEND_JOB, Job.status == "queued")
+                .where(Job.kind == JobKind.SEND_REPLY, Job.status == "queued")
                 .order_by(Job.run_at)
             )
         ).all()

@@ -13,8 +13,9 @@ from sqlalchemy import select
 from app.core.clock import utc_now
 from app.core.db import unit_of_work
 from app.models import Draft, InboxEvent, Job, Message, OutboundMessage
-from app.privacy.jobs import RETENTION_JOB, purge_expired
+from app.privacy.jobs import purge_expired
 from app.registry import build_worker
+from app.worker.kinds import JobKind
 from tests.harness import Harness
 from tests.privacy.helpers import connect_account, follower_writes
 
@@ -52,7 +53,7 @@ async def test_daily_job_purges_what_is_older_than_the_account_retention(
         worker = build_worker(harness.runtime)
         await worker.run_until_idle()
         await worker.schedule_periodic(force=True)  # the daily run is due in a day
-        [scheduled] = await _rows(harness, Job, kind=RETENTION_JOB, status="queued")
+        [scheduled] = await _rows(harness, Job, kind=JobKind.PURGE_EXPIRED, status="queued")
         assert scheduled.run_at > utc_now() + timedelta(hours=23)
     with time_machine.travel(start + timedelta(days=9, minutes=1), tick=True):
         await worker.run_until_idle()
@@ -103,4 +104,4 @@ async def test_raw_bodies_are_purged_after_30_days_without_any_retention(
 
 
 def _job() -> Job:
-    return Job(kind=RETENTION_JOB, payload={}, status="running")
+    return Job(kind=JobKind.PURGE_EXPIRED, payload={}, status="running")

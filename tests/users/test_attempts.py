@@ -19,8 +19,9 @@ from sqlalchemy import select
 from app.core.clock import utc_now
 from app.core.db import unit_of_work
 from app.models import AttemptCounter, AuditEntry, Job
-from app.privacy.jobs import RETENTION_JOB, purge_expired
+from app.privacy.jobs import purge_expired
 from app.users.attempts import IN_FLIGHT
+from app.worker.kinds import JobKind
 from tests.harness import Harness
 from tests.users.web import ADMIN, csrf_of, try_sign_in
 
@@ -122,7 +123,7 @@ async def test_unknown_emails_are_counted_not_audited(harness: Harness) -> None:
 async def test_counters_unused_for_a_day_are_purged(harness: Harness) -> None:
     async with client_at(harness, "10.0.0.5") as client:
         assert await _statuses(client, "nobody@test.example", "x", 2) == [401] * 2
-    job = Job(kind=RETENTION_JOB, payload={}, status="running")
+    job = Job(kind=JobKind.PURGE_EXPIRED, payload={}, status="running")
     await purge_expired(harness.runtime, job)
     assert await _counter_count(harness) == 3
     with time_machine.travel(utc_now() + timedelta(days=1, minutes=1)):
