@@ -9,6 +9,7 @@ unknown, so unless an echo proved it went out, it is parked for a human, never r
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import structlog
@@ -17,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record
 from app.config import Settings
-from app.conversations import repository as conversations
 from app.conversations.ingest import OUR_METADATA_PREFIX
 from app.core.clock import utc_now
 from app.core.db import unit_of_work
@@ -27,8 +27,6 @@ from app.meta.limits import Usage
 from app.models import (
     IN_FLIGHT,
     Account,
-    Contact,
-    Conversation,
     Draft,
     DraftStatus,
     Job,
@@ -37,9 +35,10 @@ from app.models import (
     SendStatus,
 )
 from app.ops.metrics import GRAPH_THROTTLED, record_send
-from app.outbox import pacing, private_reply
+from app.outbox import pacing, private_reply, repository
 from app.outbox.notices import send_notice as send_notice
-from app.outbox.service import HUMAN_AGENT_WINDOW, MESSAGING_WINDOW
+from app.outbox.repository import Sending
+from app.outbox.service import HUMAN_AGENT_WINDOW, MESSAGING_WINDOW, channel_for
 from app.runtime import Runtime
 from app.worker.kinds import JobKind
 from app.worker.runner import PermanentFailure, Postpone, RetryLater
@@ -63,118 +62,134 @@ _ROW_LOCK = {"key_share": True}
 async def send_reply(runtime: Runtime, job: Job) -> None:
     outbound_id = int(job.payload["outbound_id"])
     async with unit_of_work(runtime.sessionmaker) as session:
-        claimed = await _start_sending(session, outbound_id, runtime.settings)
-        if claimed is None:
-            return
-        outbound, account, conversation, contact = claimed
+        sending = await _start_sending(session, outbound_id, runtime.settings)
+    if sending is None:
+        return
     structlog.contextvars.bind_contextvars(
         outbound_id=outbound_id,
-        account_id=account.id,
-        conversation_id=outbound.conversation_id,
-        draft_id=outbound.draft_id,
+        account_id=sending.account_id,
+        conversation_id=sending.conversation_id,
+        draft_id=sending.draft_id,
     )
-    if outbound.channel == "sandbox":
-        await _finish(runtime, outbound, [f"sandbox-{uuid.uuid4().hex}" for _ in outbound.parts])
+    if sending.channel == "sandbox":
+        await _finish(runtime, sending, [f"sandbox-{uuid.uuid4().hex}" for _ in sending.parts])
         return
     try:
-        await _send_to_graph(runtime, outbound, account, contact)
+        await _send_to_graph(runtime, sending)
     except RetryLater as exc:
         if job.attempts < job.max_attempts:
             raise
         # The last attempt: the message must not stay `queued` for ever, holding back the
         # later replies to this follower that wait for it.
-        await _fail_send(runtime, outbound, "gave_up", f"gave up after {job.attempts} attempts")
+        await _fail_send(runtime, sending, "gave_up", f"gave up after {job.attempts} attempts")
         raise PermanentFailure(str(exc)) from exc
 
 
 async def _start_sending(
     session: AsyncSession, outbound_id: int, settings: Settings
-) -> tuple[OutboundMessage, Account, Conversation, Contact] | None:
-    outbound = await session.get(OutboundMessage, outbound_id, with_for_update=True)
-    if outbound is None or outbound.status not in IN_FLIGHT:
-        return None  # sent or settled already, taken back (Undo) or cancelled
-    hold_until = outbound.hold_until
-    if outbound.status == SendStatus.QUEUED and hold_until is not None and hold_until > utc_now():
-        # Still held for Undo or Cancel: woken early (wake_next), it waits for its time.
-        raise Postpone("held for undo", until=hold_until)
+) -> Sending | None:
+    """Moves a queued row to `sending` (committed by the caller before the call to Meta),
+    or settles or postpones it. On the usual path three statements: the locked read, the
+    status and pace writes (one statement on PostgreSQL), nothing else."""
     # Locked for a send to Meta: the account's pace is taken in this transaction.
-    account = await session.get(
-        Account,
-        outbound.account_id,
-        with_for_update=_ROW_LOCK if outbound.channel == "graph" else None,
-    )
-    assert account is not None
-    paused_until = account.sends_paused_until
-    if (
-        outbound.status == SendStatus.QUEUED
-        and paused_until is not None
-        and paused_until > utc_now()
-    ):
+    graph = channel_for(settings) == "graph"
+    sending = await repository.load_for_send(session, outbound_id, lock_account=graph)
+    if sending is None or sending.status not in IN_FLIGHT:
+        return None  # sent or settled already, taken back (Undo) or cancelled
+    now = utc_now()
+    queued = sending.status == SendStatus.QUEUED
+    if queued and sending.hold_until is not None and sending.hold_until > now:
+        # Still held for Undo or Cancel: woken early (wake_next), it waits for its time.
+        raise Postpone("held for undo", until=sending.hold_until)
+    paused_until = sending.sends_paused_until
+    if queued and paused_until is not None and paused_until > now:
         # Meta throttled this account: wait, without using up an attempt.
         raise Postpone("account throttled by Meta", until=paused_until)
-    if outbound.status == SendStatus.QUEUED:
-        await pacing.wait_for_earlier(session, outbound)
-    conversation = await session.get(Conversation, outbound.conversation_id)
-    assert conversation is not None
-    contact = await session.get(Contact, conversation.contact_id)
-    assert contact is not None
-    if outbound.status == SendStatus.SENDING and not await _echo_seen(session, outbound):
-        await _settle(
+    if queued:
+        pacing.wait_for_earlier(sending.earlier_unsettled)
+    if not queued:
+        await _after_interrupted_send(session, sending)
+        return None
+    messaging_type = await _refused_or_messaging_type(session, sending)
+    if messaging_type is None:
+        return None
+    next_send_at = None
+    if sending.channel == "graph":
+        if not graph:  # queued while this process sent to the sandbox: lock it now
+            sending = replace(
+                sending, next_send_at=await repository.lock_account(session, sending.account_id)
+            )
+        if sending.comment_id is not None:
+            await private_reply.take_cap_slot(session, await _row(session, sending))
+        next_send_at = await pacing.take_send_slot(
             session,
-            outbound,
-            SendStatus.FAILED,
-            "outcome_unknown",
-            "the worker stopped during the send; check the conversation before resending",
+            outbound_id=sending.id,
+            account_id=sending.account_id,
+            next_send_at=sending.next_send_at,
+            parts=len(sending.parts) - sending.parts_sent,
+            rate=settings.SEND_RATE_PER_ACCOUNT,
         )
-        return None
-    if outbound.status == SendStatus.SENDING:
-        await _settle(session, outbound, SendStatus.SENT, None, None)
-        return None
-    if outbound.comment_id is not None:  # no window: Meta's rules for private replies
-        messaging_type = outbound.messaging_type
-        refusal = await private_reply.refusal(session, outbound)
+    await repository.start_sending(
+        session, sending, messaging_type=messaging_type, next_send_at=next_send_at, now=now
+    )
+    return replace(sending, status=SendStatus.SENDING, messaging_type=messaging_type)
+
+
+async def _after_interrupted_send(session: AsyncSession, sending: Sending) -> None:
+    """The row is `sending`: an earlier attempt died during the call to Meta. Sent if an
+    echo proves it went out; otherwise parked for a person, never resent."""
+    row = await _row(session, sending)
+    if await _echo_seen(session, row):
+        await _settle(session, row, SendStatus.SENT, None, None)
+        return
+    await _settle(
+        session,
+        row,
+        SendStatus.FAILED,
+        "outcome_unknown",
+        "the worker stopped during the send; check the conversation before resending",
+    )
+
+
+async def _refused_or_messaging_type(session: AsyncSession, sending: Sending) -> str | None:
+    """The messaging type the send goes with; None when it may not go, and was settled."""
+    if sending.comment_id is not None:  # no window: Meta's rules for private replies
+        row = await _row(session, sending)
+        refusal = await private_reply.refusal(session, row)
+        messaging_type = sending.messaging_type
     else:
-        messaging_type = _messaging_type(outbound, account, conversation) or ""
+        messaging_type = _messaging_type(sending) or ""
         refusal = None if messaging_type else (SendStatus.EXPIRED, "outside_window", _OUTSIDE)
+    status = sending.account_status
+    if refusal is None and status != "active" and sending.channel == "graph":
+        refusal = (SendStatus.FAILED, "account_" + status, f"account is {status}")
     if refusal is not None:
-        await _settle(session, outbound, *refusal)
+        await _settle(session, await _row(session, sending), *refusal)
         return None
-    if account.status != "active" and outbound.channel == "graph":
-        await _settle(
-            session,
-            outbound,
-            SendStatus.FAILED,
-            "account_" + account.status,
-            f"account is {account.status}",
-        )
-        return None
-    if outbound.channel == "graph" and outbound.comment_id is not None:
-        await private_reply.take_cap_slot(session, outbound, account)
-    if outbound.channel == "graph":
-        await pacing.take_send_slot(session, outbound, account, rate=settings.SEND_RATE_PER_ACCOUNT)
-    outbound.messaging_type = messaging_type
-    outbound.status = SendStatus.SENDING
-    outbound.attempts += 1
-    await _set_draft_status(session, outbound, DraftStatus.SENDING)
-    return outbound, account, conversation, contact
+    return messaging_type
+
+
+async def _row(session: AsyncSession, sending: Sending) -> OutboundMessage:
+    """The ORM row, for the paths off the usual one (already locked by `load_for_send`)."""
+    row = await session.get(OutboundMessage, sending.id)
+    assert row is not None
+    return row
 
 
 _OUTSIDE = "more than 24 hours since the follower's last message"
 
 
-def _messaging_type(
-    outbound: OutboundMessage, account: Account, conversation: Conversation
-) -> str | None:
+def _messaging_type(sending: Sending) -> str | None:
     """RESPONSE inside the 24-hour window; after it, only a reply a person approved may go,
     tagged HUMAN_AGENT, up to 7 days, on an account with that feature; otherwise None."""
-    last_inbound = conversation.last_inbound_at
+    last_inbound = sending.last_inbound_at
     if last_inbound is None:
         return None
     age = utc_now() - last_inbound
     if age <= MESSAGING_WINDOW:
         return "RESPONSE"
-    human = outbound.sent_by_user_id is not None
-    if human and account.has_human_agent and age <= HUMAN_AGENT_WINDOW:
+    human = sending.sent_by_user_id is not None
+    if human and sending.account_has_human_agent and age <= HUMAN_AGENT_WINDOW:
         return "MESSAGE_TAG"
     return None
 
@@ -239,95 +254,108 @@ async def _settle(
         await private_reply.settled(session, outbound)
 
 
-async def _finish(runtime: Runtime, outbound: OutboundMessage, new_ids: list[str]) -> None:
-    async with unit_of_work(runtime.sessionmaker) as session:
-        row = await session.get(OutboundMessage, outbound.id, with_for_update=True)
-        assert row is not None
-        row.external_ids = [*row.external_ids, *new_ids]
-        row.parts_sent = len(row.external_ids)
-        await _record_sent_messages(session, row, new_ids)
-        await _settle(session, row, SendStatus.SENT, None, None)
+class _SettledElsewhere(Exception):
+    """The row was no longer `sending` when this attempt came to settle it."""
+
+
+async def _finish(runtime: Runtime, sending: Sending, new_ids: list[str]) -> None:
+    """The parts `new_ids` went out: the row is `sent`. The usual path is one statement
+    on PostgreSQL (five on SQLite), with no read: `sending` is what this attempt read
+    under lock before the call, and the UPDATE's `status = 'sending'` is the guard."""
+    try:
+        async with unit_of_work(runtime.sessionmaker) as session:
+            waiting = await repository.settle_sent(session, sending, new_ids, now=utc_now())
+            if waiting is None:
+                raise _SettledElsewhere  # rolls back what went with the guarded UPDATE
+            if waiting:
+                await pacing.wake_after(
+                    session,
+                    account_id=sending.account_id,
+                    conversation_id=sending.conversation_id,
+                    outbound_id=sending.id,
+                )
+            if sending.comment_id is not None:
+                await private_reply.settled(session, await _row(session, sending))
+        log.info("outbox.settled", status=SendStatus.SENT, error_code=None)
+        record_send(sending.channel, SendStatus.SENT)
+    except _SettledElsewhere:
+        # A worker that took the job over while this one was calling Meta parked the row
+        # (outcome unknown). It did go out: record it, as the echo would.
+        async with unit_of_work(runtime.sessionmaker) as session:
+            row = await session.get(OutboundMessage, sending.id, with_for_update=True)
+            assert row is not None
+            await _record_sent_messages(session, row, new_ids)
+            await _settle(session, row, SendStatus.SENT, None, None)
 
 
 async def _record_sent_messages(
     session: AsyncSession, outbound: OutboundMessage, new_ids: list[str]
 ) -> None:
-    now = utc_now()
-    first = len(outbound.external_ids) - len(new_ids)
-    author = "moderator" if outbound.sent_by_user_id is not None else "bot"
-    for offset, mid in enumerate(new_ids):
-        await conversations.insert_message(
-            session,
-            {
-                "account_id": outbound.account_id,
-                "conversation_id": outbound.conversation_id,
-                "mid": mid,
-                "direction": "out",
-                "author": author,
-                "kind": "text",
-                "text": outbound.parts[first + offset],
-                "payload": {"metadata": f"{OUR_METADATA_PREFIX}{outbound.id}"},
-                "sent_at": now,
-                "outbound_id": outbound.id,
-            },
-        )
-    conversation = await session.get(Conversation, outbound.conversation_id)
-    if conversation is not None:
-        conversation.last_outbound_at = now
-
-
-async def _send_to_graph(
-    runtime: Runtime, outbound: OutboundMessage, account: Account, contact: Contact
-) -> None:
-    if account.access_token_encrypted is None:
-        await _fail_send(runtime, outbound, "no_token", "account has no access token")
+    """Off the usual path: adds the parts `new_ids` to the ORM row and the conversation."""
+    if not new_ids:
         return
-    settings = runtime.settings
+    now = utc_now()
+    first = len(outbound.external_ids)
+    outbound.external_ids = [*outbound.external_ids, *new_ids]
+    outbound.parts_sent = len(outbound.external_ids)
+    await session.execute(
+        repository.sent_messages(
+            account_id=outbound.account_id,
+            conversation_id=outbound.conversation_id,
+            outbound_id=outbound.id,
+            by_person=outbound.sent_by_user_id is not None,
+            texts=outbound.parts[first : first + len(new_ids)],
+            mids=new_ids,
+            now=now,
+            session=session,
+        )
+    )
+    await session.execute(repository.replied_at(outbound.conversation_id, now))
+
+
+async def _send_to_graph(runtime: Runtime, sending: Sending) -> None:
+    if sending.access_token_encrypted is None:
+        await _fail_send(runtime, sending, "no_token", "account has no access token")
+        return
+    secret = runtime.settings.META_APP_SECRET
     target = SendTarget(
-        graph_host="instagram" if account.graph_host == "instagram" else "facebook",
-        sender_id=account.page_id or account.external_id,
-        access_token=runtime.cipher.decrypt(account.access_token_encrypted),
-        app_secret=None
-        if settings.META_APP_SECRET is None
-        else settings.META_APP_SECRET.get_secret_value(),
+        graph_host="instagram" if sending.graph_host == "instagram" else "facebook",
+        sender_id=sending.sender_id,
+        access_token=runtime.cipher.decrypt(sending.access_token_encrypted),
+        app_secret=None if secret is None else secret.get_secret_value(),
     )
     sent: list[str] = []
     usage = Usage()
     try:
-        for part in outbound.parts[outbound.parts_sent :]:
-            if outbound.comment_id is not None:  # one part: private_reply.refusal saw to it
+        for part in sending.parts[sending.parts_sent :]:
+            if sending.comment_id is not None:  # one part: private_reply.refusal saw to it
                 result = await runtime.graph.send_private_reply(
-                    target,
-                    outbound.comment_id,
-                    part,
-                    metadata=f"{OUR_METADATA_PREFIX}{outbound.id}",
+                    target, sending.comment_id, part, metadata=sending.metadata
                 )
-                sent.append(result.message_id)
-                usage = result.usage
-                continue
-            result = await runtime.graph.send_text(
-                target,
-                contact.external_id,
-                part,
-                messaging_type=outbound.messaging_type,
-                tag="HUMAN_AGENT" if outbound.messaging_type == "MESSAGE_TAG" else None,
-                metadata=f"{OUR_METADATA_PREFIX}{outbound.id}",
-            )
+            else:
+                result = await runtime.graph.send_text(
+                    target,
+                    sending.recipient_id,
+                    part,
+                    messaging_type=sending.messaging_type,
+                    tag="HUMAN_AGENT" if sending.messaging_type == "MESSAGE_TAG" else None,
+                    metadata=sending.metadata,
+                )
             sent.append(result.message_id)
             usage = result.usage
     except graph_errors.GraphError as exc:
-        await _handle_graph_error(runtime, outbound, account, sent, exc)
+        await _handle_graph_error(runtime, sending, sent, exc)
         return
     except ValueError as exc:  # arguments Meta would refuse; retrying cannot help
-        await _fail_send(runtime, outbound, "invalid_request", str(exc))
+        await _fail_send(runtime, sending, "invalid_request", str(exc))
         raise PermanentFailure(str(exc)) from exc
-    await _finish(runtime, outbound, sent)
+    await _finish(runtime, sending, sent)
     if sent and usage.is_near_limit(NEAR_LIMIT_PERCENT):
         # Calling on near the limit prolongs the block Meta then imposes: slow this account.
         log.warning("outbox.near_rate_limit", percent=usage.max_percent)
         until = utc_now() + timedelta(seconds=NEAR_LIMIT_PAUSE_SECONDS)
         async with unit_of_work(runtime.sessionmaker) as session:
-            await pause_account_sends(session, account.id, until=until)
+            await pause_account_sends(session, sending.account_id, until=until)
 
 
 async def pause_account_sends(session: AsyncSession, account_id: int, *, until: datetime) -> None:
@@ -361,19 +389,15 @@ async def _stop_account(
         stored.is_paused, stored.status_reason = True, detail
 
 
-async def _fail_send(runtime: Runtime, outbound: OutboundMessage, code: str, error: str) -> None:
+async def _fail_send(runtime: Runtime, sending: Sending, code: str, error: str) -> None:
     async with unit_of_work(runtime.sessionmaker) as session:
-        row = await session.get(OutboundMessage, outbound.id, with_for_update=True)
+        row = await session.get(OutboundMessage, sending.id, with_for_update=True)
         assert row is not None
         await _settle(session, row, SendStatus.FAILED, code, error)
 
 
 async def _handle_graph_error(
-    runtime: Runtime,
-    outbound: OutboundMessage,
-    account: Account,
-    sent: list[str],
-    exc: graph_errors.GraphError,
+    runtime: Runtime, sending: Sending, sent: list[str], exc: graph_errors.GraphError
 ) -> None:
     """Maps Meta's error class to an action: retry later, expire, give up, or reconnect."""
     log.warning(
@@ -384,12 +408,9 @@ async def _handle_graph_error(
         fbtrace_id=exc.fbtrace_id,
     )
     async with unit_of_work(runtime.sessionmaker) as session:
-        row = await session.get(OutboundMessage, outbound.id, with_for_update=True)
+        row = await session.get(OutboundMessage, sending.id, with_for_update=True)
         assert row is not None
-        if sent:
-            row.external_ids = [*row.external_ids, *sent]
-            row.parts_sent = len(row.external_ids)
-            await _record_sent_messages(session, row, sent)
+        await _record_sent_messages(session, row, sent)
         detail = f"{type(exc).__name__}: {exc}"
         if isinstance(exc, graph_errors.GraphRetryLater) and exc.maybe_delivered:
             # The call may have reached Meta: stay `sending`, so the next attempt resends
@@ -406,24 +427,24 @@ async def _handle_graph_error(
             code = "outside_window" if row.comment_id is None else "comment_too_old"
             await _settle(session, row, SendStatus.EXPIRED, code, detail)
         elif isinstance(exc, graph_errors.GraphTokenInvalid):
-            stored = await session.get(Account, account.id)
+            stored = await session.get(Account, sending.account_id)
             assert stored is not None
             stored.status, stored.status_reason = "needs_reconnect", detail
             await _settle(session, row, SendStatus.FAILED, "token_invalid", detail)
         elif isinstance(exc, graph_errors.GraphRecipientUnavailable):
             await _settle(session, row, SendStatus.FAILED, "recipient_unavailable", detail)
         elif isinstance(exc, graph_errors.GraphPermissionMissing):
-            await _stop_account(session, account.id, exc, detail)
+            await _stop_account(session, sending.account_id, exc, detail)
             await _settle(session, row, SendStatus.FAILED, "permission_missing", detail)
         else:
             await _settle(session, row, SendStatus.FAILED, type(exc).__name__, detail)
     if isinstance(exc, graph_errors.GraphRetryLater):
-        record_send(outbound.channel, _retry_outcome(exc))
+        record_send(sending.channel, _retry_outcome(exc))
     if isinstance(exc, graph_errors.GraphThrottled):
-        GRAPH_THROTTLED.labels(account_id=str(account.id)).inc()
+        GRAPH_THROTTLED.labels(account_id=str(sending.account_id)).inc()
         until = utc_now() + timedelta(seconds=exc.retry_after_seconds or THROTTLE_PAUSE_SECONDS)
         async with unit_of_work(runtime.sessionmaker) as session:
-            await pause_account_sends(session, account.id, until=until)
+            await pause_account_sends(session, sending.account_id, until=until)
         raise Postpone(detail, until=until)
     if isinstance(exc, graph_errors.GraphRetryLater):
         wait = ECHO_GRACE_SECONDS if exc.maybe_delivered else exc.retry_after_seconds

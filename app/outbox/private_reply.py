@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record
 from app.core.clock import as_utc, utc_now
-from app.models import Account, CommentReply, OutboundMessage, SendStatus
+from app.models import CommentReply, OutboundMessage, SendStatus
 from app.worker.kinds import JobKind
 from app.worker.queue import enqueue
 from app.worker.runner import Postpone
@@ -96,14 +96,17 @@ async def _other_reply(session: AsyncSession, outbound: OutboundMessage) -> bool
     return found is not None
 
 
-async def take_cap_slot(session: AsyncSession, outbound: OutboundMessage, account: Account) -> None:
+async def take_cap_slot(session: AsyncSession, outbound: OutboundMessage) -> None:
     """Postpones `outbound` while the account sent `PRIVATE_REPLIES_PER_HOUR` private
     replies in the last hour, until the oldest of them is an hour old; those waiting wake
-    one after another in the order they were queued. `account` must be locked (it is,
+    one after another in the order they were queued. The account must be locked (it is,
     by the send job), so every process counts the same replies."""
     now = utc_now()
     since = now - CAP_PERIOD
-    private = (OutboundMessage.account_id == account.id, OutboundMessage.comment_id.is_not(None))
+    private = (
+        OutboundMessage.account_id == outbound.account_id,
+        OutboundMessage.comment_id.is_not(None),
+    )
     sent, oldest = (
         await session.execute(
             select(func.count(), func.min(OutboundMessage.sent_at)).where(

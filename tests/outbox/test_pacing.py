@@ -13,11 +13,12 @@ from pathlib import Path
 import pytest
 import time_machine
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.clock import utc_now
 from app.core.db import unit_of_work
 from app.models import Account, Conversation, Job, OutboundMessage, SendStatus
-from app.outbox import pacing
+from app.outbox import pacing, repository
 from app.outbox.service import queue_reply
 from app.registry import build_worker
 from app.worker.runner import Postpone
@@ -84,21 +85,26 @@ async def test_replies_to_one_follower_go_out_in_order_with_two_workers(
 async def test_a_later_reply_waits_while_an_earlier_one_is_unsettled(harness: Harness) -> None:
     await harness.create_account(external_id=IG_ID)
     first, second = await _queue(harness, "IGSID-2", ["first", "second"])
+
+    async def wait_for_earlier(session: AsyncSession, outbound_id: int) -> None:
+        # As the send job reads it: the earlier unsettled reply comes with the locked row.
+        sending = await repository.load_for_send(session, outbound_id, lock_account=False)
+        assert sending is not None
+        pacing.wait_for_earlier(sending.earlier_unsettled)
+
     async with unit_of_work(harness.runtime.sessionmaker) as session:
-        later = await session.get(OutboundMessage, second)
         earlier = await session.get(OutboundMessage, first)
-        assert later is not None
         assert earlier is not None
         with pytest.raises(Postpone, match=f"reply {first} to this follower goes first"):
-            await pacing.wait_for_earlier(session, later)
+            await wait_for_earlier(session, second)
         earlier.status = SendStatus.SENDING  # being sent by another worker: still wait
         await session.flush()
         with pytest.raises(Postpone):
-            await pacing.wait_for_earlier(session, later)
+            await wait_for_earlier(session, second)
         earlier.status = SendStatus.FAILED  # settled, whatever the outcome: the next may go
         await session.flush()
-        await pacing.wait_for_earlier(session, later)
-        await pacing.wait_for_earlier(session, earlier)  # nothing before the first
+        await wait_for_earlier(session, second)
+        await wait_for_earlier(session, first)  # nothing before the first
 
 
 @pytest.fixture

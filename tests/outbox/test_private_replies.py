@@ -313,7 +313,7 @@ async def test_the_cap_postpones_the_rest_in_order_until_the_oldest_is_an_hour_o
             assert account is not None
             assert outbound is not None
             with pytest.raises(Postpone, match="Meta's cap"):
-                await private_reply.take_cap_slot(session, outbound, account)
+                await private_reply.take_cap_slot(session, outbound)
     with time_machine.travel(waiting[0][1] + timedelta(milliseconds=100), tick=False):
         await harness.run_worker()
         assert [s.comment_id for s in harness.graph.sent][2:] == ["1790-cap-2"]

@@ -1,0 +1,336 @@
+"""The send job's SQL on its hot path: one locked read before the call to Meta, one write
+of the outcome after it, as narrow Core statements (no ORM loads).
+
+On PostgreSQL the writes that belong together go out as one statement (the others as
+data-modifying CTEs of the first one: `together`); SQLite, which has no such CTEs, runs
+them one after another in the same transaction. Either way they commit or roll back as
+one, which is all the send job relies on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import (
+    CursorResult,
+    Executable,
+    Result,
+    Row,
+    Table,
+    UpdateBase,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.conversations.ingest import OUR_METADATA_PREFIX
+from app.core.db import dialect_name, insert_ignore
+from app.models import (
+    Account,
+    AuditEntry,
+    Contact,
+    Conversation,
+    Draft,
+    DraftStatus,
+    Message,
+    OutboundMessage,
+    SendStatus,
+)
+from app.outbox import pacing
+
+OUTBOUND = cast(Table, OutboundMessage.__table__)
+ACCOUNTS = cast(Table, Account.__table__)
+CONVERSATIONS = cast(Table, Conversation.__table__)
+CONTACTS = cast(Table, Contact.__table__)
+DRAFTS = cast(Table, Draft.__table__)
+MESSAGES = cast(Table, Message.__table__)
+AUDIT = cast(Table, AuditEntry.__table__)
+
+
+@dataclass(frozen=True, slots=True)
+class Sending:
+    """One outbound message with what its send needs from its account, conversation and
+    contact, read in one statement under the outbound row's lock (and the account's)."""
+
+    id: int
+    account_id: int
+    conversation_id: int
+    draft_id: int | None
+    channel: str
+    status: SendStatus
+    parts: list[Any]
+    parts_sent: int
+    external_ids: list[Any]
+    messaging_type: str
+    hold_until: datetime | None
+    sent_by_user_id: int | None
+    comment_id: str | None
+    account_status: str
+    account_has_human_agent: bool
+    sends_paused_until: datetime | None
+    next_send_at: datetime | None
+    access_token_encrypted: str | None
+    graph_host: str
+    sender_id: str  # the Page id, or the Instagram account id
+    last_inbound_at: datetime | None
+    recipient_id: str  # the contact's PSID or IGSID
+    earlier_unsettled: int | None  # an earlier reply to this follower not yet settled
+
+    @property
+    def metadata(self) -> str:
+        """What Meta's echo of this message carries back, so we know it as ours."""
+        return f"{OUR_METADATA_PREFIX}{self.id}"
+
+
+# The columns `Sending` is read from, labelled with its field names.
+_SENDING_COLUMNS = (
+    *(
+        OUTBOUND.c[name]
+        for name in (
+            "id",
+            "account_id",
+            "conversation_id",
+            "draft_id",
+            "channel",
+            "status",
+            "parts",
+            "parts_sent",
+            "external_ids",
+            "messaging_type",
+            "hold_until",
+            "sent_by_user_id",
+            "comment_id",
+        )
+    ),
+    ACCOUNTS.c.status.label("account_status"),
+    ACCOUNTS.c.has_human_agent.label("account_has_human_agent"),
+    ACCOUNTS.c.sends_paused_until,
+    ACCOUNTS.c.next_send_at,
+    ACCOUNTS.c.access_token_encrypted,
+    ACCOUNTS.c.graph_host,
+    func.coalesce(func.nullif(ACCOUNTS.c.page_id, ""), ACCOUNTS.c.external_id).label("sender_id"),
+    CONVERSATIONS.c.last_inbound_at,
+    CONTACTS.c.external_id.label("recipient_id"),
+)
+
+
+async def load_for_send(
+    session: AsyncSession, outbound_id: int, *, lock_account: bool
+) -> Sending | None:
+    """The outbound row locked FOR UPDATE, with its account (FOR NO KEY UPDATE when
+    `lock_account`: a send to Meta takes the account's pace), conversation and contact.
+
+    One statement. PostgreSQL locks the rows in the order the clauses name them, the
+    outbound row first, as when they were two statements; even taken the other way round
+    no cycle could close: the code that locks an account and then outbound rows
+    (`accounts.linking.requeue_failed_sends`) locks only `failed` ones, never the
+    `queued` or `sending` row read here. SQLite has no row locks; its BEGIN IMMEDIATE
+    already serialises every writer."""
+    statement = (
+        select(*_SENDING_COLUMNS, pacing.earlier_unsettled(OUTBOUND).label("earlier_unsettled"))
+        .join(ACCOUNTS, ACCOUNTS.c.id == OUTBOUND.c.account_id)
+        .join(CONVERSATIONS, CONVERSATIONS.c.id == OUTBOUND.c.conversation_id)
+        .join(CONTACTS, CONTACTS.c.id == CONVERSATIONS.c.contact_id)
+        .where(OUTBOUND.c.id == outbound_id)
+        .with_for_update(of=OUTBOUND)
+    )
+    if lock_account:
+        # FOR NO KEY UPDATE (see jobs._ROW_LOCK); SQLAlchemy renders one locking clause.
+        statement = statement.suffix_with("FOR NO KEY UPDATE OF accounts", dialect="postgresql")
+    row = (await session.execute(statement)).mappings().one_or_none()
+    return None if row is None else Sending(**row)
+
+
+async def lock_account(session: AsyncSession, account_id: int) -> datetime | None:
+    """Takes the account's row lock when `load_for_send` did not (a graph row queued while
+    the process sent to the sandbox); its `next_send_at` as it stands under the lock."""
+    return await session.scalar(
+        select(ACCOUNTS.c.next_send_at)
+        .where(ACCOUNTS.c.id == account_id)
+        .with_for_update(key_share=True)
+    )
+
+
+async def together(session: AsyncSession, first: UpdateBase, *then: UpdateBase) -> list[Row[Any]]:
+    """Runs `first`, whose rows it answers, and `then`, in one transaction. On PostgreSQL
+    one statement: `then` become data-modifying CTEs of `first`. Each runs exactly once,
+    on the statement's snapshot, so none may depend on another's effects; PostgreSQL
+    does not promise their order (today: `first`, then the CTEs from last to first, hence
+    `reversed`), so the row locks they take must not need one: see the callers."""
+    if dialect_name(session) == "postgresql" and then:
+        ctes = [statement.cte(f"w{n}") for n, statement in enumerate(then)]
+        return _rows(await session.execute(first.add_cte(*reversed(ctes))))
+    rows = _rows(await session.execute(cast(Executable, first)))
+    for statement in then:
+        await session.execute(statement)
+    return rows
+
+
+def _rows(result: Result[Any]) -> list[Row[Any]]:
+    """Its rows, fetched at once (none for a statement without RETURNING)."""
+    return list(result) if cast(CursorResult[Any], result).returns_rows else []
+
+
+def draft_status(draft_id: int, status: DraftStatus, now: datetime) -> UpdateBase:
+    return update(DRAFTS).where(DRAFTS.c.id == draft_id).values(status=status, updated_at=now)
+
+
+async def start_sending(
+    session: AsyncSession,
+    sending: Sending,
+    *,
+    messaging_type: str,
+    next_send_at: datetime | None,
+    now: datetime,
+) -> None:
+    """Moves the row (and its draft) to `sending`, one attempt more, and writes the
+    account's pace when the send took a place in it (`next_send_at`). The outbound and
+    account rows are locked already (`load_for_send`); the one lock taken here is the
+    draft's."""
+    others: list[UpdateBase] = []
+    if next_send_at is not None:
+        others.append(
+            update(ACCOUNTS)
+            .where(ACCOUNTS.c.id == sending.account_id)
+            .values(next_send_at=next_send_at, updated_at=now)
+        )
+    if sending.draft_id is not None:
+        others.append(draft_status(sending.draft_id, DraftStatus.SENDING, now))
+    await together(
+        session,
+        update(OUTBOUND)
+        .where(OUTBOUND.c.id == sending.id)
+        .values(
+            status=SendStatus.SENDING,
+            messaging_type=messaging_type,
+            attempts=OUTBOUND.c.attempts + 1,
+            updated_at=now,
+        ),
+        *others,
+    )
+
+
+def sent_messages(
+    *,
+    account_id: int,
+    conversation_id: int,
+    outbound_id: int,
+    by_person: bool,
+    texts: Sequence[str],
+    mids: Sequence[str],
+    now: datetime,
+    session: AsyncSession,
+) -> UpdateBase:
+    """One INSERT of our sent parts as messages of the conversation; a part whose mid is
+    stored already (its echo came first) is skipped."""
+    author = "moderator" if by_person else "bot"
+    rows = [
+        {
+            "account_id": account_id,
+            "conversation_id": conversation_id,
+            "mid": mid,
+            "direction": "out",
+            "author": author,
+            "kind": "text",
+            "text": text,
+            "payload": {"metadata": f"{OUR_METADATA_PREFIX}{outbound_id}"},
+            "sent_at": now,
+            "outbound_id": outbound_id,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for mid, text in zip(mids, texts, strict=True)
+    ]
+    return insert_ignore(session, MESSAGES, ["account_id", "mid"]).values(rows)
+
+
+def replied_at(conversation_id: int, now: datetime) -> UpdateBase:
+    return (
+        update(CONVERSATIONS)
+        .where(CONVERSATIONS.c.id == conversation_id)
+        .values(last_outbound_at=now, updated_at=now)
+    )
+
+
+def audit_entry(
+    *, action: str, account_id: int, outbound_id: int, details: dict[str, Any], now: datetime
+) -> UpdateBase:
+    """The audit row `app.audit.service.record` would add for a bot's action on an
+    outbound message, as one Core INSERT."""
+    return insert(AUDIT).values(
+        at=now,
+        actor="bot",
+        user_id=None,
+        account_id=account_id,
+        action=action,
+        entity_type=OUTBOUND.name,
+        entity_id=outbound_id,
+        details=details,
+    )
+
+
+async def settle_sent(
+    session: AsyncSession, sending: Sending, new_ids: list[str], *, now: datetime
+) -> bool | None:
+    """Records that the parts `new_ids` went out and the row is `sent`: the messages, the
+    draft, the audit row, the conversation's last reply. Guarded by the row still being
+    `sending` (only this job's attempt may settle it, and it read it so under lock):
+    None if it no longer is, and the caller must roll back what went with it. Otherwise
+    whether a later reply to the same follower waits for this one (`pacing.wake_next`).
+
+    Row locks, in the order of the statements: the outbound row, then (for the messages'
+    foreign keys, a key share) the conversation, our draft, the conversation. On
+    PostgreSQL one statement, whose order is not promised; no order is needed: nothing
+    else locks a `sending` row's draft (every other writer of a draft matches on a status
+    it no longer has), so no transaction can hold it while it waits for the conversation."""
+    external_ids = [*sending.external_ids, *new_ids]
+    texts = sending.parts[len(sending.external_ids) : len(external_ids)]
+    others: list[UpdateBase] = []
+    if new_ids:
+        others.append(
+            sent_messages(
+                account_id=sending.account_id,
+                conversation_id=sending.conversation_id,
+                outbound_id=sending.id,
+                by_person=sending.sent_by_user_id is not None,
+                texts=texts,
+                mids=new_ids,
+                now=now,
+                session=session,
+            )
+        )
+    if sending.draft_id is not None:
+        others.append(draft_status(sending.draft_id, DraftStatus.SENT, now))
+    details = {"comment_id": sending.comment_id} if sending.comment_id else {}
+    others.append(
+        audit_entry(
+            action=f"outbox.{SendStatus.SENT}",
+            account_id=sending.account_id,
+            outbound_id=sending.id,
+            details=details,
+            now=now,
+        )
+    )
+    if new_ids:
+        others.append(replied_at(sending.conversation_id, now))
+    settled = (
+        update(OUTBOUND)
+        .where(OUTBOUND.c.id == sending.id, OUTBOUND.c.status == SendStatus.SENDING)
+        .values(
+            status=SendStatus.SENT,
+            external_ids=external_ids,
+            parts_sent=len(external_ids),
+            error_code=None,
+            last_error=None,
+            sent_at=now,
+            updated_at=now,
+        )
+        .returning(pacing.later_waiting(OUTBOUND))
+    )
+    rows = await together(session, settled, *others)
+    return bool(rows[0][0]) if rows else None
