@@ -137,6 +137,7 @@ class Setup:
     ports: dict[str, int]
     service: Proc | None = None
     account_id: int | None = None
+    account_ids: list[int] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
 
@@ -197,40 +198,54 @@ def register_account(s: Setup) -> None:
     token = lines[-1].strip()
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=s.url("service"), headers=headers, timeout=30) as api:
-        r = api.post(
-            "/api/v1/accounts",
-            json={
-                "platform": "instagram",
-                "external_id": ACCOUNT_EXTERNAL_ID,
-                "name": "Bench",
-                "access_token": f"bench-token-{ACCOUNT_EXTERNAL_ID}",
-                "graph_host": "instagram",
-            },
-        )
-        if r.status_code != 201:
-            raise BenchError(f"POST /api/v1/accounts -> {r.status_code}: {r.text[:1000]}")
-        s.account_id = int(r.json()["id"])
-        r = api.put(f"/api/v1/accounts/{s.account_id}/policy", json=POLICY)
-        if r.status_code == 422 and "max_auto_replies" in r.text:
-            s.notes.append(
-                "PUT policy with max_auto_replies_per_conversation_per_day=100000 answered 422 "
-                f"({r.text[:300]}); used 1000 (every bench follower sends one DM)"
-            )
-            r = api.put(
-                f"/api/v1/accounts/{s.account_id}/policy",
-                json={**POLICY, "max_auto_replies_per_conversation_per_day": 1000},
-            )
-        if r.status_code != 200:
-            raise BenchError(
-                f"PUT /api/v1/accounts/{s.account_id}/policy -> {r.status_code}: {r.text[:1000]}"
-            )
-        r = api.post(f"/api/v1/accounts/{s.account_id}/cooperations", json=COOPERATION)
-        if r.status_code != 201:
-            raise BenchError(
-                f"POST /api/v1/accounts/{s.account_id}/cooperations -> "
-                f"{r.status_code}: {r.text[:1000]}"
-            )
+        for external_id in account_external_ids(s.args.accounts):
+            s.account_ids.append(_register_one(s, api, external_id))
+        s.account_id = s.account_ids[0]
         s.api_headers = headers  # type: ignore[attr-defined]
+
+
+def account_external_ids(count: int) -> list[str]:
+    """The bench's Instagram accounts: the first is ACCOUNT_EXTERNAL_ID, the others follow."""
+    return [str(int(ACCOUNT_EXTERNAL_ID) + n) for n in range(count)]
+
+
+def _register_one(s: Setup, api: httpx.Client, external_id: str) -> int:
+    """One account with the autopilot policy and the serum cooperation; its id."""
+    r = api.post(
+        "/api/v1/accounts",
+        json={
+            "platform": "instagram",
+            "external_id": external_id,
+            "name": "Bench",
+            "access_token": f"bench-token-{external_id}",
+            "graph_host": "instagram",
+        },
+    )
+    if r.status_code != 201:
+        raise BenchError(f"POST /api/v1/accounts -> {r.status_code}: {r.text[:1000]}")
+    account_id = int(r.json()["id"])
+    r = api.put(f"/api/v1/accounts/{account_id}/policy", json=POLICY)
+    if r.status_code == 422 and "max_auto_replies" in r.text:
+        note = (
+            "PUT policy with max_auto_replies_per_conversation_per_day=100000 answered 422 "
+            f"({r.text[:300]}); used 1000 (every bench follower sends one DM)"
+        )
+        if note not in s.notes:
+            s.notes.append(note)
+        r = api.put(
+            f"/api/v1/accounts/{account_id}/policy",
+            json={**POLICY, "max_auto_replies_per_conversation_per_day": 1000},
+        )
+    if r.status_code != 200:
+        raise BenchError(
+            f"PUT /api/v1/accounts/{account_id}/policy -> {r.status_code}: {r.text[:1000]}"
+        )
+    r = api.post(f"/api/v1/accounts/{account_id}/cooperations", json=COOPERATION)
+    if r.status_code != 201:
+        raise BenchError(
+            f"POST /api/v1/accounts/{account_id}/cooperations -> {r.status_code}: {r.text[:1000]}"
+        )
+    return account_id
 
 
 def start_worker(s: Setup) -> Proc:
@@ -281,18 +296,23 @@ def pending_drafts_hint(s: Setup) -> str:
 
 
 def dm_requests(s: Setup, prefix: str, count: int) -> tuple[list[tuple[bytes, str]], list[str]]:
+    """`count` DMs from distinct followers, spread over the bench's accounts in turn."""
     parts = httpx.URL(s.url("service", "/webhooks/meta"))
-    factory = loadgen.WebhookFactory(
-        host=f"127.0.0.1:{parts.port}",
-        path="/webhooks/meta",
-        secret=APP_SECRET.encode(),
-        account_id=ACCOUNT_EXTERNAL_ID,
-        text=QUESTION,
-        pad_to=None,
-        prefix=f"dm{prefix}",
-    )
+    factories = [
+        loadgen.WebhookFactory(
+            host=f"127.0.0.1:{parts.port}",
+            path="/webhooks/meta",
+            secret=APP_SECRET.encode(),
+            account_id=external_id,
+            text=QUESTION,
+            pad_to=None,
+            prefix=f"dm{prefix}",
+        )
+        for external_id in account_external_ids(s.args.accounts)
+    ]
     senders = [f"{prefix}{i:07d}" for i in range(count)]
-    return [factory.request(sender) for sender in senders], senders
+    requests = [factories[i % len(factories)].request(sender) for i, sender in enumerate(senders)]
+    return requests, senders
 
 
 def whole_path(
@@ -464,7 +484,8 @@ def report(s: Setup, results: dict[str, Any]) -> str:
         f"Command: `{results['command']}`  ",
         f"Database: {a.database}; load generator: {results['engine']}; "
         f"{os.cpu_count()} CPUs; ack runs {a.duration:g} s each after {a.warmup:g} s warm-up; "
-        f"1.5 KB signed Instagram events, unique mid each"
+        f"1.5 KB signed Instagram events, unique mid each; whole-path DMs spread over "
+        f"{a.accounts} accounts"
         + (
             f" (wrk: {a.wrk_bodies} pre-signed bodies rotated, repeats dedup by body hash)"
             if results["engine"] == "wrk"
@@ -583,6 +604,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--conns", default="16,64", help="connection counts for the ack runs")
     p.add_argument("--dms", type=int, help="DMs in the whole-path burst (2000; 500 --quick)")
     p.add_argument("--dm-conns", type=int, default=16, help="connections sending the DMs")
+    p.add_argument(
+        "--accounts",
+        type=int,
+        default=10,
+        help="Instagram accounts the whole-path DMs are spread over (each keeps its own "
+        "send pace, SEND_RATE_PER_ACCOUNT: 20/s by default)",
+    )
     p.add_argument(
         "--rates",
         default="100,200",

@@ -21,7 +21,7 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.sql.dml import Insert
 
 from app.core.clock import utc_now
-from app.core.db import dialect_insert, dialect_name, for_update_skip_locked, insert_ignore
+from app.core.db import dialect_insert, for_update_skip_locked, insert_ignore
 from app.models import InboxEvent, Job
 
 QueueModel = TypeVar("QueueModel", Job, InboxEvent)
@@ -215,12 +215,12 @@ async def claim(
     candidates = select(model.id).where(_claimable(model, now)).order_by(*order).limit(limit)
     if held_ids:
         candidates = candidates.where(model.id.not_in(list(held_ids)))
-    ids = list((await session.scalars(for_update_skip_locked(session, candidates))).all())
-    if not ids:
-        return []
+    # One statement: the candidates are picked and locked (SKIP LOCKED: a row another
+    # worker is taking is passed over, not waited for) by the subquery, and leased by the
+    # UPDATE around it, which checks again that each is still claimable.
     statement = (
         update(model)
-        .where(model.id.in_(ids), _claimable(model, now))
+        .where(model.id.in_(for_update_skip_locked(session, candidates)), _claimable(model, now))
         .values(
             status=RUNNING,
             locked_by=worker_id,
@@ -231,8 +231,8 @@ async def claim(
         .execution_options(synchronize_session=False)
     )
     rows = list((await session.scalars(statement)).all())
-    if dialect_name(session) == "sqlite":  # RETURNING has no order there
-        rows.sort(key=lambda row: (getattr(row, "priority", 0), row.run_at, row.id))
+    # RETURNING promises no order.
+    rows.sort(key=lambda row: (getattr(row, "priority", 0), row.run_at, row.id))
     return rows
 
 

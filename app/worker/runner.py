@@ -94,6 +94,8 @@ class Worker:
         self._in_handler: set[tuple[type[Job | InboxEvent], int]] = set()
         self._wakeup = asyncio.Event()
         self._next_schedule_check = 0.0
+        # Whether the last claim took all it asked for (so more may be waiting).
+        self._maybe_more = False
         self.event_handler = event_handler
         self.concurrency = concurrency or runtime.settings.WORKER_CONCURRENCY
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
@@ -171,10 +173,10 @@ class Worker:
         running: set[asyncio.Task[None]] = set()
         try:
             while not stop.is_set():
-                claimed = 0
+                self._maybe_more = False
                 try:
                     await self.schedule_periodic()
-                    claimed = await self._fill(running)
+                    await self._fill(running)
                 except (DBAPIError, OSError) as exc:
                     # The database is away (a restart, an outage): expected, and logged in a
                     # line. A rendered traceback per poll blocks the loop for seconds, which
@@ -184,7 +186,10 @@ class Worker:
                     )
                 except Exception:  # a bug: the loop goes on, the traceback is logged
                     log.exception("worker.claim_failed")
-                if claimed == 0 or len(running) >= self.concurrency:
+                # Claim again at once only if the last claim may have left work behind
+                # (it took all it asked for); otherwise wait for a finished item, a wake-up
+                # or the poll: a claim that finds nothing is a transaction for nothing.
+                if not self._maybe_more or len(running) >= self.concurrency:
                     await self._wait(running, stop)
         except asyncio.CancelledError:
             # Cancelled from outside (the web process's shutdown ran out of time): no
@@ -239,14 +244,22 @@ class Worker:
                 # Half the free slots for each queue, the rest to whichever has work: a
                 # burst of webhooks must not starve the replies already drafted, nor the
                 # reverse.
-                jobs: list[Job] = await self._claim(session, Job, max(1, free // 2))
+                half = max(1, free // 2)
+                jobs: list[Job] = await self._claim(session, Job, half)
                 events: list[InboxEvent] = []
                 if len(jobs) < free:
                     # A batch of events takes one slot: it runs as one task.
                     events = await self._claim(session, InboxEvent, self.event_batch)
                 taken = len(jobs) + (1 if events else 0)
-                if taken < free:
-                    jobs.extend(await self._claim(session, Job, free - taken))
+                # More jobs only if the first claim took all it asked for: fewer means
+                # none was left (every claim is a round trip, after every finished item).
+                if taken < free and len(jobs) == half:
+                    rest = free - taken
+                    more = await self._claim(session, Job, rest)
+                    jobs.extend(more)
+                    self._maybe_more = len(more) == rest or len(events) == self.event_batch
+                else:
+                    self._maybe_more = len(jobs) == half or len(events) == self.event_batch
         except Exception:
             self._done[:0] = done  # not recorded: recorded with the next claim instead
             raise
