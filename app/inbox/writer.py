@@ -2,10 +2,13 @@
 
 A commit per request through SQLAlchemy costs several times the rest of the request, while
 a batched insert costs almost nothing. Every request hands its body to the writer, whose
-flushers each insert all bodies that arrived within a few milliseconds in one transaction
-and then answer each waiting request. A request still returns only after its own row is
-committed. On PostgreSQL several flushers commit side by side (the database groups their
-WAL flushes); SQLite takes one writer at a time, so it gets one flusher.
+flushers each insert, in one transaction, every body waiting when the flusher is free, then
+answer each waiting request. A request still returns only after its own row is committed.
+Batches grow with the load by themselves (bodies wait while a commit is under way), so a
+flusher does not wait for more: a timed wait (it was 2 ms) only added latency, and
+cost a third of the acknowledgements at 16 connections. On PostgreSQL two flushers commit
+side by side (the database groups their WAL flushes; three made smaller batches for more
+CPU per body); SQLite takes one writer at a time, so it gets one flusher.
 """
 
 from __future__ import annotations
@@ -43,13 +46,13 @@ class InboxWriter:
         *,
         flushers: int | None = None,
         max_batch: int = 200,
-        max_wait_seconds: float = 0.002,
+        max_wait_seconds: float = 0.0,  # > 0: wait this long for more bodies (tests)
         on_stored: Callable[[], None] | None = None,
     ) -> None:
         self._engine = engine
         self._on_stored = on_stored
         sqlite = engine.dialect.name == "sqlite"
-        self._flushers = flushers or (1 if sqlite else 3)
+        self._flushers = flushers or (1 if sqlite else 2)
         self._max_batch = max_batch
         self._max_wait = max_wait_seconds
         # None is the stop marker, one per flusher.
