@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import Select, case, event, func, text
+from sqlalchemy import Select, case, event, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
@@ -149,11 +149,20 @@ async def lock_for_transaction(session: AsyncSession, key: str) -> None:
         )
 
 
-def for_update_skip_locked(session: AsyncSession, statement: Select[Any]) -> Select[Any]:
-    """Row locks that other workers skip; SQLite serialises writers, so it needs none."""
+def picked_once(session: AsyncSession, candidates: Select[Any]) -> Select[Any]:
+    """The ids `candidates` selects, to use in `IN (...)` of the UPDATE that claims them,
+    evaluated once. On PostgreSQL they are row-locked, and rows another worker is taking
+    are skipped rather than waited for; SQLite serialises writers, so it needs no lock.
+
+    On PostgreSQL the `LIMIT ... FOR UPDATE SKIP LOCKED` select sits in a MATERIALIZED
+    CTE: as a plain subquery the planner may rescan it once per row of the UPDATE, and
+    each rescan skips the rows this statement has just updated and yields the next ones,
+    so the UPDATE claimed every waiting row whatever the limit."""
     if dialect_name(session) == "postgresql":
-        return statement.with_for_update(skip_locked=True)
-    return statement
+        picked = candidates.with_for_update(skip_locked=True).cte("picked")
+        picked = picked.prefix_with("MATERIALIZED")
+        return select(picked.c[0])
+    return candidates
 
 
 def utc_day(session: AsyncSession, column: Any) -> Any:

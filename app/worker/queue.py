@@ -21,7 +21,7 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.sql.dml import Insert
 
 from app.core.clock import utc_now
-from app.core.db import dialect_insert, for_update_skip_locked, insert_ignore
+from app.core.db import dialect_insert, insert_ignore, picked_once
 from app.models import InboxEvent, Job
 
 QueueModel = TypeVar("QueueModel", Job, InboxEvent)
@@ -216,11 +216,11 @@ async def claim(
     if held_ids:
         candidates = candidates.where(model.id.not_in(list(held_ids)))
     # One statement: the candidates are picked and locked (SKIP LOCKED: a row another
-    # worker is taking is passed over, not waited for) by the subquery, and leased by the
-    # UPDATE around it, which checks again that each is still claimable.
+    # worker is taking is passed over, not waited for) once, and leased by the UPDATE
+    # around them, which checks again that each is still claimable.
     statement = (
         update(model)
-        .where(model.id.in_(for_update_skip_locked(session, candidates)), _claimable(model, now))
+        .where(model.id.in_(picked_once(session, candidates)), _claimable(model, now))
         .values(
             status=RUNNING,
             locked_by=worker_id,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 import time_machine
@@ -13,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.clock import utc_now
 from app.core.db import unit_of_work
-from app.models import Job
+from app.models import InboxEvent, Job
 from app.runtime import Runtime
 from app.worker import queue
 from app.worker.runner import PermanentFailure, RetryLater, Worker
@@ -48,6 +49,39 @@ async def test_concurrent_claims_never_take_the_same_job(
     everything = [job_id for taken in results for job_id in taken]
     assert len(everything) == 120
     assert len(set(everything)) == 120
+
+
+@pytest.mark.parametrize("model", [Job, InboxEvent])
+async def test_a_claim_takes_no_more_than_its_limit(
+    sessionmaker: async_sessionmaker[AsyncSession], model: type[Job | InboxEvent]
+) -> None:
+    """On PostgreSQL the planner may rescan a `LIMIT ... FOR UPDATE SKIP LOCKED` subquery
+    once per row of the UPDATE around it; each rescan skips the rows this statement has
+    just updated and yields the next one, so an `IN (subquery)` claim leased every waiting
+    item (20 for a limit of 1 on a fresh table). A worker then ran far more than its
+    concurrency and left nothing for the others."""
+    if model is Job:
+        await _enqueue(sessionmaker, 20)
+    else:
+        async with unit_of_work(sessionmaker) as session:
+            for n in range(20):
+                session.add(
+                    InboxEvent(
+                        status=queue.QUEUED,
+                        received_at=utc_now(),
+                        body="{}",
+                        body_sha256=f"{n:064d}",
+                    )
+                )
+    taken: list[int] = []
+    for limit in (1, 2, 5):
+        async with unit_of_work(sessionmaker) as session:
+            claimed: list[Any] = await queue.claim(
+                session, cast(Any, model), worker_id="w", limit=limit, lease_seconds=60
+            )
+        assert len(claimed) == limit
+        taken.extend(item.id for item in claimed)
+    assert len(set(taken)) == 8
 
 
 async def test_expired_lease_is_claimed_again(
