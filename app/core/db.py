@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, case, event, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
@@ -96,6 +96,19 @@ def dialect_insert(
     return sqlite.insert(table)
 
 
+InsertT = TypeVar("InsertT", bound=Insert)
+
+
+def with_rows(statement: InsertT, rows: Sequence[Mapping[str, Any]]) -> InsertT:
+    """`statement` inserting `rows`. One row is given as a single-row VALUES, which
+    SQLAlchemy compiles once and caches; a multi-row VALUES has no cache key and is
+    compiled on every execution (about a millisecond of CPU for a job row), so only a
+    real batch pays for it."""
+    if len(rows) == 1:
+        return statement.values(rows[0])
+    return statement.values(list(rows))
+
+
 def insert_ignore(
     bind: AsyncSession | AsyncConnection,
     table: Any,
@@ -149,7 +162,7 @@ async def lock_for_transaction(session: AsyncSession, key: str) -> None:
         )
 
 
-def picked_once(session: AsyncSession, candidates: Select[Any]) -> Select[Any]:
+def picked_once(dialect: str, candidates: Select[Any]) -> Select[Any]:
     """The ids `candidates` selects, to use in `IN (...)` of the UPDATE that claims them,
     evaluated once. On PostgreSQL they are row-locked, and rows another worker is taking
     are skipped rather than waited for; SQLite serialises writers, so it needs no lock.
@@ -158,7 +171,7 @@ def picked_once(session: AsyncSession, candidates: Select[Any]) -> Select[Any]:
     CTE: as a plain subquery the planner may rescan it once per row of the UPDATE, and
     each rescan skips the rows this statement has just updated and yields the next ones,
     so the UPDATE claimed every waiting row whatever the limit."""
-    if dialect_name(session) == "postgresql":
+    if dialect == "postgresql":
         picked = candidates.with_for_update(skip_locked=True).cte("picked")
         picked = picked.prefix_with("MATERIALIZED")
         return select(picked.c[0])

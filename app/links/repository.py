@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.db import insert_ignore, upsert
+from app.core.db import insert_ignore, upsert, with_rows
 from app.models import Account, Cooperation, LinkClick, Product, TrackedLink
 
 
@@ -29,8 +29,8 @@ async def tokens_for(
     if not product_ids:
         return {}
     inserted = await session.execute(
-        insert_ignore(session, TrackedLink, ("conversation_id", "product_id"))
-        .values(
+        with_rows(
+            insert_ignore(session, TrackedLink, ("conversation_id", "product_id")),
             [
                 {
                     "account_id": account_id,
@@ -39,9 +39,8 @@ async def tokens_for(
                     "token": new_token(),
                 }
                 for product_id in product_ids
-            ]
-        )
-        .returning(TrackedLink.product_id, TrackedLink.token)
+            ],
+        ).returning(TrackedLink.product_id, TrackedLink.token)
     )
     tokens = {row.product_id: row.token for row in inserted}
     missing = [product_id for product_id in product_ids if product_id not in tokens]

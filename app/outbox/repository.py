@@ -29,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.conversations.ingest import OUR_METADATA_PREFIX
-from app.core.db import dialect_name, insert_ignore
+from app.core.db import dialect_name, insert_ignore, with_rows
 from app.models import (
     Account,
     AuditEntry,
@@ -246,7 +246,7 @@ def sent_messages(
         }
         for mid, text in zip(mids, texts, strict=True)
     ]
-    return insert_ignore(session, MESSAGES, ["account_id", "mid"]).values(rows)
+    return with_rows(insert_ignore(session, MESSAGES, ["account_id", "mid"]), rows)
 
 
 def replied_at(conversation_id: int, now: datetime) -> UpdateBase:

@@ -9,19 +9,20 @@ write about a leased item checks `locked_by`, so a worker that lost a lease chan
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import and_, case, exists, or_, select, text, update
+from sqlalchemy import Integer, Table, and_, bindparam, case, exists, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.dml import Insert
 
 from app.core.clock import utc_now
-from app.core.db import dialect_insert, insert_ignore, picked_once
+from app.core.db import dialect_insert, insert_ignore, picked_once, with_rows
 from app.models import InboxEvent, Job
 
 QueueModel = TypeVar("QueueModel", Job, InboxEvent)
@@ -83,7 +84,7 @@ def _queue_statement(session: AsyncSession, rows: list[dict[str, Any]]) -> Inser
     partial index, so the row is inserted as a new waiting job. The row inserted or
     pushed stays locked until the transaction ends, so a worker cannot start it (SKIP
     LOCKED) before the data this transaction writes for it is committed."""
-    statement = dialect_insert(session, Job).values(rows)
+    statement = with_rows(dialect_insert(session, Job), rows)
     excluded = statement.excluded
     return statement.on_conflict_do_update(
         index_elements=["dedupe_key"],
@@ -207,33 +208,63 @@ async def claim(
 ) -> list[QueueModel]:
     """Takes up to `limit` items for `worker_id` and leases them; the caller commits.
     `held_ids` are items this worker still runs: never taken again, even if their lease
-    ran out while its event loop was blocked (its heartbeat renews or gives them up)."""
+    ran out while its event loop was blocked (its heartbeat renews or gives them up).
+
+    The items come back as detached instances, built from the row the UPDATE returns:
+    handlers read them, and every write about them is a statement by id."""
     now = utc_now()
-    order: tuple[Any, ...] = (model.run_at, model.id)
-    if model is Job:
-        order = (Job.priority, *order)
-    candidates = select(model.id).where(_claimable(model, now)).order_by(*order).limit(limit)
-    if held_ids:
-        candidates = candidates.where(model.id.not_in(list(held_ids)))
-    # One statement: the candidates are picked and locked (SKIP LOCKED: a row another
-    # worker is taking is passed over, not waited for) once, and leased by the UPDATE
-    # around them, which checks again that each is still claimable.
-    statement = (
-        update(model)
-        .where(model.id.in_(picked_once(session, candidates)), _claimable(model, now))
+    connection = await session.connection()
+    rows = await connection.execute(
+        _claim_statement(model, connection.dialect.name),
+        {
+            "now": now,
+            "until": now + timedelta(seconds=lease_seconds),
+            "worker_id": worker_id,
+            "limit": limit,
+            "held": list(held_ids),
+        },
+    )
+    items = [model(**row._mapping) for row in rows]
+    # RETURNING promises no order.
+    items.sort(key=lambda item: (getattr(item, "priority", 0), item.run_at, item.id))
+    return items
+
+
+@functools.cache
+def _claim_statement(model: type[QueueModel], dialect: str) -> Any:
+    """The claim, built once per queue and database: one statement that picks the
+    candidates and locks them (SKIP LOCKED: a row another worker is taking is passed
+    over, not waited for), and leases them in the UPDATE around them, which checks again
+    that each is still claimable. Built each call, the statement cost more CPU than the
+    round trip (the worker claims after every finished item)."""
+    table = cast(Table, model.__table__)
+    c = table.c
+    now = bindparam("now", type_=c.run_at.type)
+    claimable = or_(
+        and_(c.status == QUEUED, c.run_at <= now),
+        and_(c.status == RUNNING, c.locked_until < now),
+    )
+    order = [c.run_at, c.id]
+    if "priority" in c:
+        order.insert(0, c.priority)
+    candidates = (
+        select(c.id)
+        .where(claimable, c.id.not_in(bindparam("held", expanding=True)))
+        .order_by(*order)
+        .limit(bindparam("limit", type_=Integer))
+    )
+    return (
+        update(table)
+        .where(c.id.in_(picked_once(dialect, candidates)), claimable)
         .values(
             status=RUNNING,
-            locked_by=worker_id,
-            locked_until=now + timedelta(seconds=lease_seconds),
-            attempts=model.attempts + 1,
+            locked_by=bindparam("worker_id", type_=c.locked_by.type),
+            locked_until=bindparam("until", type_=c.locked_until.type),
+            attempts=c.attempts + 1,
+            **({"updated_at": now} if "updated_at" in c else {}),
         )
-        .returning(model)
-        .execution_options(synchronize_session=False)
+        .returning(*c)
     )
-    rows = list((await session.scalars(statement)).all())
-    # RETURNING promises no order.
-    rows.sort(key=lambda row: (getattr(row, "priority", 0), row.run_at, row.id))
-    return rows
 
 
 async def complete(session: AsyncSession, item: Job | InboxEvent, *, worker_id: str) -> bool:
@@ -340,15 +371,30 @@ async def complete_many(
     session: AsyncSession, model: type[QueueModel], ids: list[int], *, worker_id: str
 ) -> int:
     """Marks items done that this worker still holds; returns how many it did."""
-    values: dict[str, Any] = {"status": DONE, "locked_until": None, "last_error": None}
-    values["finished_at" if model is Job else "processed_at"] = utc_now()
-    result = await session.execute(
-        update(model)
-        .where(model.id.in_(ids), model.locked_by == worker_id, model.status == RUNNING)
-        .values(**values)
-        .execution_options(synchronize_session=False)
+    result = await (await session.connection()).execute(
+        _complete_statement(model),
+        {"ids": ids, "worker_id": worker_id, "now": utc_now()},
     )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return int(result.rowcount)
+
+
+@functools.cache
+def _complete_statement(model: type[QueueModel]) -> Any:
+    """Built once per queue (the worker records what finished with every claim)."""
+    table = cast(Table, model.__table__)
+    c = table.c
+    now = bindparam("now", type_=c.locked_until.type)
+    finished = "finished_at" if model is Job else "processed_at"
+    return (
+        update(table)
+        .where(
+            c.id.in_(bindparam("ids", expanding=True)),
+            c.locked_by == bindparam("worker_id", type_=c.locked_by.type),
+            c.status == RUNNING,
+        )
+        .values({"status": DONE, "locked_until": None, "last_error": None, finished: now})
+        .values({"updated_at": now} if "updated_at" in c else {})
+    )
 
 
 async def fail(
