@@ -96,6 +96,11 @@ class Worker:
         self._next_schedule_check = 0.0
         # Whether the last claim took all it asked for (so more may be waiting).
         self._maybe_more = False
+        # Whether webhook bodies may be waiting: they are stored by the web process,
+        # which wakes this worker (NOTIFY, or `wake` in-process); otherwise the poll
+        # finds them. A slot freed by a finished item claims jobs only, as finished
+        # handlers make jobs, never bodies: one statement less per finished item.
+        self._events_due = True
         self.event_handler = event_handler
         self.concurrency = concurrency or runtime.settings.WORKER_CONCURRENCY
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
@@ -247,9 +252,10 @@ class Worker:
                 half = max(1, free // 2)
                 jobs: list[Job] = await self._claim(session, Job, half)
                 events: list[InboxEvent] = []
-                if len(jobs) < free:
+                if len(jobs) < free and self._events_due:
                     # A batch of events takes one slot: it runs as one task.
                     events = await self._claim(session, InboxEvent, self.event_batch)
+                    self._events_due = len(events) == self.event_batch
                 taken = len(jobs) + (1 if events else 0)
                 # More jobs only if the first claim took all it asked for: fewer means
                 # none was left (every claim is a round trip, after every finished item).
@@ -262,6 +268,7 @@ class Worker:
                     self._maybe_more = len(jobs) == half or len(events) == self.event_batch
         except Exception:
             self._done[:0] = done  # not recorded: recorded with the next claim instead
+            self._events_due = True
             raise
         for job in jobs:
             self._start(running, self._handle(job), (job,))
@@ -323,7 +330,7 @@ class Worker:
         self._wakeup.clear()
         waiters = [asyncio.create_task(stop.wait()), asyncio.create_task(self._wakeup.wait())]
         try:
-            await asyncio.wait(
+            finished, _pending = await asyncio.wait(
                 [*running, *waiters],
                 timeout=self.runtime.settings.WORKER_POLL_SECONDS,
                 return_when=asyncio.FIRST_COMPLETED,
@@ -331,6 +338,8 @@ class Worker:
         finally:
             for waiter in waiters:
                 waiter.cancel()
+        if not finished or self._wakeup.is_set():  # the poll came round, or a wake-up
+            self._events_due = True
 
     async def schedule_periodic(self, *, force: bool = False) -> None:
         """Makes sure each periodic job has its next run waiting (checked every 30 s)."""
