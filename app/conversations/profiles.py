@@ -9,8 +9,10 @@ or a dead token do not change by asking again a minute later.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 import structlog
+from sqlalchemy import Row, Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
@@ -42,10 +44,14 @@ _CONSENT_MISSING = 230
 
 def profile_due(contact: Contact, now: datetime) -> bool:
     """`profile_fetched_at` is the last time we asked Meta, whether it answered or not."""
-    if contact.profile_fetched_at is None:
+    return _due(contact.profile_fetched_at, contact.profile_error, now)
+
+
+def _due(fetched_at: datetime | None, error: str | None, now: datetime) -> bool:
+    if fetched_at is None:
         return True
-    wait = PROFILE_RETRY_AFTER_ERROR if contact.profile_error else PROFILE_MAX_AGE
-    return now - contact.profile_fetched_at >= wait
+    wait = PROFILE_RETRY_AFTER_ERROR if error else PROFILE_MAX_AGE
+    return now - fetched_at >= wait
 
 
 def refresh_profile_if_due(
@@ -70,14 +76,13 @@ def refresh_profile_if_due(
 async def fetch_profile(runtime: Runtime, job: Job) -> None:
     contact_id = int(job.payload["contact_id"])
     async with unit_of_work(runtime.sessionmaker) as session:
-        contact = await session.get(Contact, contact_id)
-        if contact is None or not profile_due(contact, utc_now()):
-            return  # erased meanwhile, or another run fetched it
-        account = await session.get(Account, contact.account_id)
-        assert account is not None
+        # One statement: the contact's profile state and the account's credentials.
+        found = (await session.execute(_TARGET, {"contact_id": contact_id})).first()
+    if found is None or not _due(found.profile_fetched_at, found.profile_error, utc_now()):
+        return  # erased meanwhile, or another run fetched it
     profile: UserProfile | None = None
     try:
-        profile = await _read_profile(runtime, account, contact)
+        profile = await _read_profile(runtime, found)
         error = None
     except graph_errors.GraphRetryLater as exc:
         if job.attempts < job.max_attempts:
@@ -89,37 +94,60 @@ async def fetch_profile(runtime: Runtime, job: Job) -> None:
         await _save(session, contact_id, profile, error)
 
 
-async def _read_profile(runtime: Runtime, account: Account, contact: Contact) -> UserProfile:
-    if account.access_token_encrypted is None:
+_CONTACTS = cast(Table, Contact.__table__)
+_ACCOUNTS = cast(Table, Account.__table__)
+_TARGET = (
+    select(
+        _CONTACTS.c.external_id.label("user_id"),
+        _CONTACTS.c.profile_fetched_at,
+        _CONTACTS.c.profile_error,
+        _ACCOUNTS.c.platform,
+        _ACCOUNTS.c.graph_host,
+        _ACCOUNTS.c.page_id,
+        _ACCOUNTS.c.external_id,
+        _ACCOUNTS.c.access_token_encrypted,
+    )
+    .join(_ACCOUNTS, _ACCOUNTS.c.id == _CONTACTS.c.account_id)
+    .where(_CONTACTS.c.id == bindparam("contact_id"))
+)
+
+
+async def _read_profile(runtime: Runtime, found: Row[*tuple[Any, ...]]) -> UserProfile:
+    if found.access_token_encrypted is None:
         raise ValueError("account has no access token")
     secret = runtime.settings.META_APP_SECRET
     target = SendTarget(
-        graph_host="instagram" if account.graph_host == "instagram" else "facebook",
-        sender_id=account.page_id or account.external_id,
-        access_token=runtime.cipher.decrypt(account.access_token_encrypted),
+        graph_host="instagram" if found.graph_host == "instagram" else "facebook",
+        sender_id=found.page_id or found.external_id,
+        access_token=runtime.cipher.decrypt(found.access_token_encrypted),
         app_secret=None if secret is None else secret.get_secret_value(),
     )
     return await runtime.graph.get_user_profile(
         target,
-        contact.external_id,
-        platform="instagram" if account.platform == "instagram" else "messenger",
+        found.user_id,
+        platform="instagram" if found.platform == "instagram" else "messenger",
     )
 
 
 async def _save(
     session: AsyncSession, contact_id: int, profile: UserProfile | None, error: str | None
 ) -> None:
-    contact = await session.get(Contact, contact_id)
-    if contact is None:
-        return
-    contact.profile_fetched_at = utc_now()
-    contact.profile_error = error
-    # Picture URLs expire within days: a failed refresh drops the old one rather than
-    # keep showing a link that no longer works. Name and username stay.
-    contact.profile_pic_url = None if profile is None else profile.profile_pic_url
+    """One UPDATE (a contact erased meanwhile matches nothing)."""
+    values: dict[str, Any] = {
+        "profile_fetched_at": utc_now(),
+        "profile_error": error,
+        # Picture URLs expire within days: a failed refresh drops the old one rather
+        # than keep showing a link that no longer works. Name and username stay.
+        "profile_pic_url": None if profile is None else profile.profile_pic_url,
+    }
     if profile is not None:
-        contact.name = profile.name or contact.name
-        contact.username = profile.username or contact.username
+        values |= {
+            key: value
+            for key, value in (("name", profile.name), ("username", profile.username))
+            if value
+        }
+    await session.execute(update(_CONTACTS).where(_CONTACTS.c.id == contact_id).values(values))
+    if profile is not None:
         log.info("profile.fetched", contact_id=contact_id)
     else:
         log.info("profile.unavailable", contact_id=contact_id, error=error)
