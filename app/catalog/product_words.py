@@ -150,7 +150,16 @@ def _phrases() -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
     return sorted(table, key=lambda item: -len(item[0]))
 
 
-_PHRASE_TABLE = _phrases()
+def _by_first_word() -> dict[str, list[tuple[tuple[str, ...], tuple[str, ...]]]]:
+    # Only the phrases that start with a word can match there: the longest first, as in
+    # the whole table (looking through all of it at every word cost a millisecond a draft).
+    table: dict[str, list[tuple[tuple[str, ...], tuple[str, ...]]]] = {}
+    for phrase, english in _phrases():
+        table.setdefault(phrase[0], []).append((phrase, english))
+    return table
+
+
+_PHRASE_TABLE = _by_first_word()
 
 
 def canonical(words: list[str]) -> list[str]:
@@ -159,7 +168,7 @@ def canonical(words: list[str]) -> list[str]:
     result: list[str] = []
     position = 0
     while position < len(words):
-        for phrase, english in _PHRASE_TABLE:
+        for phrase, english in _PHRASE_TABLE.get(words[position], ()):
             if tuple(words[position : position + len(phrase)]) == phrase:
                 result += english
                 position += len(phrase)

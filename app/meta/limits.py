@@ -36,14 +36,14 @@ class TextTooLong(ValueError):
 # --- text splitting --------------------------------------------------------------------
 
 
-def _utf16_units(char: str) -> int:
+def _utf16_units(text: str) -> int:
     # Meta's "2000 characters" is unconfirmed; counting UTF-16 units (emoji = 2) is never
     # more than a JavaScript-side limit would allow, and at worst slightly conservative.
-    return 2 if ord(char) > 0xFFFF else 1
+    return len(text.encode("utf-16-le")) // 2
 
 
-def _utf8_bytes(char: str) -> int:
-    return len(char.encode("utf-8"))
+def _utf8_bytes(text: str) -> int:
+    return len(text.encode("utf-8"))
 
 
 _BUDGETS: dict[str, tuple[Callable[[str], int], int]] = {
@@ -105,7 +105,9 @@ def _take_part(text: str, measure: Callable[[str], int], limit: int) -> tuple[st
 
 
 def _fitting_chars(text: str, measure: Callable[[str], int], limit: int) -> int:
-    """How many leading characters of `text` fit in `limit`."""
+    """How many leading characters of `text` fit in `limit` (`measure` takes any string)."""
+    if measure(text) <= limit:
+        return len(text)  # the usual reply: measured at once, not character by character
     used = 0
     for index, char in enumerate(text):
         used += measure(char)
