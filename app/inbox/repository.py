@@ -35,6 +35,30 @@ async def insert_raw_events(
     await connection.execute(statement, rows)
 
 
+# PostgreSQL: the batch and the workers' wake-up in one statement, run outside an explicit
+# transaction (a single statement commits by itself, the NOTIFY with it): one round trip
+# per batch instead of four (BEGIN, INSERT, NOTIFY, COMMIT), and no SQLAlchemy statement
+# to build on the acknowledgement's hot path.
+_STORE_AND_NOTIFY = """
+WITH stored AS (
+    INSERT INTO inbox_events (body, body_sha256, received_at, status, run_at, attempts)
+    SELECT body, sha256, $3, 'queued', $3, 0 FROM unnest($1::text[], $2::text[]) AS b(body, sha256)
+    ON CONFLICT (body_sha256) DO NOTHING
+    RETURNING 1
+)
+SELECT pg_notify($4, '')
+"""
+
+
+async def store_and_notify(
+    raw: Any, bodies: Sequence[tuple[str, str]], *, received_at: datetime, channel: str
+) -> None:
+    """`insert_raw_events` and a NOTIFY on `channel`, committed as one statement on an
+    asyncpg connection (`raw`) that is not in a transaction."""
+    unique = {sha: body for body, sha in bodies}
+    await raw.execute(_STORE_AND_NOTIFY, list(unique.values()), list(unique), received_at, channel)
+
+
 _CONTENT_KEYS = ("text", "attachments", "quick_reply", "reply_to")
 
 

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import uuid
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from app.core.db import unit_of_work
+from app.core.db import create_engine, unit_of_work
 from app.inbox.writer import InboxWriter
 from app.models import InboxEvent
+from tests.conftest import _pg_admin
 
 
 async def test_concurrent_bodies_are_each_stored_once(
@@ -28,6 +32,38 @@ async def test_concurrent_bodies_are_each_stored_once(
         statuses = set((await session.scalars(select(InboxEvent.status))).all())
     assert count == 60
     assert statuses == {"queued"}
+
+
+async def test_the_writer_recovers_when_its_connections_are_cut(postgres_url: str) -> None:
+    """PostgreSQL stores a batch through the driver's own connection: after a restart
+    (here, every backend of the test database terminated) the dead pooled connection is
+    dropped, not handed to every later batch."""
+    run = uuid.uuid4().hex
+    before, during, after = (f'{{"run": "{run}", "n": "{n}"}}' for n in ("b", "d", "a"))
+    engine = create_engine(postgres_url)
+    writer = InboxWriter(engine, flushers=1)
+    await writer.start()
+    try:
+        await writer.store(before)
+        await _pg_admin(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            f"WHERE datname = '{make_url(postgres_url).database}' AND pid <> pg_backend_pid()"
+        )
+        with contextlib.suppress(Exception):  # the batch on the cut connection may fail
+            await writer.store(during)
+        await writer.store(after)
+        async with engine.connect() as connection:
+            stored = set(
+                (
+                    await connection.scalars(
+                        select(InboxEvent.body).where(InboxEvent.body.contains(run))
+                    )
+                ).all()
+            )
+    finally:
+        await writer.stop()
+        await engine.dispose()
+    assert {before, after} <= stored
 
 
 async def test_store_fails_loudly_when_not_running(engine: AsyncEngine) -> None:
