@@ -97,6 +97,10 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
         # Swagger UI from our own static files (see _add_docs), never from a CDN; no ReDoc.
         docs_url=None,
         redoc_url=None,
+        # Tracing is ours (OTEL_TRACING, app/ops/tracing.py), metrics are
+        # Prometheus': FastAPI's own OpenTelemetry hook would only look for global
+        # providers on every request (1-2% of an acknowledgement's CPU).
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     if settings.VAPID_PRIVATE_KEY is not None:

@@ -2,14 +2,18 @@
 
 An incoming `X-Request-ID` (from a proxy or a load balancer) is kept when it is a sane
 token (1-64 characters of `A-Z a-z 0-9 . _ -`), so one id follows a request across
-systems; anything else is replaced by a new uuid4 hex. Plain ASGI and outermost, so the
-webhook receiver's hot path gets it too at the cost of a header scan and a uuid.
+systems; anything else is replaced by a new id: 32 hex characters, a random half drawn once
+per process and a counter (a uuid4 per request cost 3% of an acknowledgement's CPU). Plain
+ASGI and outermost, so the webhook receiver's hot path gets it too at the cost of a
+header scan and a counter.
 """
 
 from __future__ import annotations
 
+import itertools
+import os
 import re
-import uuid
+import secrets
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -25,7 +29,30 @@ def request_id_from(scope: Scope) -> str:
             if _SANE.fullmatch(value):
                 return str(value.decode("ascii"))
             break
-    return uuid.uuid4().hex
+    return new_request_id()
+
+
+class _Ids:
+    """Unique within a process, and across processes by the random half (drawn again in
+    a forked child, which would otherwise repeat its parent's ids)."""
+
+    def __init__(self) -> None:
+        self.pid = -1
+        self.prefix = ""
+        self.counter = itertools.count()
+
+    def next(self) -> str:
+        if self.pid != os.getpid():
+            self.pid, self.prefix = os.getpid(), secrets.token_hex(8)
+            self.counter = itertools.count()
+        return f"{self.prefix}{next(self.counter):016x}"
+
+
+_IDS = _Ids()
+
+
+def new_request_id() -> str:
+    return _IDS.next()
 
 
 class RequestIdMiddleware:
