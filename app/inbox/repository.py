@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Dialect, Table, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.core.db import insert_ignore
@@ -57,6 +57,27 @@ async def store_and_notify(
     asyncpg connection (`raw`) that is not in a transaction."""
     unique = {sha: body for body, sha in bodies}
     await raw.execute(_STORE_AND_NOTIFY, list(unique.values()), list(unique), received_at, channel)
+
+
+async def store_in_one_statement(
+    raw: Any, bodies: Sequence[tuple[str, str]], *, received_at: datetime, dialect: Dialect
+) -> None:
+    """`insert_raw_events` for SQLite, on an aiosqlite connection (`raw`) in autocommit
+    mode: one multi-row INSERT commits by itself, so the batch costs one trip to
+    aiosqlite's thread (and one to close the cursor) instead of BEGIN IMMEDIATE, the
+    insert and COMMIT through SQLAlchemy, each a trip of its own. SQLite takes one writer
+    at a time anyway: the statement waits for the lock like a BEGIN IMMEDIATE would."""
+    unique = {sha: body for body, sha in bodies}
+    column = cast(Table, InboxEvent.__table__).c.received_at
+    when = column.type.dialect_impl(dialect).bind_processor(dialect)
+    stored_at = received_at if when is None else when(received_at)
+    rows = ", ".join(["(?, ?, ?, 'queued', ?, 0)"] * len(unique))
+    cursor = await raw.execute(
+        "INSERT INTO inbox_events (body, body_sha256, received_at, status, run_at, attempts) "
+        f"VALUES {rows} ON CONFLICT (body_sha256) DO NOTHING",
+        [value for sha, body in unique.items() for value in (body, sha, stored_at, stored_at)],
+    )
+    await cursor.close()
 
 
 _CONTENT_KEYS = ("text", "attachments", "quick_reply", "reply_to")

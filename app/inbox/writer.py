@@ -28,7 +28,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.clock import utc_now
-from app.inbox.repository import insert_raw_events, store_and_notify
+from app.inbox.repository import insert_raw_events, store_and_notify, store_in_one_statement
 
 log = structlog.get_logger("app.inbox")
 
@@ -57,7 +57,11 @@ class InboxWriter:
         self._on_stored = on_stored
         sqlite = engine.dialect.name == "sqlite"
         self._flushers = flushers or (1 if sqlite else 2)
-        self._raw = engine.dialect.name == "postgresql" and engine.dialect.driver == "asyncpg"
+        # Batches go through the driver's own connection, in one statement each.
+        self._raw = (engine.dialect.name, engine.dialect.driver) in {
+            ("postgresql", "asyncpg"),
+            ("sqlite", "aiosqlite"),
+        }
         self._max_batch = max_batch
         self._max_wait = max_wait_seconds
         # None is the stop marker, one per flusher.
@@ -152,14 +156,19 @@ class InboxWriter:
         bodies = [(p.body, p.sha256) for p in batch]
         try:
             if self._raw:
-                # Stored and announced (worker processes listening wake at once) in one
-                # self-committing statement on the driver's connection.
+                # Stored (on PostgreSQL announced too: worker processes listening wake
+                # at once) in one self-committing statement on the driver's connection.
                 async with self._engine.connect() as connection:
                     raw = (await connection.get_raw_connection()).driver_connection
                     try:
-                        await store_and_notify(
-                            raw, bodies, received_at=utc_now(), channel=INBOX_CHANNEL
-                        )
+                        if self._engine.dialect.name == "postgresql":
+                            await store_and_notify(
+                                raw, bodies, received_at=utc_now(), channel=INBOX_CHANNEL
+                            )
+                        else:
+                            await store_in_one_statement(
+                                raw, bodies, received_at=utc_now(), dialect=self._engine.dialect
+                            )
                     except Exception:
                         # The driver's error bypassed SQLAlchemy, which would have
                         # dropped a dead connection (a database restart): drop it here,

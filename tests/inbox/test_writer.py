@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import uuid
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from app.core.clock import utc_now
 from app.core.db import create_engine, unit_of_work
 from app.inbox.writer import InboxWriter
 from app.models import InboxEvent
+from app.worker import queue
 from tests.conftest import _pg_admin
 
 
@@ -60,10 +63,35 @@ async def test_the_writer_recovers_when_its_connections_are_cut(postgres_url: st
                     )
                 ).all()
             )
+        async with engine.begin() as connection:  # this database is shared: leave it clean
+            await connection.execute(delete(InboxEvent).where(InboxEvent.body.contains(run)))
     finally:
         await writer.stop()
         await engine.dispose()
     assert {before, after} <= stored
+
+
+async def test_stored_bodies_read_like_any_row(
+    engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """The writer's own statement stores times exactly as SQLAlchemy does (on SQLite,
+    text that compares with the worker's `run_at <= now`), and the rows are claimable."""
+    before = utc_now()
+    writer = InboxWriter(engine)
+    await writer.start()
+    try:
+        await writer.store('{"n": "stored"}')
+    finally:
+        await writer.stop()
+    after = utc_now()
+    async with unit_of_work(sessionmaker) as session:
+        [claimed] = await queue.claim(session, InboxEvent, worker_id="w", limit=5, lease_seconds=60)
+        raw = await session.scalar(text("SELECT received_at FROM inbox_events"))
+    assert claimed.body == '{"n": "stored"}'
+    assert before <= claimed.received_at <= after
+    assert claimed.run_at == claimed.received_at
+    if engine.dialect.name == "sqlite":
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}", raw), raw
 
 
 async def test_store_fails_loudly_when_not_running(engine: AsyncEngine) -> None:
