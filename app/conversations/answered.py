@@ -26,9 +26,20 @@ visible after another one of the same conversation with a higher id.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case, func, literal, or_, select, update
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Select,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Conversation, Draft, DraftStatus, Message
@@ -36,8 +47,11 @@ from app.models import Conversation, Draft, DraftStatus, Message
 # Entry kinds a reply can answer; reactions, referrals, receipts, unsent messages... not.
 ANSWERABLE_KINDS = ("text", "attachment", "postback", "unsupported")
 
+# A conversation's id, or a bound parameter standing for it in a statement built once.
+ConversationId = int | BindParameter[int]
 
-def unanswered_statement(conversation_id: int) -> Select[Message]:
+
+def unanswered_statement(conversation_id: ConversationId) -> Select[Message]:
     drafted = (
         select(func.max(Draft.reply_to_message_id))
         .where(
@@ -60,7 +74,7 @@ def unanswered_statement(conversation_id: int) -> Select[Message]:
     )
 
 
-def _answerable(conversation_id: int) -> tuple[ColumnElement[bool], ...]:
+def _answerable(conversation_id: ConversationId) -> tuple[ColumnElement[bool], ...]:
     return (
         Message.conversation_id == conversation_id,
         Message.direction == "in",
@@ -78,11 +92,11 @@ async def unanswered_messages(
     return list(reversed((await session.scalars(statement)).all()))
 
 
-async def thread_for_reply(
-    session: AsyncSession, conversation_id: int, *, recent: Select[Any], unanswered: int
-) -> tuple[list[Message], set[int]]:
-    """In one query: the messages of `recent` (a `recent_statement`) and the newest
-    `unanswered` unanswered ones, by id; and which of them are unanswered."""
+def thread_statement(
+    conversation_id: ConversationId, *, recent: Select[Any], unanswered: int
+) -> Select[Message, bool]:
+    """One query: the messages of `recent` (a `recent_statement`) and the newest
+    `unanswered` unanswered ones, by id, each with whether it is unanswered."""
     waiting = (
         unanswered_statement(conversation_id)
         .with_only_columns(Message.id)
@@ -92,11 +106,18 @@ async def thread_for_reply(
     )
     shown = recent.with_only_columns(Message.id).subquery()
     is_waiting = Message.id.in_(select(waiting.c.id))
-    rows = await session.execute(
+    return (
         select(Message, is_waiting.label("waiting"))
         .where(or_(is_waiting, Message.id.in_(select(shown.c.id))))
         .order_by(Message.id)
     )
+
+
+async def thread_for_reply(
+    session: AsyncSession, statement: Select[Message, bool], params: Mapping[str, Any]
+) -> tuple[list[Message], set[int]]:
+    """The messages of a `thread_statement`, and which of them are unanswered."""
+    rows = await session.execute(statement, params)
     messages, waiting_ids = [], set()
     for message, is_unanswered in rows:
         messages.append(message)

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Select, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.conversations.answered import ConversationId
 from app.core.clock import utc_now
 from app.core.db import dialect_insert, insert_ignore
 from app.models import Account, Contact, Conversation, Draft, Message, OutboundMessage, SendStatus
@@ -107,7 +108,7 @@ async def message_by_mid(session: AsyncSession, account_id: int, mid: str) -> Me
 
 
 def recent_statement(
-    conversation_id: int, *, limit: int, before_id: int | None = None
+    conversation_id: ConversationId, *, limit: int, before_id: int | None = None
 ) -> Select[Message]:
     """The conversation's last `limit` messages (those before message `before_id`, when
     given), newest first: by when they were written, then by when we stored them."""

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import numpy as np
 import structlog
 from numpy.typing import NDArray
-from sqlalchemy import Select, func, literal, select
+from sqlalchemy import BindParameter, Integer, Select, bindparam, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.conversations.answered import thread_for_reply
+from app.conversations.answered import ConversationId, thread_for_reply, thread_statement
 from app.conversations.repository import recent_statement
 from app.core.clock import utc_now
 from app.drafting.base import DraftRequest, ProductMatch, Turn, VoiceExample
@@ -65,9 +67,8 @@ async def _history_and_unanswered(
     """(history, unanswered), both in the order the follower wrote them (Meta's time).
     What is unanswered is decided by what replies covered (app.conversations.answered);
     the history is the rest of the recent thread. One query."""
-    recent = recent_statement(conversation_id, limit=HISTORY_LIMIT + UNANSWERED_LIMIT)
     messages, waiting = await thread_for_reply(
-        session, conversation_id, recent=recent, unanswered=UNANSWERED_LIMIT
+        session, _thread_statement(), {"conversation_id": conversation_id}
     )
     # What the recent query alone returns, then the unanswered ones beyond it.
     shown = sorted(messages, key=lambda m: (m.sent_at, m.id))[-(HISTORY_LIMIT + UNANSWERED_LIMIT) :]
@@ -114,25 +115,14 @@ async def _head(
     """The conversation and its account, with the figures a draft needs of them, in one
     statement: automatic replies in the last 24 hours (the daily limit), the LLM spending
     since `spent_since` (None: not needed) and the catalog's version."""
-    spent = (
-        select(func.coalesce(func.sum(Draft.llm_cost_usd), 0))
-        .where(Draft.account_id == Conversation.account_id, Draft.created_at >= spent_since)
-        .scalar_subquery()
-        if spent_since is not None
-        else literal(None)
-    )
+    params: dict[str, Any] = {
+        "conversation_id": conversation_id,
+        "day_ago": utc_now() - timedelta(days=1),
+    }
+    if spent_since is not None:
+        params["spent_since"] = spent_since
     row = (
-        await session.execute(
-            select(
-                Conversation,
-                Account,
-                auto_replies_statement(conversation_id).scalar_subquery(),
-                spent,
-                *catalog_version_columns(Conversation.account_id),
-            )
-            .join(Account, Account.id == Conversation.account_id)
-            .where(Conversation.id == conversation_id)
-        )
+        await session.execute(_head_statement(spending=spent_since is not None), params)
     ).one_or_none()
     if row is None:
         return None
@@ -210,13 +200,54 @@ async def load_context(
     )
 
 
-def auto_replies_statement(conversation_id: int) -> Select[int]:
-    """Drafts of the conversation decided `auto` in the last 24 hours (the daily limit)."""
+def auto_replies_statement(
+    conversation_id: ConversationId, *, since: datetime | BindParameter[datetime] | None = None
+) -> Select[int]:
+    """Drafts of the conversation decided `auto` since `since` (default: the last 24 hours,
+    the daily limit)."""
     return select(func.count(Draft.id)).where(
         Draft.conversation_id == conversation_id,
         Draft.decision == "auto",
-        Draft.created_at >= utc_now() - timedelta(days=1),
+        Draft.created_at >= (utc_now() - timedelta(days=1) if since is None else since),
     )
+
+
+# The draft job's two reads, built once (bound parameters): built per call, statement
+# objects and their cache keys were most of the draft's CPU (issue 15).
+@functools.cache
+def _head_statement(*, spending: bool) -> Select[Any]:
+    """`_head`'s statement; parameters `conversation_id`, `day_ago` and, with
+    `spending`, `spent_since`."""
+    conversation_id = bindparam("conversation_id", type_=Integer)
+    spent = (
+        select(func.coalesce(func.sum(Draft.llm_cost_usd), 0))
+        .where(
+            Draft.account_id == Conversation.account_id,
+            Draft.created_at >= bindparam("spent_since"),
+        )
+        .scalar_subquery()
+        if spending
+        else literal(None)
+    )
+    return (
+        select(
+            Conversation,
+            Account,
+            auto_replies_statement(conversation_id, since=bindparam("day_ago")).scalar_subquery(),
+            spent,
+            *catalog_version_columns(Conversation.account_id),
+        )
+        .join(Account, Account.id == Conversation.account_id)
+        .where(Conversation.id == conversation_id)
+    )
+
+
+@functools.cache
+def _thread_statement() -> Select[Message, bool]:
+    """`_history_and_unanswered`'s statement; parameter `conversation_id`."""
+    conversation_id = bindparam("conversation_id", type_=Integer)
+    recent = recent_statement(conversation_id, limit=HISTORY_LIMIT + UNANSWERED_LIMIT)
+    return thread_statement(conversation_id, recent=recent, unanswered=UNANSWERED_LIMIT)
 
 
 async def auto_replies_today(session: AsyncSession, conversation_id: int) -> int:

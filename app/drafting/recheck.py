@@ -3,11 +3,13 @@ one statement for every fact that may have changed while the drafter was busy.""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import Integer, Select, bindparam, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.conversations.answered import unanswered_statement
@@ -51,7 +53,40 @@ async def recheck(
 ) -> Recheck | None:
     """The facts read again, in one statement after `lock_conversation`; None when the
     conversation is gone. `linked`: products whose tracked link the reply may need."""
-    conversation_id, reply_to = context.conversation.id, context.reply_to.id
+    products = sorted(linked)
+    params = {
+        "conversation_id": context.conversation.id,
+        "reply_to": context.reply_to.id,
+        **{f"product_{n}": pid for n, pid in enumerate(products)},
+    }
+    row = (await session.execute(_statement(len(products)), params)).one_or_none()
+    if row is None:
+        return None
+    # An edit or an unsend while we drafted: the reply answers text that no longer exists.
+    changed = row.edited_at != context.reply_to.edited_at or bool(row.deleted)
+    found = {pid: getattr(row, f"token_{n}") for n, pid in enumerate(products)}
+    return Recheck(
+        drafted=bool(row.drafted),
+        held=row.thread_owner_app_id is not None,
+        opted_out=bool(row.opted_out),
+        # A message may have arrived, or a person replied, while we drafted.
+        stale=row.newest != context.reply_to.id or changed,
+        told=bool(row.told),
+        account_status=row.status,
+        account_paused=bool(row.account_paused),
+        conversation_paused=bool(row.is_paused),
+        paused_until=row.paused_until,
+        tokens={pid: token for pid, token in found.items() if token is not None},
+    )
+
+
+@functools.lru_cache(maxsize=16)
+def _statement(links: int) -> Select[Any]:
+    """The recheck for `links` tracked links, built once (bound parameters
+    `conversation_id`, `reply_to`, `product_0`...): built per call, statement objects and
+    their cache keys were most of the draft job's CPU."""
+    conversation_id = bindparam("conversation_id", type_=Integer)
+    reply_to = bindparam("reply_to", type_=Integer)
     live = exists().where(
         Draft.reply_to_message_id == reply_to, Draft.status != DraftStatus.SUPERSEDED
     )
@@ -63,46 +98,29 @@ async def recheck(
     deleted = select(Message.deleted_at.is_not(None)).where(Message.id == reply_to)
     tokens = [
         select(TrackedLink.token)
-        .where(TrackedLink.conversation_id == conversation_id, TrackedLink.product_id == pid)
-        .scalar_subquery()
-        .label(f"token_{pid}")
-        for pid in sorted(linked)
-    ]
-    row = (
-        await session.execute(
-            select(
-                Conversation.thread_owner_app_id,
-                Conversation.is_paused,
-                Conversation.paused_until,
-                Account.status,
-                Account.is_paused.label("account_paused"),
-                live.label("drafted"),
-                opted_out.scalar_subquery().label("opted_out"),
-                newest.scalar_subquery().label("newest"),
-                edited.scalar_subquery().label("edited_at"),
-                deleted.scalar_subquery().label("deleted"),
-                told_already_statement(conversation_id).label("told"),
-                *tokens,
-            )
-            .join(Account, Account.id == Conversation.account_id)
-            .where(Conversation.id == conversation_id)
+        .where(
+            TrackedLink.conversation_id == conversation_id,
+            TrackedLink.product_id == bindparam(f"product_{n}", type_=Integer),
         )
-    ).one_or_none()
-    if row is None:
-        return None
-    # An edit or an unsend while we drafted: the reply answers text that no longer exists.
-    changed = row.edited_at != context.reply_to.edited_at or bool(row.deleted)
-    found = {pid: getattr(row, f"token_{pid}") for pid in sorted(linked)}
-    return Recheck(
-        drafted=bool(row.drafted),
-        held=row.thread_owner_app_id is not None,
-        opted_out=bool(row.opted_out),
-        # A message may have arrived, or a person replied, while we drafted.
-        stale=row.newest != reply_to or changed,
-        told=bool(row.told),
-        account_status=row.status,
-        account_paused=bool(row.account_paused),
-        conversation_paused=bool(row.is_paused),
-        paused_until=row.paused_until,
-        tokens={pid: token for pid, token in found.items() if token is not None},
+        .scalar_subquery()
+        .label(f"token_{n}")
+        for n in range(links)
+    ]
+    return (
+        select(
+            Conversation.thread_owner_app_id,
+            Conversation.is_paused,
+            Conversation.paused_until,
+            Account.status,
+            Account.is_paused.label("account_paused"),
+            live.label("drafted"),
+            opted_out.scalar_subquery().label("opted_out"),
+            newest.scalar_subquery().label("newest"),
+            edited.scalar_subquery().label("edited_at"),
+            deleted.scalar_subquery().label("deleted"),
+            told_already_statement(conversation_id).label("told"),
+            *tokens,
+        )
+        .join(Account, Account.id == Conversation.account_id)
+        .where(Conversation.id == conversation_id)
     )

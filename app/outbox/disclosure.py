@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from sqlalchemy import Exists, exists
+from sqlalchemy import BindParameter, Exists, exists
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import AppError
@@ -111,7 +111,7 @@ def room_left(line: str, platform: str) -> int:
     return MESSENGER_MAX_CHARS - sum(2 if ord(c) > 0xFFFF else 1 for c in added)
 
 
-def told_already_statement(conversation_id: int) -> Exists:
+def told_already_statement(conversation_id: int | BindParameter[int]) -> Exists:
     """Whether the conversation had its line already (sent, or on its way)."""
     return exists().where(
         OutboundMessage.conversation_id == conversation_id,
