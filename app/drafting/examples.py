@@ -10,12 +10,14 @@ product names), never the other follower's message.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from rapidfuzz import fuzz
-from sqlalchemy import select
+from sqlalchemy import Integer, Select, String, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.clock import utc_now
@@ -115,6 +117,33 @@ async def approved_candidates(
     """The account's most recent person-approved replies in `language`, other
     conversations only (this one's are in the history already). One query."""
     rows = await session.execute(
+        _candidates_statement(),
+        {
+            "account_id": account_id,
+            "conversation_id": conversation_id,
+            "language": language,
+            "since": utc_now() - MAX_AGE,
+        },
+    )
+    return [
+        Candidate(
+            intent=row[0],
+            language=row[1],
+            text=row[2],
+            final_text=row[3],
+            product_ids=tuple(int(i) for i in row[4] or () if isinstance(i, int)),
+            created_at=row[5],
+            follower_text=row[6] or "",
+            names=tuple(name for name in (row[7], row[8]) if name),
+        )
+        for row in rows.all()
+    ]
+
+
+@functools.cache
+def _candidates_statement() -> Select[Any]:
+    """`approved_candidates`' query, built once (every draft reads it)."""
+    return (
         select(
             Draft.intent,
             Draft.language,
@@ -130,29 +159,16 @@ async def approved_candidates(
         .join(Contact, Contact.id == Conversation.contact_id)
         .outerjoin(Message, Message.id == Draft.reply_to_message_id)
         .where(
-            Draft.account_id == account_id,
-            Draft.created_at >= utc_now() - MAX_AGE,
-            Draft.conversation_id != conversation_id,
+            Draft.account_id == bindparam("account_id", type_=Integer),
+            Draft.created_at >= bindparam("since"),
+            Draft.conversation_id != bindparam("conversation_id", type_=Integer),
             Draft.decided_by_user_id.is_not(None),
             Draft.status.in_(SENT_ALONE),
-            Draft.language == language,
+            Draft.language == bindparam("language", type_=String),
         )
         .order_by(Draft.created_at.desc(), Draft.id.desc())
         .limit(POOL_LIMIT)
     )
-    return [
-        Candidate(
-            intent=row[0],
-            language=row[1],
-            text=row[2],
-            final_text=row[3],
-            product_ids=tuple(int(i) for i in row[4] or () if isinstance(i, int)),
-            created_at=row[5],
-            follower_text=row[6] or "",
-            names=tuple(name for name in (row[7], row[8]) if name),
-        )
-        for row in rows.all()
-    ]
 
 
 def wanted(request: DraftRequest) -> tuple[str, str]:

@@ -9,6 +9,7 @@ one, which is all the send job relies on.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,10 +18,13 @@ from typing import Any, cast
 from sqlalchemy import (
     CursorResult,
     Executable,
+    Integer,
     Result,
     Row,
+    Select,
     Table,
     UpdateBase,
+    bindparam,
     func,
     insert,
     select,
@@ -131,19 +135,26 @@ async def load_for_send(
     (`accounts.linking.requeue_failed_sends`) locks only `failed` ones, never the
     `queued` or `sending` row read here. SQLite has no row locks; its BEGIN IMMEDIATE
     already serialises every writer."""
+    statement = _load_statement(lock_account=lock_account)
+    row = (await session.execute(statement, {"outbound_id": outbound_id})).mappings().one_or_none()
+    return None if row is None else Sending(**row)
+
+
+@functools.cache
+def _load_statement(*, lock_account: bool) -> Select[Any]:
+    """`load_for_send`'s statement, built once per variant (every send reads it)."""
     statement = (
         select(*_SENDING_COLUMNS, pacing.earlier_unsettled(OUTBOUND).label("earlier_unsettled"))
         .join(ACCOUNTS, ACCOUNTS.c.id == OUTBOUND.c.account_id)
         .join(CONVERSATIONS, CONVERSATIONS.c.id == OUTBOUND.c.conversation_id)
         .join(CONTACTS, CONTACTS.c.id == CONVERSATIONS.c.contact_id)
-        .where(OUTBOUND.c.id == outbound_id)
+        .where(OUTBOUND.c.id == bindparam("outbound_id", type_=Integer))
         .with_for_update(of=OUTBOUND)
     )
     if lock_account:
         # FOR NO KEY UPDATE (see jobs._ROW_LOCK); SQLAlchemy renders one locking clause.
         statement = statement.suffix_with("FOR NO KEY UPDATE OF accounts", dialect="postgresql")
-    row = (await session.execute(statement)).mappings().one_or_none()
-    return None if row is None else Sending(**row)
+    return statement
 
 
 async def lock_account(session: AsyncSession, account_id: int) -> datetime | None:

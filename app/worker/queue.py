@@ -17,12 +17,13 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import Integer, Table, and_, bindparam, case, exists, or_, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.dml import Insert
 
 from app.core.clock import utc_now
-from app.core.db import dialect_insert, insert_ignore, picked_once, with_rows
+from app.core.db import dialect_insert, dialect_name, insert_ignore, picked_once, with_rows
 from app.models import InboxEvent, Job
 
 QueueModel = TypeVar("QueueModel", Job, InboxEvent)
@@ -84,7 +85,32 @@ def _queue_statement(session: AsyncSession, rows: list[dict[str, Any]]) -> Inser
     partial index, so the row is inserted as a new waiting job. The row inserted or
     pushed stays locked until the transaction ends, so a worker cannot start it (SKIP
     LOCKED) before the data this transaction writes for it is committed."""
-    statement = with_rows(dialect_insert(session, Job), rows)
+    if len(rows) == 1:
+        # The usual case (a draft queues its send): built once per database, the row's
+        # values bound at execution (`_queue_params`).
+        return _one_row_statement(dialect_name(session))
+    return _upsert(with_rows(dialect_insert(session, Job), rows))
+
+
+@functools.cache
+def _one_row_statement(dialect: str) -> Insert:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return _upsert(
+        insert(Job).values({column: bindparam(f"new_{column}") for column in _JOB_COLUMNS})
+    )
+
+
+# The columns of `job_values`, in its order.
+_JOB_COLUMNS = tuple(job_values("kind", {}))
+
+
+def _queue_params(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The parameters `_queue_statement`'s statement takes for `rows` (the one row's
+    values for the statement built once; none for a multi-row VALUES)."""
+    return {f"new_{column}": value for column, value in rows[0].items()} if len(rows) == 1 else {}
+
+
+def _upsert(statement: postgresql.Insert | sqlite.Insert) -> Insert:
     excluded = statement.excluded
     return statement.on_conflict_do_update(
         index_elements=["dedupe_key"],
@@ -122,6 +148,7 @@ async def enqueue(
     )
     job: Job | None = await session.scalar(
         _queue_statement(session, [values]).returning(Job),
+        _queue_params([values]),
         execution_options={"populate_existing": True},
     )
     assert job is not None  # DO UPDATE returns the pushed row
@@ -176,7 +203,7 @@ class PendingJobs:
     async def write(self, session: AsyncSession) -> None:
         rows, self._rows, self._keyed = self._rows, [], {}
         if rows:
-            await session.execute(_queue_statement(session, rows))
+            await session.execute(_queue_statement(session, rows), _queue_params(rows))
 
 
 async def ensure_scheduled(session: AsyncSession, kind: str, *, every_seconds: float) -> None:
