@@ -29,6 +29,15 @@ def recognise_request(request: DraftRequest) -> Recognition:
     )
 
 
+def _scores(request: DraftRequest, recognition: Recognition) -> dict[int, float]:
+    """How surely each retrieved product is the one meant: retrieval's score, and full
+    certainty for the products the follower's own words name (`Recognition.named`)."""
+    scores = {m.product.id: m.score for m in request.products}
+    if recognition.named:
+        scores.update(dict.fromkeys(recognition.subject, 1.0))
+    return scores
+
+
 @dataclass(frozen=True, slots=True)
 class ConversationState:
     """The account's and the conversation's facts a decision needs, read by the job that
@@ -75,7 +84,7 @@ def assess(
                 needs_human=result.needs_human,
                 product_ids=result.product_ids,
             ),
-            product_scores={m.product.id: m.score for m in request.products},
+            product_scores=_scores(request, recognition),
             sensitive=detect_sensitive(request.follower_text),
             recognised_problem=recognition.problem,
             recognised_intents=recognition.intents,

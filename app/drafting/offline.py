@@ -6,6 +6,8 @@ date in its replies comes from the matched product, so the guardrails never trip
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
@@ -28,6 +30,8 @@ NO_MATCH_CONFIDENCE = 0.15
 APOLOGY_FREE_CATEGORIES = {"prompt_injection", "business_request", "harassment"}
 # A reply missing what was asked (no price, no link) must go to a human.
 MISSING_FACT_CONFIDENCE = 0.4
+# A product our code recognised by the follower's own words: retrieval's score is moot.
+NAMED_CONFIDENCE = 0.95
 # How far a template answers each intent: a question about the product ("good for
 # sensitive skin?") gets the product's description, which may not answer it.
 INTENT_FACTORS = {"product_info": 0.6, "other": 0.85}
@@ -245,10 +249,11 @@ class OfflineDrafter:
         best = by_id[recognition.subject[0]]
         intents = [ask.value for ask in recognition.asks]
         _describe(reply, best, [recognition.intent, *intents], request.today)
+        sure = NAMED_CONFIDENCE if recognition.named else best.score
         return self._result(
             reply,
             recognition.intent,
-            best.score if not reply.missing else MISSING_FACT_CONFIDENCE,
+            sure if not reply.missing else MISSING_FACT_CONFIDENCE,
             product_ids=(best.product.id,),
             needs_human=bool(reply.missing),
             notes=tuple(f"catalog has no {fact}" for fact in reply.missing),
@@ -331,9 +336,28 @@ def reply_language(request: DraftRequest) -> str:
                 text, allowed=allowed, default="", markers=LANGUAGE_WORDS, ignore=ignore
             )
             if text and found:
-                fallback = found
+                fallback = _beside_english(text, found, allowed, names)
                 break
     return fallback
+
+
+_CLAUSE = re.compile(r"[,.;:!?¡¿()\n]+")
+
+
+def _beside_english(text: str, found: str, allowed: Sequence[str], names: set[str]) -> str:
+    """A follower who mixes English into their own language writes in their own
+    ("gracias!! you're amazing", "link zur Hose pls, the sandy one"): English is what
+    people switch into, so a message read as English with a clause in another allowed
+    language is answered in that language."""
+    if found != "en":
+        return found
+    for clause in _CLAUSE.split(text):
+        language = detect_language(
+            clause, allowed=allowed, default="", markers=LANGUAGE_WORDS, ignore=names
+        )
+        if language and language != "en":
+            return language
+    return found
 
 
 def _describe(reply: _Reply, match: ProductMatch, intents: list[str], today: date) -> None:
@@ -342,8 +366,9 @@ def _describe(reply: _Reply, match: ProductMatch, intents: list[str], today: dat
     never sends a draft to a person."""
     product = match.product
     reply.sentences.append(f"{product.name} ({match.cooperation.brand}):")
-    asked = [_PARTS.get(i, _PARTS["other"])[0] for i in intents]
-    extra = [part for i in intents for part in _PARTS.get(i, _PARTS["other"])[1:]]
+    # "other" asks for nothing: its parts only help, so an expired code goes unsaid.
+    asked = [_PARTS[i][0] for i in intents if i in _PARTS and i != "other"]
+    extra = [part for i in intents for part in _PARTS.get(i, _PARTS["other"])]
     for part in dict.fromkeys([*asked, *extra]):
         if part == "description" and product.description:
             reply.sentences.append(product.description)

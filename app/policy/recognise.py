@@ -89,6 +89,7 @@ class Recognition:
     unknown: tuple[str, ...] = ()  # words not recognised
     problem: Reason | None = None  # why a person must answer, for a moderator
     small_talk: frozenset[Ask] = field(default_factory=frozenset)
+    named: bool = False  # the follower's own words name the subject, not only its brand
 
     @property
     def recognised(self) -> bool:
@@ -373,7 +374,9 @@ def _about(
         text = f"it also names {shown}, another product"
         return Recognition(asks=asks, problem=Reason(ReasonCode.OTHER_PRODUCT_NAMED, text))
     if len({_facts(m, asks, today) for m in near}) == 1:
-        return Recognition(asks=asks, subject=ids, small_talk=small_talk)
+        # Named beyond its brand ("Sol y Mar code?" may mean any product of the brand).
+        by_name = any(named[m.product.id] - _brand_words(m) for m in near)
+        return Recognition(asks=asks, subject=ids, small_talk=small_talk, named=by_name)
     if len({named[pid] for pid in ids}) > 1:
         return Recognition(asks=asks, problem=_SEVERAL)
     return Recognition(asks=asks, candidates=ids, small_talk=small_talk)
@@ -383,6 +386,10 @@ def _most_specific(matches: Sequence[Match], named: dict[int, frozenset[str]]) -
     """Those whose named words are not a strict subset of another's."""
     sets = [named[m.product.id] for m in matches]
     return [m for m in matches if not any(named[m.product.id] < other for other in sets)]
+
+
+def _brand_words(match: Match) -> frozenset[str]:
+    return frozenset(tokens(match.cooperation.brand))
 
 
 def _name_words(match: Match) -> frozenset[str]:

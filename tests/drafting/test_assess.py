@@ -3,6 +3,7 @@ value: each fact of that state can hold an otherwise automatic reply."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -41,3 +42,22 @@ async def test_each_fact_of_the_state_holds_the_reply(
     held = assess(asked, result, None, policy=AUTOPILOT, now=NOW, state=state)
     assert held.decision == "review"
     assert [r.code for r in held.reasons] == [code]
+
+
+async def test_a_product_the_follower_names_is_not_doubted_for_its_retrieval_score() -> None:
+    """Retrieval's score caps the confidence only while code has not recognised the
+    product by the follower's own words: a low score then says nothing about which
+    product is meant."""
+    matches = rank_products(TEXT, catalog(), 3, today=TODAY)
+    assert matches[0].product.id == 1
+    doubted = (replace(matches[0], score=0.65), *matches[1:])
+    asked = request(TEXT, doubted)
+    result = await OfflineDrafter().draft(asked)
+
+    decision = assess(asked, result, None, policy=AUTOPILOT, now=NOW)
+    assert decision.decision == "auto"
+    assert decision.confidence == result.confidence > 0.65
+
+    unnamed = request("Do you have a code for it?", doubted)
+    unsure = await OfflineDrafter().draft(unnamed)
+    assert assess(unnamed, unsure, None, policy=AUTOPILOT, now=NOW).decision == "review"

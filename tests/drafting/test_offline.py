@@ -192,6 +192,36 @@ async def test_short_message_answered_in_the_language_of_the_conversation() -> N
 
 
 @pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("gracias!! you're amazing", "es"),
+        ("link zur Fjell Jacke pls, the one with the hood", "de"),
+        ("the vitamin c serum code? merci beaucoup", "fr"),
+        ("do you have a code for the vitamin c serum? thanks!", "en"),
+        ("Glow Serum code? I love it, thanks a lot", "en"),
+    ],
+)
+async def test_english_mixed_into_another_language_is_answered_in_that_language(
+    text: str, language: str
+) -> None:
+    """Followers switch into English from their own language, not the other way round."""
+    result = await draft(text)
+    assert result.language == language
+
+
+async def test_a_message_asking_nothing_of_a_product_is_not_told_its_code_expired() -> None:
+    """An expired code is said only when asked for: the product retrieval guessed for a
+    question about something else may not be the one the follower means."""
+    result = await draft("Which rain jacket like the Fjell do you wear hiking?")
+
+    assert result.product_ids == (3,)
+    assert "expired" not in result.reply
+    assert "LENA10" not in result.reply
+    asked = await draft("Do you have a code for the Fjell jacket?")
+    assert "expired" in asked.reply
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "Hast du einen Rabattcode für das Vitamin C Serum?",
