@@ -29,9 +29,20 @@ _STRETCHED_INSIDE = re.compile(r"(\w)\1{2,}")  # "graciaaas": no word has a lett
 _NOISE = re.compile(r"https?://\S+|www\.\S+|@\w+|#\w+|\b\w*\d\w*\b")
 
 
+def load_model() -> None:
+    """Loads the n-gram model (about 0.6 s of CPU): a worker does it in a thread before it
+    takes its first item, so the first draft does not stall its event loop (and the
+    webhooks served beside it)."""
+    _identifier()
+
+
+def model_loaded() -> bool:
+    return _identifier.cache_info().currsize > 0
+
+
 @functools.cache
 def _identifier() -> LanguageIdentifier:
-    # Loading the model takes ~100 ms and some memory: once per process, on first use.
+    # Loading the model takes ~0.6 s and some memory: once per process.
     # The full model is kept and filtered per call, so callers with different allowed
     # sets share it (set_languages would mutate shared state).
     return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)

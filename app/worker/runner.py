@@ -22,6 +22,7 @@ import structlog
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core import language
 from app.core.db import unit_of_work
 from app.inbox.writer import INBOX_CHANNEL
 from app.models import InboxEvent, Job
@@ -147,6 +148,7 @@ class Worker:
         slow LLM call never holds back sends. On stop, finishes what it holds within
         SHUTDOWN_GRACE_SECONDS and releases the rest (see `_shut_down`). The heartbeat
         keeps every lease it holds alive until then, the grace included."""
+        await asyncio.to_thread(language.load_model)
         log.info("worker.started", worker_id=self.worker_id, concurrency=self.concurrency)
         async with self._listening(), self.heartbeat.running():
             await self._loop(stop)

@@ -14,6 +14,7 @@ from prometheus_client import REGISTRY
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from app.core import language
 from app.core.db import create_engine, unit_of_work
 from app.inbox.writer import InboxWriter
 from app.models import InboxEvent, Job
@@ -201,3 +202,23 @@ async def test_a_writer_that_cannot_store_fails_its_requests_instead_of_hanging(
             connection.close()
         server.close()
         await server.wait_closed()
+
+
+async def test_a_worker_loads_the_language_model_before_its_first_item(
+    graceful: Harness,
+) -> None:
+    """Loading the n-gram model takes about half a second of CPU: done on the event loop by
+    the first draft, it would stall every item and webhook the process serves meanwhile."""
+    language._identifier.cache_clear()
+    stop = asyncio.Event()
+    seen: list[bool] = []
+
+    async def first(_runtime: Runtime, _job: Job) -> None:
+        seen.append(language.model_loaded())
+        stop.set()
+
+    async with unit_of_work(graceful.runtime.sessionmaker) as session:
+        await queue.enqueue(session, "first", {})
+    worker = Worker(graceful.runtime, job_handlers={"first": first}, event_handler=_no_events)
+    await asyncio.wait_for(worker.run_forever(stop), timeout=20)
+    assert seen == [True]
