@@ -67,6 +67,9 @@ class LLMDrafter:
     def __init__(self, client: AsyncOpenAI, model: str) -> None:
         self.client = client
         self.model = model
+        # Resolved now, at start-up: the SDK imports its chat modules on first access
+        # (about 0.2 s), which would otherwise stall the event loop in the first draft.
+        self.completions = client.chat.completions
 
     async def draft(self, request: DraftRequest) -> DraftResult:
         started = time.perf_counter()
@@ -91,7 +94,7 @@ class LLMDrafter:
     async def _complete(self, request: DraftRequest) -> ChatCompletion:
         messages = cast(list[ChatCompletionMessageParam], build_messages(request))
         try:
-            return await self.client.chat.completions.create(
+            return await self.completions.create(
                 model=self.model,
                 messages=messages,
                 response_format={
