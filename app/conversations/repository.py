@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, case, func, or_, select, update
+from sqlalchemy import Select, bindparam, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import ReturningInsert
 
 from app.conversations.answered import ConversationId
 from app.core.clock import utc_now
-from app.core.db import dialect_insert, insert_ignore
+from app.core.db import dialect_insert_for, dialect_name, insert_ignore
 from app.models import Account, Contact, Conversation, Draft, Message, OutboundMessage, SendStatus
 
 
@@ -18,8 +20,17 @@ async def account_by_external_id(
     session: AsyncSession, platform: str, external_id: str
 ) -> Account | None:
     return await session.scalar(
-        select(Account).where(Account.platform == platform, Account.external_id == external_id)
+        _ACCOUNT_BY_EXTERNAL_ID, {"platform": platform, "external_id": external_id}
     )
+
+
+# Statements of every webhook event, built once: their bound values are given at execution.
+_ACCOUNT_BY_EXTERNAL_ID = select(Account).where(
+    Account.platform == bindparam("platform"), Account.external_id == bindparam("external_id")
+)
+_CONTACT = select(Contact).where(
+    Contact.account_id == bindparam("account_id"), Contact.external_id == bindparam("external_id")
+)
 
 
 async def get_or_create_contact(
@@ -29,18 +40,23 @@ async def get_or_create_contact(
     statement (INSERT ... RETURNING); a known one, two. No DO UPDATE: that would lock the
     contact row for the rest of the transaction, which erasure (conversation, then contact)
     could then deadlock with."""
-    created: Contact | None = await session.scalar(
-        insert_ignore(session, Contact, ["account_id", "external_id"])
-        .values(account_id=account_id, external_id=external_id)
-        .returning(Contact)
-    )
+    params = {"account_id": account_id, "external_id": external_id}
+    created: Contact | None = await session.scalar(_new_contact(dialect_name(session)), params)
     if created is not None:
         return created, True
-    contact = await session.scalar(
-        select(Contact).where(Contact.account_id == account_id, Contact.external_id == external_id)
-    )
+    contact = await session.scalar(_CONTACT, params)
     assert contact is not None
     return contact, False
+
+
+@functools.cache
+def _new_contact(dialect: str) -> ReturningInsert[Contact]:
+    insert = dialect_insert_for(dialect, Contact).values(
+        account_id=bindparam("account_id"), external_id=bindparam("external_id")
+    )
+    return insert.on_conflict_do_nothing(index_elements=["account_id", "external_id"]).returning(
+        Contact
+    )
 
 
 async def get_or_create_conversation(
@@ -55,12 +71,26 @@ async def get_or_create_conversation(
     other, so its messages' ids follow the order they were committed, which is what
     app.conversations.answered relies on. Messages being inserted meanwhile need only a
     key share on it."""
-    statement = dialect_insert(session, Conversation).values(
-        account_id=account_id, contact_id=contact_id, is_paused=False, last_inbound_at=inbound_at
+    conversation: Conversation | None = await session.scalar(
+        _conversation_upsert(dialect_name(session)),
+        {"account_id": account_id, "contact_id": contact_id, "inbound_at": inbound_at},
+        execution_options={"populate_existing": True},
+    )
+    assert conversation is not None
+    return conversation
+
+
+@functools.cache
+def _conversation_upsert(dialect: str) -> ReturningInsert[Conversation]:
+    statement = dialect_insert_for(dialect, Conversation).values(
+        account_id=bindparam("account_id"),
+        contact_id=bindparam("contact_id"),
+        is_paused=False,
+        last_inbound_at=bindparam("inbound_at", type_=Conversation.last_inbound_at.type),
     )
     new = statement.excluded
     keep = or_(new.last_inbound_at.is_(None), Conversation.last_inbound_at >= new.last_inbound_at)
-    statement = statement.on_conflict_do_update(
+    return statement.on_conflict_do_update(
         index_elements=["account_id", "contact_id"],
         set_={
             "last_inbound_at": case(
@@ -68,12 +98,7 @@ async def get_or_create_conversation(
             ),
             "updated_at": case((keep, Conversation.updated_at), else_=new.updated_at),
         },
-    )
-    conversation: Conversation | None = await session.scalar(
-        statement.returning(Conversation), execution_options={"populate_existing": True}
-    )
-    assert conversation is not None
-    return conversation
+    ).returning(Conversation)
 
 
 async def find_conversation(

@@ -91,6 +91,11 @@ def dialect_insert(
     """The dialect's own INSERT construct (`on_conflict_do_*`, `excluded`), which both
     databases spell alike; `table` may be a mapped class, for ORM RETURNING."""
     dialect = bind.dialect.name if isinstance(bind, AsyncConnection) else dialect_name(bind)
+    return dialect_insert_for(dialect, table)
+
+
+def dialect_insert_for(dialect: str, table: Any) -> postgresql.Insert | sqlite.Insert:
+    """`dialect_insert` by the dialect's name: for statements built once per dialect."""
     if dialect == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)
