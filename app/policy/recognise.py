@@ -22,7 +22,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from functools import cache
+from functools import cache, lru_cache
 from typing import Protocol
 
 from rapidfuzz import fuzz
@@ -257,10 +257,19 @@ def _compiled(fragment: str) -> re.Pattern[str]:
     return re.compile(rf"\b(?:{fragment})\b")
 
 
+@cache
+def _any_of(fragments: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile(rf"\b(?:{'|'.join(f'(?:{fragment})' for fragment in fragments)})\b")
+
+
 def _consume(text: str, phrases: dict[Ask, tuple[str, ...]]) -> tuple[str, set[Ask]]:
     """`text` with every phrase blanked out, and which kinds of phrase were there."""
     found: set[Ask] = set()
     for ask, fragments in phrases.items():
+        # One pass says whether any of the kind's phrases is there (most are not): only
+        # a phrase that matched changes the text, so nothing is missed by skipping.
+        if not fragments or not _any_of(fragments).search(text):
+            continue
         for fragment in fragments:
             text, count = _compiled(fragment).subn(" ", text)
             if count:
@@ -280,11 +289,18 @@ def _vocabulary(match: Match) -> frozenset[str]:
     """Words that name this product: its name, aliases, brand, code, the cooperation's
     title, and the proper names in its description ("worn in the Lisbon reel")."""
     product, cooperation = match.product, match.cooperation
-    parts = [product.name, cooperation.brand, product.discount_code or "", cooperation.title]
-    parts += [str(alias) for alias in product.aliases or ()]
+    parts = (product.name, cooperation.brand, product.discount_code or "", cooperation.title)
+    aliases = tuple(str(alias) for alias in product.aliases or ())
+    return _words_naming(parts + aliases, product.description or "")
+
+
+@lru_cache(maxsize=4096)
+def _words_naming(parts: tuple[str, ...], description: str) -> frozenset[str]:
+    """`_vocabulary` of a product's texts: the same texts, the same words (each draft
+    reads a product several times, and its texts rarely change)."""
     words = {w for part in parts for w in [*tokens(part), *canonical(tokens(part))]}
     words |= broader(words)
-    names = _PROPER_NAME.findall(product.description or "")
+    names = _PROPER_NAME.findall(description)
     return frozenset(words | translations(words) | set(tokens(" ".join(names))))
 
 
