@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 
 from app.catalog.validity import CodeStatus, code_validity
 from app.core.language import SUPPORTED_LANGUAGES, detect_language
@@ -319,19 +320,28 @@ def reply_language(request: DraftRequest) -> str:
     """The follower's language among the account's (plus en); earlier messages break ties.
     Product names ("pistachio cream") and the influencer's name say nothing about it;
     aliases do, as they are mostly translations ("Haaröl", "crème de nuit")."""
-    account = tuple(lang for lang in request.languages if lang in SUPPORTED_LANGUAGES)
-    allowed = (*account, "en") if account else SUPPORTED_LANGUAGES
-    fallback = account[0] if account else "en"
-    names = {
+    names = frozenset(
         word
         for match in request.products
         for text in (match.product.name, match.cooperation.brand)
         for word in normalise(str(text)).split()
-    } | set(normalise(request.account_name).split())
+    ) | frozenset(normalise(request.account_name).split())
     earlier = " ".join(turn.text for turn in request.history if turn.author == "follower")
-    for text in (earlier, request.follower_text):
+    return _reply_language(tuple(request.languages), names, earlier, request.follower_text)
+
+
+@lru_cache(maxsize=1024)
+def _reply_language(
+    languages: tuple[str, ...], names: frozenset[str], earlier: str, follower_text: str
+) -> str:
+    """`reply_language` of these texts (a draft asks it several times: the drafter, the
+    examples, the recogniser's checks)."""
+    account = tuple(lang for lang in languages if lang in SUPPORTED_LANGUAGES)
+    allowed = (*account, "en") if account else SUPPORTED_LANGUAGES
+    fallback = account[0] if account else "en"
+    for text in (earlier, follower_text):
         # Without the names first; with them only when nothing else tells ("hair oil code?").
-        for ignore in (names, set()):
+        for ignore in (names, frozenset()):
             found = detect_language(
                 text, allowed=allowed, default="", markers=LANGUAGE_WORDS, ignore=ignore
             )
@@ -344,7 +354,7 @@ def reply_language(request: DraftRequest) -> str:
 _CLAUSE = re.compile(r"[,.;:!?¡¿()\n]+")
 
 
-def _beside_english(text: str, found: str, allowed: Sequence[str], names: set[str]) -> str:
+def _beside_english(text: str, found: str, allowed: Sequence[str], names: frozenset[str]) -> str:
     """A follower who mixes English into their own language writes in their own
     ("gracias!! you're amazing", "link zur Hose pls, the sandy one"): English is what
     people switch into, so a message read as English with a clause in another allowed
