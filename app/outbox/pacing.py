@@ -20,6 +20,7 @@ instead of at its next recheck.
 
 from __future__ import annotations
 
+import functools
 import math
 from datetime import datetime, timedelta
 
@@ -35,6 +36,7 @@ from app.worker.runner import Postpone
 ORDER_RECHECK_SECONDS = 0.5
 
 
+@functools.cache
 def earlier_unsettled(outbound: Table) -> ScalarSelect[int | None]:
     """A column for a statement that reads `outbound` rows: the id of an earlier message
     to the same follower that is still queued or being sent, or NULL."""
@@ -51,9 +53,11 @@ def earlier_unsettled(outbound: Table) -> ScalarSelect[int | None]:
     )
 
 
+@functools.cache
 def later_waiting(outbound: Table) -> Exists:
     """A column for a statement that settles an `outbound` row: whether a later message
-    to the same follower is queued behind it (then `wake_next`)."""
+    to the same follower is queued behind it (then `wake_next`). Built once per table:
+    setting up an alias's columns cost about 2% of a busy worker's CPU."""
     later = outbound.alias("later")
     return exists().where(
         later.c.conversation_id == outbound.c.conversation_id,
