@@ -33,7 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.conversations.ingest import OUR_METADATA_PREFIX
-from app.core.db import dialect_name, insert_ignore, with_rows
+from app.core.db import dialect_insert_for, dialect_name, insert_ignore, with_rows
 from app.models import (
     Account,
     AuditEntry,
@@ -173,13 +173,21 @@ async def together(session: AsyncSession, first: UpdateBase, *then: UpdateBase) 
     on the statement's snapshot, so none may depend on another's effects; PostgreSQL
     does not promise their order (today: `first`, then the CTEs from last to first, hence
     `reversed`), so the row locks they take must not need one: see the callers."""
-    if dialect_name(session) == "postgresql" and then:
-        ctes = [statement.cte(f"w{n}") for n, statement in enumerate(then)]
-        return _rows(await session.execute(first.add_cte(*reversed(ctes))))
-    rows = _rows(await session.execute(cast(Executable, first)))
-    for statement in then:
+    statements = together_statements(dialect_name(session), first, *then)
+    rows = _rows(await session.execute(statements[0]))
+    for statement in statements[1:]:
         await session.execute(statement)
     return rows
+
+
+def together_statements(
+    dialect: str, first: UpdateBase, *then: UpdateBase
+) -> tuple[Executable, ...]:
+    """What `together` executes, in order: on PostgreSQL one statement."""
+    if dialect == "postgresql" and then:
+        ctes = [statement.cte(f"w{n}") for n, statement in enumerate(then)]
+        return (first.add_cte(*reversed(ctes)),)
+    return (cast(Executable, first), *then)
 
 
 def _rows(result: Result[Any]) -> list[Row[Any]]:
@@ -268,23 +276,6 @@ def replied_at(conversation_id: int, now: datetime) -> UpdateBase:
     )
 
 
-def audit_entry(
-    *, action: str, account_id: int, outbound_id: int, details: dict[str, Any], now: datetime
-) -> UpdateBase:
-    """The audit row `app.audit.service.record` would add for a bot's action on an
-    outbound message, as one Core INSERT."""
-    return insert(AUDIT).values(
-        at=now,
-        actor="bot",
-        user_id=None,
-        account_id=account_id,
-        action=action,
-        entity_type=OUTBOUND.name,
-        entity_id=outbound_id,
-        details=details,
-    )
-
-
 async def settle_sent(
     session: AsyncSession, sending: Sending, new_ids: list[str], *, now: datetime
 ) -> bool | None:
@@ -301,41 +292,90 @@ async def settle_sent(
     it no longer has), so no transaction can hold it while it waits for the conversation."""
     external_ids = [*sending.external_ids, *new_ids]
     texts = sending.parts[len(sending.external_ids) : len(external_ids)]
+    statements = _settle_statements(
+        dialect_name(session), parts=len(new_ids), draft=sending.draft_id is not None
+    )
+    params: dict[str, Any] = {
+        "s_outbound_id": sending.id,
+        "s_external_ids": external_ids,
+        "s_parts_sent": len(external_ids),
+        "now": now,
+        "s_account_id": sending.account_id,
+        "s_conversation_id": sending.conversation_id,
+        "s_draft_id": sending.draft_id,
+        "s_details": {"comment_id": sending.comment_id} if sending.comment_id else {},
+        "s_author": "moderator" if sending.sent_by_user_id is not None else "bot",
+        "s_payload": {"metadata": f"{OUR_METADATA_PREFIX}{sending.id}"},
+    }
+    for n, (mid, text) in enumerate(zip(new_ids, texts, strict=True)):
+        params |= {f"s_mid_{n}": mid, f"s_text_{n}": text}
+    rows = _rows(await session.execute(statements[0], params))
+    for statement in statements[1:]:
+        await session.execute(statement, params)
+    return bool(rows[0][0]) if rows else None
+
+
+@functools.cache
+def _settle_statements(dialect: str, *, parts: int, draft: bool) -> tuple[Executable, ...]:
+    """`settle_sent`'s statements for `parts` parts sent and with a draft (or not), built
+    once with bound parameters: on PostgreSQL one statement (see `together`), on SQLite
+    the first and then the others. (A reply of several parts is a multi-row VALUES, which
+    SQLAlchemy compiles on every execution: rare enough.)"""
+    now = bindparam("now", type_=OUTBOUND.c.updated_at.type)
     others: list[UpdateBase] = []
-    if new_ids:
+    if parts:
+        rows = [
+            {
+                "account_id": bindparam("s_account_id"),
+                "conversation_id": bindparam("s_conversation_id"),
+                "mid": bindparam(f"s_mid_{n}", type_=MESSAGES.c.mid.type),
+                "direction": "out",
+                "author": bindparam("s_author", type_=MESSAGES.c.author.type),
+                "kind": "text",
+                "text": bindparam(f"s_text_{n}", type_=MESSAGES.c.text.type),
+                "payload": bindparam("s_payload", type_=MESSAGES.c.payload.type),
+                "sent_at": now,
+                "outbound_id": bindparam("s_outbound_id"),
+                "created_at": now,
+                "updated_at": now,
+            }
+            for n in range(parts)
+        ]
+        # Our sent parts as messages; a part whose echo came first is stored already.
+        stored = with_rows(dialect_insert_for(dialect, MESSAGES), rows)
+        others.append(stored.on_conflict_do_nothing(index_elements=["account_id", "mid"]))
+    if draft:
         others.append(
-            sent_messages(
-                account_id=sending.account_id,
-                conversation_id=sending.conversation_id,
-                outbound_id=sending.id,
-                by_person=sending.sent_by_user_id is not None,
-                texts=texts,
-                mids=new_ids,
-                now=now,
-                session=session,
-            )
+            update(DRAFTS)
+            .where(DRAFTS.c.id == bindparam("s_draft_id"))
+            .values(status=DraftStatus.SENT, updated_at=now)
         )
-    if sending.draft_id is not None:
-        others.append(draft_status(sending.draft_id, DraftStatus.SENT, now))
-    details = {"comment_id": sending.comment_id} if sending.comment_id else {}
+    # The audit row `app.audit.service.record` would add for the bot's send.
     others.append(
-        audit_entry(
+        insert(AUDIT).values(
+            at=now,
+            actor="bot",
+            user_id=None,
+            account_id=bindparam("s_account_id"),
             action=f"outbox.{SendStatus.SENT}",
-            account_id=sending.account_id,
-            outbound_id=sending.id,
-            details=details,
-            now=now,
+            entity_type=OUTBOUND.name,
+            entity_id=bindparam("s_outbound_id"),
+            details=bindparam("s_details", type_=AUDIT.c.details.type),
         )
     )
-    if new_ids:
-        others.append(replied_at(sending.conversation_id, now))
+    if parts:
+        others.append(
+            update(CONVERSATIONS)
+            .where(CONVERSATIONS.c.id == bindparam("s_conversation_id"))
+            .values(last_outbound_at=now, updated_at=now)
+        )
     settled = (
         update(OUTBOUND)
-        .where(OUTBOUND.c.id == sending.id, OUTBOUND.c.status == SendStatus.SENDING)
+        .where(OUTBOUND.c.id == bindparam("s_outbound_id"), OUTBOUND.c.status == SendStatus.SENDING)
         .values(
             status=SendStatus.SENT,
-            external_ids=external_ids,
-            parts_sent=len(external_ids),
+            external_ids=bindparam("s_external_ids", type_=OUTBOUND.c.external_ids.type),
+            parts_sent=bindparam("s_parts_sent"),
             error_code=None,
             last_error=None,
             sent_at=now,
@@ -343,5 +383,4 @@ async def settle_sent(
         )
         .returning(pacing.later_waiting(OUTBOUND))
     )
-    rows = await together(session, settled, *others)
-    return bool(rows[0][0]) if rows else None
+    return together_statements(dialect, settled, *others)

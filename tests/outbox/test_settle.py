@@ -9,7 +9,16 @@ import httpx
 from sqlalchemy import select, update
 
 from app.core.db import unit_of_work
-from app.models import AuditEntry, Conversation, Draft, Message, OutboundMessage, SendStatus
+from app.models import (
+    Account,
+    AuditEntry,
+    Conversation,
+    Draft,
+    Message,
+    OutboundMessage,
+    SendStatus,
+)
+from app.outbox.service import queue_reply
 from tests.harness import INSTAGRAM_URL, Harness, text_event
 
 IG_ID = "17841400000000001"
@@ -103,3 +112,51 @@ async def test_a_row_parked_by_a_takeover_during_the_call_is_still_recorded_as_s
             )
         ).all()
         assert list(audit) == ["outbox.sent"]  # the rolled-back settle left no row
+
+
+async def test_a_reply_of_two_parts_is_settled_with_both_messages(harness: Harness) -> None:
+    await _autopilot_account(harness)
+    await harness.post_webhook(text_event(IG_ID, "IGSID-1", "Vitamin C Serum code?"))
+    await harness.run_worker()
+    long_text = ("Lovely serum, here is everything you need to know. " * 25) + "Code LENA15"
+    async with unit_of_work(harness.runtime.sessionmaker) as session:
+        conversation = await session.scalar(select(Conversation))
+        assert conversation is not None
+        account = await session.get(Account, conversation.account_id)
+        assert account is not None
+        queued = await queue_reply(
+            session,
+            harness.runtime.settings,
+            account=account,
+            conversation=conversation,
+            text=long_text,
+        )
+    await harness.run_worker()
+
+    first, *parts = harness.graph.sent
+    assert len(parts) == 2
+    async with unit_of_work(harness.runtime.sessionmaker) as session:
+        outbound = await session.get(OutboundMessage, queued.id)
+        assert outbound is not None
+        assert (outbound.status, outbound.parts_sent) == (SendStatus.SENT, 2)
+        assert outbound.external_ids == [part.message_id for part in parts]
+        ours = (
+            await session.scalars(
+                select(Message).where(Message.outbound_id == outbound.id).order_by(Message.id)
+            )
+        ).all()
+        assert [(m.mid, m.text, m.author) for m in ours] == [
+            (part.message_id, part.text, "bot") for part in parts
+        ]
+        assert [m.payload for m in ours] == [{"metadata": f"inboxpilot:{outbound.id}"}] * 2
+        conversation = await session.get(Conversation, outbound.conversation_id)
+        assert conversation is not None
+        assert conversation.last_outbound_at == outbound.sent_at
+        audit = (
+            await session.scalars(
+                select(AuditEntry).where(
+                    AuditEntry.action == "outbox.sent", AuditEntry.entity_id == outbound.id
+                )
+            )
+        ).all()
+        assert [(a.actor, a.details) for a in audit] == [("bot", {})]
