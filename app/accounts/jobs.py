@@ -21,11 +21,12 @@ async def maintain_tokens(runtime: Runtime, _job: Job) -> None:
         return  # no Meta app: sandbox accounts have no tokens to keep
     oauth = MetaOAuthClient(runtime.http, runtime.settings)
     now = utc_now()
+    keys = tokens.TokenKeys(runtime.sessionmaker, runtime.cipher)
     async with unit_of_work(runtime.sessionmaker) as session:
         snapshots = await tokens.active_with_tokens(session)
     for snapshot in snapshots:
         structlog.contextvars.bind_contextvars(account_id=snapshot.account_id)
         try:
-            await tokens.maintain(runtime, oauth, snapshot, now)
+            await tokens.maintain(keys, oauth, snapshot, now)
         finally:
             structlog.contextvars.unbind_contextvars("account_id")

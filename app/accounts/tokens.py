@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 import structlog
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.accounts.linking import mark_needs_reconnect
 from app.accounts.permissions import comments_problem
@@ -26,7 +26,6 @@ from app.core.db import unit_of_work
 from app.meta import errors as graph_errors
 from app.meta.oauth import MetaOAuthClient, TokenHealth
 from app.models import Account, OAuthState
-from app.runtime import Runtime
 
 log = structlog.get_logger("app.accounts.tokens")
 
@@ -78,17 +77,25 @@ async def active_with_tokens(session: AsyncSession) -> list[TokenSnapshot]:
     ]
 
 
+@dataclass(frozen=True, slots=True)
+class TokenKeys:
+    """Where the tokens are kept and the cipher they are kept with."""
+
+    sessions: async_sessionmaker[AsyncSession]
+    cipher: TokenCipher
+
+
 async def maintain(
-    runtime: Runtime, oauth: MetaOAuthClient, snapshot: TokenSnapshot, now: datetime
+    keys: TokenKeys, oauth: MetaOAuthClient, snapshot: TokenSnapshot, now: datetime
 ) -> None:
     if snapshot.expires_at is not None and snapshot.expires_at <= now:
-        await _save(runtime, snapshot, dead="the access token expired")
+        await _save(keys, snapshot, dead="the access token expired")
         return
     refresh = _refresh_due(snapshot, now)
     if not refresh and snapshot.checked_at is not None and now - snapshot.checked_at < CHECK_EVERY:
         return
     try:
-        token = runtime.cipher.decrypt(snapshot.encrypted)
+        token = keys.cipher.decrypt(snapshot.encrypted)
     except ValueError:
         # A key problem (SECRET_KEY changed without a fallback) is the operator's, not the
         # influencer's: say so in the log, leave the account as it is.
@@ -97,13 +104,13 @@ async def maintain(
     try:
         if refresh:
             fresh = await oauth.refresh_instagram_token(token)
-            await _save(runtime, snapshot, token=fresh.access_token, expires_at=fresh.expires_at)
+            await _save(keys, snapshot, token=fresh.access_token, expires_at=fresh.expires_at)
             log.info("accounts.token_refreshed")
         else:
             problem, comments = await _check(oauth, snapshot, token)
-            await _save(runtime, snapshot, dead=problem, comments=comments)
+            await _save(keys, snapshot, dead=problem, comments=comments)
     except (graph_errors.GraphTokenInvalid, graph_errors.GraphPermissionMissing) as exc:
-        await _save(runtime, snapshot, dead=f"{type(exc).__name__}: {exc}")
+        await _save(keys, snapshot, dead=f"{type(exc).__name__}: {exc}")
     except graph_errors.GraphError as exc:
         log.warning(
             "accounts.token_check_failed",
@@ -145,7 +152,7 @@ async def _check(
 
 
 async def _save(
-    runtime: Runtime,
+    keys: TokenKeys,
     snapshot: TokenSnapshot,
     *,
     dead: str | None = None,
@@ -154,14 +161,14 @@ async def _save(
     comments: str | None | Unknown = UNKNOWN,
 ) -> None:
     """Records the outcome, unless the account changed meanwhile (say, it reconnected)."""
-    async with unit_of_work(runtime.sessionmaker) as session:
+    async with unit_of_work(keys.sessions) as session:
         account = await session.get(Account, snapshot.account_id, with_for_update=True)
         if account is None or account.access_token_encrypted != snapshot.encrypted:
             return
         now = utc_now()
         account.token_checked_at = now
         if token is not None:
-            account.access_token_encrypted = runtime.cipher.encrypt(token)
+            account.access_token_encrypted = keys.cipher.encrypt(token)
             account.token_expires_at = expires_at
             account.token_refreshed_at = now
         if dead is not None and account.status == "active":

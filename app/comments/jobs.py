@@ -133,8 +133,11 @@ async def _record(
 
 
 async def post_public_reply(runtime: Runtime, job: Job) -> None:
+    clients = public.PostClients(
+        runtime.sessionmaker, runtime.settings, runtime.graph, runtime.cipher
+    )
     await public.post(
-        runtime,
+        clients,
         int(job.payload["comment_reply_id"]),
         attempt=job.attempts,
         max_attempts=job.max_attempts,

@@ -13,19 +13,21 @@ In sandbox mode nothing is called: the reply gets a `sandbox-...` id and shows i
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 import structlog
 from sqlalchemy import update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.accounts.permissions import COMMENTS_NEED_RECONNECT
 from app.audit.service import record
+from app.config import Settings
+from app.core.crypto import TokenCipher
 from app.core.db import unit_of_work
 from app.meta import errors as graph_errors
-from app.meta.graph import SendTarget
+from app.meta.graph import GraphClient, SendTarget
 from app.models import Account, CommentReply
 from app.outbox.service import channel_for
-from app.runtime import Runtime
 from app.worker.runner import PermanentFailure, RetryLater
 
 log = structlog.get_logger("app.comments")
@@ -37,11 +39,23 @@ OUTCOME_UNKNOWN = (
 )
 
 
-async def post(runtime: Runtime, comment_reply_id: int, *, attempt: int, max_attempts: int) -> None:
+@dataclass(frozen=True, slots=True)
+class PostClients:
+    """What posting a public reply takes (the worker's runtime has each)."""
+
+    sessions: async_sessionmaker[AsyncSession]
+    settings: Settings
+    graph: GraphClient
+    cipher: TokenCipher
+
+
+async def post(
+    clients: PostClients, comment_reply_id: int, *, attempt: int, max_attempts: int
+) -> None:
     """Posts the comment's public reply once (the `public_reply` job, app/comments/jobs.py);
     `attempt` of `max_attempts` decides when a Meta outage ends in `failed`."""
-    sandbox = channel_for(runtime.settings) == "sandbox"
-    async with unit_of_work(runtime.sessionmaker) as session:
+    sandbox = channel_for(clients.settings) == "sandbox"
+    async with unit_of_work(clients.sessions) as session:
         claimed = await _start_posting(session, comment_reply_id, sandbox=sandbox)
     if claimed is None:
         return
@@ -50,22 +64,22 @@ async def post(runtime: Runtime, comment_reply_id: int, *, attempt: int, max_att
         comment_reply_id=comment.id, account_id=account.id, conversation_id=comment.conversation_id
     )
     if sandbox:
-        await _finish(runtime, comment, f"sandbox-{uuid.uuid4().hex}", channel="sandbox")
+        await _finish(clients, comment, f"sandbox-{uuid.uuid4().hex}", channel="sandbox")
         return
     try:
-        posted = await runtime.graph.reply_to_comment(
-            _target(runtime, account),
+        posted = await clients.graph.reply_to_comment(
+            _target(clients, account),
             comment.comment_id,
             comment.public_reply_text or "",
             platform="messenger" if account.platform == "messenger" else "instagram",
         )
     except graph_errors.GraphError as exc:
-        await _failed_call(runtime, comment, exc, attempt=attempt, max_attempts=max_attempts)
+        await _failed_call(clients, comment, exc, attempt=attempt, max_attempts=max_attempts)
         return
     except ValueError as exc:  # arguments Meta would refuse; retrying cannot help
-        await _end(runtime, comment, FAILED, f"invalid request: {exc}")
+        await _end(clients, comment, FAILED, f"invalid request: {exc}")
         return
-    await _finish(runtime, comment, posted.comment_id, channel="graph")
+    await _finish(clients, comment, posted.comment_id, channel="graph")
 
 
 async def _start_posting(
@@ -123,18 +137,18 @@ async def _move(
     return moved
 
 
-def _target(runtime: Runtime, account: Account) -> SendTarget:
-    secret = runtime.settings.META_APP_SECRET
+def _target(clients: PostClients, account: Account) -> SendTarget:
+    secret = clients.settings.META_APP_SECRET
     return SendTarget(
         graph_host="instagram" if account.graph_host == "instagram" else "facebook",
         sender_id=account.page_id or account.external_id,
-        access_token=runtime.cipher.decrypt(account.access_token_encrypted or ""),
+        access_token=clients.cipher.decrypt(account.access_token_encrypted or ""),
         app_secret=None if secret is None else secret.get_secret_value(),
     )
 
 
 async def _failed_call(
-    runtime: Runtime,
+    clients: PostClients,
     comment: CommentReply,
     exc: graph_errors.GraphError,
     *,
@@ -153,36 +167,38 @@ async def _failed_call(
     )
     detail = f"{type(exc).__name__}: {exc}"
     if isinstance(exc, graph_errors.GraphRetryLater) and exc.maybe_delivered:
-        await _end(runtime, comment, FAILED, f"outcome unknown: {detail}")
+        await _end(clients, comment, FAILED, f"outcome unknown: {detail}")
         return
     if isinstance(exc, graph_errors.GraphPermissionMissing):
-        await _comments_need_reconnect(runtime, comment.account_id, detail)
+        await _comments_need_reconnect(clients, comment.account_id, detail)
     if isinstance(exc, graph_errors.GraphRetryLater):
         if attempt >= max_attempts:
-            await _end(runtime, comment, FAILED, f"gave up after {attempt} attempts")
+            await _end(clients, comment, FAILED, f"gave up after {attempt} attempts")
             raise PermanentFailure(detail) from exc
-        async with unit_of_work(runtime.sessionmaker) as session:
+        async with unit_of_work(clients.sessions) as session:
             await _move(session, comment, POSTING, WAITING, detail)
         raise RetryLater(detail, retry_after=exc.retry_after_seconds) from exc
-    await _end(runtime, comment, FAILED, detail)
+    await _end(clients, comment, FAILED, detail)
 
 
-async def _comments_need_reconnect(runtime: Runtime, account_id: int, detail: str) -> None:
+async def _comments_need_reconnect(clients: PostClients, account_id: int, detail: str) -> None:
     """Meta refused for want of a permission: the home page asks for a reconnect. DMs go on."""
-    async with unit_of_work(runtime.sessionmaker) as session:
+    async with unit_of_work(clients.sessions) as session:
         account = await session.get(Account, account_id)
         if account is not None:
             account.comments_problem = f"{COMMENTS_NEED_RECONNECT}: {detail}"[:500]
 
 
-async def _end(runtime: Runtime, comment: CommentReply, status: str, reason: str) -> None:
-    async with unit_of_work(runtime.sessionmaker) as session:
+async def _end(clients: PostClients, comment: CommentReply, status: str, reason: str) -> None:
+    async with unit_of_work(clients.sessions) as session:
         if await _move(session, comment, POSTING, status, reason):
             await _audit(session, comment, status, reason)
 
 
-async def _finish(runtime: Runtime, comment: CommentReply, reply_id: str, *, channel: str) -> None:
-    async with unit_of_work(runtime.sessionmaker) as session:
+async def _finish(
+    clients: PostClients, comment: CommentReply, reply_id: str, *, channel: str
+) -> None:
+    async with unit_of_work(clients.sessions) as session:
         # Posted whatever the row says now: a slow call outlived its lease and another job
         # marked it "outcome unknown", but Meta did post it.
         await session.execute(

@@ -1,4 +1,5 @@
-"""The worker's handler for stored webhook bodies."""
+"""The worker's handlers of the conversations domain: stored webhook bodies, and the
+follower's profile."""
 
 from __future__ import annotations
 
@@ -8,12 +9,12 @@ from contextlib import contextmanager
 
 import structlog
 
+from app.conversations import profiles
 from app.conversations.entries import CommentHook, Unit
 from app.conversations.ingest import apply_event
-from app.conversations.profiles import fetch_profile as fetch_profile
 from app.core.db import unit_of_work
 from app.meta.events import MetaEvent, PayloadError, parse_webhook
-from app.models import InboxEvent
+from app.models import InboxEvent, Job
 from app.runtime import Runtime
 from app.worker.runner import Unprocessable
 
@@ -81,3 +82,11 @@ def _event_context(event_id: int) -> Iterator[None]:
     finally:
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(**before)
+
+
+async def fetch_profile(runtime: Runtime, job: Job) -> None:
+    """A follower's name, username and picture from Meta (`profiles.fetch_profile`)."""
+    clients = profiles.ProfileClients(
+        runtime.sessionmaker, runtime.graph, runtime.cipher, runtime.settings.META_APP_SECRET
+    )
+    await profiles.fetch_profile(clients, job)

@@ -8,20 +8,22 @@ or a dead token do not change by asking again a minute later.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
 import structlog
+from pydantic import SecretStr
 from sqlalchemy import Row, Table, bindparam, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.core.clock import utc_now
+from app.core.crypto import TokenCipher
 from app.core.db import unit_of_work
 from app.meta import errors as graph_errors
-from app.meta.graph import SendTarget, UserProfile
+from app.meta.graph import GraphClient, SendTarget, UserProfile
 from app.models import Account, Contact, Job
-from app.runtime import Runtime
 from app.worker.kinds import JobKind
 from app.worker.queue import PendingJobs
 from app.worker.runner import RetryLater
@@ -73,16 +75,28 @@ def refresh_profile_if_due(
     )
 
 
-async def fetch_profile(runtime: Runtime, job: Job) -> None:
+@dataclass(frozen=True, slots=True)
+class ProfileClients:
+    """What reading a profile takes: the database, the Graph API client, the cipher of
+    the stored tokens and the app secret (the worker's runtime has each)."""
+
+    sessions: async_sessionmaker[AsyncSession]
+    graph: GraphClient
+    cipher: TokenCipher
+    app_secret: SecretStr | None
+
+
+async def fetch_profile(clients: ProfileClients, job: Job) -> None:
+    """The profile job's body (`app.conversations.jobs.fetch_profile`)."""
     contact_id = int(job.payload["contact_id"])
-    async with unit_of_work(runtime.sessionmaker) as session:
+    async with unit_of_work(clients.sessions) as session:
         # One statement: the contact's profile state and the account's credentials.
         found = (await session.execute(_TARGET, {"contact_id": contact_id})).first()
     if found is None or not _due(found.profile_fetched_at, found.profile_error, utc_now()):
         return  # erased meanwhile, or another run fetched it
     profile: UserProfile | None = None
     try:
-        profile = await _read_profile(runtime, found)
+        profile = await _read_profile(clients, found)
         error = None
     except graph_errors.GraphRetryLater as exc:
         if job.attempts < job.max_attempts:
@@ -90,7 +104,7 @@ async def fetch_profile(runtime: Runtime, job: Job) -> None:
         error = describe_error(exc)
     except (graph_errors.GraphError, ValueError) as exc:
         error = describe_error(exc)
-    async with unit_of_work(runtime.sessionmaker) as session:
+    async with unit_of_work(clients.sessions) as session:
         await _save(session, contact_id, profile, error)
 
 
@@ -112,17 +126,17 @@ _TARGET = (
 )
 
 
-async def _read_profile(runtime: Runtime, found: Row[*tuple[Any, ...]]) -> UserProfile:
+async def _read_profile(clients: ProfileClients, found: Row[*tuple[Any, ...]]) -> UserProfile:
     if found.access_token_encrypted is None:
         raise ValueError("account has no access token")
-    secret = runtime.settings.META_APP_SECRET
+    secret = clients.app_secret
     target = SendTarget(
         graph_host="instagram" if found.graph_host == "instagram" else "facebook",
         sender_id=found.page_id or found.external_id,
-        access_token=runtime.cipher.decrypt(found.access_token_encrypted),
+        access_token=clients.cipher.decrypt(found.access_token_encrypted),
         app_secret=None if secret is None else secret.get_secret_value(),
     )
-    return await runtime.graph.get_user_profile(
+    return await clients.graph.get_user_profile(
         target,
         found.user_id,
         platform="instagram" if found.platform == "instagram" else "messenger",

@@ -13,13 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.service import record
 from app.core.clock import utc_now
 from app.core.db import unit_of_work
+from app.drafting import product_vectors
 from app.drafting.assess import ConversationState, assess
 from app.drafting.base import DraftingError, DraftRequest, DraftResult
 from app.drafting.context import DraftContext, load_context
 from app.drafting.cost import BudgetState, daily_budget, estimate_cost
 from app.drafting.offline import OfflineDrafter
 from app.drafting.product_vectors import EMBED_EVERY_SECONDS as EMBED_EVERY_SECONDS
-from app.drafting.product_vectors import embed_catalog as embed_catalog
 from app.drafting.recheck import Recheck, lock_conversation, recheck
 from app.links.service import linked_products
 from app.models import Account, Conversation, Draft, DraftStatus, Job
@@ -310,3 +310,10 @@ async def queue_alone(
         entity=draft,
         details=details if comment_id is None else {**details, "comment_id": comment_id},
     )
+
+
+async def embed_catalog(runtime: Runtime, job: Job) -> None:  # noqa: ARG001
+    """The periodic job (scheduled only where EMBEDDING_MODEL is set): new and changed
+    products embedded (`product_vectors.embed_catalog`)."""
+    if runtime.embedder is not None:
+        await product_vectors.embed_catalog(runtime.sessionmaker, runtime.embedder)

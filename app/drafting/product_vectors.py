@@ -16,11 +16,14 @@ import numpy as np
 import structlog
 from numpy.typing import NDArray
 from sqlalchemy import delete, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.clock import utc_now
 from app.core.db import unit_of_work
-from app.models import Cooperation, Job, Product, ProductEmbedding
-from app.runtime import Runtime
+from app.drafting.embeddings import Embedder
+from app.models import Cooperation, Product, ProductEmbedding
+
+Sessions = async_sessionmaker[AsyncSession]
 
 log = structlog.get_logger("app.drafting.embeddings")
 
@@ -50,9 +53,9 @@ class _Pending:
     text: str
 
 
-async def _stale(runtime: Runtime, model: str, limit: int) -> list[_Pending]:
+async def _stale(sessions: Sessions, model: str, limit: int) -> list[_Pending]:
     """Products without a current vector; touches those whose text did not change."""
-    async with unit_of_work(runtime.sessionmaker) as session:
+    async with unit_of_work(sessions) as session:
         rows = (
             await session.execute(
                 select(Product, Cooperation, ProductEmbedding)
@@ -93,9 +96,12 @@ async def _stale(runtime: Runtime, model: str, limit: int) -> list[_Pending]:
 
 
 async def _store(
-    runtime: Runtime, model: str, batch: Sequence[_Pending], vectors: Sequence[NDArray[np.float32]]
+    sessions: Sessions,
+    model: str,
+    batch: Sequence[_Pending],
+    vectors: Sequence[NDArray[np.float32]],
 ) -> None:
-    async with unit_of_work(runtime.sessionmaker) as session:
+    async with unit_of_work(sessions) as session:
         ids = [item.product_id for item in batch]
         still_there = set(
             (await session.scalars(select(Product.id).where(Product.id.in_(ids)))).all()
@@ -115,19 +121,16 @@ async def _store(
         )
 
 
-async def embed_catalog(runtime: Runtime, job: Job) -> None:  # noqa: ARG001
-    """The periodic job: embed new and changed products, a batch per call to the server
-    and a short transaction per batch, never holding a transaction during a call."""
-    embedder = runtime.embedder
-    if embedder is None:
-        return
+async def embed_catalog(sessions: Sessions, embedder: Embedder) -> None:
+    """The periodic job's body: embed new and changed products, a batch per call to the
+    server and a short transaction per batch, never holding a transaction during a call."""
     done = 0
     while done < MAX_PER_RUN:
-        pending = await _stale(runtime, embedder.model, BATCH)
+        pending = await _stale(sessions, embedder.model, BATCH)
         if not pending:
             break
         vectors = await embedder.embed([item.text for item in pending])
-        await _store(runtime, embedder.model, pending, vectors)
+        await _store(sessions, embedder.model, pending, vectors)
         done += len(pending)
     if done:
         log.info("embeddings.stored", products=done, model=embedder.model)

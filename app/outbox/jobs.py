@@ -35,8 +35,7 @@ from app.models import (
     SendStatus,
 )
 from app.ops.metrics import GRAPH_THROTTLED, record_send
-from app.outbox import pacing, private_reply, repository
-from app.outbox.notices import send_notice as send_notice
+from app.outbox import notices, pacing, private_reply, repository
 from app.outbox.repository import Sending
 from app.outbox.service import HUMAN_AGENT_WINDOW, MESSAGING_WINDOW, channel_for
 from app.runtime import Runtime
@@ -476,3 +475,8 @@ def _retry_outcome(exc: graph_errors.GraphRetryLater) -> str:
     if isinstance(exc, graph_errors.GraphThrottled):
         return "throttled"
     return "unconfirmed" if exc.maybe_delivered else "retry"
+
+
+async def send_notice(runtime: Runtime, job: Job) -> None:
+    """A notice to a follower (opted in, thanks for a story mention), as a queued reply."""
+    await notices.send_notice(runtime.sessionmaker, runtime.settings, job.payload)

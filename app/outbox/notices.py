@@ -10,19 +10,20 @@ twice sends once.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import structlog
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.audit.service import record
+from app.config import Settings
 from app.conversations.replies import Notice
 from app.core.clock import utc_now
 from app.core.db import unit_of_work
-from app.models import Account, Contact, Conversation, Job, OutboundMessage, SendStatus
+from app.models import Account, Contact, Conversation, OutboundMessage, SendStatus
 from app.outbox.service import queue_reply
 from app.policy.schemas import Policy
-from app.runtime import Runtime
 
 log = structlog.get_logger("app.outbox")
 
@@ -71,13 +72,17 @@ def notice_text(notice: Notice, language: str, policy: Policy) -> str:
     return texts.get(language[:2].lower(), texts["en"])
 
 
-async def send_notice(runtime: Runtime, job: Job) -> None:
-    notice = Notice(job.payload["notice"])
-    message_id = int(job.payload["message_id"])
-    language = str(job.payload.get("language") or "en")
+async def send_notice(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings, payload: dict[str, Any]
+) -> None:
+    """The notice job's body (`app.outbox.jobs.send_notice`): the notice queued as a reply,
+    once per message, unless the account's rules or the follower say not to."""
+    notice = Notice(payload["notice"])
+    message_id = int(payload["message_id"])
+    language = str(payload.get("language") or "en")
     key = f"notice:{notice.value}:{message_id}"
-    async with unit_of_work(runtime.sessionmaker) as session:
-        conversation = await session.get(Conversation, int(job.payload["conversation_id"]))
+    async with unit_of_work(sessions) as session:
+        conversation = await session.get(Conversation, int(payload["conversation_id"]))
         if conversation is None:
             return  # erased meanwhile
         account = await session.get(Account, conversation.account_id)
@@ -91,7 +96,7 @@ async def send_notice(runtime: Runtime, job: Job) -> None:
             return
         outbound = await queue_reply(
             session,
-            runtime.settings,
+            settings,
             account=account,
             conversation=conversation,
             text=notice_text(notice, language, policy),
