@@ -297,17 +297,15 @@ async def _record_sent_messages(
     first = len(outbound.external_ids)
     outbound.external_ids = [*outbound.external_ids, *new_ids]
     outbound.parts_sent = len(outbound.external_ids)
-    await session.execute(
-        repository.sent_messages(
-            account_id=outbound.account_id,
-            conversation_id=outbound.conversation_id,
-            outbound_id=outbound.id,
-            by_person=outbound.sent_by_user_id is not None,
-            texts=outbound.parts[first : first + len(new_ids)],
-            mids=new_ids,
-            now=now,
-            session=session,
-        )
+    await repository.store_sent_messages(
+        session,
+        account_id=outbound.account_id,
+        conversation_id=outbound.conversation_id,
+        outbound_id=outbound.id,
+        by_person=outbound.sent_by_user_id is not None,
+        texts=outbound.parts[first : first + len(new_ids)],
+        mids=new_ids,
+        now=now,
     )
     await session.execute(repository.replied_at(outbound.conversation_id, now))
 

@@ -33,7 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.conversations.ingest import OUR_METADATA_PREFIX
-from app.core.db import dialect_insert_for, dialect_name, insert_ignore, with_rows
+from app.core.db import dialect_insert_for, dialect_name, with_rows
 from app.models import (
     Account,
     AuditEntry,
@@ -234,7 +234,8 @@ async def start_sending(
     )
 
 
-def sent_messages(
+async def store_sent_messages(
+    session: AsyncSession,
     *,
     account_id: int,
     conversation_id: int,
@@ -243,29 +244,67 @@ def sent_messages(
     texts: Sequence[str],
     mids: Sequence[str],
     now: datetime,
-    session: AsyncSession,
-) -> UpdateBase:
-    """One INSERT of our sent parts as messages of the conversation; a part whose mid is
-    stored already (its echo came first) is skipped."""
-    author = "moderator" if by_person else "bot"
+) -> None:
+    """Our sent parts as messages of the conversation, in one INSERT (the settle's own)."""
+    statement = _sent_messages(dialect_name(session), len(mids))
+    params = _sent_messages_params(
+        account_id=account_id,
+        conversation_id=conversation_id,
+        outbound_id=outbound_id,
+        by_person=by_person,
+        texts=texts,
+        mids=mids,
+    )
+    await session.execute(statement, {**params, "now": now})
+
+
+@functools.cache
+def _sent_messages(dialect: str, parts: int) -> UpdateBase:
+    """One INSERT of `parts` sent parts as messages, with bound parameters (see
+    `_sent_messages_params`); a part whose mid is stored already (its echo came first) is
+    skipped. (Several parts are a multi-row VALUES, which SQLAlchemy compiles on every
+    execution: rare enough.)"""
+    now = bindparam("now", type_=OUTBOUND.c.updated_at.type)
     rows = [
         {
-            "account_id": account_id,
-            "conversation_id": conversation_id,
-            "mid": mid,
+            "account_id": bindparam("s_account_id"),
+            "conversation_id": bindparam("s_conversation_id"),
+            "mid": bindparam(f"s_mid_{n}", type_=MESSAGES.c.mid.type),
             "direction": "out",
-            "author": author,
+            "author": bindparam("s_author", type_=MESSAGES.c.author.type),
             "kind": "text",
-            "text": text,
-            "payload": {"metadata": f"{OUR_METADATA_PREFIX}{outbound_id}"},
+            "text": bindparam(f"s_text_{n}", type_=MESSAGES.c.text.type),
+            "payload": bindparam("s_payload", type_=MESSAGES.c.payload.type),
             "sent_at": now,
-            "outbound_id": outbound_id,
+            "outbound_id": bindparam("s_outbound_id"),
             "created_at": now,
             "updated_at": now,
         }
-        for mid, text in zip(mids, texts, strict=True)
+        for n in range(parts)
     ]
-    return with_rows(insert_ignore(session, MESSAGES, ["account_id", "mid"]), rows)
+    stored = with_rows(dialect_insert_for(dialect, MESSAGES), rows)
+    return stored.on_conflict_do_nothing(index_elements=["account_id", "mid"])
+
+
+def _sent_messages_params(
+    *,
+    account_id: int,
+    conversation_id: int,
+    outbound_id: int,
+    by_person: bool,
+    texts: Sequence[str],
+    mids: Sequence[str],
+) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "s_account_id": account_id,
+        "s_conversation_id": conversation_id,
+        "s_outbound_id": outbound_id,
+        "s_author": "moderator" if by_person else "bot",
+        "s_payload": {"metadata": f"{OUR_METADATA_PREFIX}{outbound_id}"},
+    }
+    for n, (mid, text) in enumerate(zip(mids, texts, strict=True)):
+        params |= {f"s_mid_{n}": mid, f"s_text_{n}": text}
+    return params
 
 
 def replied_at(conversation_id: int, now: datetime) -> UpdateBase:
@@ -295,20 +334,21 @@ async def settle_sent(
     statements = _settle_statements(
         dialect_name(session), parts=len(new_ids), draft=sending.draft_id is not None
     )
-    params: dict[str, Any] = {
-        "s_outbound_id": sending.id,
+    params = _sent_messages_params(
+        account_id=sending.account_id,
+        conversation_id=sending.conversation_id,
+        outbound_id=sending.id,
+        by_person=sending.sent_by_user_id is not None,
+        texts=texts,
+        mids=new_ids,
+    )
+    params |= {
         "s_external_ids": external_ids,
         "s_parts_sent": len(external_ids),
         "now": now,
-        "s_account_id": sending.account_id,
-        "s_conversation_id": sending.conversation_id,
         "s_draft_id": sending.draft_id,
         "s_details": {"comment_id": sending.comment_id} if sending.comment_id else {},
-        "s_author": "moderator" if sending.sent_by_user_id is not None else "bot",
-        "s_payload": {"metadata": f"{OUR_METADATA_PREFIX}{sending.id}"},
     }
-    for n, (mid, text) in enumerate(zip(new_ids, texts, strict=True)):
-        params |= {f"s_mid_{n}": mid, f"s_text_{n}": text}
     rows = _rows(await session.execute(statements[0], params))
     for statement in statements[1:]:
         await session.execute(statement, params)
@@ -324,26 +364,7 @@ def _settle_statements(dialect: str, *, parts: int, draft: bool) -> tuple[Execut
     now = bindparam("now", type_=OUTBOUND.c.updated_at.type)
     others: list[UpdateBase] = []
     if parts:
-        rows = [
-            {
-                "account_id": bindparam("s_account_id"),
-                "conversation_id": bindparam("s_conversation_id"),
-                "mid": bindparam(f"s_mid_{n}", type_=MESSAGES.c.mid.type),
-                "direction": "out",
-                "author": bindparam("s_author", type_=MESSAGES.c.author.type),
-                "kind": "text",
-                "text": bindparam(f"s_text_{n}", type_=MESSAGES.c.text.type),
-                "payload": bindparam("s_payload", type_=MESSAGES.c.payload.type),
-                "sent_at": now,
-                "outbound_id": bindparam("s_outbound_id"),
-                "created_at": now,
-                "updated_at": now,
-            }
-            for n in range(parts)
-        ]
-        # Our sent parts as messages; a part whose echo came first is stored already.
-        stored = with_rows(dialect_insert_for(dialect, MESSAGES), rows)
-        others.append(stored.on_conflict_do_nothing(index_elements=["account_id", "mid"]))
+        others.append(_sent_messages(dialect, parts))
     if draft:
         others.append(
             update(DRAFTS)
