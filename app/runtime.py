@@ -1,5 +1,5 @@
-"""What a process holds for its lifetime: engine, sessions, the shared HTTP client, the
-Graph client and the drafter. Built once by the web lifespan or the worker command."""
+"""What a process holds for its lifetime: engine, sessions, its HTTP clients, the Graph
+client and the drafter. Built once by the web lifespan or the worker command."""
 
 from __future__ import annotations
 
@@ -27,7 +27,8 @@ class Runtime:
     settings: Settings
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
-    http: httpx.AsyncClient
+    http: httpx.AsyncClient  # Meta (Graph API, OAuth) and web push
+    llm_http: httpx.AsyncClient  # the LLM server (OPENAI_BASE_URL): drafter and embeddings
     graph: GraphClient
     drafter: Drafter
     cipher: TokenCipher
@@ -41,22 +42,28 @@ async def open_runtime(
     settings: Settings, *, tracing: Tracing | None = None
 ) -> AsyncIterator[Runtime]:
     engine = create_engine(settings.DATABASE_URL, pool_size=settings.DATABASE_POOL_SIZE)
+    # A client per kind of host: a pool looks at each of its connections on every request
+    # (httpcore), so one pool for Meta and the LLM together cost each call more CPU.
     http = create_http_client(settings.HTTP_TIMEOUT_SECONDS)
+    llm_http = create_http_client(settings.HTTP_TIMEOUT_SECONDS)
     if tracing is not None:
         tracing.instrument_client(http)
+        tracing.instrument_client(llm_http)
     try:
         yield Runtime(
             settings=settings,
             engine=engine,
             sessionmaker=create_sessionmaker(engine),
             http=http,
+            llm_http=llm_http,
             graph=GraphClient(http, settings),
-            drafter=create_drafter(settings, http),
+            drafter=create_drafter(settings, llm_http),
             cipher=TokenCipher(settings.secret_key, *settings.secret_key_fallbacks),
-            embedder=create_embedder(settings, http),
+            embedder=create_embedder(settings, llm_http),
             catalog=CatalogIndexes(model=settings.EMBEDDING_MODEL),
             tracing=tracing,
         )
     finally:
         await http.aclose()
+        await llm_http.aclose()
         await engine.dispose()

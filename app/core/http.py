@@ -1,4 +1,10 @@
-"""The one shared httpx client of a process: Graph API and LLM calls both go through it."""
+"""A process's httpx clients, one per kind of host (`app.runtime`): Meta's, and the LLM's.
+
+Each keeps its connections alive. httpcore looks at every connection of a pool (a
+readability check on each idle one) each time a request starts and ends, so a request
+costs more CPU the more connections its pool holds: measured on this machine, 0.76 ms with
+one, 1.04 ms with 16, 1.56 ms with 32 (issue 15). A pool per kind of host holds only the
+connections its own calls need."""
 
 from __future__ import annotations
 

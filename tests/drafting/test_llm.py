@@ -131,6 +131,19 @@ async def test_answer_missing_a_field_is_invalid(fake_llm: FakeLLM, drafter: LLM
         await drafter.draft(serum_request())
 
 
+@pytest.mark.parametrize(
+    "answer", [httpx.Response(200, text="<html>bad gateway</html>"), httpx.Response(200, json=[])]
+)
+async def test_an_answer_that_is_not_a_chat_completion_is_a_drafting_error(
+    router: respx.MockRouter, drafter: LLMDrafter, answer: httpx.Response
+) -> None:
+    """A proxy's page or a server's stray JSON with status 200: the drafter reads the answer
+    itself (not through the SDK's model), so its shape is checked here."""
+    router.post(f"{BASE_URL}/chat/completions").mock(return_value=answer)
+    with pytest.raises(DraftingError, match="not a chat completion"):
+        await drafter.draft(serum_request())
+
+
 async def test_unplanned_egress_fails(router: respx.MockRouter, drafter: LLMDrafter) -> None:
     # No FakeLLM registered: assert_all_mocked fails the call instead of reaching the network.
     with pytest.raises(AssertionError, match="not mocked"):
