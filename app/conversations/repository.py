@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import functools
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, bindparam, case, func, or_, select, update
+from sqlalchemy import Select, Table, bindparam, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import ReturningInsert
 
 from app.conversations.answered import ConversationId
 from app.core.clock import utc_now
-from app.core.db import dialect_insert_for, dialect_name, insert_ignore
+from app.core.db import dialect_insert_for, dialect_name
 from app.models import Account, Contact, Conversation, Draft, Message, OutboundMessage, SendStatus
 
 
@@ -117,13 +117,24 @@ async def find_conversation(
 
 async def insert_message(session: AsyncSession, values: dict[str, Any]) -> int | None:
     """Inserts a message; None when one with the same (account, mid) is stored already."""
-    statement = (
-        insert_ignore(session, Message.__table__, ["account_id", "mid"])
-        .values(**values)
-        .returning(Message.__table__.c.id)
-    )
-    inserted: int | None = (await session.execute(statement)).scalar_one_or_none()
+    statement = _message_insert(dialect_name(session), tuple(values))
+    inserted: int | None = (await session.execute(statement, values)).scalar_one_or_none()
     return inserted
+
+
+@functools.lru_cache(maxsize=64)
+def _message_insert(dialect: str, columns: tuple[str, ...]) -> ReturningInsert[Any]:
+    """`insert_message`'s statement for these columns, built once with bound parameters
+    (every inbound message runs it; built per call it cost its construction and cache
+    key every time, issue 15)."""
+    values = {column: bindparam(column, type_=_MESSAGES.c[column].type) for column in columns}
+    insert = dialect_insert_for(dialect, _MESSAGES).values(values)
+    return insert.on_conflict_do_nothing(index_elements=["account_id", "mid"]).returning(
+        _MESSAGES.c.id
+    )
+
+
+_MESSAGES = cast(Table, Message.__table__)
 
 
 async def message_by_mid(session: AsyncSession, account_id: int, mid: str) -> Message | None:

@@ -7,9 +7,9 @@ import functools
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Integer, Select, bindparam, exists, func, select
+from sqlalchemy import Integer, Select, Table, bindparam, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.conversations.answered import unanswered_statement
@@ -41,11 +41,15 @@ async def lock_conversation(session: AsyncSession, conversation_id: int) -> None
     would miss what the run we waited for wrote. SQLite's writers are serialised by BEGIN
     IMMEDIATE already, and it has no row locks."""
     if dialect_name(session) == "postgresql":
-        await session.execute(
-            select(Conversation.id)
-            .where(Conversation.id == conversation_id)
-            .with_for_update(key_share=True)
-        )
+        await session.execute(_LOCK_CONVERSATION, {"conversation_id": conversation_id})
+
+
+_CONVERSATIONS = cast(Table, Conversation.__table__)
+_LOCK_CONVERSATION = (
+    select(_CONVERSATIONS.c.id)
+    .where(_CONVERSATIONS.c.id == bindparam("conversation_id", type_=Integer))
+    .with_for_update(key_share=True)
+)
 
 
 async def recheck(

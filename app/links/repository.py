@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Table, bindparam, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import ReturningInsert
 
-from app.core.db import insert_ignore, upsert, with_rows
+from app.core.db import (
+    dialect_insert,
+    dialect_insert_for,
+    dialect_name,
+    upsert,
+    with_rows,
+)
 from app.models import Account, Cooperation, LinkClick, Product, TrackedLink
 
 
@@ -28,20 +37,20 @@ async def tokens_for(
     rows it did not insert are read back."""
     if not product_ids:
         return {}
-    inserted = await session.execute(
-        with_rows(
-            insert_ignore(session, TrackedLink, ("conversation_id", "product_id")),
-            [
-                {
-                    "account_id": account_id,
-                    "conversation_id": conversation_id,
-                    "product_id": product_id,
-                    "token": new_token(),
-                }
-                for product_id in product_ids
-            ],
-        ).returning(TrackedLink.product_id, TrackedLink.token)
-    )
+    new = [
+        {
+            "account_id": account_id,
+            "conversation_id": conversation_id,
+            "product_id": product_id,
+            "token": new_token(),
+        }
+        for product_id in product_ids
+    ]
+    if len(new) == 1:  # the usual case: built once, the row's values bound at execution
+        inserted = await session.execute(_new_link(dialect_name(session)), new[0])
+    else:
+        statement = with_rows(dialect_insert(session, _LINKS), new)
+        inserted = await session.execute(_skip_taken(statement))
     tokens = {row.product_id: row.token for row in inserted}
     missing = [product_id for product_id in product_ids if product_id not in tokens]
     if missing:
@@ -53,6 +62,24 @@ async def tokens_for(
         )
         tokens |= {row.product_id: row.token for row in rows}
     return tokens
+
+
+_LINKS = cast(Table, TrackedLink.__table__)
+
+
+def _skip_taken(statement: postgresql.Insert | sqlite.Insert) -> ReturningInsert[Any]:
+    return statement.on_conflict_do_nothing(
+        index_elements=["conversation_id", "product_id"]
+    ).returning(_LINKS.c.product_id, _LINKS.c.token)
+
+
+@functools.cache
+def _new_link(dialect: str) -> ReturningInsert[Any]:
+    """One new tracked link, on the table (a statement naming the ORM entity is copied
+    and its cache key computed again on every execution, issue 15)."""
+    columns = ("account_id", "conversation_id", "product_id", "token")
+    values = {column: bindparam(column, type_=_LINKS.c[column].type) for column in columns}
+    return _skip_taken(dialect_insert_for(dialect, _LINKS).values(values))
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,8 +2,8 @@
 of the outcome after it, as narrow Core statements (no ORM loads).
 
 On PostgreSQL the writes that belong together go out as one statement (the others as
-data-modifying CTEs of the first one: `together`); SQLite, which has no such CTEs, runs
-them one after another in the same transaction. Either way they commit or roll back as
+data-modifying CTEs of the first one: `together_statements`); SQLite, which has no such
+CTEs, runs them one after another in the same transaction. Either way they commit or roll back as
 one, which is all the send job relies on.
 """
 
@@ -167,23 +167,15 @@ async def lock_account(session: AsyncSession, account_id: int) -> datetime | Non
     )
 
 
-async def together(session: AsyncSession, first: UpdateBase, *then: UpdateBase) -> list[Row[Any]]:
-    """Runs `first`, whose rows it answers, and `then`, in one transaction. On PostgreSQL
-    one statement: `then` become data-modifying CTEs of `first`. Each runs exactly once,
-    on the statement's snapshot, so none may depend on another's effects; PostgreSQL
-    does not promise their order (today: `first`, then the CTEs from last to first, hence
-    `reversed`), so the row locks they take must not need one: see the callers."""
-    statements = together_statements(dialect_name(session), first, *then)
-    rows = _rows(await session.execute(statements[0]))
-    for statement in statements[1:]:
-        await session.execute(statement)
-    return rows
-
-
 def together_statements(
     dialect: str, first: UpdateBase, *then: UpdateBase
 ) -> tuple[Executable, ...]:
-    """What `together` executes, in order: on PostgreSQL one statement."""
+    """The statements that run `first` (whose rows the caller reads) and `then` in one
+    transaction, in order. On PostgreSQL one statement: `then` become data-modifying CTEs
+    of `first`. Each runs exactly once, on the statement's snapshot, so none may depend
+    on another's effects; PostgreSQL does not promise their order (today: `first`, then
+    the CTEs from last to first, hence `reversed`), so the row locks they take must not
+    need one: see the callers. On SQLite `first`, then the others."""
     if dialect == "postgresql" and then:
         ctes = [statement.cte(f"w{n}") for n, statement in enumerate(then)]
         return (first.add_cte(*reversed(ctes)),)
@@ -193,10 +185,6 @@ def together_statements(
 def _rows(result: Result[Any]) -> list[Row[Any]]:
     """Its rows, fetched at once (none for a statement without RETURNING)."""
     return list(result) if cast(CursorResult[Any], result).returns_rows else []
-
-
-def draft_status(draft_id: int, status: DraftStatus, now: datetime) -> UpdateBase:
-    return update(DRAFTS).where(DRAFTS.c.id == draft_id).values(status=status, updated_at=now)
 
 
 async def start_sending(
@@ -210,28 +198,55 @@ async def start_sending(
     """Moves the row (and its draft) to `sending`, one attempt more, and writes the
     account's pace when the send took a place in it (`next_send_at`). The outbound and
     account rows are locked already (`load_for_send`); the one lock taken here is the
-    draft's."""
+    draft's. On PostgreSQL one statement (`together_statements`): its writes need no
+    order, each row being locked by this transaction already or by nothing else."""
+    statements = _start_statements(
+        dialect_name(session), paced=next_send_at is not None, draft=sending.draft_id is not None
+    )
+    params = {
+        "s_outbound_id": sending.id,
+        "s_messaging_type": messaging_type,
+        "s_account_id": sending.account_id,
+        "s_next_send_at": next_send_at,
+        "s_draft_id": sending.draft_id,
+        "now": now,
+    }
+    for statement in statements:
+        await session.execute(statement, params)
+
+
+@functools.cache
+def _start_statements(dialect: str, *, paced: bool, draft: bool) -> tuple[Executable, ...]:
+    """`start_sending`'s statements for each shape, built once with bound parameters
+    (built per call, the CTE composition and its cache key cost every send, issue 15)."""
+    now = bindparam("now", type_=OUTBOUND.c.updated_at.type)
     others: list[UpdateBase] = []
-    if next_send_at is not None:
+    if paced:
         others.append(
             update(ACCOUNTS)
-            .where(ACCOUNTS.c.id == sending.account_id)
-            .values(next_send_at=next_send_at, updated_at=now)
+            .where(ACCOUNTS.c.id == bindparam("s_account_id"))
+            .values(
+                next_send_at=bindparam("s_next_send_at", type_=ACCOUNTS.c.next_send_at.type),
+                updated_at=now,
+            )
         )
-    if sending.draft_id is not None:
-        others.append(draft_status(sending.draft_id, DraftStatus.SENDING, now))
-    await together(
-        session,
+    if draft:
+        others.append(
+            update(DRAFTS)
+            .where(DRAFTS.c.id == bindparam("s_draft_id"))
+            .values(status=DraftStatus.SENDING, updated_at=now)
+        )
+    started = (
         update(OUTBOUND)
-        .where(OUTBOUND.c.id == sending.id)
+        .where(OUTBOUND.c.id == bindparam("s_outbound_id"))
         .values(
             status=SendStatus.SENDING,
-            messaging_type=messaging_type,
+            messaging_type=bindparam("s_messaging_type", type_=OUTBOUND.c.messaging_type.type),
             attempts=OUTBOUND.c.attempts + 1,
             updated_at=now,
-        ),
-        *others,
+        )
     )
+    return together_statements(dialect, started, *others)
 
 
 async def store_sent_messages(
@@ -358,7 +373,7 @@ async def settle_sent(
 @functools.cache
 def _settle_statements(dialect: str, *, parts: int, draft: bool) -> tuple[Executable, ...]:
     """`settle_sent`'s statements for `parts` parts sent and with a draft (or not), built
-    once with bound parameters: on PostgreSQL one statement (see `together`), on SQLite
+    once with bound parameters: on PostgreSQL one statement (`together_statements`), on SQLite
     the first and then the others. (A reply of several parts is a multi-row VALUES, which
     SQLAlchemy compiles on every execution: rare enough.)"""
     now = bindparam("now", type_=OUTBOUND.c.updated_at.type)

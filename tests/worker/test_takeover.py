@@ -78,9 +78,7 @@ async def workers(harness: Harness) -> AsyncIterator[Workers]:
 
 async def _enqueue(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
     async with unit_of_work(sessionmaker) as session:
-        job = await queue.enqueue(session, "work", {})
-    assert job is not None
-    return job.id
+        return await queue.enqueue(session, "work", {})
 
 
 async def _job(sessionmaker: async_sessionmaker[AsyncSession], job_id: int) -> Job:
