@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.core.crypto import TokenCipher
-from app.core.db import create_engine, create_sessionmaker
+from app.core.db import create_engine, create_reader, create_sessionmaker
 from app.core.http import create_http_client
 from app.drafting.base import Drafter
 from app.drafting.catalog_index import CatalogIndexes
@@ -27,6 +27,7 @@ class Runtime:
     settings: Settings
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
+    reader: async_sessionmaker[AsyncSession]  # reads without a transaction (`reading`)
     http: httpx.AsyncClient  # Meta (Graph API, OAuth) and web push
     llm_http: httpx.AsyncClient  # the LLM server (OPENAI_BASE_URL): drafter and embeddings
     graph: GraphClient
@@ -54,6 +55,7 @@ async def open_runtime(
             settings=settings,
             engine=engine,
             sessionmaker=create_sessionmaker(engine),
+            reader=create_reader(engine),
             http=http,
             llm_http=llm_http,
             graph=GraphClient(http, settings),

@@ -60,11 +60,44 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
+        if connection.get_execution_options().get(READER):
+            return  # a reader (`create_reader`): each statement on its own, no lock
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+# The execution option that marks a reader's connections (`create_reader`).
+READER = "inboxpilot_reader"
+
+
+def create_reader(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions for reads that need no transaction of their own (`reading`): each
+    statement runs on its own, with no BEGIN and COMMIT, which cost two round trips and
+    about 0.35 ms of CPU per transaction (issue 15). On PostgreSQL nothing else changes,
+    since READ COMMITTED already gives each statement of a transaction its own snapshot;
+    on SQLite the reads no longer take the write lock (BEGIN IMMEDIATE).
+
+    PostgreSQL: the AUTOCOMMIT isolation level (asyncpg then starts no transaction).
+    SQLite: its connections are in autocommit already (`_configure_sqlite`), and a
+    reader's skips the BEGIN IMMEDIATE; changing pysqlite's isolation level instead
+    would hand the connection back to the pool with the module's own implicit
+    transactions switched on."""
+    options: dict[str, Any] = {READER: True}
+    if engine.dialect.name == "postgresql":
+        options["isolation_level"] = "AUTOCOMMIT"
+    return async_sessionmaker(
+        engine.execution_options(**options), expire_on_commit=False, autoflush=False
+    )
+
+
+@asynccontextmanager
+async def reading(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A session of `create_reader`'s, for reads only: what it writes is not undone."""
+    async with sessionmaker() as session:
+        yield session
 
 
 @asynccontextmanager

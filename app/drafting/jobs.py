@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record
 from app.core.clock import utc_now
-from app.core.db import unit_of_work
+from app.core.db import reading, unit_of_work
 from app.drafting import product_vectors
 from app.drafting.assess import ConversationState, assess
 from app.drafting.base import DraftingError, DraftRequest, DraftResult
@@ -40,7 +40,9 @@ async def draft_reply(runtime: Runtime, job: Job) -> None:
     now = utc_now()
     midnight = datetime.combine(now.date(), time(0), tzinfo=now.tzinfo)
     spent_since = midnight if runtime.drafter.name == "llm" else None
-    async with unit_of_work(runtime.sessionmaker) as session:
+    # Read without a transaction: what matters is checked again under the conversation's
+    # lock before anything is written (`recheck`).
+    async with reading(runtime.reader) as session:
         context = await load_context(
             session, conversation_id, indexes=runtime.catalog, spent_since=spent_since
         )
@@ -51,7 +53,7 @@ async def draft_reply(runtime: Runtime, job: Job) -> None:
         # Embedded outside any transaction; then retrieval again, by words and meaning.
         vector = await runtime.embedder.embed_query(context.request.follower_text)
         if vector is not None:
-            async with unit_of_work(runtime.sessionmaker) as session:
+            async with reading(runtime.reader) as session:
                 context = await load_context(
                     session, conversation_id, indexes=runtime.catalog, vector=vector
                 )
