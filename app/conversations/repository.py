@@ -12,7 +12,7 @@ from sqlalchemy.sql.dml import ReturningInsert
 
 from app.conversations.answered import ConversationId
 from app.core.clock import utc_now
-from app.core.db import dialect_insert_for, dialect_name
+from app.core.db import bound_row, dialect_insert_for, dialect_name
 from app.models import Account, Contact, Conversation, Draft, Message, OutboundMessage, SendStatus
 
 
@@ -127,8 +127,7 @@ def _message_insert(dialect: str, columns: tuple[str, ...]) -> ReturningInsert[A
     """`insert_message`'s statement for these columns, built once with bound parameters
     (every inbound message runs it; built per call it cost its construction and cache
     key every time, issue 15)."""
-    values = {column: bindparam(column, type_=_MESSAGES.c[column].type) for column in columns}
-    insert = dialect_insert_for(dialect, _MESSAGES).values(values)
+    insert = dialect_insert_for(dialect, _MESSAGES).values(bound_row(_MESSAGES, columns))
     return insert.on_conflict_do_nothing(index_elements=["account_id", "mid"]).returning(
         _MESSAGES.c.id
     )

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, case, event, func, select, text
+from sqlalchemy import Select, Table, bindparam, case, event, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
@@ -112,6 +112,13 @@ async def unit_of_work(
         except BaseException:
             await session.rollback()
             raise
+
+
+def bound_row(table: Table, columns: Iterable[str], *, prefix: str = "") -> dict[str, Any]:
+    """`columns` of `table`, each as a bound parameter of the column's type named
+    `prefix` + the column: the VALUES of an INSERT built once and run with each row's
+    values (`{prefix + column: value}`)."""
+    return {column: bindparam(prefix + column, type_=table.c[column].type) for column in columns}
 
 
 def dialect_name(session: AsyncSession) -> str:

@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, or_, select, update
+from sqlalchemy import Table, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import ReturningInsert
 
 from app.core.db import (
+    bound_row,
     dialect_insert,
     dialect_insert_for,
     dialect_name,
@@ -78,8 +79,7 @@ def _new_link(dialect: str) -> ReturningInsert[Any]:
     """One new tracked link, on the table (a statement naming the ORM entity is copied
     and its cache key computed again on every execution, issue 15)."""
     columns = ("account_id", "conversation_id", "product_id", "token")
-    values = {column: bindparam(column, type_=_LINKS.c[column].type) for column in columns}
-    return _skip_taken(dialect_insert_for(dialect, _LINKS).values(values))
+    return _skip_taken(dialect_insert_for(dialect, _LINKS).values(bound_row(_LINKS, columns)))
 
 
 @dataclass(frozen=True, slots=True)

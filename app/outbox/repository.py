@@ -3,8 +3,8 @@ of the outcome after it, as narrow Core statements (no ORM loads).
 
 On PostgreSQL the writes that belong together go out as one statement (the others as
 data-modifying CTEs of the first one: `together_statements`); SQLite, which has no such
-CTEs, runs them one after another in the same transaction. Either way they commit or roll back as
-one, which is all the send job relies on.
+CTEs, runs them one after another in the same transaction. Either way they commit or
+roll back as one, which is all the send job relies on.
 """
 
 from __future__ import annotations
@@ -373,8 +373,8 @@ async def settle_sent(
 @functools.cache
 def _settle_statements(dialect: str, *, parts: int, draft: bool) -> tuple[Executable, ...]:
     """`settle_sent`'s statements for `parts` parts sent and with a draft (or not), built
-    once with bound parameters: on PostgreSQL one statement (`together_statements`), on SQLite
-    the first and then the others. (A reply of several parts is a multi-row VALUES, which
+    once with bound parameters: on PostgreSQL one statement (`together_statements`), on
+    SQLite the first and then the others. (A reply of several parts is a multi-row VALUES, which
     SQLAlchemy compiles on every execution: rare enough.)"""
     now = bindparam("now", type_=OUTBOUND.c.updated_at.type)
     others: list[UpdateBase] = []

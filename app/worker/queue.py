@@ -23,7 +23,14 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.sql.dml import Insert
 
 from app.core.clock import utc_now
-from app.core.db import dialect_insert, dialect_name, insert_ignore, picked_once, with_rows
+from app.core.db import (
+    bound_row,
+    dialect_insert,
+    dialect_name,
+    insert_ignore,
+    picked_once,
+    with_rows,
+)
 from app.models import InboxEvent, Job
 
 QueueModel = TypeVar("QueueModel", Job, InboxEvent)
@@ -97,14 +104,7 @@ def _one_row_statement(dialect: str) -> Insert:
     """On the table, not the mapped class: a statement naming the ORM entity is copied and
     its cache key computed again on every execution."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return _upsert(
-        insert(_JOBS).values(
-            {
-                column: bindparam(f"new_{column}", type_=_JOBS.c[column].type)
-                for column in _JOB_COLUMNS
-            }
-        )
-    )
+    return _upsert(insert(_JOBS).values(bound_row(_JOBS, _JOB_COLUMNS, prefix="new_")))
 
 
 _JOBS = cast(Table, Job.__table__)
@@ -168,7 +168,8 @@ async def enqueue(
 @functools.cache
 def _enqueue_statement(dialect: str) -> Insert:
     """`enqueue`'s statement, built once per database: the one-row upsert, returning the
-    id (returning the ORM row instead cost a draft job about 1 ms of CPU, issue 15)."""
+    id (returning the ORM row instead cost 1.1 ms of CPU per call, this 0.7-0.9 ms in
+    the same in-process runs, issue 15)."""
     return _one_row_statement(dialect).returning(_JOBS.c.id)
 
 
