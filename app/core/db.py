@@ -6,7 +6,21 @@ from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, Table, bindparam, case, event, func, select, text
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Integer,
+    Select,
+    Table,
+    all_,
+    any_,
+    bindparam,
+    case,
+    event,
+    func,
+    select,
+    text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
@@ -37,12 +51,32 @@ def is_sqlite(url: str) -> bool:
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     url = normalise_url(url)
     if is_sqlite(url):
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        # Kept once opened, as below: each SQLite connection is a thread of aiosqlite's
+        # and its PRAGMAs.
+        engine = create_async_engine(
+            url, pool_size=2 * pool_size, max_overflow=0, connect_args={"timeout": 30}
+        )
         _configure_sqlite(engine)
         return engine
     # No pre-ping: it costs a transaction per checkout. A connection that died with a
     # database restart fails once, SQLAlchemy invalidates the pool, and the job retries.
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size)
+    # At most 2 x `pool_size` connections (DATABASE_POOL_SIZE, docs/operations.md), and
+    # each is kept once opened: as overflow beyond `pool_size` they were closed on their
+    # return, and a busy worker (16 items in flight, its heartbeat, its claims) opened one
+    # for about every third DM, each time a new server process, with every statement
+    # prepared again (issue 15).
+    return create_async_engine(
+        url,
+        pool_size=2 * pool_size,
+        max_overflow=0,
+        # asyncpg's cache of prepared statements, per connection (SQLAlchemy's default is
+        # 100): a statement pushed out is prepared again, a round trip, on its next use.
+        connect_args={"prepared_statement_cache_size": PREPARED_STATEMENTS},
+    )
+
+
+# The web process alone runs more than a hundred different statements.
+PREPARED_STATEMENTS = 500
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
@@ -221,6 +255,25 @@ def picked_once(dialect: str, candidates: Select[Any]) -> Select[Any]:
         picked = picked.prefix_with("MATERIALIZED")
         return select(picked.c[0])
     return candidates
+
+
+def among(
+    dialect: str, column: ColumnElement[int], name: str, *, negate: bool = False
+) -> ColumnElement[bool]:
+    """`column IN` (or, with `negate`, `NOT IN`) the list of integers bound as `name`,
+    with one SQL text whatever the list's length. An expanding `IN (...)` writes one
+    text per length, and each new text is a statement the driver prepares again (on
+    PostgreSQL a round trip) and keeps in its per-connection cache of 100, pushing the
+    hot statements out: the worker's claims and completions, whose lists vary with what
+    it holds, did that to about one statement in nine (issue 15).
+
+    PostgreSQL: `= ANY(array)` / `<> ALL(array)`. SQLite: `IN (SELECT value FROM
+    json_each(list))`, the list sent as JSON text."""
+    if dialect == "postgresql":
+        array = bindparam(name, type_=postgresql.ARRAY(Integer))
+        return column != all_(array) if negate else column == any_(array)
+    values = select(func.json_each(bindparam(name, type_=JSON)).table_valued("value").c.value)
+    return column.not_in(values) if negate else column.in_(values)
 
 
 def utc_day(session: AsyncSession, column: Any) -> Any:

@@ -24,6 +24,7 @@ from sqlalchemy.sql.dml import Insert
 
 from app.core.clock import utc_now
 from app.core.db import (
+    among,
     bound_row,
     dialect_insert,
     dialect_name,
@@ -294,7 +295,7 @@ def _claim_statement(model: type[QueueModel], dialect: str) -> Any:
         order.insert(0, c.priority)
     candidates = (
         select(c.id)
-        .where(claimable, c.id.not_in(bindparam("held", expanding=True)))
+        .where(claimable, among(dialect, c.id, "held", negate=True))
         .order_by(*order)
         .limit(bindparam("limit", type_=Integer))
     )
@@ -374,14 +375,38 @@ async def renew(
     """Extends the leases `worker_id` still holds among `ids`; returns those. An item
     missing from the answer was taken over by another worker (its lease had run out) or
     settled meanwhile: this worker must not record an outcome for it."""
+    dialect = bind.dialect.name if isinstance(bind, AsyncConnection) else dialect_name(bind)
     result = await bind.execute(
-        update(model)
-        .where(model.id.in_(ids), model.locked_by == worker_id, model.status == RUNNING)
-        .values(locked_until=utc_now() + timedelta(seconds=lease_seconds))
-        .returning(model.id)
-        .execution_options(synchronize_session=False)
+        _renew_statement(model, dialect),
+        {
+            "ids": ids,
+            "worker_id": worker_id,
+            "until": utc_now() + timedelta(seconds=lease_seconds),
+        },
     )
     return set(result.scalars().all())
+
+
+@functools.cache
+def _renew_statement(model: type[QueueModel], dialect: str) -> Any:
+    """Built once per queue and database (every heartbeat renews what a worker holds)."""
+    c = cast(Table, model.__table__).c
+    return (
+        _held_by_worker(model, dialect)
+        .values(locked_until=bindparam("until", type_=c.locked_until.type))
+        .returning(c.id)
+    )
+
+
+def _held_by_worker(model: type[QueueModel], dialect: str) -> Any:
+    """An UPDATE of the items among the list `ids` that worker `worker_id` still runs."""
+    table = cast(Table, model.__table__)
+    c = table.c
+    return update(table).where(
+        among(dialect, c.id, "ids"),
+        c.locked_by == bindparam("worker_id", type_=c.locked_by.type),
+        c.status == RUNNING,
+    )
 
 
 async def release(
@@ -416,27 +441,24 @@ async def complete_many(
     session: AsyncSession, model: type[QueueModel], ids: list[int], *, worker_id: str
 ) -> int:
     """Marks items done that this worker still holds; returns how many it did."""
-    result = await (await session.connection()).execute(
-        _complete_statement(model),
+    connection = await session.connection()
+    result = await connection.execute(
+        _complete_statement(model, connection.dialect.name),
         {"ids": ids, "worker_id": worker_id, "now": utc_now()},
     )
     return int(result.rowcount)
 
 
 @functools.cache
-def _complete_statement(model: type[QueueModel]) -> Any:
-    """Built once per queue (the worker records what finished with every claim)."""
+def _complete_statement(model: type[QueueModel], dialect: str) -> Any:
+    """Built once per queue and database (the worker records what finished with every
+    claim)."""
     table = cast(Table, model.__table__)
     c = table.c
     now = bindparam("now", type_=c.locked_until.type)
     finished = "finished_at" if model is Job else "processed_at"
     return (
-        update(table)
-        .where(
-            c.id.in_(bindparam("ids", expanding=True)),
-            c.locked_by == bindparam("worker_id", type_=c.locked_by.type),
-            c.status == RUNNING,
-        )
+        _held_by_worker(model, dialect)
         .values({"status": DONE, "locked_until": None, "last_error": None, finished: now})
         .values({"updated_at": now} if "updated_at" in c else {})
     )

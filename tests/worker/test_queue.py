@@ -9,8 +9,8 @@ from typing import Any, cast
 
 import pytest
 import time_machine
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import event, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.core.clock import utc_now
 from app.core.db import unit_of_work
@@ -432,3 +432,54 @@ async def test_a_separate_worker_process_hears_new_webhooks_at_once(
         stop.set()
         await asyncio.wait_for(loop_task, 5)
     await truncate_all(postgres_url)
+
+
+async def test_claims_completions_and_renewals_send_one_text_whatever_they_hold(
+    engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """The lists a worker passes (what it holds, what finished) grow and shrink with its
+    load. An expanding `IN (...)` wrote one SQL text per length, and each new text is
+    prepared again by the driver and pushes hot statements out of its cache; now each
+    statement is one text, and still takes exactly the rows its list names."""
+    await _enqueue(sessionmaker, 12)
+    texts: dict[str, set[str]] = {"claim": set(), "complete": set(), "renew": set()}
+    current: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if current and "jobs" in statement:  # not SQLite's BEGIN IMMEDIATE
+            texts[current[0]].add(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        held: list[int] = []
+        for size in (1, 2, 3):
+            current[:] = ["claim"]
+            async with unit_of_work(sessionmaker) as session:
+                jobs = await queue.claim(
+                    session, Job, worker_id="w", limit=size, lease_seconds=60, held_ids=held
+                )
+            assert len(jobs) == size
+            assert not {job.id for job in jobs} & set(held)
+            held.extend(job.id for job in jobs)
+        current[:] = ["renew"]
+        for ids in (held[:1], held, [*held, 10_000]):
+            async with unit_of_work(sessionmaker) as session:
+                renewed = await queue.renew(session, Job, ids, worker_id="w", lease_seconds=60)
+            assert renewed == set(ids) - {10_000}
+        current[:] = ["complete"]
+        for ids in (held[:1], held[1:3], held[3:]):
+            async with unit_of_work(sessionmaker) as session:
+                assert await queue.complete_many(session, Job, ids, worker_id="w") == len(ids)
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", seen)
+    assert {name: len(found) for name, found in texts.items()} == {
+        "claim": 1,
+        "complete": 1,
+        "renew": 1,
+    }
+    async with unit_of_work(sessionmaker) as session:
+        statuses = {row.id: row.status for row in await session.execute(select(Job.id, Job.status))}
+    assert sorted(job_id for job_id, status in statuses.items() if status == queue.DONE) == sorted(
+        held
+    )
+    assert sum(status == queue.QUEUED for status in statuses.values()) == 6
