@@ -87,6 +87,10 @@ def _event_context(event_id: int) -> Iterator[None]:
 async def fetch_profile(runtime: Runtime, job: Job) -> None:
     """A follower's name, username and picture from Meta (`profiles.fetch_profile`)."""
     clients = profiles.ProfileClients(
-        runtime.sessionmaker, runtime.graph, runtime.cipher, runtime.settings.META_APP_SECRET
+        runtime.sessionmaker,
+        runtime.reader,
+        runtime.graph,
+        runtime.cipher,
+        runtime.settings.META_APP_SECRET,
     )
     await profiles.fetch_profile(clients, job)

@@ -14,13 +14,13 @@ from typing import Any, cast
 
 import structlog
 from pydantic import SecretStr
-from sqlalchemy import Row, Table, bindparam, select, update
+from sqlalchemy import Row, Table, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.core.clock import utc_now
 from app.core.crypto import TokenCipher
-from app.core.db import unit_of_work
+from app.core.db import reading, unit_of_work
 from app.meta import errors as graph_errors
 from app.meta.graph import GraphClient, SendTarget, UserProfile
 from app.models import Account, Contact, Job
@@ -77,10 +77,12 @@ def refresh_profile_if_due(
 
 @dataclass(frozen=True, slots=True)
 class ProfileClients:
-    """What reading a profile takes: the database, the Graph API client, the cipher of
-    the stored tokens and the app secret (the worker's runtime has each)."""
+    """What reading a profile takes: the database (its sessions, and its reader's for the
+    read that needs no transaction: `app.core.db.create_reader`), the Graph API client,
+    the cipher of the stored tokens and the app secret (the worker's runtime has each)."""
 
     sessions: async_sessionmaker[AsyncSession]
+    reader: async_sessionmaker[AsyncSession]
     graph: GraphClient
     cipher: TokenCipher
     app_secret: SecretStr | None
@@ -89,7 +91,7 @@ class ProfileClients:
 async def fetch_profile(clients: ProfileClients, job: Job) -> None:
     """The profile job's body (`app.conversations.jobs.fetch_profile`)."""
     contact_id = int(job.payload["contact_id"])
-    async with unit_of_work(clients.sessions) as session:
+    async with reading(clients.reader) as session:
         # One statement: the contact's profile state and the account's credentials.
         found = (await session.execute(_TARGET, {"contact_id": contact_id})).first()
     if found is None or not _due(found.profile_fetched_at, found.profile_error, utc_now()):
@@ -143,24 +145,42 @@ async def _read_profile(clients: ProfileClients, found: Row[*tuple[Any, ...]]) -
     )
 
 
+def _kept_unless(name: str, column: Any) -> Any:
+    """The bound value `name`, or the column's own value when it is None."""
+    return func.coalesce(bindparam(name, type_=column.type), column)
+
+
+# `_save`'s statement, built once.
+_SAVE = (
+    update(_CONTACTS)
+    .where(_CONTACTS.c.id == bindparam("contact_id"))
+    .values(
+        profile_fetched_at=bindparam("fetched_at", type_=_CONTACTS.c.profile_fetched_at.type),
+        profile_error=bindparam("error", type_=_CONTACTS.c.profile_error.type),
+        profile_pic_url=bindparam("pic", type_=_CONTACTS.c.profile_pic_url.type),
+        name=_kept_unless("name", _CONTACTS.c.name),
+        username=_kept_unless("username", _CONTACTS.c.username),
+    )
+)
+
+
 async def _save(
     session: AsyncSession, contact_id: int, profile: UserProfile | None, error: str | None
 ) -> None:
     """One UPDATE (a contact erased meanwhile matches nothing)."""
-    values: dict[str, Any] = {
-        "profile_fetched_at": utc_now(),
-        "profile_error": error,
-        # Picture URLs expire within days: a failed refresh drops the old one rather
-        # than keep showing a link that no longer works. Name and username stay.
-        "profile_pic_url": None if profile is None else profile.profile_pic_url,
-    }
-    if profile is not None:
-        values |= {
-            key: value
-            for key, value in (("name", profile.name), ("username", profile.username))
-            if value
-        }
-    await session.execute(update(_CONTACTS).where(_CONTACTS.c.id == contact_id).values(values))
+    await session.execute(
+        _SAVE,
+        {
+            "contact_id": contact_id,
+            "fetched_at": utc_now(),
+            "error": error,
+            # Picture URLs expire within days: a failed refresh drops the old one rather
+            # than keep showing a link that no longer works. Name and username stay.
+            "pic": None if profile is None else profile.profile_pic_url,
+            "name": None if profile is None else profile.name or None,
+            "username": None if profile is None else profile.username or None,
+        },
+    )
     if profile is not None:
         log.info("profile.fetched", contact_id=contact_id)
     else:
