@@ -75,7 +75,8 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     )
 
 
-# The web process alone runs more than a hundred different statements.
+# Room for every statement a process runs, as one text each (`among`): the worker runs
+# a few dozen, the web process more with its pages and API.
 PREPARED_STATEMENTS = 500
 
 
@@ -263,9 +264,10 @@ def among(
     """`column IN` (or, with `negate`, `NOT IN`) the list of integers bound as `name`,
     with one SQL text whatever the list's length. An expanding `IN (...)` writes one
     text per length, and each new text is a statement the driver prepares again (on
-    PostgreSQL a round trip) and keeps in its per-connection cache of 100, pushing the
-    hot statements out: the worker's claims and completions, whose lists vary with what
-    it holds, did that to about one statement in nine (issue 15).
+    PostgreSQL a round trip) and keeps in its per-connection cache, pushing the hot
+    statements out: the worker's claims and completions, whose lists vary with what it
+    holds, did that (with SQLAlchemy's default cache of 100) to about one statement in
+    nine (issue 15).
 
     PostgreSQL: `= ANY(array)` / `<> ALL(array)`. SQLite: `IN (SELECT value FROM
     json_each(list))`, the list sent as JSON text."""

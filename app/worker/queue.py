@@ -19,7 +19,6 @@ from typing import Any, TypeVar, cast
 from sqlalchemy import Integer, Table, and_, bindparam, case, exists, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
-from sqlalchemy.orm import aliased
 from sqlalchemy.sql.dml import Insert
 
 from app.core.clock import utc_now
@@ -418,23 +417,28 @@ async def release(
     A job whose `dedupe_key` already has a newer waiting job stays leased until its
     lease runs out: only one job per key may wait, and the newer one does the same work.
     """
-    statement = update(model).where(
-        model.id.in_(ids), model.locked_by == worker_id, model.status == RUNNING
+    connection = await session.connection()
+    result = await connection.execute(
+        _release_statement(model, connection.dialect.name),
+        {"ids": ids, "worker_id": worker_id},
     )
+    return int(result.rowcount)
+
+
+@functools.cache
+def _release_statement(model: type[QueueModel], dialect: str) -> Any:
+    """`release`'s statement, on the same condition as completion and renewal."""
+    table = cast(Table, model.__table__)
+    c = table.c
+    statement = _held_by_worker(model, dialect)
     if model is Job:
-        waiting = aliased(Job)
+        waiting = table.alias("waiting")
         statement = statement.where(
-            ~exists().where(waiting.dedupe_key == Job.dedupe_key, waiting.status == QUEUED)
+            ~exists().where(waiting.c.dedupe_key == c.dedupe_key, waiting.c.status == QUEUED)
         )
-    result = await session.execute(
-        statement.values(
-            status=QUEUED,
-            locked_by=None,
-            locked_until=None,
-            attempts=model.attempts - 1,
-        ).execution_options(synchronize_session=False)
+    return statement.values(
+        status=QUEUED, locked_by=None, locked_until=None, attempts=c.attempts - 1
     )
-    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def complete_many(

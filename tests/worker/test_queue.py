@@ -483,3 +483,30 @@ async def test_claims_completions_and_renewals_send_one_text_whatever_they_hold(
         held
     )
     assert sum(status == queue.QUEUED for status in statuses.values()) == 6
+
+
+async def test_release_hands_back_what_the_worker_holds_unless_a_newer_job_waits(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """A stopping worker's items go back to the queue at once, the attempt not counted;
+    a job whose key already has a newer waiting job stays leased (one may wait per key)."""
+    async with unit_of_work(sessionmaker) as session:
+        await queue.enqueue(session, "noop", {"n": 1})
+        await queue.enqueue(session, "noop", {"n": 2}, dedupe_key="k")
+    async with unit_of_work(sessionmaker) as session:
+        held = await queue.claim(session, Job, worker_id="w", limit=2, lease_seconds=60)
+    assert len(held) == 2
+    async with unit_of_work(sessionmaker) as session:
+        await queue.enqueue(session, "noop", {"n": 3}, dedupe_key="k")  # the newer one
+        released = await queue.release(session, Job, [job.id for job in held], worker_id="w")
+        assert await queue.release(session, Job, [job.id for job in held], worker_id="x") == 0
+    assert released == 1
+    async with unit_of_work(sessionmaker) as session:
+        rows = {job.id: job for job in (await session.scalars(select(Job))).all()}
+    plain, keyed = sorted(held, key=lambda job: job.dedupe_key is not None)
+    assert (rows[plain.id].status, rows[plain.id].locked_by, rows[plain.id].attempts) == (
+        queue.QUEUED,
+        None,
+        0,
+    )
+    assert (rows[keyed.id].status, rows[keyed.id].locked_by) == (queue.RUNNING, "w")
