@@ -87,7 +87,6 @@ def _event_context(event_id: int) -> Iterator[None]:
 async def fetch_profile(runtime: Runtime, job: Job) -> None:
     """A follower's name, username and picture from Meta (`profiles.fetch_profile`)."""
     clients = profiles.ProfileClients(
-        runtime.sessionmaker,
         runtime.reader,
         runtime.graph,
         runtime.cipher,

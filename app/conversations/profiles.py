@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.config import Settings
 from app.core.clock import utc_now
 from app.core.crypto import TokenCipher
-from app.core.db import reading, unit_of_work
+from app.core.db import each_on_its_own, reading
 from app.meta import errors as graph_errors
 from app.meta.graph import GraphClient, SendTarget, UserProfile
 from app.models import Account, Contact, Job
@@ -77,11 +77,10 @@ def refresh_profile_if_due(
 
 @dataclass(frozen=True, slots=True)
 class ProfileClients:
-    """What reading a profile takes: the database (its sessions, and its reader's for the
-    read that needs no transaction: `app.core.db.create_reader`), the Graph API client,
+    """What reading a profile takes: the database (its reader's sessions: the read and the
+    one UPDATE need no transaction, `app.core.db.create_reader`), the Graph API client,
     the cipher of the stored tokens and the app secret (the worker's runtime has each)."""
 
-    sessions: async_sessionmaker[AsyncSession]
     reader: async_sessionmaker[AsyncSession]
     graph: GraphClient
     cipher: TokenCipher
@@ -106,7 +105,7 @@ async def fetch_profile(clients: ProfileClients, job: Job) -> None:
         error = describe_error(exc)
     except (graph_errors.GraphError, ValueError) as exc:
         error = describe_error(exc)
-    async with unit_of_work(clients.sessions) as session:
+    async with each_on_its_own(clients.reader) as session:  # one statement
         await _save(session, contact_id, profile, error)
 
 

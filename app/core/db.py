@@ -136,6 +136,19 @@ async def reading(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterat
 
 
 @asynccontextmanager
+async def each_on_its_own(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[AsyncSession]:
+    """A session of `create_reader`'s for writes that are each whole in one statement
+    (a claim, a batch of completions, a profile saved): every statement commits as it
+    runs, without the BEGIN and COMMIT round trips of a transaction. Nothing is rolled
+    back: when a later statement fails, the earlier ones stand, so use it only where each
+    one may stand alone."""
+    async with sessionmaker() as session:
+        yield session
+
+
+@asynccontextmanager
 async def unit_of_work(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> AsyncIterator[AsyncSession]:

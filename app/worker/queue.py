@@ -25,11 +25,9 @@ from app.core.clock import utc_now
 from app.core.db import (
     among,
     bound_row,
-    dialect_insert,
     dialect_name,
     insert_ignore,
     picked_once,
-    with_rows,
 )
 from app.models import InboxEvent, Job
 
@@ -85,24 +83,18 @@ def job_values(
     }
 
 
-def _queue_statement(session: AsyncSession, rows: list[dict[str, Any]]) -> Insert:
-    """INSERT the rows; a row whose `dedupe_key` has a job waiting pushes that job instead
+@functools.cache
+def _one_row_statement(dialect: str) -> Insert:
+    """INSERT a row; a row whose `dedupe_key` has a job waiting pushes that job instead
     (to the later of the two run times, with the new payload). One statement, atomic on
     both databases: on PostgreSQL a job a worker claims meanwhile no longer matches the
     partial index, so the row is inserted as a new waiting job. The row inserted or
     pushed stays locked until the transaction ends, so a worker cannot start it (SKIP
-    LOCKED) before the data this transaction writes for it is committed."""
-    if len(rows) == 1:
-        # The usual case (a draft queues its send): built once per database, the row's
-        # values bound at execution (`_queue_params`).
-        return _one_row_statement(dialect_name(session))
-    return _upsert(with_rows(dialect_insert(session, _JOBS), rows))
+    LOCKED) before the data this transaction writes for it is committed.
 
-
-@functools.cache
-def _one_row_statement(dialect: str) -> Insert:
-    """On the table, not the mapped class: a statement naming the ORM entity is copied and
-    its cache key computed again on every execution."""
+    Built once per database, the row's values bound at execution (`_queue_params`); on
+    the table, not the mapped class: a statement naming the ORM entity is copied and its
+    cache key computed again on every execution."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     return _upsert(insert(_JOBS).values(bound_row(_JOBS, _JOB_COLUMNS, prefix="new_")))
 
@@ -114,10 +106,9 @@ _JOBS = cast(Table, Job.__table__)
 _JOB_COLUMNS = tuple(job_values("kind", {}))
 
 
-def _queue_params(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """The parameters `_queue_statement`'s statement takes for `rows` (the one row's
-    values for the statement built once; none for a multi-row VALUES)."""
-    return {f"new_{column}": value for column, value in rows[0].items()} if len(rows) == 1 else {}
+def _queue_params(row: dict[str, Any]) -> dict[str, Any]:
+    """The parameters `_one_row_statement` takes for `row`."""
+    return {f"new_{column}": value for column, value in row.items()}
 
 
 def _upsert(statement: postgresql.Insert | sqlite.Insert) -> Insert:
@@ -158,9 +149,7 @@ async def enqueue(
         max_attempts=max_attempts,
         priority=priority,
     )
-    job_id = await session.scalar(
-        _enqueue_statement(dialect_name(session)), _queue_params([values])
-    )
+    job_id = await session.scalar(_enqueue_statement(dialect_name(session)), _queue_params(values))
     assert job_id is not None  # DO UPDATE returns the pushed row
     return int(job_id)
 
@@ -219,9 +208,14 @@ class PendingJobs:
         earlier["payload"] = values["payload"]
 
     async def write(self, session: AsyncSession) -> None:
+        """One statement for every row: the upsert built once, executed for each row's
+        parameters in one call (the driver's executemany). A multi-row VALUES has no cache
+        key: SQLAlchemy compiled it on every batch, about a millisecond of CPU per job row
+        (in a burst, a tenth of the worker's CPU; issue 15)."""
         rows, self._rows, self._keyed = self._rows, [], {}
         if rows:
-            await session.execute(_queue_statement(session, rows), _queue_params(rows))
+            statement = _one_row_statement(dialect_name(session))
+            await session.execute(statement, [_queue_params(row) for row in rows])
 
 
 async def ensure_scheduled(session: AsyncSession, kind: str, *, every_seconds: float) -> None:

@@ -23,7 +23,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import language
-from app.core.db import unit_of_work
+from app.core.db import each_on_its_own, unit_of_work
 from app.inbox.writer import INBOX_CHANNEL
 from app.models import InboxEvent, Job
 from app.ops.metrics import record_worker_item
@@ -119,16 +119,16 @@ class Worker:
 
     async def run_once(self) -> int:
         """Claims what is due, runs it, returns how many items were handled."""
-        async with unit_of_work(self.runtime.sessionmaker) as session:
+        async with each_on_its_own(self.runtime.reader) as session:
             await self._flush_done(session)
             events = await self._claim(session, InboxEvent, self.event_batch)
         # Events first: they create the conversations that jobs work on.
         await self._handle_events(events)
-        async with unit_of_work(self.runtime.sessionmaker) as session:
+        async with each_on_its_own(self.runtime.reader) as session:
             await self._flush_done(session)
             jobs = await self._claim(session, Job, self.concurrency)
         await self._run_all([self._handle(item) for item in jobs])
-        async with unit_of_work(self.runtime.sessionmaker) as session:
+        async with each_on_its_own(self.runtime.reader) as session:
             await self._flush_done(session)
         return len(events) + len(jobs)
 
@@ -241,11 +241,15 @@ class Worker:
 
     async def _fill(self, running: set[asyncio.Task[None]]) -> int:
         free = self.concurrency - len(running)
-        # One transaction records what finished and claims what is next.
+        # What finished is recorded with the claim of what is next; each statement stands
+        # on its own (a completion, a claim: each whole in one statement), without the
+        # BEGIN and COMMIT round trips of a transaction around them.
         done = list(self._done)
+        recorded = False
         try:
-            async with unit_of_work(self.runtime.sessionmaker) as session:
+            async with each_on_its_own(self.runtime.reader) as session:
                 await self._flush_done(session)
+                recorded = True
                 if free <= 0:
                     return 0
                 # Half the free slots for each queue, the rest to whichever has work: a
@@ -269,8 +273,11 @@ class Worker:
                 else:
                     self._maybe_more = len(jobs) == half or len(events) == self.event_batch
         except Exception:
-            self._done[:0] = done  # not recorded: recorded with the next claim instead
+            if not recorded:
+                self._done[:0] = done  # not recorded: recorded with the next claim instead
             self._events_due = True
+            # A claim that went through before the failure stands: its items wait out
+            # their lease (WORKER_LEASE_SECONDS), then a worker takes them again.
             raise
         for job in jobs:
             self._start(running, self._handle(job), (job,))
