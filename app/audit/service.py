@@ -24,15 +24,35 @@ async def record(
     details: dict[str, Any] | None = None,
 ) -> None:
     session.add(
-        AuditEntry(
-            actor=actor or ("user" if user is not None else "system"),
-            user_id=None if user is None else user.id,
-            account_id=account_id,
+        entry(
             action=action,
-            entity_type=None if entity is None else type(entity).__tablename__,
-            entity_id=None if entity is None else entity.id,
-            details=details or {},
+            user=user,
+            actor=actor,
+            account_id=account_id,
+            entity=entity,
+            details=details,
         )
+    )
+
+
+def entry(
+    *,
+    action: str,
+    user: User | None = None,
+    actor: str | None = None,
+    account_id: int | None = None,
+    entity: Any = None,
+    details: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """The audit row `record` adds (not added to the session)."""
+    return AuditEntry(
+        actor=actor or ("user" if user is not None else "system"),
+        user_id=None if user is None else user.id,
+        account_id=account_id,
+        action=action,
+        entity_type=None if entity is None else type(entity).__tablename__,
+        entity_id=None if entity is None else entity.id,
+        details=details or {},
     )
 
 

@@ -6,13 +6,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, time
 from decimal import Decimal
+from typing import Any
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record
 from app.core.clock import utc_now
-from app.core.db import reading, unit_of_work
+from app.core.db import dialect_name, reading, unit_of_work
 from app.drafting import product_vectors
 from app.drafting.assess import ConversationState, assess
 from app.drafting.base import DraftingError, DraftRequest, DraftResult
@@ -24,6 +25,7 @@ from app.drafting.recheck import Recheck, lock_conversation, recheck
 from app.links.service import linked_products
 from app.models import Account, Conversation, Draft, DraftStatus, Job
 from app.ops.metrics import DRAFTS, LLM_BUDGET_FALLBACKS, LLM_COST_USD, LLM_TOKENS
+from app.outbox.auto_reply import AUDIT_ACTION, store_auto_reply
 from app.outbox.compose import CatalogLink, Outgoing, compose
 from app.outbox.disclosure import NoRoomForDisclosure, fits
 from app.outbox.service import queue_composed
@@ -161,8 +163,22 @@ async def _record(
             told=now.told,
             tokens=now.tokens,
         )
-    session.add(draft)
-    await session.flush()
+    if outgoing is not None and dialect_name(session) == "postgresql":
+        # The draft, its reply, the send job and the audit row in one statement.
+        await store_auto_reply(
+            session,
+            runtime.settings,
+            outgoing,
+            account=context.account,
+            conversation=context.conversation,
+            draft=draft,
+            details=_approval_details(draft, decision),
+            hold_seconds=Policy.of(context.account.policy).hold_auto_seconds,
+        )
+        outgoing = None
+    else:
+        session.add(draft)
+        await session.flush()
     log.info(
         "drafting.decided",
         draft_id=draft.id,
@@ -299,19 +315,20 @@ async def queue_alone(
         hold_seconds=Policy.of(account.policy).hold_auto_seconds,
         comment_id=comment_id,
     )
-    details = {
-        "confidence": decision.confidence,
-        "intent": draft.intent,
-        "reasons": decision.reasons,
-    }
+    details = _approval_details(draft, decision)
     await record(
         session,
-        action="draft.auto_approved",
+        action=AUDIT_ACTION,
         actor="bot",
         account_id=account.id,
         entity=draft,
         details=details if comment_id is None else {**details, "comment_id": comment_id},
     )
+
+
+def _approval_details(draft: Draft, decision: Decision) -> dict[str, Any]:
+    """The audit row's details for an automatic reply's approval."""
+    return {"confidence": decision.confidence, "intent": draft.intent, "reasons": decision.reasons}
 
 
 async def embed_catalog(runtime: Runtime, job: Job) -> None:  # noqa: ARG001

@@ -90,19 +90,57 @@ async def queue_composed(
     idempotency_key: str | None = None,
 ) -> OutboundMessage:
     """`queue_reply` for a reply composed already (`app.outbox.compose`)."""
+    key = f"draft:{draft.id}" if draft is not None else f"manual:{uuid.uuid4().hex}"
+    outbound = new_outbound(
+        settings,
+        outgoing,
+        account=account,
+        conversation=conversation,
+        hold_seconds=hold_seconds,
+        draft=draft,
+        user=user,
+        comment_id=comment_id,
+        idempotency_key=idempotency_key or key,
+    )
+    session.add(outbound)
+    await session.flush()
+    await enqueue(
+        session,
+        JobKind.SEND_REPLY,
+        {"outbound_id": outbound.id},
+        run_at=outbound.hold_until,
+        account_id=account.id,
+        max_attempts=settings.JOB_MAX_ATTEMPTS,
+        priority=SEND_PRIORITY,
+    )
+    return outbound
+
+
+def new_outbound(
+    settings: Settings,
+    outgoing: Outgoing,
+    *,
+    account: Account,
+    conversation: Conversation,
+    hold_seconds: float,
+    draft: Draft | None = None,
+    user: User | None = None,
+    comment_id: str | None = None,
+    idempotency_key: str | None = None,
+) -> OutboundMessage:
+    """The queued outbound row of a composed reply (not added to the session). Raises
+    `ReplyRefused` when the reply cannot be split into messages for the platform."""
     try:
         parts = split_text(outgoing.text, account.platform)
     except TextTooLong as exc:
         raise ReplyRefused(f"reply too long for {account.platform}: {exc}") from exc
     except ValueError as exc:
         raise ReplyRefused(f"reply cannot be sent: {exc}") from exc
-    key = f"draft:{draft.id}" if draft is not None else f"manual:{uuid.uuid4().hex}"
-    key = idempotency_key or key
-    outbound = OutboundMessage(
+    return OutboundMessage(
         account_id=account.id,
         conversation_id=conversation.id,
         draft_id=None if draft is None else draft.id,
-        idempotency_key=key,
+        idempotency_key=idempotency_key,
         channel=channel_for(settings),
         status=SendStatus.QUEUED,
         parts=parts,
@@ -117,15 +155,3 @@ async def queue_composed(
         links_sent=outgoing.links_sent,
         disclosed=outgoing.disclosed,
     )
-    session.add(outbound)
-    await session.flush()
-    await enqueue(
-        session,
-        JobKind.SEND_REPLY,
-        {"outbound_id": outbound.id},
-        run_at=outbound.hold_until,
-        account_id=account.id,
-        max_attempts=settings.JOB_MAX_ATTEMPTS,
-        priority=SEND_PRIORITY,
-    )
-    return outbound

@@ -1,0 +1,147 @@
+"""An automatic reply to a DM stored with its draft, in one statement on PostgreSQL.
+
+When a draft goes out alone, the draft job writes four rows: the draft, its outbound
+row, the send job and the audit row `draft.auto_approved`. Through the ORM they were
+four statements and three flushes; each needed the id the one before returned. On
+PostgreSQL they are one statement: data-modifying CTEs, each reading the ids the one
+before returned (`RETURNING`), all on one snapshot and committed with the draft job's
+transaction. SQLite has no data-modifying CTEs: there the caller takes the ORM path
+(`app.drafting.jobs.queue_alone`), which writes the same rows.
+
+The rows are the ORM's own: the caller builds the draft, and this module builds the
+outbound row with `app.outbox.service.new_outbound` and the audit row with
+`app.audit.service.entry`, then inserts their column values (`row_values`), so both
+paths write the same columns from one definition.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, cast
+
+from sqlalchemy import Select, String, Table, bindparam, func, insert, literal, select
+from sqlalchemy import cast as sql_cast
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit.service import entry
+from app.config import Settings
+from app.models import Account, AuditEntry, Conversation, Draft, Job, OutboundMessage
+from app.outbox.compose import Outgoing
+from app.outbox.service import SEND_PRIORITY, new_outbound
+from app.worker.kinds import JobKind
+from app.worker.queue import job_values
+
+_DRAFTS = cast(Table, Draft.__table__)
+_OUTBOUND = cast(Table, OutboundMessage.__table__)
+_JOBS = cast(Table, Job.__table__)
+_AUDIT = cast(Table, AuditEntry.__table__)
+# The columns each row takes from the rows before it, in the statement.
+_FROM_DRAFT = {_OUTBOUND.name: ("draft_id", "idempotency_key"), _AUDIT.name: ("entity_id",)}
+_FROM_OUTBOUND = ("payload",)
+AUDIT_ACTION = "draft.auto_approved"
+
+
+async def store_auto_reply(
+    session: AsyncSession,
+    settings: Settings,
+    outgoing: Outgoing,
+    *,
+    account: Account,
+    conversation: Conversation,
+    draft: Draft,
+    details: dict[str, Any],
+    hold_seconds: float,
+) -> None:
+    """Writes the approved `draft` (not written yet), its reply queued to go out after
+    `hold_seconds`, the send job and the audit row with `details`, in one statement
+    (PostgreSQL only); `draft` gets its id. Raises `ReplyRefused` before writing anything
+    when the reply cannot be split into messages, as `queue_composed` does."""
+    outbound = new_outbound(
+        settings, outgoing, account=account, conversation=conversation, hold_seconds=hold_seconds
+    )
+    job = job_values(
+        JobKind.SEND_REPLY,
+        {},
+        run_at=outbound.hold_until,
+        account_id=account.id,
+        max_attempts=settings.JOB_MAX_ATTEMPTS,
+        priority=SEND_PRIORITY,
+    )
+    audit = entry(action=AUDIT_ACTION, actor="bot", account_id=account.id, details=details)
+    audit.entity_type = _DRAFTS.name
+    params = {
+        **_prefixed("d_", row_values(draft)),
+        **_prefixed("o_", row_values(outbound), skip=_FROM_DRAFT[_OUTBOUND.name]),
+        **_prefixed("j_", job, skip=_FROM_OUTBOUND),
+        **_prefixed("a_", row_values(audit), skip=_FROM_DRAFT[_AUDIT.name]),
+    }
+    row = (await session.execute(_statement(), params)).one()
+    draft.id = row.draft_id
+
+
+def row_values(instance: Any) -> dict[str, Any]:
+    """What an ORM flush would insert for the new `instance`: each column's attribute, or
+    the column's Python-side default when the attribute is unset (None); no primary key."""
+    values: dict[str, Any] = {}
+    for attribute in sa_inspect(type(instance)).column_attrs:
+        column = attribute.columns[0]
+        if column.primary_key:
+            continue
+        value = getattr(instance, attribute.key)
+        default = column.default
+        if value is None and default is not None and default.is_scalar:
+            value = default.arg
+        elif value is None and default is not None and default.is_callable:
+            value = default.arg(None)
+        values[column.key] = value
+    return values
+
+
+def _prefixed(prefix: str, values: dict[str, Any], *, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    return {prefix + key: value for key, value in values.items() if key not in skip}
+
+
+def _bound(
+    table: Table, prefix: str, *, skip: tuple[str, ...] = (), only: tuple[str, ...] | None = None
+) -> dict[str, Any]:
+    """Each column (but the key, `skip`, and those not in `only`) as a bound parameter."""
+    return {
+        column.key: bindparam(prefix + column.key, type_=column.type)
+        for column in table.columns
+        if not column.primary_key
+        and column.key not in skip
+        and (only is None or column.key in only)
+    }
+
+
+@functools.cache
+def _statement() -> Select[Any]:
+    """The four INSERTs as one statement, built once with bound parameters: the draft's
+    RETURNING id feeds the outbound row and the audit row, the outbound row's the send
+    job's payload."""
+    draft = insert(_DRAFTS).values(_bound(_DRAFTS, "d_")).returning(_DRAFTS.c.id).cte("d")
+    outbound_values = _bound(_OUTBOUND, "o_", skip=_FROM_DRAFT[_OUTBOUND.name])
+    outbound_values |= {
+        "draft_id": draft.c.id,
+        "idempotency_key": literal("draft:") + sql_cast(draft.c.id, String),
+    }
+    outbound = (
+        insert(_OUTBOUND)
+        .from_select(list(outbound_values), select(*outbound_values.values()).select_from(draft))
+        .returning(_OUTBOUND.c.id, _OUTBOUND.c.draft_id)
+        .cte("o")
+    )
+    job_values_ = _bound(_JOBS, "j_", skip=_FROM_OUTBOUND, only=tuple(job_values("kind", {})))
+    job_values_["payload"] = func.jsonb_build_object("outbound_id", outbound.c.id)
+    job = insert(_JOBS).from_select(
+        list(job_values_), select(*job_values_.values()).select_from(outbound)
+    )
+    audit_values = _bound(_AUDIT, "a_", skip=_FROM_DRAFT[_AUDIT.name])
+    audit_values["entity_id"] = draft.c.id
+    audit = insert(_AUDIT).from_select(
+        list(audit_values), select(*audit_values.values()).select_from(draft)
+    )
+    return select(outbound.c.draft_id, outbound.c.id.label("outbound_id")).add_cte(
+        job.cte("j"), audit.cte("a")
+    )
