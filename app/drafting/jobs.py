@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record
 from app.core.clock import utc_now
-from app.core.db import dialect_name, reading, unit_of_work
+from app.core.db import reading, unit_of_work
 from app.drafting import product_vectors
 from app.drafting.assess import ConversationState, assess
 from app.drafting.base import DraftingError, DraftRequest, DraftResult
@@ -163,8 +163,8 @@ async def _record(
             told=now.told,
             tokens=now.tokens,
         )
-    if outgoing is not None and dialect_name(session) == "postgresql":
-        # The draft, its reply, the send job and the audit row in one statement.
+    if outgoing is not None:
+        # The draft, its reply, the send job and the audit row (one statement on PostgreSQL).
         await store_auto_reply(
             session,
             runtime.settings,
@@ -175,7 +175,6 @@ async def _record(
             details=_approval_details(draft, decision),
             hold_seconds=Policy.of(context.account.policy).hold_auto_seconds,
         )
-        outgoing = None
     else:
         session.add(draft)
         await session.flush()
@@ -187,10 +186,6 @@ async def _record(
         confidence=decision.confidence,
         stale=now.stale,
     )
-    if outgoing is not None:
-        await queue_alone(
-            session, runtime, context.account, context.conversation, draft, decision, outgoing
-        )
 
 
 def _linked(context: DraftContext, result: DraftResult) -> list[int]:

@@ -1,17 +1,17 @@
-"""An automatic reply to a DM stored with its draft, in one statement on PostgreSQL.
+"""An automatic reply to a DM stored with its draft: one statement on PostgreSQL.
 
 When a draft goes out alone, the draft job writes four rows: the draft, its outbound
 row, the send job and the audit row `draft.auto_approved`. Through the ORM they were
 four statements and three flushes; each needed the id the one before returned. On
 PostgreSQL they are one statement: data-modifying CTEs, each reading the ids the one
 before returned (`RETURNING`), all on one snapshot and committed with the draft job's
-transaction. SQLite has no data-modifying CTEs: there the caller takes the ORM path
-(`app.drafting.jobs.queue_alone`), which writes the same rows.
+transaction. SQLite has no data-modifying CTEs: there they are four Core statements,
+each given the id the one before returned.
 
 The rows are the ORM's own: the caller builds the draft, and this module builds the
-outbound row with `app.outbox.service.new_outbound` and the audit row with
-`app.audit.service.entry`, then inserts their column values (`row_values`), so both
-paths write the same columns from one definition.
+outbound row with `app.outbox.service.new_outbound` (which `queue_composed` uses for
+every other reply) and the audit row with `app.audit.service.entry` (`record`'s), then
+inserts their column values (`row_values`).
 """
 
 from __future__ import annotations
@@ -19,13 +19,14 @@ from __future__ import annotations
 import functools
 from typing import Any, cast
 
-from sqlalchemy import Select, String, Table, bindparam, func, insert, literal, select
+from sqlalchemy import Insert, Select, String, Table, bindparam, func, insert, literal, select
 from sqlalchemy import cast as sql_cast
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import entry
 from app.config import Settings
+from app.core.db import dialect_name
 from app.models import Account, AuditEntry, Conversation, Draft, Job, OutboundMessage
 from app.outbox.compose import Outgoing
 from app.outbox.service import SEND_PRIORITY, new_outbound
@@ -54,9 +55,9 @@ async def store_auto_reply(
     hold_seconds: float,
 ) -> None:
     """Writes the approved `draft` (not written yet), its reply queued to go out after
-    `hold_seconds`, the send job and the audit row with `details`, in one statement
-    (PostgreSQL only); `draft` gets its id. Raises `ReplyRefused` before writing anything
-    when the reply cannot be split into messages, as `queue_composed` does."""
+    `hold_seconds`, the send job and the audit row with `details`; `draft` gets its id.
+    Raises `ReplyRefused` before writing anything when the reply cannot be split into
+    messages, as `queue_composed` does."""
     outbound = new_outbound(
         settings, outgoing, account=account, conversation=conversation, hold_seconds=hold_seconds
     )
@@ -70,14 +71,22 @@ async def store_auto_reply(
     )
     audit = entry(action=AUDIT_ACTION, actor="bot", account_id=account.id, details=details)
     audit.entity_type = _DRAFTS.name
-    params = {
-        **_prefixed("d_", row_values(draft)),
-        **_prefixed("o_", row_values(outbound), skip=_FROM_DRAFT[_OUTBOUND.name]),
-        **_prefixed("j_", job, skip=_FROM_OUTBOUND),
-        **_prefixed("a_", row_values(audit), skip=_FROM_DRAFT[_AUDIT.name]),
-    }
-    row = (await session.execute(_statement(), params)).one()
-    draft.id = row.draft_id
+    draft_values = _prefixed("d_", row_values(draft))
+    outbound_values = _prefixed("o_", row_values(outbound), skip=_FROM_DRAFT[_OUTBOUND.name])
+    job_params = _prefixed("j_", job, skip=_FROM_OUTBOUND)
+    audit_values = _prefixed("a_", row_values(audit), skip=_FROM_DRAFT[_AUDIT.name])
+    if dialect_name(session) == "postgresql":
+        params = draft_values | outbound_values | job_params | audit_values
+        row = (await session.execute(_statement(), params)).one()
+        draft.id = row.draft_id
+        return
+    into_drafts, into_outbound, into_jobs, into_audit = _statements()
+    draft.id = (await session.execute(into_drafts, draft_values)).scalar_one()
+    from_draft = {"o_draft_id": draft.id, "o_idempotency_key": f"draft:{draft.id}"}
+    into = await session.execute(into_outbound, outbound_values | from_draft)
+    outbound_id = into.scalar_one()
+    await session.execute(into_jobs, job_params | {"j_payload": {"outbound_id": outbound_id}})
+    await session.execute(into_audit, audit_values | {"a_entity_id": draft.id})
 
 
 def row_values(instance: Any) -> dict[str, Any]:
@@ -144,4 +153,16 @@ def _statement() -> Select[Any]:
     )
     return select(outbound.c.draft_id, outbound.c.id.label("outbound_id")).add_cte(
         job.cte("j"), audit.cte("a")
+    )
+
+
+@functools.cache
+def _statements() -> tuple[Insert, Insert, Insert, Insert]:
+    """SQLite's four INSERTs, in order, built once with bound parameters: the draft and
+    the outbound row return their ids for the statements after them."""
+    return (
+        insert(_DRAFTS).values(_bound(_DRAFTS, "d_")).returning(_DRAFTS.c.id),
+        insert(_OUTBOUND).values(_bound(_OUTBOUND, "o_")).returning(_OUTBOUND.c.id),
+        insert(_JOBS).values(_bound(_JOBS, "j_", only=tuple(job_values("kind", {})))),
+        insert(_AUDIT).values(_bound(_AUDIT, "a_")),
     )
