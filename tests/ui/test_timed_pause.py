@@ -4,9 +4,10 @@ which the next follower message is answered automatically again."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
+import time_machine
 from sqlalchemy import select
 
 from app.core.clock import utc_now
@@ -55,6 +56,14 @@ async def _paused_by_an_answer_from_instagram(harness: Harness) -> dict[str, Any
 
 
 async def test_the_pause_is_shown_with_its_end_and_resume_now_ends_it(harness: Harness) -> None:
+    # At 10:00 UTC the 90-minute pause ends the same day, shown as a time alone (run at
+    # 22:34 it ended the next day, which the page rightly names: see the test below).
+    tomorrow = utc_now().date() + timedelta(days=1)
+    with time_machine.travel(datetime.combine(tomorrow, time(10), tzinfo=UTC), tick=True):
+        await _pause_shown_and_ended(harness)
+
+
+async def _pause_shown_and_ended(harness: Harness) -> None:
     await _paused_by_an_answer_from_instagram(harness)
     conversation = await _conversation(harness)
     assert conversation.paused_until is not None
