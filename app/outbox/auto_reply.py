@@ -38,8 +38,11 @@ _OUTBOUND = cast(Table, OutboundMessage.__table__)
 _JOBS = cast(Table, Job.__table__)
 _AUDIT = cast(Table, AuditEntry.__table__)
 # The columns each row takes from the rows before it, in the statement.
-_FROM_DRAFT = {_OUTBOUND.name: ("draft_id", "idempotency_key"), _AUDIT.name: ("entity_id",)}
-_FROM_OUTBOUND = ("payload",)
+_OUTBOUND_FROM_DRAFT = ("draft_id", "idempotency_key")
+_AUDIT_FROM_DRAFT = ("entity_id",)
+_JOB_FROM_OUTBOUND = ("payload",)
+# The columns of a new job (`job_values`).
+_JOB_COLUMNS = tuple(job_values("kind", {}))
 AUDIT_ACTION = "draft.auto_approved"
 
 
@@ -69,12 +72,13 @@ async def store_auto_reply(
         max_attempts=settings.JOB_MAX_ATTEMPTS,
         priority=SEND_PRIORITY,
     )
-    audit = entry(action=AUDIT_ACTION, actor="bot", account_id=account.id, details=details)
-    audit.entity_type = _DRAFTS.name
+    audit = entry(
+        action=AUDIT_ACTION, actor="bot", account_id=account.id, entity=draft, details=details
+    )
     draft_values = _prefixed("d_", row_values(draft))
-    outbound_values = _prefixed("o_", row_values(outbound), skip=_FROM_DRAFT[_OUTBOUND.name])
-    job_params = _prefixed("j_", job, skip=_FROM_OUTBOUND)
-    audit_values = _prefixed("a_", row_values(audit), skip=_FROM_DRAFT[_AUDIT.name])
+    outbound_values = _prefixed("o_", row_values(outbound), skip=_OUTBOUND_FROM_DRAFT)
+    job_params = _prefixed("j_", job, skip=_JOB_FROM_OUTBOUND)
+    audit_values = _prefixed("a_", row_values(audit), skip=_AUDIT_FROM_DRAFT)
     if dialect_name(session) == "postgresql":
         params = draft_values | outbound_values | job_params | audit_values
         row = (await session.execute(_statement(), params)).one()
@@ -130,7 +134,7 @@ def _statement() -> Select[Any]:
     RETURNING id feeds the outbound row and the audit row, the outbound row's the send
     job's payload."""
     draft = insert(_DRAFTS).values(_bound(_DRAFTS, "d_")).returning(_DRAFTS.c.id).cte("d")
-    outbound_values = _bound(_OUTBOUND, "o_", skip=_FROM_DRAFT[_OUTBOUND.name])
+    outbound_values = _bound(_OUTBOUND, "o_", skip=_OUTBOUND_FROM_DRAFT)
     outbound_values |= {
         "draft_id": draft.c.id,
         "idempotency_key": literal("draft:") + sql_cast(draft.c.id, String),
@@ -141,12 +145,12 @@ def _statement() -> Select[Any]:
         .returning(_OUTBOUND.c.id, _OUTBOUND.c.draft_id)
         .cte("o")
     )
-    job_values_ = _bound(_JOBS, "j_", skip=_FROM_OUTBOUND, only=tuple(job_values("kind", {})))
+    job_values_ = _bound(_JOBS, "j_", skip=_JOB_FROM_OUTBOUND, only=_JOB_COLUMNS)
     job_values_["payload"] = func.jsonb_build_object("outbound_id", outbound.c.id)
     job = insert(_JOBS).from_select(
         list(job_values_), select(*job_values_.values()).select_from(outbound)
     )
-    audit_values = _bound(_AUDIT, "a_", skip=_FROM_DRAFT[_AUDIT.name])
+    audit_values = _bound(_AUDIT, "a_", skip=_AUDIT_FROM_DRAFT)
     audit_values["entity_id"] = draft.c.id
     audit = insert(_AUDIT).from_select(
         list(audit_values), select(*audit_values.values()).select_from(draft)
@@ -163,6 +167,6 @@ def _statements() -> tuple[Insert, Insert, Insert, Insert]:
     return (
         insert(_DRAFTS).values(_bound(_DRAFTS, "d_")).returning(_DRAFTS.c.id),
         insert(_OUTBOUND).values(_bound(_OUTBOUND, "o_")).returning(_OUTBOUND.c.id),
-        insert(_JOBS).values(_bound(_JOBS, "j_", only=tuple(job_values("kind", {})))),
+        insert(_JOBS).values(_bound(_JOBS, "j_", only=_JOB_COLUMNS)),
         insert(_AUDIT).values(_bound(_AUDIT, "a_")),
     )
