@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
+from sqlalchemy.orm import ORMExecuteState, Session
 
 from app.conversations.jobs import in_lock_order, process_inbox_events
 from app.core.clock import from_epoch_ms, utc_now
@@ -106,3 +107,36 @@ def test_events_are_applied_grouped_by_follower_in_one_order() -> None:
     # Another worker's batch, its bodies the other way round: still A before Z.
     other = [event.follower_id for _item, event in in_lock_order(parsed[::-1])]
     assert other == ["IGSID-A", "IGSID-A", "IGSID-Z", "IGSID-Z"]
+
+
+async def test_contacts_and_conversations_are_loaded_without_the_orms_bulk_insert(
+    harness: Harness,
+) -> None:
+    """The contact and conversation upserts return ORM objects through the ORM's SELECT
+    path (`from_statement`). Run as an ORM-enabled INSERT they took the bulk-insert path,
+    which keyed a statement of its own on every execution: a third of their CPU."""
+    account = await harness.create_account(external_id=IG_ID)
+    await harness.set_policy(account["id"], mode="autopilot", min_confidence=0.6)
+    await _post(
+        harness,
+        text_event(IG_ID, "IGSID-A", "Hi!", mid="a1"),
+        text_event(IG_ID, "IGSID-A", "Code for the serum?", mid="a2"),  # a known follower
+        text_event(IG_ID, "IGSID-B", "Hello", mid="b1"),
+    )
+    inserts: list[str] = []
+
+    def on_orm_execute(state: ORMExecuteState) -> None:
+        if state.is_insert and state.is_orm_statement and not state.is_from_statement:
+            inserts.append(str(state.statement))
+
+    event.listen(Session, "do_orm_execute", on_orm_execute)
+    try:
+        for item in await _inbox(harness):  # one at a time: nothing shared between them
+            await process_inbox_events(harness.runtime, [item])
+    finally:
+        event.remove(Session, "do_orm_execute", on_orm_execute)
+
+    assert inserts == []
+    async with unit_of_work(harness.runtime.sessionmaker) as session:
+        assert await session.scalar(select(func.count(Conversation.id))) == 2
+        assert await session.scalar(select(func.count(Message.id))) == 3
