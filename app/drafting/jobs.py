@@ -162,6 +162,10 @@ async def _record(
             catalog=context.catalog,
             told=now.told,
             tokens=now.tokens,
+            # With the catalog trusted, the recheck read the conversation's links to every
+            # product the reply links (`_linked`): the others are new, and go in with the
+            # reply's rows. Otherwise compose finds them (`tokens_for`).
+            store_links=context.catalog is None,
         )
     if outgoing is not None:
         # The draft, its reply, the send job and the audit row (one statement on PostgreSQL).
@@ -262,10 +266,12 @@ async def compose_alone(
     catalog: Sequence[CatalogLink] | None = None,
     told: bool | None = None,
     tokens: Mapping[int, str] | None = None,
+    store_links: bool = True,
 ) -> Outgoing | None:
     """The automatic reply as it goes out, the draft approved; None when, as composed
     (links shortened...), its last message has no room left for the disclosure line: then
-    the draft waits for a person. What the caller read already (`compose`) is passed on."""
+    the draft waits for a person. What the caller read already (`compose`) is passed on,
+    and whether it inserts the new tracked links itself (`store_links=False`)."""
     try:
         outgoing = await compose(
             session,
@@ -278,6 +284,7 @@ async def compose_alone(
             products=catalog,
             told=told,
             tokens=tokens,
+            store_links=store_links,
         )
     except NoRoomForDisclosure:
         draft.status, draft.decision, draft.decided_at = DraftStatus.PENDING, "review", None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -53,6 +53,9 @@ def linked_products(
 class LinkedText:
     text: str  # with short links where the account tracks them
     product_ids: list[int]  # the products whose link it gives, tracked or not
+    # With `store=False`: the conversation's new links the text uses ({product id: token}),
+    # for the caller to insert with the reply.
+    new_tokens: dict[int, str] = field(default_factory=dict)
 
 
 async def link_products(
@@ -65,10 +68,16 @@ async def link_products(
     products: Sequence[tuple[int, str | None]],
     preferred: Collection[int] = (),
     known: Mapping[int, str] | None = None,
+    store: bool = True,
 ) -> LinkedText:
     """The products (`(id, catalog url)`) whose link `text` gives and, when the account
     tracks links, `text` with each replaced by the conversation's short link for it.
-    `known`: the conversation's tokens the caller read already ({product id: token})."""
+    `known`: the conversation's tokens the caller read already ({product id: token}).
+    `store=False`: products not in `known` (which must then hold every link the
+    conversation has to the products `text` links) get new tokens, not inserted here;
+    `new_tokens` names them, and the caller inserts them in the same transaction, as plain
+    INSERTs (`repository.link_row`): a link another transaction made meanwhile then fails
+    that transaction rather than leave a token nobody stored in the text."""
     urls = [(product_id, url) for product_id, url in products if url]
     found = find_links(text, urls, preferred=preferred)
     product_ids = sorted({f.product_id for f in found})
@@ -76,7 +85,11 @@ async def link_products(
         return LinkedText(text=text, product_ids=product_ids)
     tokens = dict(known or {})
     missing = [product_id for product_id in product_ids if product_id not in tokens]
-    if missing:
+    new_tokens: dict[int, str] = {}
+    if missing and not store:
+        new_tokens = {product_id: new_token() for product_id in missing}
+        tokens |= new_tokens
+    elif missing:
         tokens |= await repository.tokens_for(
             session,
             account_id=account.id,
@@ -85,7 +98,9 @@ async def link_products(
             new_token=new_token,
         )
     short = {product_id: short_url(settings, token) for product_id, token in tokens.items()}
-    return LinkedText(text=replace_links(text, found, short), product_ids=product_ids)
+    return LinkedText(
+        text=replace_links(text, found, short), product_ids=product_ids, new_tokens=new_tokens
+    )
 
 
 async def follow(

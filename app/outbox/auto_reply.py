@@ -1,12 +1,17 @@
 """An automatic reply to a DM stored with its draft: one statement on PostgreSQL.
 
 When a draft goes out alone, the draft job writes four rows: the draft, its outbound
-row, the send job and the audit row `draft.auto_approved`. Through the ORM they were
-four statements and three flushes; each needed the id the one before returned. On
-PostgreSQL they are one statement: data-modifying CTEs, each reading the ids the one
-before returned (`RETURNING`), all on one snapshot and committed with the draft job's
-transaction. SQLite has no data-modifying CTEs: there they are four Core statements,
-each given the id the one before returned.
+row, the send job and the audit row `draft.auto_approved`, and the conversation's new
+tracked links its text uses. Through the ORM they were four statements and three
+flushes; each needed the id the one before returned. On PostgreSQL they are one
+statement: data-modifying CTEs, each reading the ids the one before returned
+(`RETURNING`), all on one snapshot and committed with the draft job's transaction.
+SQLite has no data-modifying CTEs: there they are Core statements, each given the id the
+one before returned.
+
+A new tracked link is a plain INSERT: if another transaction made the conversation's
+link to that product meanwhile, the statement fails and the draft job runs again (then
+reading that link), rather than send a token nobody stored.
 
 The rows are the ORM's own: the caller builds the draft, and this module builds the
 outbound row with `app.outbox.service.new_outbound` (which `queue_composed` uses for
@@ -27,7 +32,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.service import entry
 from app.config import Settings
 from app.core.db import dialect_name
-from app.models import Account, AuditEntry, Conversation, Draft, Job, OutboundMessage
+from app.links.repository import link_row
+from app.models import Account, AuditEntry, Conversation, Draft, Job, OutboundMessage, TrackedLink
 from app.outbox.compose import Outgoing
 from app.outbox.service import SEND_PRIORITY, new_outbound
 from app.worker.kinds import JobKind
@@ -37,6 +43,7 @@ _DRAFTS = cast(Table, Draft.__table__)
 _OUTBOUND = cast(Table, OutboundMessage.__table__)
 _JOBS = cast(Table, Job.__table__)
 _AUDIT = cast(Table, AuditEntry.__table__)
+_LINKS = cast(Table, TrackedLink.__table__)
 # The columns each row takes from the rows before it, in the statement.
 _OUTBOUND_FROM_DRAFT = ("draft_id", "idempotency_key")
 _AUDIT_FROM_DRAFT = ("entity_id",)
@@ -58,9 +65,9 @@ async def store_auto_reply(
     hold_seconds: float,
 ) -> None:
     """Writes the approved `draft` (not written yet), its reply queued to go out after
-    `hold_seconds`, the send job and the audit row with `details`; `draft` gets its id.
-    Raises `ReplyRefused` before writing anything when the reply cannot be split into
-    messages, as `queue_composed` does."""
+    `hold_seconds`, the send job, the audit row with `details` and the new tracked links
+    (`outgoing.new_links`); `draft` gets its id. Raises `ReplyRefused` before writing
+    anything when the reply cannot be split into messages, as `queue_composed` does."""
     outbound = new_outbound(
         settings, outgoing, account=account, conversation=conversation, hold_seconds=hold_seconds
     )
@@ -79,12 +86,27 @@ async def store_auto_reply(
     outbound_values = _prefixed("o_", row_values(outbound), skip=_OUTBOUND_FROM_DRAFT)
     job_params = _prefixed("j_", job, skip=_JOB_FROM_OUTBOUND)
     audit_values = _prefixed("a_", row_values(audit), skip=_AUDIT_FROM_DRAFT)
+    links = [
+        row_values(
+            link_row(
+                account_id=account.id,
+                conversation_id=conversation.id,
+                product_id=product_id,
+                token=token,
+            )
+        )
+        for product_id, token in sorted(outgoing.new_links.items())
+    ]
     if dialect_name(session) == "postgresql":
         params = draft_values | outbound_values | job_params | audit_values
-        row = (await session.execute(_statement(), params)).one()
+        for n, link in enumerate(links):
+            params |= _prefixed(f"l{n}_", link)
+        row = (await session.execute(_statement(len(links)), params)).one()
         draft.id = row.draft_id
         return
-    into_drafts, into_outbound, into_jobs, into_audit = _statements()
+    into_links, into_drafts, into_outbound, into_jobs, into_audit = _statements()
+    if links:
+        await session.execute(into_links, [_prefixed("l_", link) for link in links])
     draft.id = (await session.execute(into_drafts, draft_values)).scalar_one()
     from_draft = {"o_draft_id": draft.id, "o_idempotency_key": f"draft:{draft.id}"}
     into = await session.execute(into_outbound, outbound_values | from_draft)
@@ -128,11 +150,11 @@ def _bound(
     }
 
 
-@functools.cache
-def _statement() -> Select[Any]:
-    """The four INSERTs as one statement, built once with bound parameters: the draft's
-    RETURNING id feeds the outbound row and the audit row, the outbound row's the send
-    job's payload."""
+@functools.lru_cache(maxsize=8)
+def _statement(links: int) -> Select[Any]:
+    """The four INSERTs and `links` tracked links' as one statement, built once per count
+    with bound parameters: the draft's RETURNING id feeds the outbound row and the audit
+    row, the outbound row's the send job's payload."""
     draft = insert(_DRAFTS).values(_bound(_DRAFTS, "d_")).returning(_DRAFTS.c.id).cte("d")
     outbound_values = _bound(_OUTBOUND, "o_", skip=_OUTBOUND_FROM_DRAFT)
     outbound_values |= {
@@ -155,16 +177,19 @@ def _statement() -> Select[Any]:
     audit = insert(_AUDIT).from_select(
         list(audit_values), select(*audit_values.values()).select_from(draft)
     )
+    new_links = [insert(_LINKS).values(_bound(_LINKS, f"l{n}_")).cte(f"l{n}") for n in range(links)]
     return select(outbound.c.draft_id, outbound.c.id.label("outbound_id")).add_cte(
-        job.cte("j"), audit.cte("a")
+        job.cte("j"), audit.cte("a"), *new_links
     )
 
 
 @functools.cache
-def _statements() -> tuple[Insert, Insert, Insert, Insert]:
-    """SQLite's four INSERTs, in order, built once with bound parameters: the draft and
-    the outbound row return their ids for the statements after them."""
+def _statements() -> tuple[Insert, Insert, Insert, Insert, Insert]:
+    """SQLite's INSERTs, in order, built once with bound parameters: the tracked links
+    (one per link), then the draft and the outbound row, which return their ids for the
+    statements after them."""
     return (
+        insert(_LINKS).values(_bound(_LINKS, "l_")),
         insert(_DRAFTS).values(_bound(_DRAFTS, "d_")).returning(_DRAFTS.c.id),
         insert(_OUTBOUND).values(_bound(_OUTBOUND, "o_")).returning(_OUTBOUND.c.id),
         insert(_JOBS).values(_bound(_JOBS, "j_", only=_JOB_COLUMNS)),

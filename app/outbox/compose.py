@@ -33,6 +33,9 @@ class Outgoing:
     codes_sent: list[int] = field(default_factory=list)  # products whose code it carries
     links_sent: list[int] = field(default_factory=list)  # products whose link it carries
     disclosed: bool = False  # it ends with the line saying it was sent automatically
+    # With `store_links=False`: new tracked links its text uses, for the caller to insert
+    # with the reply ({product id: token}).
+    new_links: dict[int, str] = field(default_factory=dict)
 
 
 async def compose(
@@ -48,11 +51,15 @@ async def compose(
     products: Sequence[CatalogLink] | None = None,
     told: bool | None = None,
     tokens: Mapping[int, str] | None = None,
+    store_links: bool = True,
 ) -> Outgoing:
     """The reply as it goes out. `user` is None for a reply the bot sends alone;
     `language` is the reply's when it has no draft (else the draft's). A caller that read
     them already passes the account's `products`, whether the conversation was `told`
-    its disclosure line, and its tracked links' `tokens` (else they are read here)."""
+    its disclosure line, and its tracked links' `tokens` (else they are read here).
+    `store_links=False`: the caller inserts the new tracked links (`Outgoing.new_links`);
+    then `tokens` must hold every link the conversation has to the products the text
+    links, as any product missing from it gets a new one."""
     rows = products if products is not None else await catalog_links(session, account.id)
     preferred = () if draft is None else draft.product_ids
     codes_sent = _codes_sent(text, [(r.id, r.discount_code) for r in rows], preferred)
@@ -67,6 +74,7 @@ async def compose(
         products=[(r.id, r.url) for r in rows],
         preferred=preferred,
         known=tokens,
+        store=store_links,
     )
     # Last: the line goes after everything else and counts within the length limit.
     text, disclosed = await disclose(
@@ -80,7 +88,11 @@ async def compose(
         told=told,
     )
     return Outgoing(
-        text=text, codes_sent=codes_sent, links_sent=links.product_ids, disclosed=disclosed
+        text=text,
+        codes_sent=codes_sent,
+        links_sent=links.product_ids,
+        disclosed=disclosed,
+        new_links=links.new_tokens,
     )
 
 
