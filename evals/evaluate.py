@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime
 from app.drafting.assess import assess
 from app.drafting.base import Drafter, DraftingError, DraftRequest, DraftResult, ProductMatch
 from app.drafting.intents import classify_intent
-from app.drafting.offline import OfflineDrafter
+from app.drafting.offline import OfflineDrafter, which_question
 from app.drafting.retrieval import rank_in_conversation
 from app.policy.guardrails import detect_sensitive
 from app.policy.schemas import Policy
@@ -77,7 +77,11 @@ def build_request(
 
 
 async def run_drafter(drafter: Drafter, request: DraftRequest) -> tuple[DraftResult, str | None]:
-    """As the draft job: a failing drafter is replaced by the offline one, with the error."""
+    """As the draft job: code's question when the message fits several products it cannot
+    tell apart, and a failing drafter replaced by the offline one, with the error."""
+    question = await which_question(request)
+    if question is not None:
+        return question, None
     try:
         return await drafter.draft(request), None
     except DraftingError as exc:

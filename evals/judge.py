@@ -65,6 +65,12 @@ def _plain_words(catalog: Catalog) -> set[str]:
     return words - _catalog_codes(catalog)
 
 
+def _names(catalog: Catalog) -> list[str]:
+    return [
+        text for product, _ in catalog for text in (product.name, *map(str, product.aliases or ()))
+    ]
+
+
 def stated_codes(reply: str, catalog: Catalog) -> dict[str, str]:
     """Discount codes in `reply` (normalised -> as written): the catalog's, and invented
     ones (code-shaped words the catalog has nowhere)."""
@@ -133,7 +139,10 @@ def unsafe_reasons(
         reasons.append(f"labelled sensitive: {message.sensitive}")
     expected = labelled_matches(catalog, message.products)
     our_texts = [t.text for t in message.history if t.author != "follower"]
-    reasons += ungrounded_facts(result.reply, expected, our_texts)
+    # A product's name may be written in any reply: naming a candidate in a question
+    # states nothing about it, and its code-shaped model number ("X3") is no invented
+    # code (`stated_codes` reads it so too; codes are judged by `code_problems` below).
+    reasons += ungrounded_facts(result.reply, expected, [*our_texts, *_names(catalog)])
     expected_ids = {m.product.id for m in expected}
     # Naming a product in a question ("Do you mean the Aero or the Trail?") states nothing
     # about it: only a reply that gives a code, link or price answers about a product.

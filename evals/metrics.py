@@ -250,16 +250,16 @@ TARGETS: tuple[Target, ...] = (
 # missed until it is met; then its line goes. Issue 11 stays open while any line remains.
 FLOORS: dict[tuple[str, str], float] = {
     ("dev", "offline_language"): 0.972,  # target 0.98
-    ("devb", "good_auto_share"): 0.736,  # target 0.75
+    ("devb", "good_auto_share"): 0.745,  # target 0.75
     ("devb", "offline_language"): 0.97,  # target 0.98
     ("devc", "recall_at_3"): 0.923,  # target 0.95
-    ("devc", "good_auto_share"): 0.533,  # target 0.75
-    ("devc", "offline_auto_share"): 0.554,  # target 0.7
+    ("devc", "good_auto_share"): 0.572,  # target 0.75
+    ("devc", "offline_auto_share"): 0.575,  # target 0.7
     ("devc", "offline_language"): 0.963,  # target 0.98
     ("devc", "offline_unsafe"): 1,  # target 0
     ("heldout", "recall_at_3"): 0.949,  # target 0.95
-    ("heldout", "good_auto_share"): 0.582,  # target 0.75
-    ("heldout", "offline_auto_share"): 0.587,  # target 0.7
+    ("heldout", "good_auto_share"): 0.586,  # target 0.75
+    ("heldout", "offline_auto_share"): 0.595,  # target 0.7
     ("heldout", "offline_language"): 0.954,  # target 0.98
     ("heldout", "offline_unsafe"): 2,  # target 0
 }

@@ -19,7 +19,7 @@ from app.drafting.assess import ConversationState, assess
 from app.drafting.base import DraftingError, DraftRequest, DraftResult
 from app.drafting.context import DraftContext, load_context
 from app.drafting.cost import BudgetState, daily_budget, estimate_cost
-from app.drafting.offline import OfflineDrafter
+from app.drafting.offline import OfflineDrafter, which_question
 from app.drafting.product_vectors import EMBED_EVERY_SECONDS as EMBED_EVERY_SECONDS
 from app.drafting.recheck import Recheck, lock_conversation, recheck
 from app.links.service import linked_products
@@ -72,7 +72,11 @@ async def run_drafter(
     runtime: Runtime, request: DraftRequest, budget: BudgetState
 ) -> tuple[DraftResult, str | None]:
     """The configured drafter; if it fails, or the account's LLM budget for today is used
-    up, the offline one writes a suggestion for a human."""
+    up, the offline one writes a suggestion for a human. A message that fits several
+    products our code cannot tell apart is answered by code's question (`which_question`)."""
+    question = await which_question(request)
+    if question is not None:
+        return question, None
     if budget.exhausted:
         LLM_BUDGET_FALLBACKS.inc()
         log.info("drafting.over_budget", spent=str(budget.spent), budget=str(budget.budget))

@@ -193,6 +193,20 @@ class _Reply:
         return " ".join(self.sentences)
 
 
+async def which_question(request: DraftRequest) -> DraftResult | None:
+    """The answer when our own code recognises the message as a question about several
+    products it cannot tell apart ("the headphones" of a brand with two): the question
+    naming them, written from the catalog, with no code, link or price. Whichever drafter
+    is configured, the model is not asked: it could only guess which one was meant (or
+    ask in words the checks must then trust). None for any other message."""
+    if detect_sensitive(request.follower_text) is not None:
+        return None
+    recognition = recognise_request(request)
+    if not (recognition.recognised and recognition.ambiguous and recognition.asks):
+        return None
+    return await OfflineDrafter().draft(request)
+
+
 class OfflineDrafter:
     """Drafts without a network: language and intent by rules, facts by template."""
 

@@ -58,7 +58,7 @@ def answer_problems(
         reasons.append(Reason(ReasonCode.OTHER_PRODUCT_ANSWERED, text))
     own = [by_id[i] for i in cited if i in asked and i in by_id]
     others = [m for m in matches if m not in own]
-    reasons += _code_problems(stated, own, others, today)
+    reasons += _code_problems(stated, own, others, names=_name_words(matches), today=today)
     reasons += _link_problems(stated, own, others)
     reasons += _amount_problems(stated, own)
     reasons += _date_problems(stated, own, today)
@@ -78,9 +78,17 @@ def _best_matches(matches: Sequence[Match], recognition: Recognition) -> set[int
 
 
 def _code_problems(
-    stated: Facts, own: Sequence[Match], others: Sequence[Match], today: date
+    stated: Facts,
+    own: Sequence[Match],
+    others: Sequence[Match],
+    *,
+    names: set[str],
+    today: date,
 ) -> list[Reason]:
-    words = {normalise_code(w) for m in own for w in TOKEN.findall(_texts(m))}
+    """`names`: code-like words of the retrieved products' names ("E2", "K2"): a question
+    naming the candidates, or a reply naming its product, states no code by them (a
+    product's actual code is still checked, whoever's name holds it)."""
+    words = {normalise_code(w) for m in own for w in TOKEN.findall(_texts(m))} | names
     texts = []
     for key, raw in stated.codes.items():
         owner = next((m for m in own if _code_key(m) == key), None)
@@ -102,6 +110,15 @@ def _code_problems(
 def _code_key(match: Match) -> str | None:
     code = match.product.discount_code
     return normalise_code(code) if code else None
+
+
+def _name_words(matches: Sequence[Match]) -> set[str]:
+    return {
+        normalise_code(word)
+        for m in matches
+        for text in (m.product.name, *(str(a) for a in m.product.aliases or ()))
+        for word in TOKEN.findall(text)
+    }
 
 
 def _texts(match: Match) -> str:

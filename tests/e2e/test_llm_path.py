@@ -170,3 +170,52 @@ async def test_an_edit_while_the_model_drafts_makes_that_draft_stale(
     assert harness.graph.sent == []  # the reply to the old text never goes out
     draft = await _only_draft(harness)
     assert draft.status == "superseded"
+
+
+async def test_a_question_that_fits_two_products_is_answered_by_codes_question(
+    llm_harness: tuple[Harness, FakeLLM],
+) -> None:
+    """Two headphones of one brand, and "the headphones": the model is not asked (it could
+    only guess which); the follower gets the question naming both, written from the
+    catalog, at once and with no code, link or price."""
+    harness, llm = llm_harness
+    account = await harness.create_account(external_id=IG_ID)
+    await harness.set_policy(account["id"], mode="autopilot", min_confidence=0.7)
+    body = {
+        "brand": "Sonora",
+        "title": "Travel audio",
+        "starts_on": "2026-01-01",
+        "ends_on": "2030-12-31",
+        "products": [
+            {
+                "name": f"Sonora {model} Headphones",
+                "aliases": [model],
+                "description": "Wireless headphones.",
+                "price": price,
+                "currency": "EUR",
+                "url": f"https://sonora.example/{model.lower()}",
+                "discount_code": code,
+                "discount_details": "10% off",
+                "code_valid_until": "2030-12-31",
+            }
+            for model, price, code in (("Aero", "249.00", "AERO10"), ("Studio", "199.00", "STU10"))
+        ],
+    }
+    response = await harness.api(
+        "POST", f"/api/v1/accounts/{account['id']}/cooperations", json=body
+    )
+    assert response.status_code == 201, response.text
+    llm.script(reply="Code AERO10!", intent="discount_code", confidence=0.99, product_ids=[])
+
+    await harness.post_webhook(
+        text_event(IG_ID, "IGSID-1", "what's the code for the sonora headphones?")
+    )
+    await harness.run_worker()
+
+    assert not llm.route.called
+    [sent] = [s.text or "" for s in harness.graph.sent]
+    assert "Sonora Aero Headphones" in sent
+    assert "Sonora Studio Headphones" in sent
+    assert not any(fact in sent for fact in ("AERO10", "STU10", "http", "249", "199"))
+    draft = await _only_draft(harness)
+    assert (draft.drafter, draft.decision, draft.status) == ("offline", "auto", "sent")

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import copy
 import json
+from pathlib import Path
 
 import pytest
 
 from app.drafting.base import DraftResult
-from evals.dataset import Catalog, Message
+from evals.dataset import Catalog, Message, load_catalog
 from evals.evaluate import DecisionOutcome, MessageResult
 from evals.judge import code_problems, labelled_matches, says_expired, unsafe_reasons
 from evals.metrics import TARGETS, Target, compute
 from evals.report import misses
 from evals.run import message_json
-from tests.evals.builders import AIR, MAX, TEA, TODAY, message
+from tests.evals.builders import AIR, MAX, TEA, TINY, TODAY, message, product
 
 # --- judging ------------------------------------------------------------------------------
 
@@ -45,6 +47,27 @@ def test_an_ambiguous_message_answered_with_a_link_or_price_is_a_guess(tiny: Cat
     reasons = unsafe_reasons(m, guess, tiny, TODAY)
     assert "ambiguous message, the reply guessed a link" in reasons
     assert "ambiguous message, the reply guessed a price" in reasons
+
+
+def test_a_question_naming_a_product_with_a_model_number_states_no_code(
+    tmp_path: Path,
+) -> None:
+    """ "X3" of "Sonora X3 Earbuds" is code-shaped; named in a question, it is a name, not
+    an invented code, whichever products the label meant. A code-shaped word that no
+    catalog name or code holds is still an invented code."""
+    catalog = copy.deepcopy(TINY)
+    sonora = catalog["cooperations"][0]
+    sonora["products"] = [*sonora["products"], product("Sonora X3 Earbuds", "X3TEN", None)]
+    path = tmp_path / "catalog.json"
+    path.write_text(json.dumps(catalog))
+    shop = load_catalog(path)
+    ids = [p.id for p, _ in shop if p.name.startswith("Sonora") and "Case" not in p.name]
+    m = message("j2", "headphones code?", (AIR, MAX), ambiguous=True)
+    question = "Do you mean the Sonora Air Headphones, the Sonora Max Headphones or the X3?"
+    asked = DraftResult(question, "discount_code", "en", 0.9, product_ids=tuple(ids))
+    assert unsafe_reasons(m, asked, shop, TODAY) == []
+    invented = DraftResult("Do you mean the Air or the Max? Code ZX9", "discount_code", "en", 0.9)
+    assert "discount code 'ZX9' not in catalog" in unsafe_reasons(m, invented, shop, TODAY)
 
 
 @pytest.mark.parametrize(

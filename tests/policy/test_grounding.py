@@ -97,3 +97,39 @@ def test_an_invented_code_is_held() -> None:
     reasons = check("code for the vitamin c serum?", "Use VIP50 for 50% off!", (1,))
     assert "code 'VIP50' is not the code of the product asked about" in reasons
     assert any("percentage" in r for r in reasons)
+
+
+def _desks() -> Catalog:
+    desk = cooperation(5, brand="Deskwerk", starts_on=date(2026, 1, 1), ends_on=None)
+    return [
+        (product(5, desk, name="Deskwerk Standing Desk E2", aliases=["E2"],
+                 discount_code="DESKNICO", url="https://deskwerk.example/e2",
+                 price=Decimal("449.00"), description="Height-adjustable frame."), desk),
+        (product(6, desk, name="Deskwerk Standing Desk E3 Pro", aliases=["E3 Pro"],
+                 discount_code="DESKPRO75", url="https://deskwerk.example/e3",
+                 price=Decimal("649.00"), description="Three-stage frame."), desk),
+    ]  # fmt: skip
+
+
+def _check_desks(text: str, reply: str, cited: tuple[int, ...]) -> list[Reason]:
+    matches = rank_products(text, _desks(), 3, today=TODAY)
+    recognition = recognise(text, matches, today=TODAY)
+    return answer_problems(
+        reply, matches=matches, cited=cited, recognition=recognition, today=TODAY
+    )
+
+
+def test_a_model_number_in_a_products_name_is_not_a_code() -> None:
+    """ "E2" looks like a code; it is the name of a product asked about. A question naming
+    the candidates states no code, and a real code in it is still held."""
+    text = "how much is the deskwerk standing desk?"
+    question = "Which one do you mean: Deskwerk Standing Desk E2 or Deskwerk Standing Desk E3 Pro?"
+    assert _check_desks(text, question, (5, 6)) == []
+    assert _check_desks(text, question, ()) == []
+    guessed = "Deskwerk Standing Desk E2: code DESKNICO"
+    assert "code 'DESKNICO' belongs to Deskwerk Standing Desk E2, not the product asked about" in (
+        _check_desks(text, guessed, (5,))
+    )
+    assert _check_desks(text, "E2 or E3 Pro? Code XK42", ()) == [
+        "code 'XK42' is not the code of the product asked about"
+    ]
