@@ -68,14 +68,6 @@ async def tokens_for(
 _LINKS = cast(Table, TrackedLink.__table__)
 
 
-def link_row(*, account_id: int, conversation_id: int, product_id: int, token: str) -> TrackedLink:
-    """A new tracked link, for a caller that inserts it with other rows (`store=False` of
-    `app.links.service.link_products`)."""
-    return TrackedLink(
-        account_id=account_id, conversation_id=conversation_id, product_id=product_id, token=token
-    )
-
-
 def _skip_taken(statement: postgresql.Insert | sqlite.Insert) -> ReturningInsert[Any]:
     return statement.on_conflict_do_nothing(
         index_elements=["conversation_id", "product_id"]

@@ -76,7 +76,7 @@ async def link_products(
     `store=False`: products not in `known` (which must then hold every link the
     conversation has to the products `text` links) get new tokens, not inserted here;
     `new_tokens` names them, and the caller inserts them in the same transaction, as plain
-    INSERTs (`repository.link_row`): a link another transaction made meanwhile then fails
+    INSERTs (`app.outbox.auto_reply`): a link another transaction made meanwhile then fails
     that transaction rather than leave a token nobody stored in the text."""
     urls = [(product_id, url) for product_id, url in products if url]
     found = find_links(text, urls, preferred=preferred)

@@ -32,7 +32,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.service import entry
 from app.config import Settings
 from app.core.db import dialect_name
-from app.links.repository import link_row
 from app.models import Account, AuditEntry, Conversation, Draft, Job, OutboundMessage, TrackedLink
 from app.outbox.compose import Outgoing
 from app.outbox.service import SEND_PRIORITY, new_outbound
@@ -88,7 +87,7 @@ async def store_auto_reply(
     audit_values = _prefixed("a_", row_values(audit), skip=_AUDIT_FROM_DRAFT)
     links = [
         row_values(
-            link_row(
+            TrackedLink(
                 account_id=account.id,
                 conversation_id=conversation.id,
                 product_id=product_id,
